@@ -1,0 +1,44 @@
+"""Helpers shared by command modules: opening the workspace, JSON output, errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..workspace import Workspace
+
+WorkspaceOption = typer.Option(
+    None, "--workspace", "-w", envvar="SVCBENCH_WORKSPACE",
+    help="Workspace directory (default: the nearest one holding svcbench.toml).",
+    file_okay=False,
+)
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def open_workspace(path: Path | None) -> Workspace:
+    from ..workspace import Workspace
+
+    return Workspace.open(path)
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, no traceback, a non-zero exit."""
+    sys.stderr.write(f"svcbench: error: {message}\n")
+    raise typer.Exit(code)

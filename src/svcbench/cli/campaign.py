@@ -1,0 +1,1 @@
+"""Commands: campaign (being written)."""

@@ -1,0 +1,1 @@
+"""Commands: chat (being written)."""

@@ -1,0 +1,1 @@
+"""Commands: db (being written)."""

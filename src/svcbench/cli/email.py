@@ -1,0 +1,1 @@
+"""Commands: email (being written)."""

@@ -1,0 +1,1 @@
+"""Commands: manual (being written)."""

@@ -1,0 +1,1 @@
+"""Commands: results (being written)."""

@@ -1,0 +1,440 @@
+"""Workspace configuration: companies, shoppers, scenarios, campaigns, as TOML.
+
+A workspace is a directory holding ``svcbench.toml`` and a ``probes/`` folder whose ``*.toml``
+files define ``[[company]]``, ``[[shopper]]``, ``[[scenario]]`` and ``[[campaign]]`` tables (any
+mix per file). Every error names the file, the key and the problem on one line.
+
+Secrets never live in config: credentials are named by environment variable (``password_env``)
+and read only when a probe needs them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .hours import BusinessCalendar, Schedule, check_holiday_region, parse_interval
+from .models import Channel
+
+WORKSPACE_FILE = "svcbench.toml"
+
+_SLUG = r"^[a-z0-9][a-z0-9._-]*$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+_SECRET_KEYS = {"password", "secret", "token", "api_key", "apikey"}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'90s', '15m', '72h', '3d', '1w' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like '90s', '15m', '72h' or '3d'")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be a positive duration")
+    return timedelta(seconds=seconds)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plain_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if str(key).lower() in _SECRET_KEYS:
+                    raise ValueError(
+                        f"{key!r}: secrets are not stored in config; name an environment "
+                        f"variable with '{key}_env' instead"
+                    )
+        return data
+
+
+class Holidays(_Model):
+    country: str
+    subdiv: str | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> Holidays:
+        check_holiday_region(self.country, self.subdiv)
+        return self
+
+
+class ScheduleVersion(_Model):
+    valid_from: date
+    hours: dict[str, list[str]]
+
+
+class ChannelEndpoint(BaseModel):
+    """How to reach a company on one channel. Plugin-specific keys are checked by the plugin."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plain_secrets(cls, data: Any) -> Any:
+        return _Model._no_plain_secrets.__func__(cls, data)  # type: ignore[attr-defined]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Company(_Model):
+    id: str = Field(pattern=_SLUG)
+    name: str = Field(min_length=1)
+    industry: str = "general"
+    website: str | None = None
+    timezone: str = "UTC"
+    #: weekly hours in local time: {"mon": ["09:00-17:00"], "sat": []}; absent means always open
+    hours: dict[str, list[str]] | None = None
+    #: later versions of the weekly hours, each valid from a date
+    hours_changes: list[ScheduleVersion] = []
+    holidays: Holidays | None = None
+    closed_dates: list[date] = []
+    #: per-date hours replacing the weekly ones, e.g. {"2026-12-24" = ["09:00-12:00"]}
+    special_hours: dict[date, list[str]] = {}
+    channels: dict[Channel, ChannelEndpoint] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        if value is not None:
+            Schedule.from_mapping(value)
+        return value
+
+    @model_validator(mode="after")
+    def _calendar_valid(self) -> Company:
+        self.calendar()  # raises ValueError naming the problem
+        return self
+
+    def calendar(self) -> BusinessCalendar:
+        schedules = [Schedule.from_mapping(self.hours)] if self.hours is not None else []
+        schedules += [Schedule.from_mapping(v.hours, v.valid_from) for v in self.hours_changes]
+        return _calendar(
+            self.timezone,
+            tuple(schedules),
+            self.holidays.country if self.holidays else None,
+            self.holidays.subdiv if self.holidays else None,
+            frozenset(self.closed_dates),
+            tuple(
+                (day, tuple(parse_interval(t) for t in texts))
+                for day, texts in sorted(self.special_hours.items())
+            ),
+        )
+
+
+def _calendar(tz, schedules, country, subdiv, closed, overrides) -> BusinessCalendar:
+    kwargs: dict[str, Any] = {"timezone": tz, "holiday_country": country,
+                              "holiday_subdiv": subdiv, "closed_dates": closed,
+                              "overrides": overrides}
+    if schedules:
+        kwargs["schedules"] = schedules
+    return BusinessCalendar(**kwargs)
+
+
+class MailServer(_Model):
+    host: str
+    port: int = Field(gt=0, lt=65536)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    #: CA bundle for self-signed test servers; None means the system store
+    ca_file: Path | None = None
+    timeout_s: float = 30.0
+
+
+class ImapServer(MailServer):
+    security: Literal["starttls", "tls", "none"] = "tls"
+    #: folders to collect from; the \\Junk special-use folder is added when the server has one
+    folders: list[str] = ["INBOX"]
+
+
+class Shopper(_Model):
+    id: str = Field(pattern=_SLUG)
+    name: str = Field(min_length=1)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    #: reply address per probe as local+token@domain (some providers reject '+')
+    plus_addressing: bool = True
+    smtp: MailServer | None = None
+    imap: ImapServer | None = None
+    phone: str | None = None
+
+
+class Check(_Model):
+    """An expected-answer check applied to the human reply text."""
+
+    name: str
+    pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class ChatScript(_Model):
+    """How a chat probe behaves; every phase has its own timeout."""
+
+    greeting_wait_s: float = Field(default=3.0, ge=0)
+    ask_human_after_bot_turns: int = Field(default=1, ge=0)
+    ask_human_text: str = "Could I talk to a person, please?"
+    follow_up: str | None = None
+    close_text: str | None = "Thanks, that's all. Bye!"
+    connect_timeout_s: float = Field(default=20.0, gt=0)
+    first_reply_timeout_s: float = Field(default=120.0, gt=0)
+    human_timeout_s: float = Field(default=600.0, gt=0)
+    follow_up_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class Scenario(_Model):
+    id: str = Field(pattern=_SLUG)
+    subject: str = "Question about an order"
+    question: str = Field(min_length=1)
+    #: per-channel question text, overriding ``question``
+    questions: dict[Channel, str] = {}
+    checks: list[Check] = []
+    chat: ChatScript = ChatScript()
+
+    def question_for(self, channel: Channel) -> str:
+        return self.questions.get(channel, self.question)
+
+
+_DEFAULT_DEADLINES = {
+    Channel.EMAIL: "72h", Channel.CHAT: "20m", Channel.PHONE: "30m",
+    Channel.RETURNS: "30d", Channel.DELIVERY: "30d",
+}
+
+
+class Campaign(_Model):
+    id: str = Field(pattern=_SLUG)
+    name: str | None = None
+    #: company ids, or ["*"] for every company
+    companies: list[str] = ["*"]
+    industries: list[str] = []
+    channels: list[Channel]
+    scenarios: list[str] = Field(min_length=1)
+    shopper: str | None = None
+    quarter: str | None = Field(default=None, pattern=r"^\d{4}Q[1-4]$")
+    probes_per_quarter: int = Field(default=4, ge=1, le=1000)
+    #: share of probes deliberately sent outside the company's business hours
+    out_of_hours_share: float = Field(default=0.2, ge=0, le=1)
+    seed: int = 0
+    deadlines: dict[Channel, str] = {}
+
+    @field_validator("deadlines")
+    @classmethod
+    def _deadlines(cls, value: dict[Channel, str]) -> dict[Channel, str]:
+        for text in value.values():
+            parse_duration(text)
+        return value
+
+    def deadline_for(self, channel: Channel) -> timedelta:
+        return parse_duration(self.deadlines.get(channel, _DEFAULT_DEADLINES[channel]))
+
+
+class Targets(_Model):
+    """Thresholds for 'share within target', in seconds, per channel."""
+
+    phone: list[float] = [30, 120]
+    chat: list[float] = [30, 120]
+    email: list[float] = [3600, 43200, 86400]
+    returns: list[float] = [7 * 86400, 14 * 86400]
+    delivery: list[float] = [3 * 86400, 7 * 86400]
+
+    def for_channel(self, channel: Channel) -> list[float]:
+        return list(getattr(self, channel.value))
+
+
+class Scoring(_Model):
+    """How a company's channel score is made (0-100, higher is better)."""
+
+    #: weights of the score's parts; they are normalised to sum to 1
+    weights: dict[str, float] = {"speed": 0.5, "within_target": 0.3, "human": 0.2}
+    minimum_sample: int = Field(default=3, ge=1)
+    #: ranks shown as tied when confidence intervals of the median overlap
+    bootstrap_samples: int = Field(default=200, ge=0, le=10000)
+    top_n: int = Field(default=10, ge=1)
+
+
+class WorkspaceSettings(_Model):
+    name: str = "svcbench workspace"
+    database: Path = Path("svcbench.db")
+    reports: Path = Path("reports")
+    probes: Path = Path("probes")
+    log_file: Path | None = None
+
+
+class WorkspaceFile(_Model):
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    targets: Targets = Targets()
+    scoring: Scoring = Scoring()
+
+
+class Config(BaseModel):
+    """Everything loaded from one workspace."""
+
+    root: Path
+    settings: WorkspaceSettings
+    targets: Targets
+    scoring: Scoring
+    companies: dict[str, Company] = {}
+    shoppers: dict[str, Shopper] = {}
+    scenarios: dict[str, Scenario] = {}
+    campaigns: dict[str, Campaign] = {}
+    #: where each definition came from, for error messages: ("company", id) -> file
+    sources: dict[tuple[str, str], str] = {}
+
+    @property
+    def database_path(self) -> Path:
+        return self.root / self.settings.database
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / self.settings.reports
+
+    def company(self, ident: str) -> Company:
+        try:
+            return self.companies[ident]
+        except KeyError:
+            known = ", ".join(sorted(self.companies)) or "none defined"
+            raise ConfigError(f"unknown company {ident!r} (known: {known})") from None
+
+    def campaign_companies(self, campaign: Campaign) -> list[Company]:
+        ids = sorted(self.companies) if "*" in campaign.companies else campaign.companies
+        chosen = [self.companies[i] for i in ids]
+        if campaign.industries:
+            chosen = [c for c in chosen if c.industry in campaign.industries]
+        return chosen
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def _validation_error(exc: ValidationError, file: str, prefix: str) -> ConfigError:
+    first = exc.errors()[0]
+    key = _key_path((prefix, *first["loc"])) if prefix else _key_path(first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    return ConfigError(message, file=file, key=key)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
+
+
+_SECTIONS = {"company": Company, "shopper": Shopper, "scenario": Scenario, "campaign": Campaign}
+_PLURAL = {"company": "companies", "shopper": "shoppers", "scenario": "scenarios",
+           "campaign": "campaigns"}
+
+
+def find_workspace(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` holding svcbench.toml."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / WORKSPACE_FILE).is_file():
+            return candidate
+    raise ConfigError(
+        f"no {WORKSPACE_FILE} here or above; run 'svcbench init' or pass --workspace",
+        file=str(here),
+    )
+
+
+def load_config(root: Path) -> Config:
+    """Load and cross-check a workspace; raises ConfigError naming file and key."""
+    root = root.resolve()
+    ws_path = root / WORKSPACE_FILE
+    try:
+        ws = WorkspaceFile.model_validate(read_toml(ws_path))
+    except ValidationError as exc:
+        raise _validation_error(exc, str(ws_path), "") from None
+    config = Config(root=root, settings=ws.workspace, targets=ws.targets, scoring=ws.scoring)
+    probes_dir = root / ws.workspace.probes
+    files = sorted(probes_dir.rglob("*.toml")) if probes_dir.is_dir() else []
+    for path in files:
+        data = read_toml(path)
+        for section, items in data.items():
+            if section not in _SECTIONS:
+                raise ConfigError(
+                    f"unknown table (expected {', '.join(f'[[{s}]]' for s in _SECTIONS)})",
+                    file=str(path), key=section,
+                )
+            if not isinstance(items, list):
+                raise ConfigError(f"write it as [[{section}]] (an array of tables)",
+                                  file=str(path), key=section)
+            target = getattr(config, _PLURAL[section])
+            for index, item in enumerate(items):
+                prefix = f"{section}[{index}]"
+                try:
+                    model = _SECTIONS[section].model_validate(item)
+                except ValidationError as exc:
+                    raise _validation_error(exc, str(path), prefix) from None
+                if model.id in target:
+                    first = config.sources[(section, model.id)]
+                    raise ConfigError(f"duplicate {section} id {model.id!r} (first in {first})",
+                                      file=str(path), key=f"{prefix}.id")
+                target[model.id] = model
+                config.sources[(section, model.id)] = str(path)
+    _cross_check(config)
+    return config
+
+
+def _cross_check(config: Config) -> None:
+    for campaign in config.campaigns.values():
+        file = config.sources[("campaign", campaign.id)]
+        key = f"campaign {campaign.id!r}"
+        for ident in campaign.companies:
+            if ident != "*" and ident not in config.companies:
+                raise ConfigError(f"unknown company {ident!r}", file=file, key=f"{key}.companies")
+        for ident in campaign.scenarios:
+            if ident not in config.scenarios:
+                raise ConfigError(f"unknown scenario {ident!r}", file=file, key=f"{key}.scenarios")
+        if campaign.shopper and campaign.shopper not in config.shoppers:
+            raise ConfigError(f"unknown shopper {campaign.shopper!r}", file=file,
+                              key=f"{key}.shopper")

@@ -1,0 +1,167 @@
+"""Business calendars: business seconds between two UTC instants.
+
+A calendar is an IANA time zone, weekly opening intervals in local wall time (an interval
+whose close is not after its open runs into the next day: an overnight shift), closed dates
+(public holidays from the ``holidays`` package plus company closures) and per-date overrides
+(half-days). Schedules can be versioned: the version valid on the start date applies to the
+whole duration, as helpdesks do.
+
+Interval ends are converted to UTC before any arithmetic, so DST transitions are exact: two
+aware datetimes sharing one ZoneInfo would otherwise be subtracted in wall-clock time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Interval = tuple[time, time]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_interval(text: str) -> Interval:
+    """'09:00-17:00' -> (09:00, 17:00); '22:00-06:00' is an overnight shift; '24:00' ends a day."""
+    try:
+        start, end = (part.strip() for part in text.split("-"))
+        opens = time.fromisoformat(start)
+        closes = time(0) if end == "24:00" else time.fromisoformat(end)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an interval like '09:00-17:00'") from None
+    if opens == closes and end != "24:00" and not (start == "00:00" and end == "00:00"):
+        raise ValueError(f"{text!r} is empty: opening and closing times are equal")
+    return opens, closes
+
+
+@functools.lru_cache(maxsize=256)
+def _public_holidays(country: str, subdiv: str | None, year: int) -> frozenset[date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays(country, subdiv=subdiv, years=year).keys())
+
+
+def check_holiday_region(country: str, subdiv: str | None) -> None:
+    """Raise ValueError naming the problem if ``holidays`` does not know the region."""
+    import holidays
+
+    try:
+        holidays.country_holidays(country, subdiv=subdiv, years=2026)
+    except NotImplementedError:
+        raise ValueError(f"unknown holiday country {country!r}") from None
+    except Exception as exc:  # holidays raises NotImplementedError or ValueError by version
+        raise ValueError(f"unknown holiday region {country!r}/{subdiv!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Weekly opening intervals; index 0 is Monday."""
+
+    weekly: tuple[tuple[Interval, ...], ...]
+    valid_from: date | None = None
+
+    @classmethod
+    def from_mapping(
+        cls, hours: Mapping[str, Sequence[str]], valid_from: date | None = None
+    ) -> Schedule:
+        unknown = set(hours) - set(WEEKDAYS)
+        if unknown:
+            raise ValueError(f"unknown weekday {sorted(unknown)[0]!r} (use {', '.join(WEEKDAYS)})")
+        weekly = tuple(
+            tuple(parse_interval(text) for text in hours.get(day, ())) for day in WEEKDAYS
+        )
+        return cls(weekly=weekly, valid_from=valid_from)
+
+
+ALWAYS_OPEN = Schedule(weekly=tuple(((time(0), time(0)),) for _ in WEEKDAYS))
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """When a company is open. Hashable, so per-date interval lists can be cached."""
+
+    timezone: str = "UTC"
+    schedules: tuple[Schedule, ...] = (ALWAYS_OPEN,)
+    holiday_country: str | None = None
+    holiday_subdiv: str | None = None
+    closed_dates: frozenset[date] = field(default_factory=frozenset)
+    #: date -> intervals replacing that day's weekly hours (half-days); () means closed
+    overrides: tuple[tuple[date, tuple[Interval, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
+        if not self.schedules:
+            raise ValueError("a calendar needs at least one schedule")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def schedule_at(self, day: date) -> Schedule:
+        """The schedule version valid on ``day`` (the latest whose valid_from is not after it)."""
+        valid = [s for s in self.schedules if s.valid_from is None or s.valid_from <= day]
+        if not valid:  # before the first version: the earliest one applies
+            return min(self.schedules, key=lambda s: s.valid_from or date.min)
+        return max(valid, key=lambda s: s.valid_from or date.min)
+
+    def is_closed_date(self, day: date) -> bool:
+        if day in self.closed_dates:
+            return True
+        if self.holiday_country:
+            return day in _public_holidays(self.holiday_country, self.holiday_subdiv, day.year)
+        return False
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - calendars are few and long-lived
+    def _utc_intervals(
+        self, day: date, schedule: Schedule
+    ) -> tuple[tuple[datetime, datetime], ...]:
+        overrides = dict(self.overrides)
+        if day in overrides:
+            local = overrides[day]
+        elif self.is_closed_date(day):
+            return ()
+        else:
+            local = schedule.weekly[day.weekday()]
+        tz = self.tz
+        out = []
+        for opens, closes in local:
+            start = datetime.combine(day, opens, tzinfo=tz).astimezone(UTC)
+            end_day = day + timedelta(days=1) if closes <= opens else day
+            end = datetime.combine(end_day, closes, tzinfo=tz).astimezone(UTC)
+            if end > start:
+                out.append((start, end))
+        return tuple(out)
+
+    def intervals(self, start: datetime, end: datetime) -> Iterable[tuple[datetime, datetime]]:
+        """Open intervals (UTC) overlapping [start, end), using the schedule valid at start."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        tz = self.tz
+        schedule = self.schedule_at(start.astimezone(tz).date())
+        # one day back catches a shift that began the previous evening
+        day = start.astimezone(tz).date() - timedelta(days=1)
+        last = end.astimezone(tz).date()
+        while day <= last:
+            for opens, closes in self._utc_intervals(day, schedule):
+                if closes > start and opens < end:
+                    yield max(opens, start), min(closes, end)
+            day += timedelta(days=1)
+
+    def business_seconds(self, start: datetime, end: datetime) -> float:
+        """Seconds of opening time between two instants; 0 if end is not after start."""
+        if end <= start:
+            return 0.0
+        return sum((b - a).total_seconds() for a, b in self.intervals(start, end))
+
+    def is_open(self, instant: datetime) -> bool:
+        return any(True for _ in self.intervals(instant, instant + timedelta(microseconds=1)))
+
+    def next_opening(self, instant: datetime, horizon_days: int = 60) -> datetime | None:
+        """The first open instant at or after ``instant`` (None if closed for the horizon)."""
+        for opens, _ in self.intervals(instant, instant + timedelta(days=horizon_days)):
+            return opens
+        return None

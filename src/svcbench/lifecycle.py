@@ -1,0 +1,69 @@
+"""Moving probes through their lifecycle in the store: record, finish, measure, recompute.
+
+This is the I/O edge between plugins (which return events) and the store (which keeps them);
+the CLI, the manual channels and ``tick`` all go through it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from .config import Config
+from .measure import failed_measurement
+from .models import COUNTED_OUTCOMES, Event, Measurement, Outcome, Probe, ProbeStatus, utcnow
+from .plugins import probe_plugin
+from .store import Store
+
+
+def measure_probe(probe: Probe, events: list[Event], config: Config | None) -> Measurement:
+    """Measurement for a finished probe (pure apart from looking up the company calendar)."""
+    if probe.outcome is not None and probe.outcome not in COUNTED_OUTCOMES:
+        return failed_measurement(probe, probe.outcome_reason)
+    from .hours import BusinessCalendar
+
+    calendar = BusinessCalendar()
+    if config is not None and probe.company in config.companies:
+        calendar = config.companies[probe.company].calendar()
+    return probe_plugin(probe.plugin).measure(probe, events, calendar)
+
+
+def finish_probe(store: Store, probe: Probe, outcome: Outcome, *, config: Config | None,
+                 reason: str | None = None, events: Sequence[Event] = (),
+                 at: datetime | None = None) -> Measurement:
+    """Mark a probe done with its outcome, store final events and its measurement."""
+    probe.status, probe.outcome, probe.outcome_reason = ProbeStatus.DONE, outcome, reason
+    probe.finished_at = at or utcnow()
+    with store.transaction():
+        store.update_probe(probe.id, events=events, status=ProbeStatus.DONE, outcome=outcome,
+                           outcome_reason=reason, finished_at=probe.finished_at)
+        measurement = measure_probe(probe, store.events(probe.id), config)
+        store.save_measurement(measurement)
+        if config is not None and probe.scenario in config.scenarios:
+            grade_probe(store, probe, config)
+    return measurement
+
+
+def grade_probe(store: Store, probe: Probe, config: Config) -> None:
+    """Apply the scenario's expected-answer checks to the human replies' text."""
+    scenario = config.scenarios[probe.scenario]
+    if not scenario.checks:
+        return
+    replies = [m["text"] or "" for m in store.messages(probe.id)
+               if m["direction"] == "in" and m["actor"] in ("human", "agent")]
+    text = "\n".join(replies)
+    for check in scenario.checks:
+        hit = re.search(check.pattern, text)
+        store.save_grade(probe.id, check.name, bool(hit),
+                         hit.group(0)[:200] if hit else ("no human reply" if not replies else None))
+
+
+def recompute(store: Store, config: Config | None) -> int:
+    """Derive every finished probe's measurement again from its events (after a rule change)."""
+    count = 0
+    for probe in store.probes(status=ProbeStatus.DONE):
+        measurement = measure_probe(probe, store.events(probe.id), config)
+        store.save_measurement(measurement)
+        count += 1
+    return count

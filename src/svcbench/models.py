@@ -1,0 +1,152 @@
+"""Domain types: channels, probes, events, measurements, outcomes.
+
+Events are the source of truth; measurements are derived from them and can be recomputed.
+All instants are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    CHAT = "chat"
+    RETURNS = "returns"
+    DELIVERY = "delivery"
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    ANSWERED_AUTO_ONLY = "answered_auto_only"
+    UNANSWERED = "unanswered"
+    ABANDONED = "abandoned"
+    #: our side failed (config, network, crash); never counts against a company
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+#: outcomes that say something about the company (used by rankings)
+COUNTED_OUTCOMES = frozenset(
+    {Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY, Outcome.UNANSWERED, Outcome.ABANDONED}
+)
+
+
+class ProbeStatus(StrEnum):
+    PLANNED = "planned"
+    #: claimed by a process that is starting it; a crash leaves it here for recovery
+    STARTING = "starting"
+    RUNNING = "running"
+    DONE = "done"
+
+
+def new_id() -> str:
+    """A random UUID string: ids stay unique when two shoppers' databases are merged."""
+    return str(uuid.uuid4())
+
+
+_NAMESPACE = uuid.UUID("6f0b7e3c-4a7e-4f55-9d3c-5b1f3c9e2a10")
+
+
+def stable_id(kind: str, slug: str) -> str:
+    """A UUID derived from a config slug, equal in every database that knows the slug."""
+    return str(uuid.uuid5(_NAMESPACE, f"{kind}:{slug}"))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """Aware datetime in UTC; naive input is rejected rather than guessed."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} has no timezone")
+    return value.astimezone(UTC)
+
+
+def format_instant(value: datetime) -> str:
+    """ISO 8601 UTC with microseconds: sorts as text, which SQLite queries rely on."""
+    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return to_utc(value)
+
+
+def quarter_of(value: datetime) -> str:
+    """'2026Q4' for an instant (in UTC)."""
+    value = to_utc(value)
+    return f"{value.year}Q{(value.month - 1) // 3 + 1}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A fact observed by a probe: 'email.sent at', 'call.agent_answered at'."""
+
+    probe_id: str
+    kind: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    #: where the timestamp came from: 'local', 'smtp', 'imap.internaldate', 'server', 'manual'
+    source: str = "local"
+    id: str = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", to_utc(self.at))
+
+
+@dataclass
+class Probe:
+    """One mystery-shopping interaction with one company on one channel."""
+
+    id: str
+    company: str
+    channel: Channel
+    plugin: str
+    campaign: str | None = None
+    scenario: str | None = None
+    shopper: str | None = None
+    status: ProbeStatus = ProbeStatus.PLANNED
+    outcome: Outcome | None = None
+    outcome_reason: str | None = None
+    due_at: datetime | None = None
+    deadline_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    #: random token used to match replies (email) or label sessions (chat)
+    token: str | None = None
+    #: plugin state needed across processes (never secrets)
+    state: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class Measurement:
+    """Numbers derived from one probe's events.
+
+    ``wait_s`` is the channel's headline duration: time to a live phone agent, to the first
+    human email or chat reply, to the refund, to the delivery. ``first_response_s`` counts any
+    response (auto-acknowledgement, bot, IVR). ``*_bh_s`` are business-hours adjusted.
+    """
+
+    probe_id: str
+    company: str
+    channel: Channel
+    outcome: Outcome
+    started_at: datetime
+    quarter: str
+    campaign: str | None = None
+    wait_s: float | None = None
+    wait_bh_s: float | None = None
+    first_response_s: float | None = None
+    first_response_bh_s: float | None = None
+    answered_by_human: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)

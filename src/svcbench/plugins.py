@@ -1,0 +1,180 @@
+"""Probe plugins: the interface, the context they run in, and the entry-point registry.
+
+A probe plugin is a class registered under the ``svcbench.probes`` entry-point group (the
+built-in ones are registered exactly like a third-party one would be)::
+
+    [project.entry-points."svcbench.probes"]
+    email = "svcbench.probes.email:EmailProbe"
+
+State a probe needs across processes lives in the store (``Probe.state``, events, messages),
+never in memory: ``advance`` may run in another process hours after ``start``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+from .errors import ConfigError
+from .models import Channel, Event, Measurement, Outcome, Probe, utcnow
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .config import Company, Config, Scenario, Shopper
+    from .hours import BusinessCalendar
+    from .store import Migrations, Store
+
+PROBES_GROUP = "svcbench.probes"
+CHAT_CONNECTORS_GROUP = "svcbench.chat_connectors"
+
+
+class Secrets:
+    """Reads secrets from environment variables at the moment they are needed.
+
+    Values are never stored, logged or rendered; only the variable's name appears in errors.
+    """
+
+    def __init__(self, environ: dict[str, str] | None = None):
+        self._environ = environ if environ is not None else os.environ
+
+    def get(self, env_name: str | None, *, what: str) -> str | None:
+        if not env_name:
+            return None
+        value = self._environ.get(env_name)
+        if value is None:
+            raise ConfigError(f"environment variable {env_name} is not set", key=what)
+        return value
+
+
+@dataclass
+class ProbeContext:
+    """What a probe may use: config, store, clock, secrets, logger, an HTTP client."""
+
+    config: Config
+    store: Store
+    clock: Callable[[], datetime] = utcnow
+    secrets: Secrets = field(default_factory=Secrets)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("svcbench"))
+    _http: Any = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(timeout=30.0, follow_redirects=True)
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def company(self, probe: Probe) -> Company:
+        return self.config.company(probe.company)
+
+    def scenario(self, probe: Probe) -> Scenario:
+        if probe.scenario is None or probe.scenario not in self.config.scenarios:
+            raise ConfigError(f"probe {probe.id[:8]}: unknown scenario {probe.scenario!r}")
+        return self.config.scenarios[probe.scenario]
+
+    def shopper(self, probe: Probe) -> Shopper:
+        if probe.shopper is None or probe.shopper not in self.config.shoppers:
+            raise ConfigError(f"probe {probe.id[:8]}: unknown shopper {probe.shopper!r}")
+        return self.config.shoppers[probe.shopper]
+
+
+class ProbePlugin:
+    """Base class for probe plugins. Subclasses set the class attributes and override methods.
+
+    - ``start`` begins the interaction and returns its events (e.g. ``email.sent``);
+    - ``advance_all`` checks running probes for progress (one IMAP pass for all email probes);
+    - ``outcome`` says whether a probe is finished, from its events and the time;
+    - ``measure`` turns a finished probe's events into a Measurement (pure).
+    """
+
+    name: ClassVar[str]
+    channel: ClassVar[Channel]
+    #: validates the company's endpoint for this channel (``[company.channels.X]``)
+    endpoint_model: ClassVar[type[BaseModel] | None] = None
+    #: manual probes are logged by a person and never started by ``tick``
+    automatic: ClassVar[bool] = True
+    #: extra tables the plugin needs, as its own numbered migration set
+    migrations: ClassVar[Migrations | None] = None
+
+    async def start(self, probe: Probe, ctx: ProbeContext) -> list[Event]:
+        raise NotImplementedError(f"{self.name} probes are not started automatically")
+
+    async def advance_all(self, probes: list[Probe], ctx: ProbeContext) -> dict[str, list[Event]]:
+        """New events per running probe; the default asks each probe in turn."""
+        return {probe.id: await self.advance(probe, ctx) for probe in probes}
+
+    async def advance(self, probe: Probe, ctx: ProbeContext) -> list[Event]:
+        return []
+
+    def outcome(self, probe: Probe, events: list[Event], now: datetime) -> Outcome | None:
+        """The outcome if the probe is finished, else None."""
+        raise NotImplementedError
+
+    def measure(self, probe: Probe, events: list[Event], calendar: BusinessCalendar) -> Measurement:
+        raise NotImplementedError
+
+    def validate_endpoint(self, options: dict[str, Any]) -> BaseModel | None:
+        if self.endpoint_model is None:
+            return None
+        return self.endpoint_model.model_validate(options)
+
+
+_registered: dict[str, dict[str, Any]] = {PROBES_GROUP: {}, CHAT_CONNECTORS_GROUP: {}}
+
+
+def register(group: str, name: str, obj: Any) -> None:
+    """Register a plugin class by hand (tests, scripts); entry points are the normal way."""
+    _registered[group][name] = obj
+
+
+def _load(group: str, name: str) -> Any:
+    if name in _registered[group]:
+        return _registered[group][name]
+    matches = [ep for ep in entry_points(group=group) if ep.name == name]
+    if not matches:
+        known = ", ".join(sorted(available(group))) or "none installed"
+        raise ConfigError(f"no plugin {name!r} in {group} (installed: {known})")
+    obj = matches[0].load()
+    _registered[group][name] = obj
+    return obj
+
+
+def available(group: str) -> list[str]:
+    return sorted({ep.name for ep in entry_points(group=group)} | set(_registered[group]))
+
+
+_instances: dict[str, ProbePlugin] = {}
+
+
+def probe_plugin(name: str) -> ProbePlugin:
+    """The probe plugin registered under ``name`` (instantiated once)."""
+    if name not in _instances:
+        _instances[name] = _load(PROBES_GROUP, name)()
+    return _instances[name]
+
+
+def chat_connector(name: str) -> Any:
+    """The chat connector class registered under ``name``."""
+    return _load(CHAT_CONNECTORS_GROUP, name)
+
+
+def plugin_for(company: Company, channel: Channel) -> str:
+    """The probe plugin a company uses on a channel (``plugin = ...`` in its endpoint)."""
+    endpoint = company.channels.get(channel)
+    if endpoint is not None and endpoint.options.get("plugin"):
+        return str(endpoint.options["plugin"])
+    return str(channel)

@@ -1,0 +1,1 @@
+"""Built-in probe plugins, registered through the ``svcbench.probes`` entry-point group."""

@@ -1,0 +1,1 @@
+"""Manual channels: phone calls timed by a person, returns and deliveries logged by date."""

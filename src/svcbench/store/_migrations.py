@@ -1,0 +1,200 @@
+"""Schema migrations as numbered functions, applied once each, in order.
+
+Modelled on llm's migrations: a ``Migrations`` set has a name and registers functions with a
+decorator; applied ones are recorded in ``_svcbench_migrations``. Plugins that need tables of
+their own declare their own set (``ProbePlugin.migrations``) instead of editing the core one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+MigrationFn = Callable[[sqlite_utils.Database], None]
+
+
+class Migrations:
+    def __init__(self, name: str):
+        self.name = name
+        self._functions: list[tuple[str, MigrationFn]] = []
+
+    def __call__(self, fn: MigrationFn) -> MigrationFn:
+        self._functions.append((fn.__name__, fn))
+        return fn
+
+    def pending(self, db: sqlite_utils.Database) -> list[str]:
+        done = _applied(db, self.name)
+        return [name for name, _ in self._functions if name not in done]
+
+    def apply(self, db: sqlite_utils.Database) -> list[str]:
+        """Apply pending migrations, each in its own transaction; return their names."""
+        _ensure_table(db)
+        done = _applied(db, self.name)
+        ran = []
+        for name, fn in self._functions:
+            if name in done:
+                continue
+            conn = db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # re-check inside the write lock: another process may have migrated meanwhile
+                if name in _applied(db, self.name):
+                    conn.execute("ROLLBACK")
+                    continue
+                fn(db)
+                conn.execute(
+                    "INSERT INTO _svcbench_migrations (migration_set, name, applied_at) "
+                    "VALUES (?, ?, ?)",
+                    (self.name, name, datetime.now(UTC).isoformat()),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            ran.append(name)
+        return ran
+
+
+def _ensure_table(db: sqlite_utils.Database) -> None:
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS _svcbench_migrations ("
+        "migration_set TEXT NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL, "
+        "PRIMARY KEY (migration_set, name))"
+    )
+
+
+def _applied(db: sqlite_utils.Database, set_name: str) -> set[str]:
+    if "_svcbench_migrations" not in db.table_names():
+        return set()
+    rows = db.conn.execute(
+        "SELECT name FROM _svcbench_migrations WHERE migration_set = ?", (set_name,)
+    )
+    return {row[0] for row in rows}
+
+
+def run_script(db: sqlite_utils.Database, sql: str) -> None:
+    """Run statements one by one inside the migration's transaction.
+
+    Neither ``executescript`` (it COMMITs first) nor sqlite-utils' table helpers (they commit
+    on their own) keep a migration atomic, so migrations use this.
+    """
+    for statement in sql.split(";"):
+        lines = [line.split("--")[0] for line in statement.splitlines()]
+        if "".join(lines).strip():
+            db.conn.execute("\n".join(lines))
+
+
+core = Migrations("core")
+
+
+@core
+def m001_initial(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE companies (
+            id TEXT PRIMARY KEY,           -- uuid5 of the slug: equal in every database
+            slug TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            industry TEXT NOT NULL,
+            data TEXT NOT NULL,            -- the company definition as JSON
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE campaigns (
+            id TEXT PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            name TEXT,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE probes (
+            id TEXT PRIMARY KEY,
+            campaign TEXT,
+            company TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            plugin TEXT NOT NULL,
+            scenario TEXT,
+            shopper TEXT,
+            status TEXT NOT NULL,
+            outcome TEXT,
+            outcome_reason TEXT,
+            due_at TEXT,
+            deadline_at TEXT,
+            started_at TEXT,
+            finished_at TEXT,
+            token TEXT UNIQUE,
+            state TEXT NOT NULL DEFAULT '{}',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX probes_status_due ON probes (status, due_at);
+        CREATE INDEX probes_company_channel ON probes (company, channel);
+        CREATE INDEX probes_campaign ON probes (campaign);
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            probe_id TEXT NOT NULL REFERENCES probes(id),
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX events_probe_at ON events (probe_id, at);
+        CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            probe_id TEXT REFERENCES probes(id),
+            channel TEXT NOT NULL,
+            direction TEXT NOT NULL,       -- 'out' (from the shopper) or 'in'
+            actor TEXT,                    -- shopper, visitor, bot, agent, system, auto, human...
+            at TEXT NOT NULL,
+            subject TEXT,
+            text TEXT,
+            headers TEXT,
+            classification TEXT,
+            match_method TEXT,
+            match_score REAL,
+            dedupe_key TEXT UNIQUE,        -- e.g. Message-ID + INTERNALDATE for email
+            data TEXT NOT NULL DEFAULT '{}',
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_probe_at ON messages (probe_id, at);
+        CREATE TABLE measurements (
+            probe_id TEXT PRIMARY KEY REFERENCES probes(id),
+            company TEXT NOT NULL,
+            campaign TEXT,
+            channel TEXT NOT NULL,
+            quarter TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            wait_s REAL,
+            wait_bh_s REAL,
+            first_response_s REAL,
+            first_response_bh_s REAL,
+            answered_by_human INTEGER NOT NULL,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            flags TEXT NOT NULL DEFAULT '[]',
+            computed_at TEXT NOT NULL
+        );
+        CREATE INDEX measurements_quarter_channel ON measurements (quarter, channel, company);
+        CREATE TABLE grades (
+            probe_id TEXT NOT NULL REFERENCES probes(id),
+            check_name TEXT NOT NULL,
+            passed INTEGER NOT NULL,
+            detail TEXT,
+            graded_at TEXT NOT NULL,
+            PRIMARY KEY (probe_id, check_name)
+        );
+        CREATE TABLE cursors (              -- incremental sync positions (IMAP UIDs, etc.)
+            name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (name, key)
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )

@@ -1,0 +1,445 @@
+"""The SQLite store: probes, events, messages, measurements, grades.
+
+Every state change is one ``BEGIN IMMEDIATE`` transaction, so a crash leaves either all of
+it or none of it. Writes use plain SQL on the connection: sqlite-utils' insert helpers
+commit on their own and would split a state change in two. Reads use sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ..errors import StoreError
+from ..models import (
+    Channel,
+    Event,
+    Measurement,
+    Outcome,
+    Probe,
+    ProbeStatus,
+    format_instant,
+    parse_instant,
+    stable_id,
+    utcnow,
+)
+from ._migrations import Migrations, core
+
+BUSY_TIMEOUT_MS = 30_000
+
+_PROBE_TIME_FIELDS = ("due_at", "deadline_at", "started_at", "finished_at", "created_at",
+                      "next_attempt_at")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _instant(value: datetime | None) -> str | None:
+    return format_instant(value) if value is not None else None
+
+
+def _friendly(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    if "readonly" in text:
+        return StoreError(f"{path}: database is read-only ({text})")
+    if "disk" in text and "full" in text:
+        return StoreError(f"{path}: disk is full; nothing was written ({text})")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path}: database stayed locked by another process ({text})")
+    return StoreError(f"{path}: {text}")
+
+
+class Store:
+    """A svcbench database. Opening it applies pending migrations."""
+
+    def __init__(self, path: Path | str, *, migrations: Sequence[Migrations] = ()):
+        self.path = Path(path)
+        try:
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                with contextlib.suppress(sqlite3.OperationalError):  # read-only: keep its mode
+                    conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self.db = sqlite_utils.Database(conn)
+            for migration_set in (core, *migrations):
+                if migration_set.pending(self.db):
+                    migration_set.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise _friendly(exc, self.path) from None
+        self._depth = 0
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic state change; nested calls join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _friendly(exc, self.path) from None
+        self._depth = 1
+        try:
+            yield self.conn
+        except BaseException:
+            self._depth = 0
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise _friendly(exc, self.path) from None
+
+    def _insert(self, table: str, row: dict[str, Any], *, conflict: str = "ABORT") -> int:
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        try:
+            with self.transaction() as conn:
+                cursor = conn.execute(
+                    f"INSERT OR {conflict} INTO {table} ({columns}) VALUES ({marks})",
+                    tuple(row.values()),
+                )
+                return cursor.rowcount
+        except sqlite3.DatabaseError as exc:
+            raise _friendly(exc, self.path) from None
+
+    # -- config mirror ----------------------------------------------------------------
+
+    def sync_companies(self, companies: Iterable[Any]) -> None:
+        """Mirror company definitions (config.Company) so reports work from the db alone."""
+        now = format_instant(utcnow())
+        with self.transaction() as conn:
+            for company in companies:
+                conn.execute(
+                    "INSERT INTO companies (id, slug, name, industry, data, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
+                    "name = excluded.name, industry = excluded.industry, data = excluded.data, "
+                    "updated_at = excluded.updated_at",
+                    (stable_id("company", company.id), company.id, company.name,
+                     company.industry, company.model_dump_json(), now),
+                )
+
+    def sync_campaigns(self, campaigns: Iterable[Any]) -> None:
+        now = format_instant(utcnow())
+        with self.transaction() as conn:
+            for campaign in campaigns:
+                conn.execute(
+                    "INSERT INTO campaigns (id, slug, name, data, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
+                    "name = excluded.name, data = excluded.data, updated_at = excluded.updated_at",
+                    (stable_id("campaign", campaign.id), campaign.id, campaign.name,
+                     campaign.model_dump_json(), now),
+                )
+
+    def company_names(self) -> dict[str, str]:
+        return {row["slug"]: row["name"] for row in self.db.query(
+            "SELECT slug, name FROM companies")}
+
+    def company_industries(self) -> dict[str, str]:
+        return {row["slug"]: row["industry"] for row in self.db.query(
+            "SELECT slug, industry FROM companies")}
+
+    # -- probes -----------------------------------------------------------------------
+
+    @staticmethod
+    def _probe_row(probe: Probe) -> dict[str, Any]:
+        now = format_instant(utcnow())
+        return {
+            "id": probe.id, "campaign": probe.campaign, "company": probe.company,
+            "channel": str(probe.channel), "plugin": probe.plugin, "scenario": probe.scenario,
+            "shopper": probe.shopper, "status": str(probe.status),
+            "outcome": str(probe.outcome) if probe.outcome else None,
+            "outcome_reason": probe.outcome_reason,
+            "due_at": _instant(probe.due_at), "deadline_at": _instant(probe.deadline_at),
+            "started_at": _instant(probe.started_at), "finished_at": _instant(probe.finished_at),
+            "token": probe.token, "state": _dumps(probe.state), "attempts": probe.attempts,
+            "created_at": format_instant(probe.created_at), "updated_at": now,
+        }
+
+    @staticmethod
+    def probe_from_row(row: dict[str, Any]) -> Probe:
+        times = {k: parse_instant(row[k]) if row.get(k) else None for k in _PROBE_TIME_FIELDS}
+        return Probe(
+            id=row["id"], company=row["company"], channel=Channel(row["channel"]),
+            plugin=row["plugin"], campaign=row["campaign"], scenario=row["scenario"],
+            shopper=row["shopper"], status=ProbeStatus(row["status"]),
+            outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+            outcome_reason=row["outcome_reason"], due_at=times["due_at"],
+            deadline_at=times["deadline_at"], started_at=times["started_at"],
+            finished_at=times["finished_at"], token=row["token"],
+            state=json.loads(row["state"] or "{}"), attempts=row["attempts"],
+            created_at=times["created_at"] or utcnow(),
+        )
+
+    def add_probe(self, probe: Probe, events: Sequence[Event] = (), *,
+                  if_absent: bool = False) -> bool:
+        """Insert a probe (and its first events) atomically. Returns False if it existed."""
+        with self.transaction():
+            inserted = self._insert("probes", self._probe_row(probe),
+                                    conflict="IGNORE" if if_absent else "ABORT")
+            if inserted:
+                self.add_events(events)
+        return bool(inserted)
+
+    def get_probe(self, probe_id: str) -> Probe | None:
+        rows = list(self.db.query("SELECT * FROM probes WHERE id = ?", [probe_id]))
+        return self.probe_from_row(rows[0]) if rows else None
+
+    def find_probe(self, id_or_prefix: str) -> Probe | None:
+        """A probe by id, unique id prefix (8+ chars) or token."""
+        rows = list(self.db.query(
+            "SELECT * FROM probes WHERE id = ? OR token = ? OR id LIKE ? LIMIT 2",
+            [id_or_prefix, id_or_prefix, f"{id_or_prefix}%" if len(id_or_prefix) >= 8 else ""],
+        ))
+        return self.probe_from_row(rows[0]) if len(rows) == 1 else None
+
+    def probes(self, *, status: ProbeStatus | Sequence[ProbeStatus] | None = None,
+               channel: Channel | None = None, company: str | None = None,
+               campaign: str | None = None, plugin: str | None = None,
+               due_before: datetime | None = None, limit: int | None = None) -> list[Probe]:
+        where, params = [], []
+        if status is not None:
+            statuses = [status] if isinstance(status, ProbeStatus | str) else list(status)
+            where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params += [str(s) for s in statuses]
+        for column, value in (("channel", channel), ("company", company),
+                              ("campaign", campaign), ("plugin", plugin)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(str(value))
+        if due_before is not None:
+            where.append("due_at <= ?")
+            params.append(format_instant(due_before))
+        sql = "SELECT * FROM probes"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY due_at, created_at, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self.probe_from_row(r) for r in self.db.query(sql, params)]
+
+    def update_probe(self, probe_id: str, *, expect_status: ProbeStatus | None = None,
+                     events: Sequence[Event] = (), **fields: Any) -> bool:
+        """Change a probe and add events in one transaction.
+
+        With ``expect_status`` it is a compare-and-set: nothing changes (and False is
+        returned) unless the probe is still in that status. That is how two overlapping runs
+        never both start the same probe.
+        """
+        values: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key in _PROBE_TIME_FIELDS:
+                values[key] = _instant(value)
+            elif key == "state":
+                values[key] = _dumps(value)
+            elif key in ("status", "outcome", "channel"):
+                values[key] = str(value) if value is not None else None
+            else:
+                values[key] = value
+        values["updated_at"] = format_instant(utcnow())
+        sql = f"UPDATE probes SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?"
+        params = [*values.values(), probe_id]
+        if expect_status is not None:
+            sql += " AND status = ?"
+            params.append(str(expect_status))
+        with self.transaction() as conn:
+            changed = conn.execute(sql, params).rowcount
+            if changed:
+                self.add_events(events)
+        return bool(changed)
+
+    # -- events -----------------------------------------------------------------------
+
+    def add_events(self, events: Iterable[Event]) -> int:
+        """Insert events; an event whose id is already stored is skipped (idempotent)."""
+        now = format_instant(utcnow())
+        count = 0
+        with self.transaction() as conn:
+            for event in events:
+                count += conn.execute(
+                    "INSERT OR IGNORE INTO events (id, probe_id, kind, at, source, data, "
+                    "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (event.id, event.probe_id, event.kind, format_instant(event.at),
+                     event.source, _dumps(event.data), now),
+                ).rowcount
+        return count
+
+    def events(self, probe_id: str) -> list[Event]:
+        return [
+            Event(probe_id=r["probe_id"], kind=r["kind"], at=parse_instant(r["at"]),
+                  data=json.loads(r["data"]), source=r["source"], id=r["id"])
+            for r in self.db.query(
+                "SELECT * FROM events WHERE probe_id = ? ORDER BY at, recorded_at, id", [probe_id])
+        ]
+
+    # -- messages (transcripts) -------------------------------------------------------
+
+    def add_message(self, *, probe_id: str | None, channel: Channel, direction: str,
+                    at: datetime, actor: str | None = None, subject: str | None = None,
+                    text: str | None = None, headers: dict[str, Any] | None = None,
+                    classification: str | None = None, match_method: str | None = None,
+                    match_score: float | None = None, dedupe_key: str | None = None,
+                    data: dict[str, Any] | None = None, id: str | None = None) -> bool:
+        """Store one message; returns False if its dedupe_key (or id) was already stored."""
+        from ..models import new_id
+
+        row = {
+            "id": id or new_id(), "probe_id": probe_id, "channel": str(channel),
+            "direction": direction, "actor": actor, "at": format_instant(at),
+            "subject": subject, "text": text,
+            "headers": _dumps(headers) if headers is not None else None,
+            "classification": classification, "match_method": match_method,
+            "match_score": match_score, "dedupe_key": dedupe_key, "data": _dumps(data or {}),
+            "recorded_at": format_instant(utcnow()),
+        }
+        return bool(self._insert("messages", row, conflict="IGNORE"))
+
+    def messages(self, probe_id: str) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM messages WHERE probe_id = ? ORDER BY at, id",
+                             [probe_id])
+        out = []
+        for row in rows:
+            row["data"] = json.loads(row["data"])
+            row["headers"] = json.loads(row["headers"]) if row["headers"] else None
+            row["at"] = parse_instant(row["at"])
+            out.append(row)
+        return out
+
+    # -- measurements and grades ------------------------------------------------------
+
+    def save_measurement(self, m: Measurement) -> None:
+        self._insert("measurements", {
+            "probe_id": m.probe_id, "company": m.company, "campaign": m.campaign,
+            "channel": str(m.channel), "quarter": m.quarter, "outcome": str(m.outcome),
+            "started_at": format_instant(m.started_at), "wait_s": m.wait_s,
+            "wait_bh_s": m.wait_bh_s, "first_response_s": m.first_response_s,
+            "first_response_bh_s": m.first_response_bh_s,
+            "answered_by_human": int(m.answered_by_human), "metrics": _dumps(m.metrics),
+            "flags": _dumps(m.flags), "computed_at": format_instant(utcnow()),
+        }, conflict="REPLACE")
+
+    @staticmethod
+    def measurement_from_row(row: dict[str, Any]) -> Measurement:
+        return Measurement(
+            probe_id=row["probe_id"], company=row["company"], channel=Channel(row["channel"]),
+            outcome=Outcome(row["outcome"]), started_at=parse_instant(row["started_at"]),
+            quarter=row["quarter"], campaign=row["campaign"], wait_s=row["wait_s"],
+            wait_bh_s=row["wait_bh_s"], first_response_s=row["first_response_s"],
+            first_response_bh_s=row["first_response_bh_s"],
+            answered_by_human=bool(row["answered_by_human"]),
+            metrics=json.loads(row["metrics"]), flags=json.loads(row["flags"]),
+        )
+
+    def measurements(self, *, company: str | None = None, channel: Channel | None = None,
+                     quarter: str | None = None, outcome: Outcome | None = None,
+                     campaign: str | None = None) -> list[Measurement]:
+        where, params = [], []
+        for column, value in (("company", company), ("channel", channel),
+                              ("quarter", quarter), ("outcome", outcome),
+                              ("campaign", campaign)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(str(value))
+        sql = "SELECT * FROM measurements"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at, probe_id"
+        return [self.measurement_from_row(r) for r in self.db.query(sql, params)]
+
+    def save_grade(self, probe_id: str, check_name: str, passed: bool,
+                   detail: str | None = None) -> None:
+        self._insert("grades", {
+            "probe_id": probe_id, "check_name": check_name, "passed": int(passed),
+            "detail": detail, "graded_at": format_instant(utcnow()),
+        }, conflict="REPLACE")
+
+    # -- cursors (incremental sync state) ---------------------------------------------
+
+    def get_cursor(self, name: str, key: str) -> Any:
+        rows = list(self.db.query("SELECT value FROM cursors WHERE name = ? AND key = ?",
+                                  [name, key]))
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def set_cursor(self, name: str, key: str, value: Any) -> None:
+        self._insert("cursors", {"name": name, "key": key, "value": _dumps(value),
+                                 "updated_at": format_instant(utcnow())}, conflict="REPLACE")
+
+    # -- merge ------------------------------------------------------------------------
+
+    def merge(self, other: Path | str) -> dict[str, int]:
+        """Copy another svcbench database's rows into this one; running it twice adds nothing.
+
+        Rows are keyed by UUID (probes, events, messages) or natural key, so merging the same
+        file again, or two shoppers' files in either order, gives the same result.
+        """
+        other = Path(other)
+        if not other.is_file():
+            raise StoreError(f"{other}: no such database file")
+        try:
+            probe = sqlite3.connect(f"file:{other}?mode=ro", uri=True)
+            try:
+                tables = {r[0] for r in probe.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                probe.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{other}: not a svcbench database ({exc})") from None
+        if not {"probes", "events", "_svcbench_migrations"} <= tables:
+            raise StoreError(f"{other}: not a svcbench database (no probes/events tables)")
+        counts: dict[str, int] = {}
+        self.conn.execute("ATTACH DATABASE ? AS other", (str(other),))
+        try:
+            with self.transaction() as conn:
+                for table in ("companies", "campaigns", "probes", "events", "messages",
+                              "measurements", "grades"):
+                    if table not in tables:
+                        continue
+                    columns = [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
+                    theirs = {r[1] for r in conn.execute(f"PRAGMA other.table_info({table})")}
+                    shared = ", ".join(c for c in columns if c in theirs)
+                    counts[table] = conn.execute(
+                        f"INSERT OR IGNORE INTO main.{table} ({shared}) "
+                        f"SELECT {shared} FROM other.{table}"
+                    ).rowcount
+        except sqlite3.DatabaseError as exc:
+            raise _friendly(exc, self.path) from None
+        finally:
+            self.conn.execute("DETACH DATABASE other")
+        return counts

@@ -1,0 +1,99 @@
+"""A workspace on disk: its config, its database, and creating a new one (``svcbench init``)."""
+
+from __future__ import annotations
+
+import shutil
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .config import WORKSPACE_FILE, Config, _key_path, find_workspace, load_config
+from .errors import ConfigError
+from .plugins import PROBES_GROUP, ProbeContext, available, plugin_for, probe_plugin
+from .store import Store
+
+
+class Workspace:
+    """Config plus store for one workspace directory."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Workspace:
+        root = find_workspace(path)
+        config = load_config(root)
+        validate_endpoints(config)
+        return cls(config)
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @cached_property
+    def store(self) -> Store:
+        store = Store(self.config.database_path, migrations=plugin_migrations())
+        store.sync_companies(self.config.companies.values())
+        store.sync_campaigns(self.config.campaigns.values())
+        return store
+
+    def context(self, **kwargs) -> ProbeContext:
+        return ProbeContext(config=self.config, store=self.store, **kwargs)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def plugin_migrations() -> list:
+    """Migration sets declared by installed probe plugins."""
+    sets = []
+    for name in available(PROBES_GROUP):
+        migrations = getattr(probe_plugin(name), "migrations", None)
+        if migrations is not None:
+            sets.append(migrations)
+    return sets
+
+
+def validate_endpoints(config: Config) -> None:
+    """Each company's channel endpoint checked by the plugin that will use it."""
+    for company in config.companies.values():
+        for channel, endpoint in company.channels.items():
+            plugin = probe_plugin(plugin_for(company, channel))
+            options = {k: v for k, v in endpoint.options.items() if k != "plugin"}
+            try:
+                plugin.validate_endpoint(options)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                key = _key_path(("company", company.id, "channels", str(channel), *first["loc"]))
+                message = first["msg"].removeprefix("Value error, ")
+                if first["type"] == "missing":
+                    message = "required key is missing"
+                elif first["type"] == "extra_forbidden":
+                    message = "unknown key"
+                raise ConfigError(message, file=config.sources[("company", company.id)],
+                                  key=key) from None
+
+
+def init_workspace(directory: Path, *, examples: bool = True) -> Path:
+    """Create a workspace: svcbench.toml, probes/ with examples, reports/, the database."""
+    directory = directory.resolve()
+    if (directory / WORKSPACE_FILE).exists():
+        raise ConfigError("a workspace already exists here", file=str(directory / WORKSPACE_FILE))
+    directory.mkdir(parents=True, exist_ok=True)
+    template = resources.files("svcbench") / "data" / "workspace"
+    (directory / WORKSPACE_FILE).write_text((template / WORKSPACE_FILE).read_text())
+    probes = directory / "probes"
+    probes.mkdir(exist_ok=True)
+    if examples:
+        for item in (template / "probes").iterdir():
+            if item.name.endswith(".toml") and not (probes / item.name).exists():
+                with resources.as_file(item) as source:
+                    shutil.copyfile(source, probes / item.name)
+    (directory / "reports").mkdir(exist_ok=True)
+    workspace = Workspace.open(directory)
+    workspace.store  # noqa: B018 - creates and migrates the database
+    workspace.close()
+    return directory
