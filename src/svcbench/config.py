@@ -14,12 +14,22 @@ import re
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
-from .hours import BusinessCalendar, Schedule, check_holiday_region, parse_interval
+from .hours import WEEKDAYS, BusinessCalendar, Schedule, check_holiday_region, parse_interval
 from .models import Channel
 
 WORKSPACE_FILE = "svcbench.toml"
@@ -46,35 +56,74 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _check_interval(text: str) -> str:
+    parse_interval(text)
+    return text
+
+
+def _check_weekday(name: str) -> str:
+    if name not in WEEKDAYS:
+        raise ValueError(f"unknown weekday {name!r} (use {', '.join(WEEKDAYS)})")
+    return name
+
+
+def _check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+#: '09:00-17:00', '22:00-06:00' (overnight) or '09:00-24:00'; checked where it is written, so
+#: errors point at the exact entry (company[0].hours.fri[1])
+IntervalText = Annotated[str, AfterValidator(_check_interval)]
+Weekday = Annotated[str, AfterValidator(_check_weekday)]
+DurationText = Annotated[str, AfterValidator(_check_duration)]
+WeeklyHours = dict[Weekday, list[IntervalText]]
+
+
+def _reject_plain_secrets(data: Any) -> Any:
+    if isinstance(data, dict):
+        for key in data:
+            if str(key).lower() in _SECRET_KEYS:
+                # the key rides along in ctx so the error can name it (smtp.password)
+                raise PydanticCustomError(
+                    "plain_secret",
+                    "secrets are not stored in config; name an environment variable with "
+                    "'{key}_env' instead",
+                    {"key": str(key)},
+                )
+    return data
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @model_validator(mode="before")
     @classmethod
     def _no_plain_secrets(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in data:
-                if str(key).lower() in _SECRET_KEYS:
-                    raise ValueError(
-                        f"{key!r}: secrets are not stored in config; name an environment "
-                        f"variable with '{key}_env' instead"
-                    )
-        return data
+        return _reject_plain_secrets(data)
 
 
 class Holidays(_Model):
     country: str
     subdiv: str | None = None
 
-    @model_validator(mode="after")
-    def _known(self) -> Holidays:
-        check_holiday_region(self.country, self.subdiv)
-        return self
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        check_holiday_region(value, None)
+        return value
+
+    @field_validator("subdiv")
+    @classmethod
+    def _known_subdiv(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and "country" in info.data:
+            check_holiday_region(info.data["country"], value)
+        return value
 
 
 class ScheduleVersion(_Model):
     valid_from: date
-    hours: dict[str, list[str]]
+    hours: WeeklyHours
 
 
 class ChannelEndpoint(BaseModel):
@@ -86,7 +135,7 @@ class ChannelEndpoint(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_plain_secrets(cls, data: Any) -> Any:
-        return _Model._no_plain_secrets.__func__(cls, data)  # type: ignore[attr-defined]
+        return _reject_plain_secrets(data)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -100,13 +149,13 @@ class Company(_Model):
     website: str | None = None
     timezone: str = "UTC"
     #: weekly hours in local time: {"mon": ["09:00-17:00"], "sat": []}; absent means always open
-    hours: dict[str, list[str]] | None = None
+    hours: WeeklyHours | None = None
     #: later versions of the weekly hours, each valid from a date
     hours_changes: list[ScheduleVersion] = []
     holidays: Holidays | None = None
     closed_dates: list[date] = []
     #: per-date hours replacing the weekly ones, e.g. {"2026-12-24" = ["09:00-12:00"]}
-    special_hours: dict[date, list[str]] = {}
+    special_hours: dict[date, list[IntervalText]] = {}
     channels: dict[Channel, ChannelEndpoint] = {}
 
     @field_validator("timezone")
@@ -118,13 +167,6 @@ class Company(_Model):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
-        if value is not None:
-            Schedule.from_mapping(value)
         return value
 
     @model_validator(mode="after")
@@ -248,14 +290,7 @@ class Campaign(_Model):
     #: share of probes deliberately sent outside the company's business hours
     out_of_hours_share: float = Field(default=0.2, ge=0, le=1)
     seed: int = 0
-    deadlines: dict[Channel, str] = {}
-
-    @field_validator("deadlines")
-    @classmethod
-    def _deadlines(cls, value: dict[Channel, str]) -> dict[Channel, str]:
-        for text in value.values():
-            parse_duration(text)
-        return value
+    deadlines: dict[Channel, DurationText] = {}
 
     def deadline_for(self, channel: Channel) -> timedelta:
         return parse_duration(self.deadlines.get(channel, _DEFAULT_DEADLINES[channel]))
@@ -291,6 +326,8 @@ class WorkspaceSettings(_Model):
     reports: Path = Path("reports")
     probes: Path = Path("probes")
     log_file: Path | None = None
+    #: node_exporter textfile collector file, rewritten after every tick
+    prometheus_textfile: Path | None = None
 
 
 class WorkspaceFile(_Model):
@@ -312,6 +349,13 @@ class Config(BaseModel):
     campaigns: dict[str, Campaign] = {}
     #: where each definition came from, for error messages: ("company", id) -> file
     sources: dict[tuple[str, str], str] = {}
+    #: where in its file each definition is, for error keys: ("company", id) -> "company[2]"
+    positions: dict[tuple[str, str], str] = {}
+
+    def key_of(self, section: str, ident: str, *rest: Any) -> str:
+        """The error key of a definition's field: key_of("campaign", "q4", "companies", 1)."""
+        prefix = self.positions.get((section, ident), f"{section}[id={ident}]")
+        return _key_path((prefix, *rest))
 
     @property
     def database_path(self) -> Path:
@@ -339,6 +383,8 @@ class Config(BaseModel):
 def _key_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for item in loc:
+        if item == "[key]":  # pydantic's marker for "the dict key itself", already named
+            continue
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
         else:
@@ -348,7 +394,10 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 
 def _validation_error(exc: ValidationError, file: str, prefix: str) -> ConfigError:
     first = exc.errors()[0]
-    key = _key_path((prefix, *first["loc"])) if prefix else _key_path(first["loc"])
+    loc = tuple(first["loc"])
+    if first["type"] == "plain_secret":
+        loc += (first["ctx"]["key"],)
+    key = _key_path((prefix, *loc)) if prefix else _key_path(loc)
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -421,20 +470,28 @@ def load_config(root: Path) -> Config:
                                       file=str(path), key=f"{prefix}.id")
                 target[model.id] = model
                 config.sources[(section, model.id)] = str(path)
+                config.positions[(section, model.id)] = prefix
     _cross_check(config)
     return config
 
 
 def _cross_check(config: Config) -> None:
+    def known(ids: Any) -> str:
+        return ", ".join(sorted(ids)) or "none defined"
+
     for campaign in config.campaigns.values():
         file = config.sources[("campaign", campaign.id)]
-        key = f"campaign {campaign.id!r}"
-        for ident in campaign.companies:
+        for index, ident in enumerate(campaign.companies):
             if ident != "*" and ident not in config.companies:
-                raise ConfigError(f"unknown company {ident!r}", file=file, key=f"{key}.companies")
-        for ident in campaign.scenarios:
+                raise ConfigError(f"unknown company {ident!r} (known: {known(config.companies)})",
+                                  file=file,
+                                  key=config.key_of("campaign", campaign.id, "companies", index))
+        for index, ident in enumerate(campaign.scenarios):
             if ident not in config.scenarios:
-                raise ConfigError(f"unknown scenario {ident!r}", file=file, key=f"{key}.scenarios")
+                raise ConfigError(
+                    f"unknown scenario {ident!r} (known: {known(config.scenarios)})", file=file,
+                    key=config.key_of("campaign", campaign.id, "scenarios", index))
         if campaign.shopper and campaign.shopper not in config.shoppers:
-            raise ConfigError(f"unknown shopper {campaign.shopper!r}", file=file,
-                              key=f"{key}.shopper")
+            raise ConfigError(f"unknown shopper {campaign.shopper!r} "
+                              f"(known: {known(config.shoppers)})", file=file,
+                              key=config.key_of("campaign", campaign.id, "shopper"))

@@ -36,6 +36,37 @@ def parse_interval(text: str) -> Interval:
     return opens, closes
 
 
+def local_to_utc(naive: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant at which the wall clock in ``tz`` reads ``naive`` or later.
+
+    A time repeated when clocks go back means its first occurrence (``fold=0``); a time
+    skipped when clocks go forward means the moment of the jump, when the clock passes it, so
+    a shop opening at 02:30 on the spring-forward night is open from 03:00 (not 03:30).
+    """
+    naive = naive.replace(tzinfo=None)
+    utc = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) == naive:
+        return utc
+    # skipped: the jump lies between the reading with the offset after it (earlier) and the
+    # one with the offset before it (later); find it to the second by bisection
+    low = int(naive.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
+    high = int(utc.timestamp()) + 1
+    offset_before = datetime.fromtimestamp(low, tz).utcoffset()
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == offset_before:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} {value.isoformat()} is naive; pass an aware datetime")
+    return value.astimezone(UTC)
+
+
 @functools.lru_cache(maxsize=256)
 def _public_holidays(country: str, subdiv: str | None, year: int) -> frozenset[date]:
     import holidays
@@ -48,11 +79,19 @@ def check_holiday_region(country: str, subdiv: str | None) -> None:
     import holidays
 
     try:
-        holidays.country_holidays(country, subdiv=subdiv, years=2026)
-    except NotImplementedError:
+        holidays.country_holidays(country, years=2026)
+    except Exception:  # holidays raises NotImplementedError or ValueError by version
         raise ValueError(f"unknown holiday country {country!r}") from None
-    except Exception as exc:  # holidays raises NotImplementedError or ValueError by version
-        raise ValueError(f"unknown holiday region {country!r}/{subdiv!r}: {exc}") from None
+    if subdiv is None:
+        return
+    try:
+        holidays.country_holidays(country, subdiv=subdiv, years=2026)
+    except Exception:
+        known = holidays.country_holidays(country, years=2026).subdivisions
+        hint = f" (known: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''})"
+        raise ValueError(
+            f"unknown holiday subdivision {subdiv!r} of {country!r}{hint if known else ''}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -130,30 +169,44 @@ class BusinessCalendar:
         tz = self.tz
         out = []
         for opens, closes in local:
-            start = datetime.combine(day, opens, tzinfo=tz).astimezone(UTC)
+            start = local_to_utc(datetime.combine(day, opens), tz)
             end_day = day + timedelta(days=1) if closes <= opens else day
-            end = datetime.combine(end_day, closes, tzinfo=tz).astimezone(UTC)
+            end = local_to_utc(datetime.combine(end_day, closes), tz)
             if end > start:
                 out.append((start, end))
         return tuple(out)
 
     def intervals(self, start: datetime, end: datetime) -> Iterable[tuple[datetime, datetime]]:
-        """Open intervals (UTC) overlapping [start, end), using the schedule valid at start."""
-        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        """Open intervals (UTC) overlapping [start, end), using the schedule valid at start.
+
+        Sorted and disjoint: overlapping intervals (two that overlap on one day, or an
+        overnight shift running into the next day's hours) are joined so no time counts twice.
+        """
+        start, end = _aware(start, "start"), _aware(end, "end")
         tz = self.tz
         schedule = self.schedule_at(start.astimezone(tz).date())
         # one day back catches a shift that began the previous evening
         day = start.astimezone(tz).date() - timedelta(days=1)
         last = end.astimezone(tz).date()
+        found = []
         while day <= last:
             for opens, closes in self._utc_intervals(day, schedule):
                 if closes > start and opens < end:
-                    yield max(opens, start), min(closes, end)
+                    found.append((max(opens, start), min(closes, end)))
             day += timedelta(days=1)
+        found.sort()
+        merged: list[tuple[datetime, datetime]] = []
+        for opens, closes in found:
+            if merged and opens <= merged[-1][1]:
+                if closes > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], closes)
+            else:
+                merged.append((opens, closes))
+        return merged
 
     def business_seconds(self, start: datetime, end: datetime) -> float:
         """Seconds of opening time between two instants; 0 if end is not after start."""
-        if end <= start:
+        if _aware(end, "end") <= _aware(start, "start"):
             return 0.0
         return sum((b - a).total_seconds() for a, b in self.intervals(start, end))
 

@@ -113,6 +113,16 @@ class ProbePlugin:
     async def start(self, probe: Probe, ctx: ProbeContext) -> list[Event]:
         raise NotImplementedError(f"{self.name} probes are not started automatically")
 
+    async def recover(self, probe: Probe, ctx: ProbeContext) -> list[Event] | None:
+        """A probe left in STARTING by a crash: find out whether it was really started.
+
+        Return the start events if there is evidence it was (e.g. a copy of the sent email in
+        the shopper's mailbox), or None: the probe is then marked failed ("start outcome
+        unknown") and never started again, because a second email or chat to the same company
+        would spoil the benchmark.
+        """
+        return None
+
     async def advance_all(self, probes: list[Probe], ctx: ProbeContext) -> dict[str, list[Event]]:
         """New events per running probe; the default asks each probe in turn."""
         return {probe.id: await self.advance(probe, ctx) for probe in probes}
@@ -141,8 +151,29 @@ def register(group: str, name: str, obj: Any) -> None:
     _registered[group][name] = obj
 
 
+EXTRA_PROBES_ENV = "SVCBENCH_EXTRA_PROBES"
+
+
+def _extra_probes() -> dict[str, str]:
+    """Probe plugins named in $SVCBENCH_EXTRA_PROBES ("name=module:Class,..."): plugin authors
+    can try a plugin, and tests can run one in a subprocess, without packaging it."""
+    extra = {}
+    for item in filter(None, os.environ.get(EXTRA_PROBES_ENV, "").split(",")):
+        name, _, target = item.partition("=")
+        if not target or ":" not in target:
+            raise ConfigError(f"{EXTRA_PROBES_ENV}: {item!r} is not name=module:Class")
+        extra[name.strip()] = target.strip()
+    return extra
+
+
 def _load(group: str, name: str) -> Any:
     if name in _registered[group]:
+        return _registered[group][name]
+    if group == PROBES_GROUP and name in _extra_probes():
+        import importlib
+
+        module, _, attr = _extra_probes()[name].partition(":")
+        _registered[group][name] = getattr(importlib.import_module(module), attr)
         return _registered[group][name]
     matches = [ep for ep in entry_points(group=group) if ep.name == name]
     if not matches:
@@ -154,7 +185,10 @@ def _load(group: str, name: str) -> Any:
 
 
 def available(group: str) -> list[str]:
-    return sorted({ep.name for ep in entry_points(group=group)} | set(_registered[group]))
+    names = {ep.name for ep in entry_points(group=group)} | set(_registered[group])
+    if group == PROBES_GROUP:
+        names |= set(_extra_probes())
+    return sorted(names)
 
 
 _instances: dict[str, ProbePlugin] = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .config import WORKSPACE_FILE, Config, _key_path, find_workspace, load_config
+from .config import WORKSPACE_FILE, Config, find_workspace, load_config
 from .errors import ConfigError
 from .plugins import PROBES_GROUP, ProbeContext, available, plugin_for, probe_plugin
 from .store import Store
@@ -67,7 +67,8 @@ def validate_endpoints(config: Config) -> None:
                 plugin.validate_endpoint(options)
             except ValidationError as exc:
                 first = exc.errors()[0]
-                key = _key_path(("company", company.id, "channels", str(channel), *first["loc"]))
+                key = config.key_of("company", company.id, "channels", str(channel),
+                                    *first["loc"])
                 message = first["msg"].removeprefix("Value error, ")
                 if first["type"] == "missing":
                     message = "required key is missing"

@@ -9,6 +9,7 @@ from . import (  # noqa: F401 - importing a module registers its commands
     campaign,
     chat,
     db,
+    demo,
     email,
     manual,
     report,

@@ -1,1 +1,240 @@
-"""Commands: campaign (being written)."""
+"""Commands: plan, probes, tick (the cron entry), schedule, metrics."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from ._app import app
+from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+
+TICK_EXIT_CODES = """Exit codes: 0 the tick ran (probes that failed on our side are recorded, not
+fatal); 2 bad configuration or arguments; 3 the database cannot be written (read-only, disk full,
+locked too long); 75 another svcbench run holds the workspace lock (cron may simply retry);
+70 internal error."""
+
+
+def _setup_logging(log_file: Path | None, interactive: bool) -> None:
+    logger = logging.getLogger("svcbench")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    if interactive:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(logging.WARNING)
+        stream.setFormatter(logging.Formatter("svcbench: %(message)s"))
+        logger.addHandler(stream)
+
+
+@app.command()
+def plan(
+    campaign: list[str] = typer.Option(None, "--campaign", "-c", help="Campaign id (repeat)."),
+    quarter: str = typer.Option(None, help="Quarter like 2026Q4 (default: each campaign's)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan, store nothing."),
+    workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Spread each campaign's probes over the quarter (idempotent: planning again adds nothing)."""
+    from ..models import utcnow
+    from ..planning import plan_all, quarter_bounds
+
+    if quarter:
+        try:
+            quarter_bounds(quarter)
+        except ValueError as exc:
+            fail(f"--quarter: {exc}")
+    ws = open_workspace(workspace)
+    unknown = [c for c in campaign or [] if c not in ws.config.campaigns]
+    if unknown:
+        fail(f"--campaign: unknown campaign {unknown[0]!r} "
+             f"(known: {', '.join(sorted(ws.config.campaigns)) or 'none'})")
+    probes = plan_all(ws.config, utcnow(), campaign or None, quarter)
+    added = 0
+    if not dry_run:
+        with ws.store.transaction():
+            for probe in probes:
+                added += ws.store.add_probe(probe, if_absent=True)
+    rows = [{"id": p.id, "campaign": p.campaign, "company": p.company, "channel": str(p.channel),
+             "scenario": p.scenario, "due_at": p.due_at.isoformat(),
+             "deadline_at": p.deadline_at.isoformat(),
+             "out_of_hours": p.state.get("out_of_hours", False)} for p in probes]
+    if as_json:
+        print_json({"planned": len(probes), "added": added, "dry_run": dry_run, "probes": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(probes)} probes planned" + (" (dry run)" if dry_run else
+                                                            f", {added} new"))
+    for column in ("due (UTC)", "company", "channel", "scenario", "out of hours"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["due_at"][:16].replace("T", " "), r["company"], r["channel"],
+                      r["scenario"], "yes" if r["out_of_hours"] else "")
+    console().print(table)
+
+
+@app.command()
+def probes(
+    status: str = typer.Option(None, help="planned, starting, running or done."),
+    channel: str = typer.Option(None, help="phone, email, chat, returns or delivery."),
+    company: str = typer.Option(None, help="Company id."),
+    campaign: str = typer.Option(None, help="Campaign id."),
+    limit: int = typer.Option(200, min=1, help="At most this many rows."),
+    workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """List probes with their status, due time and outcome."""
+    from ..models import Channel, ProbeStatus
+
+    try:
+        status_value = ProbeStatus(status) if status else None
+        channel_value = Channel(channel) if channel else None
+    except ValueError as exc:
+        fail(f"{exc}")
+    ws = open_workspace(workspace)
+    found = ws.store.probes(status=status_value, channel=channel_value, company=company,
+                            campaign=campaign, limit=limit)
+    rows = [{"id": p.id, "company": p.company, "channel": str(p.channel), "status": str(p.status),
+             "outcome": str(p.outcome) if p.outcome else None, "reason": p.outcome_reason,
+             "due_at": p.due_at.isoformat() if p.due_at else None,
+             "started_at": p.started_at.isoformat() if p.started_at else None,
+             "attempts": p.attempts} for p in found]
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} probes")
+    for column in ("id", "company", "channel", "status", "outcome", "due (UTC)", "note"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(r["id"][:8], r["company"], r["channel"], r["status"], r["outcome"] or "",
+                      (r["due_at"] or "")[:16].replace("T", " "), r["reason"] or "")
+    console().print(table)
+
+
+@app.command(epilog=TICK_EXIT_CODES)
+def tick(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent; send nothing."),
+    log_file: Path = typer.Option(None, help="Append a log here (default: workspace log_file)."),
+    concurrency: int = typer.Option(20, min=1, max=500, help="Probes started at once."),
+    workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The cron entry: plan, send what is due, advance running probes, collect, expire.
+
+    Quiet when not on a terminal (for cron); a second overlapping run exits at once with 75.
+    """
+    from ..schedule import tick as run_tick
+
+    ws = open_workspace(workspace)
+    interactive = sys.stderr.isatty() and not as_json
+    target = log_file or (ws.root / ws.config.settings.log_file
+                          if ws.config.settings.log_file else None)
+    _setup_logging(target, interactive)
+    log = logging.getLogger("svcbench")
+    progress_cb = None
+    bar = None
+    if interactive and not dry_run:
+        from rich.progress import Progress
+
+        bar = Progress(console=console(stderr=True), transient=True)
+        bar.start()
+        task = bar.add_task("starting probes", total=0)
+
+        def progress_cb(step: str, n: int) -> None:
+            if step == "start":
+                bar.update(task, total=n, description="starting due probes")
+            elif step == "started":
+                bar.advance(task, n)
+            elif step == "advance":
+                bar.update(task, description=f"checking {n} running probes")
+
+    try:
+        report = run_tick(ws, dry_run=dry_run, concurrency=concurrency, progress=progress_cb)
+    finally:
+        if bar is not None:
+            bar.stop()
+    summary = report.as_dict()
+    log.info("tick: %s", {k: v for k, v in summary.items() if k != "would_start"})
+    if as_json:
+        print_json(summary)
+        return
+    if dry_run:
+        out = console()
+        out.print(f"Dry run: {report.planned} probes would be planned, "
+                  f"{len(report.would_start)} would start now:")
+        for p in report.would_start:
+            out.print(f"  {p.due_at:%Y-%m-%d %H:%M} UTC  {p.company:<28} {p.channel}")
+        return
+    if interactive:
+        finished = ", ".join(f"{n} {k}" for k, n in sorted(report.finished.items())) or "none"
+        console(stderr=True).print(
+            f"planned {report.planned}, started {report.started}, retried {report.retried}, "
+            f"recovered {report.recovered}, new events {report.advanced_events}, "
+            f"finished: {finished}")
+        for line in report.failed:
+            console(stderr=True).print(f"[yellow]our side failed:[/yellow] {line}")
+
+
+@app.command()
+def schedule(
+    every: int = typer.Option(5, min=1, max=60, help="Minutes between ticks."),
+    workspace: Path | None = WorkspaceOption,
+) -> None:
+    """Print a crontab line and a systemd service + timer that run `svcbench tick`."""
+    from ..config import find_workspace
+
+    root = find_workspace(workspace)
+    exe = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "svcbench" else "svcbench"
+    command = f"{shlex.quote(str(exe))} tick --workspace {shlex.quote(str(root))}"
+    log = shlex.quote(str(root / "svcbench.log"))
+    print(f"""# crontab -e  (a tick every {every} minutes; overlapping runs exit with 75)
+*/{every} * * * * {command} --log-file {log}
+
+# /etc/systemd/system/svcbench-tick.service
+[Unit]
+Description=svcbench tick (mystery-shopping probes)
+
+[Service]
+Type=oneshot
+WorkingDirectory={root}
+ExecStart={command} --log-file {log}
+# secrets as environment variables, e.g.:
+# EnvironmentFile=/etc/svcbench/secrets.env
+
+# /etc/systemd/system/svcbench-tick.timer
+[Unit]
+Description=Run svcbench tick every {every} minutes
+
+[Timer]
+OnCalendar=*:0/{every}
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+# enable with: systemctl enable --now svcbench-tick.timer""")
+
+
+@app.command()
+def metrics(
+    textfile: Path = typer.Option(None, help="Write here (atomically) instead of stdout."),
+    workspace: Path | None = WorkspaceOption,
+) -> None:
+    """Prometheus metrics: probe counts and latest measurements (textfile collector format)."""
+    from ..metrics_export import render_metrics, write_textfile
+
+    ws = open_workspace(workspace)
+    if textfile:
+        write_textfile(ws.store, textfile)
+        console(stderr=True).print(f"wrote {textfile}")
+    else:
+        sys.stdout.write(render_metrics(ws.store))

@@ -1,1 +1,215 @@
-"""Commands: results (being written)."""
+"""Commands: results (list measurements as a table, JSON or CSV)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ._app import app
+from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..models import Measurement
+
+#: the keys of ``svcbench results --json`` objects and the ``--csv`` columns, in order
+RESULT_KEYS = (
+    "probe_id", "company", "company_name", "channel", "campaign", "quarter", "started_at",
+    "started_local", "outcome", "wait_s", "wait_bh_s", "first_response_s",
+    "first_response_bh_s", "answered_by_human", "metrics", "flags",
+)
+
+_QUARTER = re.compile(r"^(\d{4})[Qq]([1-4])$")
+
+
+def human_duration(seconds: float | None) -> str:
+    """'42s', '1m 35s', '3h 05m', '2d 4h' ('-' when missing)."""
+    if seconds is None:
+        return "-"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 and seconds % 1 else f"{seconds:.0f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def local_time(instant, timezone: str | None) -> str:
+    """An instant as ISO 8601 in the company's zone, to the minute: '2026-03-02T10:15+01:00'."""
+    from zoneinfo import ZoneInfo
+
+    value = instant.astimezone(ZoneInfo(timezone)) if timezone else instant
+    return value.isoformat(timespec="minutes")
+
+
+def measurement_row(m: Measurement, config: Config | None) -> dict[str, Any]:
+    """One measurement as the documented, stable JSON object (see RESULT_KEYS)."""
+    from ..models import format_instant
+
+    company = config.companies.get(m.company) if config is not None else None
+    row = {
+        "probe_id": m.probe_id, "company": m.company,
+        "company_name": company.name if company else m.company, "channel": str(m.channel),
+        "campaign": m.campaign, "quarter": m.quarter, "started_at": format_instant(m.started_at),
+        "started_local": local_time(m.started_at, company.timezone if company else None),
+        "outcome": str(m.outcome), "wait_s": m.wait_s, "wait_bh_s": m.wait_bh_s,
+        "first_response_s": m.first_response_s, "first_response_bh_s": m.first_response_bh_s,
+        "answered_by_human": m.answered_by_human, "metrics": m.metrics, "flags": m.flags,
+    }
+    return {key: row[key] for key in RESULT_KEYS}
+
+
+def key_metrics(channel: str, metrics: dict[str, Any]) -> str:
+    """The few metrics worth a table column, per channel."""
+    parts = []
+    if channel == "phone":
+        parts.append(f"ivr {metrics.get('ivr_steps', 0)}")
+        if metrics.get("hold_s"):
+            parts.append(f"hold {human_duration(metrics['hold_s'])}")
+        if metrics.get("transfers"):
+            parts.append(f"transfers {metrics['transfers']}")
+        if metrics.get("abandoned_after_s") is not None:
+            parts.append(f"gave up after {human_duration(metrics['abandoned_after_s'])}")
+        if metrics.get("resolved"):
+            parts.append("resolved")
+    elif channel in ("returns", "delivery"):
+        if metrics.get("days") is not None:
+            parts.append(f"{metrics['days']:g} days")
+        if metrics.get("days_to_ship") is not None:
+            parts.append(f"shipped after {metrics['days_to_ship']:g} d")
+        if metrics.get("refund_amount") is not None:
+            parts.append(f"refund {metrics['refund_amount']:g}")
+    else:
+        for key, value in list(metrics.items())[:3]:
+            if isinstance(value, bool | int | float | str) and value not in ("", None):
+                parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
+@app.command()
+def results(
+    company: str | None = typer.Option(None, "--company", help="Only this company (id)."),
+    channel: str | None = typer.Option(
+        None, "--channel", help="Only this channel: phone, email, chat, returns, delivery."),
+    quarter: str | None = typer.Option(None, "--quarter", help="Only this quarter, e.g. 2026Q4."),
+    outcome: str | None = typer.Option(
+        None, "--outcome",
+        help="Only this outcome: answered, answered_auto_only, unanswered, abandoned, failed, "
+        "cancelled."),
+    campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign (id)."),
+    limit: int | None = typer.Option(None, "--limit", min=1,
+                                     help="Show at most this many (the most recent)."),
+    as_json: bool = JsonOption,
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV (the --json keys as columns)."),
+    workspace: Path | None = WorkspaceOption,
+) -> None:
+    """List measurements, most recent first.
+
+    --json prints a list of objects with the keys probe_id, company, company_name, channel,
+    campaign, quarter, started_at (UTC), started_local (company time zone), outcome, wait_s,
+    wait_bh_s, first_response_s, first_response_bh_s (seconds or null), answered_by_human,
+    metrics (object), flags (list). --csv prints the same columns (metrics and flags as JSON).
+    """
+    from ..models import Channel, Outcome
+
+    if as_json and as_csv:
+        fail("--json and --csv cannot be combined")
+    channel_value = outcome_value = None
+    if channel is not None:
+        try:
+            channel_value = Channel(channel.lower())
+        except ValueError:
+            fail(f"--channel: unknown channel {channel!r} (use "
+                 f"{', '.join(c.value for c in Channel)})")
+    if outcome is not None:
+        try:
+            outcome_value = Outcome(outcome.lower())
+        except ValueError:
+            fail(f"--outcome: unknown outcome {outcome!r} (use "
+                 f"{', '.join(o.value for o in Outcome)})")
+    if quarter is not None:
+        match = _QUARTER.match(quarter.strip())
+        if not match:
+            fail(f"--quarter: {quarter!r} is not a quarter like 2026Q4")
+        quarter = f"{match.group(1)}Q{match.group(2)}"
+    ws = open_workspace(workspace)
+    store = ws.store
+    if company is not None and company not in ws.config.companies \
+            and company not in store.company_names():
+        fail(f"--company: unknown company {company!r} (known: "
+             f"{', '.join(sorted(ws.config.companies)) or 'none defined'})")
+    if campaign is not None and campaign not in ws.config.campaigns:
+        known_campaigns = {m.campaign for m in store.measurements()} - {None}
+        if campaign not in known_campaigns:
+            fail(f"--campaign: unknown campaign {campaign!r}")
+    found = store.measurements(company=company, channel=channel_value, quarter=quarter,
+                               outcome=outcome_value, campaign=campaign)
+    found.sort(key=lambda m: (m.started_at, m.probe_id), reverse=True)
+    if limit:
+        found = found[:limit]
+    rows = [measurement_row(m, ws.config) for m in found]
+    if as_json:
+        print_json(rows)
+        return
+    if as_csv:
+        write_csv(rows)
+        return
+    render_table(rows)
+
+
+def write_csv(rows: list[dict[str, Any]]) -> None:
+    import csv
+    import json
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(RESULT_KEYS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({
+            **row,
+            "metrics": json.dumps(row["metrics"], sort_keys=True, ensure_ascii=False),
+            "flags": json.dumps(row["flags"], ensure_ascii=False),
+            "answered_by_human": "yes" if row["answered_by_human"] else "no",
+        })
+
+
+def render_table(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    out = console()
+    if not rows:
+        out.print("No results yet. Log a call with [bold]svcbench call[/bold] or "
+                  "[bold]svcbench log[/bold], or run a campaign.")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    style = {"answered": "green", "answered_auto_only": "yellow", "unanswered": "red",
+             "abandoned": "red", "failed": "dim", "cancelled": "dim"}
+    # (header, cell, justify, wraps, narrowest terminal that still shows it)
+    columns: list[tuple[str, Any, str, bool, int]] = [
+        ("probe", lambda r: r["probe_id"][:8], "left", False, 120),
+        ("company", lambda r: r["company_name"], "left", True, 0),
+        ("channel", lambda r: r["channel"], "left", False, 0),
+        ("started", lambda r: r["started_local"].replace("T", " ")[:16], "left", False, 0),
+        ("outcome", lambda r: f"[{style.get(r['outcome'], '')}]{r['outcome']}[/]", "left",
+         False, 0),
+        ("wait", lambda r: human_duration(r["wait_s"]), "right", False, 0),
+        ("wait bh", lambda r: human_duration(r["wait_bh_s"]), "right", False, 100),
+        ("1st resp.", lambda r: human_duration(r["first_response_s"]), "right", False, 140),
+        ("human", lambda r: "yes" if r["answered_by_human"] else "no", "center", False, 110),
+        ("details", lambda r: key_metrics(r["channel"], r["metrics"]), "left", True, 0),
+    ]
+    columns = [c for c in columns if out.width >= c[4]]
+    for header, _, justify, wraps, _ in columns:
+        table.add_column(header, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(cell(row) for _, cell, *_ in columns))
+    out.print(table)
+    out.print(f"[dim]{len(rows)} result{'s' if len(rows) != 1 else ''}[/dim]")

@@ -114,6 +114,11 @@ class Store:
         self._depth = 1
         try:
             yield self.conn
+        except sqlite3.Error as exc:
+            self._depth = 0
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise _friendly(exc, self.path) from None
         except BaseException:
             self._depth = 0
             with contextlib.suppress(sqlite3.Error):

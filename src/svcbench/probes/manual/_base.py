@@ -11,6 +11,15 @@ from ...models import Event, Outcome, Probe
 from ...plugins import ProbePlugin
 
 
+def effective(events: list[Event]) -> list[Event]:
+    """Events minus those a person took back: an ``*.undo`` event names the event it cancels.
+
+    Events are facts and stay stored; undoing appends a fact instead of deleting one.
+    """
+    undone = {e.data.get("event_id") for e in events if e.kind.endswith(".undo")}
+    return [e for e in events if e.id not in undone and not e.kind.endswith(".undo")]
+
+
 class ManualEndpoint(BaseModel):
     """Free-form notes about how the shopper reaches the company (a number, a portal)."""
 
@@ -28,7 +37,7 @@ class ManualProbe(ProbePlugin):
     give_up_kind: ClassVar[str | None] = None
 
     def outcome(self, probe: Probe, events: list[Event], now: datetime) -> Outcome | None:
-        kinds = {e.kind for e in events}
+        kinds = {e.kind for e in effective(events)}
         if self.answer_kind in kinds:
             return Outcome.ANSWERED
         if self.give_up_kind and self.give_up_kind in kinds:

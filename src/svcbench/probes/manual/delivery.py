@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...hours import BusinessCalendar
 from ...measure import build, first
 from ...models import Channel, Event, Measurement, Outcome, Probe
-from ._base import ManualProbe
+from ._base import ManualProbe, effective
 
 DELIVERY_EVENTS = ("order.placed", "order.confirmed", "order.shipped", "order.delivered",
                    "order.note")
@@ -21,6 +21,7 @@ class DeliveryProbe(ManualProbe):
     answer_kind = "order.delivered"
 
     def measure(self, probe: Probe, events: list[Event], calendar: BusinessCalendar) -> Measurement:
+        events = effective(events)
         placed = first(events, "order.placed")
         delivered = first(events, "order.delivered")
         confirmed = first(events, lambda e: e.kind in ("order.confirmed", "order.shipped"))

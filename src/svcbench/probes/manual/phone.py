@@ -2,7 +2,8 @@
 
 Events (``call.*``): dialed, ivr_prompt, option_pressed {option}, asked_agent, hold_started,
 hold_music {playing}, wait_announced {seconds?, text?}, agent_answered, transferred, resolved,
-hung_up, note {text}. The headline figure is time from dialing to a live agent.
+hung_up, note {text}, undo {event_id} (takes back a mistaken key press). The headline
+figure is time from dialing to a live agent.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 from ...hours import BusinessCalendar
 from ...measure import build, first
 from ...models import Channel, Event, Measurement, Outcome, Probe
-from ._base import ManualProbe
+from ._base import ManualProbe, effective
 
 PHONE_EVENTS = (
     "call.dialed", "call.ivr_prompt", "call.option_pressed", "call.asked_agent",
     "call.hold_started", "call.hold_music", "call.wait_announced", "call.agent_answered",
-    "call.transferred", "call.resolved", "call.hung_up", "call.note",
+    "call.transferred", "call.resolved", "call.hung_up", "call.note", "call.undo",
 )
 
 
@@ -39,6 +40,7 @@ class PhoneProbe(ManualProbe):
     give_up_kind = "call.hung_up"
 
     def measure(self, probe: Probe, events: list[Event], calendar: BusinessCalendar) -> Measurement:
+        events = effective(events)
         dialed = first(events, "call.dialed")
         agent = first(events, "call.agent_answered")
         hung_up = first(events, "call.hung_up")

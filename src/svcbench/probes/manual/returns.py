@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...hours import BusinessCalendar
 from ...measure import build, first
 from ...models import Channel, Event, Measurement, Outcome, Probe
-from ._base import ManualProbe
+from ._base import ManualProbe, effective
 
 RETURN_EVENTS = ("return.requested", "return.label_received", "return.shipped",
                  "return.received", "return.refunded", "return.note")
@@ -23,6 +23,7 @@ class ReturnsProbe(ManualProbe):
     answer_kind = "return.refunded"
 
     def measure(self, probe: Probe, events: list[Event], calendar: BusinessCalendar) -> Measurement:
+        events = effective(events)
         start = first(events, "return.shipped") or first(events, "return.requested")
         refunded = first(events, "return.refunded")
         acknowledged = first(

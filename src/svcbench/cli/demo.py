@@ -1,0 +1,1 @@
+"""Command: demo (being written)."""

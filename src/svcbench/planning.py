@@ -1,0 +1,140 @@
+"""Campaign plans: which probe goes to which company on which channel, and when (pure).
+
+Probes are spread over the quarter: the quarter is cut into equal slots per company and
+channel, and one due time is drawn inside each slot, a share of them deliberately outside
+the company's business hours (customers write at night and on Sundays too). Everything is
+derived from the campaign's seed, so planning again gives the same probes with the same ids:
+``plan`` is safe to re-run.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from .config import Campaign, Company, Config
+from .hours import BusinessCalendar
+from .models import Channel, Probe, ProbeStatus, quarter_of
+from .plugins import plugin_for
+
+_PLAN_NAMESPACE = uuid.UUID("2b0c7a7e-9a0f-4d1e-8a0e-6c4f1f0b9d31")
+_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
+    """[start, end) of a quarter like '2026Q4', in UTC."""
+    try:
+        year, q = int(quarter[:4]), int(quarter[5])
+        if quarter[4] != "Q" or not 1 <= q <= 4 or len(quarter) != 6:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise ValueError(f"{quarter!r} is not a quarter like '2026Q4'") from None
+    start = datetime(year, 3 * (q - 1) + 1, 1, tzinfo=UTC)
+    end = datetime(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def previous_quarter(quarter: str) -> str:
+    start, _ = quarter_bounds(quarter)
+    return quarter_of(start - timedelta(days=1))
+
+
+def new_token() -> str:
+    """10 random base32 characters: the probe's handle in reply addresses and references."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(10))
+
+
+@dataclass(frozen=True)
+class PlannedProbe:
+    campaign: str
+    company: str
+    channel: Channel
+    scenario: str
+    index: int
+    due_at: datetime
+    deadline_at: datetime
+    out_of_hours: bool
+
+    @property
+    def id(self) -> str:
+        quarter = quarter_of(self.due_at)
+        key = f"{self.campaign}/{self.company}/{self.channel}/{quarter}/{self.index}"
+        return str(uuid.uuid5(_PLAN_NAMESPACE, key))
+
+
+def _draw(rng: random.Random, start: datetime, end: datetime, calendar: BusinessCalendar,
+          want_open: bool) -> tuple[datetime, bool]:
+    """An instant in [start, end), open or closed as wanted when the slot allows it."""
+    span = (end - start).total_seconds()
+    for _ in range(64):
+        instant = start + timedelta(seconds=int(rng.random() * span))
+        if calendar.is_open(instant) == want_open:
+            return instant, not want_open
+    instant = start + timedelta(seconds=int(rng.random() * span))
+    return instant, not calendar.is_open(instant)
+
+
+def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
+                  not_before: datetime | None = None) -> list[PlannedProbe]:
+    """Due times for every company and channel of a campaign in one quarter.
+
+    ``not_before`` moves slots that start in the past (a campaign planned mid-quarter) into
+    the rest of the quarter, so nothing is due retroactively.
+    """
+    q_start, q_end = quarter_bounds(quarter)
+    window_start = max(q_start, not_before) if not_before else q_start
+    if window_start >= q_end:
+        return []
+    planned: list[PlannedProbe] = []
+    for company in companies:
+        calendar = company.calendar()
+        for channel in campaign.channels:
+            endpoint = company.channels.get(channel)
+            if endpoint is None or not endpoint.enabled:
+                continue
+            rng = random.Random(f"{campaign.seed}:{campaign.id}:{company.id}:{channel}:{quarter}")
+            n = campaign.probes_per_quarter
+            slot = (q_end - window_start) / n
+            out_of_hours = set(rng.sample(range(n), round(n * campaign.out_of_hours_share)))
+            for index in range(n):
+                start = window_start + slot * index
+                due, outside = _draw(rng, start, start + slot, calendar,
+                                     want_open=index not in out_of_hours)
+                scenario = campaign.scenarios[index % len(campaign.scenarios)]
+                planned.append(PlannedProbe(
+                    campaign=campaign.id, company=company.id, channel=channel,
+                    scenario=scenario, index=index, due_at=due,
+                    deadline_at=due + campaign.deadline_for(channel), out_of_hours=outside,
+                ))
+    return sorted(planned, key=lambda p: (p.due_at, p.id))
+
+
+def to_probe(planned: PlannedProbe, campaign: Campaign, company: Company) -> Probe:
+    return Probe(
+        id=planned.id, company=planned.company, channel=planned.channel,
+        plugin=plugin_for(company, planned.channel), campaign=planned.campaign,
+        scenario=planned.scenario, shopper=campaign.shopper, status=ProbeStatus.PLANNED,
+        due_at=planned.due_at, deadline_at=planned.deadline_at, token=new_token(),
+        state={"out_of_hours": planned.out_of_hours, "plan_index": planned.index},
+    )
+
+
+def campaign_quarter(campaign: Campaign, now: datetime) -> str:
+    return campaign.quarter or quarter_of(now)
+
+
+def plan_all(config: Config, now: datetime, campaign_ids: list[str] | None = None,
+             quarter: str | None = None) -> list[Probe]:
+    """Probes for the given (default: all) campaigns, ready to insert with if_absent=True."""
+    probes = []
+    for campaign in config.campaigns.values():
+        if campaign_ids and campaign.id not in campaign_ids:
+            continue
+        q = quarter or campaign_quarter(campaign, now)
+        companies = {c.id: c for c in config.campaign_companies(campaign)}
+        for planned in plan_campaign(campaign, list(companies.values()), q, not_before=now):
+            probes.append(to_probe(planned, campaign, companies[planned.company]))
+    return probes

@@ -1,0 +1,241 @@
+"""What the built-in connectors share: an event queue, HTTP requests from templates with
+errors turned into ChatTransportError, and a polling loop.
+
+httpx is imported lazily so loading a connector class (to validate config) stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..connector import ChatConnector, ChatTransportError, ChatUnreachableError
+from ..events import ChatEvent, ChatEventKind
+from ._jsonpath import render
+from ._mapping import MalformedPayload
+
+if TYPE_CHECKING:
+    import httpx
+
+
+class HttpStatusError(ChatTransportError):
+    """The platform answered with an HTTP error status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class RequestSpec(BaseModel):
+    """One HTTP request as a template; strings may use ``{placeholders}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    method: str = "GET"
+    #: relative to ``base_url`` (or a full URL)
+    path: str
+    params: dict[str, Any] = {}
+    body: Any = Field(default=None, alias="json")
+    headers: dict[str, str] = {}
+
+
+def http_client(timeout_s: float, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), headers=headers or {},
+                             follow_redirects=True)
+
+
+async def call(client: httpx.AsyncClient, base_url: str, spec: RequestSpec,
+               context: dict[str, Any], *, what: str, retries: int = 2) -> Any:
+    """Send a templated request; the parsed JSON body (None if empty).
+
+    5xx answers and dropped connections are retried ``retries`` times with a short backoff;
+    nothing listening raises ChatUnreachableError; other failures ChatTransportError;
+    a 2xx body that is not JSON raises MalformedPayload.
+    """
+    import httpx
+
+    try:
+        path = render(spec.path, context)
+        url = path if "://" in path else base_url.rstrip("/") + "/" + path.lstrip("/")
+        params = {k: v for k, v in render(spec.params, context).items() if v is not None}
+        body = render(spec.body, context)
+        headers = render(spec.headers, context)
+    except KeyError as exc:
+        raise ChatTransportError(f"{what}: template uses unknown placeholder {{{exc.args[0]}}}") \
+            from None
+    attempt = 0
+    while True:
+        try:
+            response = await client.request(spec.method, url, params=params, headers=headers,
+                                            json=body if body is not None else None)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ChatUnreachableError(f"{what}: cannot connect to {url} ({_why(exc)})") from None
+        except httpx.HTTPError as exc:
+            if attempt < retries:
+                attempt += 1
+                await asyncio.sleep(0.1 * 2**attempt)
+                continue
+            raise ChatTransportError(f"{what}: {url}: {_why(exc)}") from None
+        if response.status_code >= 500 and attempt < retries:
+            attempt += 1
+            await asyncio.sleep(0.1 * 2**attempt)
+            continue
+        if response.status_code >= 400:
+            snippet = " ".join(response.text[:120].split())
+            raise HttpStatusError(f"{what}: HTTP {response.status_code} from {url}"
+                                  + (f": {snippet}" if snippet else ""), response.status_code)
+        if not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            snippet = " ".join(response.text[:60].split())
+            raise MalformedPayload(f"{what}: response is not JSON: {snippet!r}") from None
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class QueueConnector(ChatConnector):
+    """A connector whose transport tasks put events on a queue that ``next_event`` drains."""
+
+    #: consecutive malformed payloads tolerated before the session is given up
+    max_bad_payloads: ClassVar[int] = 10
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._queue: asyncio.Queue[ChatEvent] = asyncio.Queue()
+        self._finished = False  # a fatal error or the end of the chat was queued
+        self._bad_payloads = 0
+
+    def _emit(self, event: ChatEvent) -> None:
+        if self._finished:
+            return
+        if event.kind is ChatEventKind.CHAT_ENDED:
+            self._finished = True
+        self._queue.put_nowait(event)
+
+    def _error(self, reason: str, *, fatal: bool, by_peer: bool = False, raw: Any = None) -> None:
+        """Queue an ERROR event; a fatal one ends the stream."""
+        if self._finished:
+            return
+        self._emit(ChatEvent(kind=ChatEventKind.ERROR, t_local=self.clock(),
+                             data={"reason": reason, "fatal": fatal, "by_peer": by_peer},
+                             raw=raw))
+        if fatal:
+            self._finished = True
+
+    def _malformed(self, reason: str, raw: Any = None) -> None:
+        self._bad_payloads += 1
+        fatal = self._bad_payloads >= self.max_bad_payloads
+        self._error(f"malformed payload: {reason}" + (
+            f" ({self._bad_payloads} in a row, giving up)" if fatal else ""), fatal=fatal,
+            raw=raw if isinstance(raw, str | None) else None)
+
+    def _understood(self) -> None:
+        self._bad_payloads = 0
+
+    async def next_event(self, timeout_s: float) -> ChatEvent | None:
+        try:
+            return await asyncio.wait_for(self._queue.get(), max(0.0, timeout_s))
+        except TimeoutError:
+            return None
+
+
+async def cancel(task: asyncio.Task | None) -> None:
+    """Cancel a background task and wait for it, swallowing its end."""
+    if task is None or task.done():
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()  # mark retrieved
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+class PollingConnector(QueueConnector):
+    """Start a session over HTTP, then poll for events every ``poll_interval_s``."""
+
+    realtime = False
+    #: consecutive failed polls (timeouts, 5xx after retries) before giving up
+    max_poll_failures: ClassVar[int] = 5
+
+    _client: httpx.AsyncClient
+    _task: asyncio.Task | None = None
+
+    @property
+    @abstractmethod
+    def poll_interval_s(self) -> float: ...
+
+    @abstractmethod
+    async def _start(self) -> None:
+        """Create the session (raises ChatTransportError)."""
+
+    @abstractmethod
+    async def _poll(self) -> list[ChatEvent]:
+        """New events since the last poll, stamped with the current clock."""
+
+    @abstractmethod
+    async def _send(self, text: str) -> None: ...
+
+    async def _close_remote(self) -> None:
+        """End the session on the platform (best effort)."""
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return http_client(10.0)
+
+    async def open(self) -> None:
+        self._client = self._new_client()
+        await self._start()
+        self._emit(ChatEvent(kind=ChatEventKind.CONNECTED, t_local=self.clock()))
+        self._task = asyncio.create_task(self._poll_loop())
+
+    async def send(self, text: str) -> None:
+        await self._send(text)
+
+    async def _poll_loop(self) -> None:
+        failures = 0
+        while not self._finished:
+            try:
+                events = await self._poll()
+            except MalformedPayload as exc:
+                self._malformed(str(exc))
+            except HttpStatusError as exc:
+                if exc.status in (404, 410):
+                    self._error(f"the platform closed the chat ({exc})", fatal=True, by_peer=True)
+                    return
+                failures += 1
+                if failures >= self.max_poll_failures:
+                    self._error(f"polling failed {failures} times in a row: {exc}", fatal=True)
+                    return
+            except ChatTransportError as exc:
+                failures += 1
+                if failures >= self.max_poll_failures:
+                    self._error(f"polling failed {failures} times in a row: {exc}", fatal=True)
+                    return
+            else:
+                failures = 0
+                self._understood()
+                for event in events:
+                    self._emit(event)
+            await asyncio.sleep(self.poll_interval_s)
+
+    async def close(self) -> None:
+        await cancel(self._task)
+        self._task = None
+        client = getattr(self, "_client", None)
+        if client is None:
+            return
+        try:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._close_remote(), 3.0)
+        finally:
+            await client.aclose()

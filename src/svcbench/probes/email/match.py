@@ -1,0 +1,214 @@
+"""Which probe does an incoming email belong to? Pure functions, strongest evidence first.
+
+1. ``message-id``: In-Reply-To/References names the probe's Message-ID (a DSN: the Message-ID
+   of the original inside the report);
+2. ``address``: the probe's own reply address (``local+token@``) is in To/Cc/Delivered-To;
+3. ``reference``: the probe's reference number appears in the subject or body;
+4. ``probable``: sent from the company's (or a known helpdesk's) domain, after the probe was
+   sent and before its deadline, with a similar subject; recorded with its score, never as
+   certain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .parse import ParsedEmail
+
+#: domains helpdesk software sends from (replies come from them, not the company's domain)
+HELPDESK_DOMAINS = (
+    "zendesk.com", "freshdesk.com", "freshservice.com", "helpscout.net", "helpscoutapp.com",
+    "intercom-mail.com", "intercom.io", "zohodesk.com", "zohodesk.eu", "gorgias.com",
+    "gorgias.io", "kayako.com", "desk.com", "reamaze.com", "groovehq.com", "kustomerapp.com",
+    "gladly.com", "happyfox.com", "frontapp.com", "hubspot.com", "salesforce.com",
+)
+
+PROBABLE_THRESHOLD = 0.6
+
+METHODS = ("message-id", "address", "reference", "probable")
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """What matching needs to know about one sent probe."""
+
+    probe_id: str
+    message_id: str
+    reply_address: str
+    ref: str
+    subject: str
+    company_domains: tuple[str, ...]
+    sent_at: datetime | None = None
+    deadline_at: datetime | None = None
+    shopper_addresses: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Match:
+    probe_id: str
+    method: str
+    score: float = 1.0
+
+
+def normalise_id(value: str) -> str:
+    value = value.strip().lower()
+    if not value.startswith("<"):
+        value = f"<{value}>"
+    return value
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].strip().lower().rstrip(">")
+
+
+def company_domains(address: str | None, website: str | None) -> tuple[str, ...]:
+    """The company's own mail domains: its email address's domain and its website's host."""
+    domains = []
+    if address and "@" in address:
+        domains.append(domain_of(address))
+    if website:
+        host = urlsplit(website if "//" in website else f"//{website}").hostname or ""
+        host = host.lower().removeprefix("www.")
+        if host:
+            domains.append(host)
+    return tuple(dict.fromkeys(domains))
+
+
+def _within(domain: str, parents: Iterable[str]) -> bool:
+    return any(domain == p or domain.endswith("." + p) for p in parents)
+
+
+def _ref_pattern(ref: str) -> re.Pattern[str]:
+    # the digits may come back grouped ("8362 1047", "8362-1047") but not inside a longer number
+    digits = r"[\s.-]?".join(re.escape(ch) for ch in ref)
+    return re.compile(rf"(?<![\dA-Za-z]){digits}(?!\d)")
+
+
+def subject_similarity(a: str, b: str) -> float:
+    from .parse import strip_subject_prefixes
+
+    left = " ".join(strip_subject_prefixes(a or "").lower().split())
+    right = " ".join(strip_subject_prefixes(b or "").lower().split())
+    if not left or not right:
+        return 0.0
+    if left == right:
+        return 1.0
+    if left in right or right in left:
+        return 0.9
+    return SequenceMatcher(None, left, right).ratio()
+
+
+def _by_message_id(email: ParsedEmail, targets: Sequence[ProbeTarget]) -> Match | None:
+    ids = {normalise_id(v) for v in (*email.in_reply_to, *email.references) if v}
+    if email.is_dsn and email.dsn_original_message_id:
+        ids.add(normalise_id(email.dsn_original_message_id))
+    for target in targets:
+        if normalise_id(target.message_id) in ids:
+            return Match(target.probe_id, "message-id")
+    return None
+
+
+def _by_address(email: ParsedEmail, targets: Sequence[ProbeTarget]) -> Match | None:
+    addresses = {a.lower() for a in (*email.to, *email.cc, *email.delivered_to)}
+    for target in targets:
+        # the plain shopper address is shared by every probe: only a per-probe one counts
+        if target.reply_address.lower() in target.shopper_addresses:
+            continue
+        if target.reply_address.lower() in addresses:
+            return Match(target.probe_id, "address")
+    return None
+
+
+def _by_reference(email: ParsedEmail, targets: Sequence[ProbeTarget],
+                  text: str | None) -> Match | None:
+    haystack = f"{email.subject or ''}\n{text or ''}"
+    for target in targets:
+        if target.ref and _ref_pattern(target.ref).search(haystack):
+            return Match(target.probe_id, "reference")
+    return None
+
+
+def probable_score(email: ParsedEmail, target: ProbeTarget,
+                   arrived_at: datetime | None) -> float:
+    """0..1: how likely an unthreaded email is a reply to ``target``; 0 if it cannot be."""
+    sender = domain_of(email.from_addr or "")
+    if not sender:
+        return 0.0
+    own = _within(sender, target.company_domains)
+    if not own and not _within(sender, HELPDESK_DOMAINS):
+        return 0.0
+    if arrived_at is not None:
+        if target.sent_at is not None and arrived_at < target.sent_at:
+            return 0.0
+        if target.deadline_at is not None and arrived_at > target.deadline_at:
+            return 0.0
+    similarity = subject_similarity(email.subject or "", target.subject)
+    # the company's own domain is stronger evidence than a helpdesk shared by many companies
+    return round(similarity * (1.0 if own else 0.85), 3)
+
+
+def _by_probable(email: ParsedEmail, targets: Sequence[ProbeTarget],
+                 arrived_at: datetime | None, threshold: float) -> Match | None:
+    scored = [(probable_score(email, t, arrived_at), t) for t in targets]
+    scored = [(s, t) for s, t in scored if s > 0 and s >= threshold]
+    if not scored:
+        return None
+    # best score; among equals the latest probe sent before the email arrived
+    best = max(scored, key=lambda st: (st[0], st[1].sent_at.timestamp() if st[1].sent_at else 0))
+    return Match(best[1].probe_id, "probable", best[0])
+
+
+def is_own_message(email: ParsedEmail, targets: Sequence[ProbeTarget]) -> bool:
+    """Our own sent copy (BCC or Sent folder): never a reply."""
+    mid = normalise_id(email.message_id) if email.message_id else None
+    return mid is not None and any(normalise_id(t.message_id) == mid for t in targets)
+
+
+def match_email(email: ParsedEmail, targets: Sequence[ProbeTarget], *,
+                arrived_at: datetime | None = None, text: str | None = None,
+                threshold: float = PROBABLE_THRESHOLD) -> Match | None:
+    """The probe an email replies to, and how that was decided; None if it matches none.
+
+    ``text`` defaults to the parsed body; pass headers-only emails with ``text=""``.
+    """
+    if is_own_message(email, targets):
+        return None
+    if text is None:
+        text = email.text
+    return (_by_message_id(email, targets) or _by_address(email, targets)
+            or _by_reference(email, targets, text)
+            or _by_probable(email, targets, arrived_at, threshold))
+
+
+def worth_fetching(headers: ParsedEmail, targets: Sequence[ProbeTarget], *,
+                   arrived_at: datetime | None = None) -> bool:
+    """Could this email (seen by its headers only) be a reply? Decides whether to fetch its body.
+
+    True for header matches, DSNs, mail from a company or helpdesk domain, subjects similar to
+    a probe's or carrying a reference, and replies to anything our shopper domain sent.
+    """
+    if is_own_message(headers, targets):
+        return False
+    if match_email(headers, targets, arrived_at=arrived_at, text=""):
+        return True
+    sender = (headers.from_addr or "").lower()
+    sender_domain = domain_of(sender)
+    if sender_domain and (_within(sender_domain, HELPDESK_DOMAINS) or any(
+            _within(sender_domain, t.company_domains) for t in targets)):
+        return True
+    content_type = (headers.content_type or "").lower()
+    if content_type.startswith("multipart/report") or sender.startswith(
+            ("mailer-daemon@", "postmaster@")):
+        return True
+    shopper_domains = {domain_of(t.reply_address) for t in targets}
+    for ident in (*headers.in_reply_to, *headers.references):
+        if domain_of(ident) in shopper_domains:
+            return True
+    return any(subject_similarity(headers.subject or "", t.subject) >= 0.5 for t in targets)

@@ -1,0 +1,116 @@
+"""SMTP submission: send one message and note the instant the server accepted it.
+
+Errors are sorted into "try again later" (server down, 4xx) and "our side is broken"
+(authentication, 5xx, TLS trust): the probe is then retried or failed, never blamed on the
+company. Messages never contain the password.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from ...errors import ProbeError, RetryableProbeError
+from ...models import utcnow
+
+#: test hook: SIGKILL this process right after the server accepted the message
+KILL_AFTER_SEND_ENV = "SVCBENCH_TEST_KILL_AFTER_SEND"
+
+
+def tls_context(ca_file: Path | str | None) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
+def _where(host: str, port: int) -> str:
+    return f"SMTP {host}:{port}"
+
+
+def submit(message: EmailMessage, *, host: str, port: int, security: str,
+           username: str | None, password: str | None, mail_from: str,
+           recipients: Sequence[str], ca_file: Path | str | None = None,
+           timeout: float = 30.0, clock: Callable[[], datetime] = utcnow) -> datetime:
+    """Send ``message`` to ``recipients``; return the instant the server answered 250 to DATA.
+
+    Raises RetryableProbeError (connection refused/timed out, 4xx) or ProbeError (auth, 5xx,
+    TLS), with a one-line reason.
+    """
+    where = _where(host, port)
+    data = message.as_bytes()
+    started_data = False
+    try:
+        if security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout,
+                                                    context=tls_context(ca_file))
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        try:
+            client.ehlo()
+            if security == "starttls":
+                client.starttls(context=tls_context(ca_file))
+                client.ehlo()
+            if username:
+                client.login(username, password or "")
+            code, reply = client.mail(mail_from)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, reply, mail_from)
+            refused = {}
+            for rcpt in recipients:
+                code, reply = client.rcpt(rcpt)
+                if code not in (250, 251):
+                    refused[rcpt] = (code, reply)
+            if recipients[0] in refused:  # the company's address is the one that matters
+                raise smtplib.SMTPRecipientsRefused(refused)
+            started_data = True
+            code, reply = client.data(data)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+            accepted_at = clock()
+            if os.environ.get(KILL_AFTER_SEND_ENV) == "1":
+                os.kill(os.getpid(), signal.SIGKILL)
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+        return accepted_at
+    except smtplib.SMTPAuthenticationError as exc:
+        raise ProbeError(f"{where}: authentication failed for user {username!r} "
+                         f"({exc.smtp_code} {_text(exc.smtp_error)})") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise ProbeError(f"{where}: {exc} (check shopper.smtp.security)") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        detail = "; ".join(f"{r}: {c} {_text(t)}" for r, (c, t) in exc.recipients.items())
+        if all(400 <= c < 500 for c in codes):
+            raise RetryableProbeError(f"{where}: recipient deferred ({detail})") from None
+        raise ProbeError(f"{where}: recipient refused ({detail})") from None
+    except smtplib.SMTPResponseException as exc:
+        text = f"{where}: server said {exc.smtp_code} {_text(exc.smtp_error)}"
+        if 400 <= exc.smtp_code < 500:
+            raise RetryableProbeError(text) from None
+        raise ProbeError(text) from None
+    except ssl.SSLError as exc:
+        raise ProbeError(f"{where}: TLS failed: {exc.reason or exc} "
+                         "(self-signed server? set shopper.smtp.ca_file)") from None
+    except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, OSError) as exc:
+        if started_data:
+            # the server may or may not have taken the message: retrying could send it twice
+            raise ProbeError(f"{where}: connection lost during DATA, delivery unknown "
+                             f"({type(exc).__name__}: {exc})") from None
+        raise RetryableProbeError(f"{where}: cannot connect or connection lost "
+                                  f"({type(exc).__name__}: {exc})") from None
+    except smtplib.SMTPException as exc:
+        raise ProbeError(f"{where}: {type(exc).__name__}: {exc}") from None
+
+
+def _text(value: bytes | str) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return " ".join(value.split())[:200]

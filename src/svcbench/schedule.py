@@ -1,0 +1,292 @@
+"""``tick``: the one cron entry. Plan, recover, start what is due, advance, expire.
+
+Safe to re-run and to kill at any point:
+- a file lock keeps two overlapping runs apart (the second exits at once with code 75);
+- a probe is claimed (planned -> starting) by compare-and-set before anything irreversible
+  happens, and its start events are stored in the same transaction that marks it running;
+- a probe found in ``starting`` belongs to a run that died: its plugin looks for evidence
+  that it was started (``recover``); without evidence it is marked failed, never started again;
+- servers that are down leave probes planned with a backoff: our side's trouble never counts
+  against a company.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .errors import LockedError, ProbeError, RetryableProbeError, StoreError, SvcbenchError
+from .lifecycle import finish_probe
+from .models import Event, Outcome, Probe, ProbeStatus, utcnow
+from .planning import plan_all
+from .plugins import ProbeContext, probe_plugin
+from .workspace import Workspace
+
+LOCK_FILE = ".svcbench.lock"
+#: a probe left in STARTING longer than this belongs to a run that died
+STALE_START = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(hours=2)
+DEFAULT_CONCURRENCY = 20
+
+
+@dataclass
+class TickReport:
+    """What one tick did; printed by the CLI and written to the log."""
+
+    planned: int = 0
+    started: int = 0
+    retried: int = 0
+    recovered: int = 0
+    advanced_events: int = 0
+    finished: dict[str, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    would_start: list[Probe] = field(default_factory=list)
+
+    def count_finished(self, outcome: Outcome) -> None:
+        self.finished[str(outcome)] = self.finished.get(str(outcome), 0) + 1
+
+    def as_dict(self) -> dict:
+        return {
+            "planned": self.planned, "started": self.started, "retried": self.retried,
+            "recovered": self.recovered, "events": self.advanced_events,
+            "finished": dict(self.finished), "failed": list(self.failed),
+            "would_start": [
+                {"id": p.id, "company": p.company, "channel": str(p.channel),
+                 "due_at": p.due_at.isoformat() if p.due_at else None}
+                for p in self.would_start
+            ],
+        }
+
+
+@contextlib.contextmanager
+def workspace_lock(root: Path) -> Iterator[None]:
+    """An exclusive, non-blocking lock; the kernel releases it even after kill -9."""
+    path = root / LOCK_FILE
+    try:
+        handle = path.open("a+")
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the lock file ({exc.strerror}); "
+                         "is the workspace read-only?") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise LockedError(
+                f"{path}: another svcbench run holds the lock ({holder}); try again later"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {utcnow().isoformat(timespec='seconds')}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, ... minutes, capped: how long a probe waits after our side failed to start it."""
+    return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+class Ticker:
+    """Runs one tick over a workspace. ``progress`` is told about each step (for rich bars)."""
+
+    def __init__(self, workspace: Workspace, *, now: Callable[[], datetime] = utcnow,
+                 concurrency: int = DEFAULT_CONCURRENCY, dry_run: bool = False,
+                 progress: Callable[[str, int], None] | None = None):
+        self.ws = workspace
+        self.store = workspace.store
+        self.config = workspace.config
+        self.now = now
+        self.concurrency = concurrency
+        self.dry_run = dry_run
+        self.progress = progress or (lambda step, n: None)
+        self.report = TickReport()
+
+    async def run(self) -> TickReport:
+        ctx = self.ws.context(clock=self.now)
+        try:
+            self.plan()
+            if self.dry_run:
+                self.report.would_start = self.due()
+                return self.report
+            await self.recover_stale(ctx)
+            await self.start_due(ctx)
+            await self.advance_running(ctx)
+            self.expire_unstarted()
+        finally:
+            await ctx.aclose()
+        return self.report
+
+    # -- steps ------------------------------------------------------------------------
+
+    def plan(self) -> None:
+        """Insert the campaigns' planned probes that are not in the store yet."""
+        probes = plan_all(self.config, self.now())
+        if self.dry_run:
+            known = {r["id"] for r in self.store.db.query("SELECT id FROM probes")}
+            self.report.planned = sum(1 for p in probes if p.id not in known)
+            return
+        with self.store.transaction():
+            for probe in probes:
+                self.report.planned += self.store.add_probe(probe, if_absent=True)
+
+    def due(self) -> list[Probe]:
+        now = self.now()
+        return [
+            p for p in self.store.probes(status=ProbeStatus.PLANNED, due_before=now)
+            if probe_plugin(p.plugin).automatic
+            and (p.deadline_at is None or p.deadline_at > now)
+            and (not p.state.get("next_attempt_at")
+                 or datetime.fromisoformat(p.state["next_attempt_at"]) <= now)
+        ]
+
+    def _is_stale(self, probe: Probe) -> bool:
+        """Claimed by a process that is gone, or so long ago that it must have died."""
+        claimed = probe.state.get("claimed_at")
+        if not claimed or datetime.fromisoformat(claimed) < self.now() - STALE_START:
+            return True
+        pid = probe.state.get("claimed_by")
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, TypeError, ValueError):
+            return False
+        return False
+
+    async def recover_stale(self, ctx: ProbeContext) -> None:
+        for probe in self.store.probes(status=ProbeStatus.STARTING):
+            if not self._is_stale(probe):
+                continue  # a live run may still be starting it
+            events = await probe_plugin(probe.plugin).recover(probe, ctx)
+            if events:
+                self._mark_running(probe, events)
+                self.report.recovered += 1
+            else:
+                self._finish(probe, Outcome.FAILED,
+                             "start outcome unknown after a crash; not started again so the "
+                             "company is never contacted twice")
+
+    async def start_due(self, ctx: ProbeContext) -> None:
+        due = self.due()
+        self.progress("start", len(due))
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def start_one(probe: Probe) -> None:
+            async with limit:
+                await self._start(probe, ctx)
+                self.progress("started", 1)
+
+        await asyncio.gather(*(start_one(p) for p in due))
+
+    async def _start(self, probe: Probe, ctx: ProbeContext) -> None:
+        claimed_at = self.now()
+        state = {**probe.state, "claimed_at": claimed_at.isoformat(), "claimed_by": os.getpid()}
+        if not self.store.update_probe(probe.id, expect_status=ProbeStatus.PLANNED,
+                                       status=ProbeStatus.STARTING, state=state,
+                                       attempts=probe.attempts + 1):
+            return  # another run claimed it first
+        probe.state, probe.status, probe.attempts = state, ProbeStatus.STARTING, probe.attempts + 1
+        plugin = probe_plugin(probe.plugin)
+        try:
+            events = await plugin.start(probe, ctx)
+        except RetryableProbeError as exc:
+            retry_at = self.now() + backoff(probe.attempts)
+            # the plugin may have stored state (e.g. its Message-ID) during start: keep it
+            current = self.store.get_probe(probe.id) or probe
+            self.store.update_probe(
+                probe.id, status=ProbeStatus.PLANNED,
+                state={**current.state, "next_attempt_at": retry_at.isoformat(),
+                       "last_error": str(exc)},
+                events=[Event(probe.id, "probe.retry", self.now(), {"reason": str(exc),
+                              "retry_at": retry_at.isoformat()})],
+            )
+            self.report.retried += 1
+            ctx.logger.warning("probe %s (%s %s): %s; retry at %s", probe.id[:8],
+                               probe.company, probe.channel, exc, retry_at.isoformat())
+            return
+        except (ProbeError, SvcbenchError) as exc:
+            self._finish(probe, Outcome.FAILED, str(exc))
+            self.report.failed.append(f"{probe.company} {probe.channel}: {exc}")
+            return
+        self._mark_running(probe, events)
+        self.report.started += 1
+
+    def _mark_running(self, probe: Probe, events: list[Event]) -> None:
+        started = min((e.at for e in events), default=self.now())
+        current = self.store.get_probe(probe.id) or probe
+        self.store.update_probe(probe.id, events=events, status=ProbeStatus.RUNNING,
+                                started_at=started, state=current.state)
+        probe.status, probe.started_at = ProbeStatus.RUNNING, started
+        self._maybe_finish(probe)
+
+    async def advance_running(self, ctx: ProbeContext) -> None:
+        running = self.store.probes(status=ProbeStatus.RUNNING)
+        by_plugin: dict[str, list[Probe]] = {}
+        for probe in running:
+            if probe_plugin(probe.plugin).automatic:
+                by_plugin.setdefault(probe.plugin, []).append(probe)
+        self.progress("advance", len(running))
+        for name, probes in by_plugin.items():
+            try:
+                new = await probe_plugin(name).advance_all(probes, ctx)
+            except RetryableProbeError as exc:
+                # e.g. the IMAP server is down: probes stay running, nothing is concluded
+                ctx.logger.warning("%s: could not check running probes: %s", name, exc)
+                self.report.failed.append(f"{name}: {exc}")
+                new = {}
+            for probe in probes:
+                events = new.get(probe.id, [])
+                if events:
+                    self.report.advanced_events += self.store.add_events(events)
+                self._maybe_finish(probe)
+        # manual probes past their deadline without an answer
+        for probe in running:
+            if not probe_plugin(probe.plugin).automatic:
+                self._maybe_finish(probe)
+
+    def _maybe_finish(self, probe: Probe) -> None:
+        plugin = probe_plugin(probe.plugin)
+        events = self.store.events(probe.id)
+        outcome = plugin.outcome(probe, events, self.now())
+        if outcome is not None:
+            self._finish(probe, outcome, None)
+
+    def expire_unstarted(self) -> None:
+        """Planned probes whose deadline passed before we could start them: our side's fault."""
+        now = self.now()
+        for probe in self.store.probes(status=ProbeStatus.PLANNED, due_before=now):
+            if probe.deadline_at is None or probe.deadline_at > now:
+                continue
+            if probe_plugin(probe.plugin).automatic:
+                reason = "never started before its deadline: " + probe.state.get(
+                    "last_error", "no run was due in time")
+                self._finish(probe, Outcome.FAILED, reason)
+            else:
+                self._finish(probe, Outcome.CANCELLED, "not performed before its deadline")
+
+    def _finish(self, probe: Probe, outcome: Outcome, reason: str | None) -> None:
+        finish_probe(self.store, probe, outcome, config=self.config, reason=reason,
+                     at=self.now())
+        self.report.count_finished(outcome)
+
+
+def tick(workspace: Workspace, **kwargs) -> TickReport:
+    """One locked tick; raises LockedError if another run holds the workspace lock."""
+    with workspace_lock(workspace.root):
+        report = asyncio.run(Ticker(workspace, **kwargs).run())
+    from .metrics_export import write_textfile_if_configured
+
+    write_textfile_if_configured(workspace)
+    return report
