@@ -140,17 +140,19 @@ TRANSITIONS = {
 # times around 00:00-03:00 are where the clocks jump; 22:00 and 06:00 are night shifts
 NOTABLE = [0, 30, 60, 90, 120, 150, 180, 210, 360, 540, 720, 1020, 1080, 1320, 1410]
 minute_of_day = st.one_of(st.sampled_from(NOTABLE), st.integers(0, 1439))
+#: the hours clocks skip or repeat (01:00-03:00 in these zones), and a little around them
+dst_minute = st.sampled_from([0, 60, 90, 100, 120, 130, 150, 170, 180, 210, 1320])
 
 
 @st.composite
-def interval(draw) -> tuple[int, int]:
+def interval(draw, minutes=minute_of_day) -> tuple[int, int]:
     kind = draw(st.sampled_from(["day", "day", "overnight", "24h", "to-midnight", "any"]))
     if kind == "24h":
         return (0, 0)
     if kind == "to-midnight":
-        return (draw(minute_of_day), 1440)
-    opens = draw(minute_of_day)
-    closes = draw(minute_of_day.filter(lambda m: m != opens))
+        return (draw(minutes), 1440)
+    opens = draw(minutes)
+    closes = draw(minutes.filter(lambda m: m != opens))
     if kind == "day" and closes < opens:
         opens, closes = closes, opens
     if kind == "overnight" and closes > opens:
@@ -160,21 +162,29 @@ def interval(draw) -> tuple[int, int]:
 
 day_ranges = st.lists(interval(), max_size=2).map(tuple)
 week = st.tuples(*[day_ranges] * 7)
+dst_ranges = st.lists(interval(dst_minute), min_size=1, max_size=2).map(tuple)
 
 
 @st.composite
-def specs_and_span(draw, max_days: int = 10):
-    zone = draw(st.sampled_from(sorted(ZONES)))
+def specs_and_span(draw, max_days: int = 10, dst_night: bool = False):
+    zone = draw(st.sampled_from(sorted(z for z in ZONES if not dst_night or len(
+        TRANSITIONS[z]) == 4)))
     anchor = draw(st.sampled_from(TRANSITIONS[zone]))
     tz = ZoneInfo(zone)
+    earliest = -1440 if dst_night else -3 * 1440
     start_local = datetime.combine(anchor, time(0)) + timedelta(
-        minutes=draw(st.integers(-3 * 1440, 2 * 1440)))
+        minutes=draw(st.integers(earliest, 2 * 1440)))
     a = local_to_utc(start_local, tz)
     a = a.replace(second=0, microsecond=0)
     span = draw(st.one_of(st.integers(0, 2 * 1440), st.integers(0, max_days * 1440)))
     b = a + span * MINUTE
     nearby = st.dates(min_value=anchor - timedelta(days=4), max_value=anchor + timedelta(days=8))
     versions = [(None, draw(week))]
+    if dst_night:  # the night of the change and the one before it get hours near the jump
+        weekly = list(versions[0][1])
+        for day in (anchor, anchor - timedelta(days=1)):
+            weekly[day.weekday()] = draw(dst_ranges)
+        versions = [(None, tuple(weekly))]
     if draw(st.booleans()):
         versions.append((draw(nearby), draw(week)))
     spec = Spec(
@@ -194,6 +204,13 @@ bounded = settings(max_examples=200, deadline=None,
 @bounded
 @given(specs_and_span())
 def test_business_seconds_match_the_minute_by_minute_reference(case):
+    spec, a, b = case
+    assert calendar_of(spec).business_seconds(a, b) == reference_seconds(spec, a, b)
+
+
+@bounded
+@given(specs_and_span(max_days=3, dst_night=True))
+def test_hours_next_to_the_clock_change_match_the_reference(case):
     spec, a, b = case
     assert calendar_of(spec).business_seconds(a, b) == reference_seconds(spec, a, b)
 
@@ -225,9 +242,14 @@ def test_is_open_and_next_opening_agree_with_business_seconds(case):
     if open_now:
         assert nxt == t
     elif nxt is not None:
+        # the version valid at t decides, as for business_seconds from t
         assert nxt > t
-        assert calendar.is_open(nxt)
         assert calendar.business_seconds(t, nxt) == 0
+        assert calendar.business_seconds(t, nxt + MINUTE) > 0
+        tz = ZoneInfo(spec.timezone)
+        if calendar.schedule_at(t.astimezone(tz).date()) == calendar.schedule_at(
+                nxt.astimezone(tz).date()):
+            assert calendar.is_open(nxt)
     else:
         assert calendar.business_seconds(t, t + timedelta(days=30)) == 0
 

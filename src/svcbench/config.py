@@ -403,6 +403,13 @@ def _validation_error(exc: ValidationError, file: str, prefix: str) -> ConfigErr
         message = "unknown key"
     elif first["type"] == "missing":
         message = "required key is missing"
+    elif first["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
+        message = (f"{first['input']!r} is not a valid id (lowercase letters, digits, '.', '_' "
+                   "and '-', starting with a letter or digit)")
+    elif first["type"] == "string_pattern_mismatch":
+        message = f"{first['input']!r} does not match {first['ctx']['pattern']}"
+    elif first["type"] == "enum":
+        message = f"unknown value {first['input']!r}: {message}"
     return ConfigError(message, file=file, key=key)
 
 

@@ -7,7 +7,9 @@ whose close is not after its open runs into the next day: an overnight shift), c
 whole duration, as helpdesks do.
 
 Interval ends are converted to UTC before any arithmetic, so DST transitions are exact: two
-aware datetimes sharing one ZoneInfo would otherwise be subtracted in wall-clock time.
+aware datetimes sharing one ZoneInfo would otherwise be subtracted in wall-clock time. A local
+time the clocks skip counts from the moment of the jump; one they repeat means its first
+occurrence (``local_to_utc``). Overlapping intervals count once.
 """
 
 from __future__ import annotations

@@ -7,12 +7,21 @@ the CLI, the manual channels and ``tick`` all go through it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from .config import Config
 from .measure import failed_measurement
-from .models import COUNTED_OUTCOMES, Event, Measurement, Outcome, Probe, ProbeStatus, utcnow
+from .models import (
+    COUNTED_OUTCOMES,
+    Channel,
+    Event,
+    Measurement,
+    Outcome,
+    Probe,
+    ProbeStatus,
+    utcnow,
+)
 from .plugins import probe_plugin
 from .store import Store
 
@@ -45,10 +54,14 @@ def finish_probe(store: Store, probe: Probe, outcome: Outcome, *, config: Config
     return measurement
 
 
+TRANSCRIPT_CHANNELS = frozenset({Channel.EMAIL, Channel.CHAT})
+
+
 def grade_probe(store: Store, probe: Probe, config: Config) -> None:
     """Apply the scenario's expected-answer checks to the human replies' text."""
     scenario = config.scenarios[probe.scenario]
-    if not scenario.checks:
+    # phone calls, returns and deliveries keep no transcript: nothing to check against
+    if not scenario.checks or probe.channel not in TRANSCRIPT_CHANNELS:
         return
     replies = [m["text"] or "" for m in store.messages(probe.id)
                if m["direction"] == "in" and m["actor"] in ("human", "agent")]
@@ -59,10 +72,20 @@ def grade_probe(store: Store, probe: Probe, config: Config) -> None:
                          hit.group(0)[:200] if hit else ("no human reply" if not replies else None))
 
 
-def recompute(store: Store, config: Config | None) -> int:
-    """Derive every finished probe's measurement again from its events (after a rule change)."""
+def recompute(store: Store, config: Config | None,
+              probe_ids: Iterable[str] | None = None) -> int:
+    """Derive every finished probe's measurement again from its events (after a rule change).
+
+    With ``probe_ids`` only those probes (the finished ones among them) are measured again,
+    e.g. the probes a database merge brought in.
+    """
     count = 0
-    for probe in store.probes(status=ProbeStatus.DONE):
+    if probe_ids is None:
+        probes = store.probes(status=ProbeStatus.DONE)
+    else:
+        found = (store.get_probe(i) for i in sorted(set(probe_ids)))
+        probes = [p for p in found if p is not None and p.status == ProbeStatus.DONE]
+    for probe in probes:
         measurement = measure_probe(probe, store.events(probe.id), config)
         store.save_measurement(measurement)
         count += 1

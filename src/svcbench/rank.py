@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from .config import Scoring, Targets
 
 SCORE_PARTS = ("speed", "within_target", "human", "answered")
+#: channels whose waits are counted in business hours in business-hours mode; returns and
+#: deliveries take days and their targets are calendar days
+BUSINESS_HOURS_CHANNELS = frozenset({"phone", "email", "chat"})
 #: outcomes where the company responded in some way even without a wait_s
 _RESPONDED = (Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY)
 #: at most this many bootstrap draws are held in memory at once
@@ -55,77 +58,122 @@ CHART_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 @dataclass
 class MeasurementFrame:
-    """Measurements as columns. Missing durations are NaN."""
+    """Measurements as columns: the ones rankings need. Missing durations are NaN.
+
+    ``counted`` marks outcomes that say something about the company; ``responded`` marks
+    answered / answered_auto_only. ``spans`` maps (quarter, channel) to the first and last
+    ``started_at`` (ISO text) of its probes.
+    """
 
     company: np.ndarray
     channel: np.ndarray
     quarter: np.ndarray
-    outcome: np.ndarray
-    started_at: np.ndarray
+    counted: np.ndarray
+    responded: np.ndarray
     wait_s: np.ndarray
     wait_bh_s: np.ndarray
     first_response_s: np.ndarray
     human: np.ndarray
+    spans: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.company)
 
-    def take(self, mask: np.ndarray) -> MeasurementFrame:
-        return MeasurementFrame(**{k: v[mask] for k, v in self.__dict__.items()})
+    def take(self, index: np.ndarray) -> MeasurementFrame:
+        """Rows by boolean mask or integer index."""
+        arrays = {k: v[index] for k, v in self.__dict__.items() if k != "spans"}
+        return MeasurementFrame(**arrays, spans=self.spans)
+
+    def groups(self) -> dict[tuple[str, str], np.ndarray]:
+        """Row indices per (quarter, channel), by hashing rather than repeated comparisons."""
+        if not len(self):
+            return {}
+        import pandas as pd
+
+        frame = pd.DataFrame({"q": self.quarter, "c": self.channel})
+        return {(str(q), str(c)): idx for (q, c), idx in frame.groupby(["q", "c"]).indices.items()}
 
 
-_COLUMNS = ("company", "channel", "quarter", "outcome", "started_at", "wait_s", "wait_bh_s",
-            "first_response_s", "answered_by_human")
+_COLUMNS = ("company", "channel", "quarter",
+            f"outcome IN ({', '.join(repr(str(o)) for o in sorted(COUNTED_OUTCOMES))})",
+            f"outcome IN ({', '.join(repr(str(o)) for o in _RESPONDED)})",
+            "wait_s", "wait_bh_s", "first_response_s", "answered_by_human")
 
 
-def _frame_from_rows(rows: Sequence[Sequence[Any]]) -> MeasurementFrame:
-    if not rows:
-        empty_o = np.array([], dtype=object)
-        empty_f = np.array([], dtype=float)
-        return MeasurementFrame(empty_o, empty_o, empty_o, empty_o, empty_o, empty_f, empty_f,
-                                empty_f, np.array([], dtype=bool))
-    cols = list(zip(*rows, strict=True))
+class _FrameBuilder:
+    """Turns chunks of rows (columns as in ``_COLUMNS``) into numpy columns."""
 
-    def text(i: int) -> np.ndarray:
-        out = np.empty(len(rows), dtype=object)
-        out[:] = cols[i]
-        return out
+    def __init__(self) -> None:
+        self.parts: list[dict[str, np.ndarray]] = []
 
-    def number(i: int) -> np.ndarray:
-        return np.array(cols[i], dtype=float)  # None becomes NaN
+    def add(self, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        cols = list(zip(*rows, strict=True))
 
-    return MeasurementFrame(
-        company=text(0), channel=text(1), quarter=text(2), outcome=text(3),
-        started_at=text(4), wait_s=number(5), wait_bh_s=number(6),
-        first_response_s=number(7), human=np.array(cols[8], dtype=bool),
-    )
+        def text(i: int) -> np.ndarray:
+            out = np.empty(len(rows), dtype=object)
+            out[:] = cols[i]
+            return out
+
+        self.parts.append({
+            "company": text(0), "channel": text(1), "quarter": text(2),
+            "counted": np.array(cols[3], dtype=bool),
+            "responded": np.array(cols[4], dtype=bool),
+            "wait_s": np.array(cols[5], dtype=float),  # None becomes NaN
+            "wait_bh_s": np.array(cols[6], dtype=float),
+            "first_response_s": np.array(cols[7], dtype=float),
+            "human": np.array(cols[8], dtype=bool),
+        })
+
+    def frame(self, spans: dict[tuple[str, str], tuple[str, str]]) -> MeasurementFrame:
+        if not self.parts:
+            o, f = np.array([], dtype=object), np.array([], dtype=float)
+            b = np.array([], dtype=bool)
+            return MeasurementFrame(o, o, o, b, b, f, f, f, b, spans=spans)
+        keys = self.parts[0].keys()
+        return MeasurementFrame(**{k: np.concatenate([p[k] for p in self.parts]) for k in keys},
+                                spans=spans)
 
 
 def frame_from_measurements(measurements: Iterable[Measurement]) -> MeasurementFrame:
     """A frame from Measurement objects (small data, tests)."""
     from .models import format_instant
 
-    return _frame_from_rows([
-        (m.company, str(m.channel), m.quarter, str(m.outcome), format_instant(m.started_at),
-         m.wait_s, m.wait_bh_s, m.first_response_s, bool(m.answered_by_human))
-        for m in measurements
-    ])
+    builder = _FrameBuilder()
+    rows, spans = [], {}
+    for m in measurements:
+        rows.append((m.company, str(m.channel), m.quarter, m.outcome in COUNTED_OUTCOMES,
+                     m.outcome in _RESPONDED, m.wait_s, m.wait_bh_s, m.first_response_s,
+                     bool(m.answered_by_human)))
+        key, at = (m.quarter, str(m.channel)), format_instant(m.started_at)
+        first, last = spans.get(key, (at, at))
+        spans[key] = (min(first, at), max(last, at))
+    builder.add(rows)
+    return builder.frame(spans)
 
 
 def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = None,
                channels: Sequence[str] | None = None,
                companies: Sequence[str] | None = None) -> MeasurementFrame:
-    """Read the columns rankings need from the ``measurements`` table."""
+    """Read the columns rankings need from the ``measurements`` table (in chunks)."""
     where, params = [], []
     for column, values in (("quarter", quarters), ("channel", channels),
                            ("company", companies)):
         if values:
             where.append(f"{column} IN ({', '.join('?' for _ in values)})")
             params += [str(v) for v in values]
-    sql = f"SELECT {', '.join(_COLUMNS)} FROM measurements"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return _frame_from_rows(conn.execute(sql, params).fetchall())
+    condition = (" WHERE " + " AND ".join(where)) if where else ""
+    builder = _FrameBuilder()
+    # a sequential scan beats index lookups when a report reads whole quarters
+    cursor = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM measurements NOT INDEXED"
+                          f"{condition}", params)
+    while rows := cursor.fetchmany(100_000):
+        builder.add(rows)
+    spans = {(q, c): (first, last) for q, c, first, last in conn.execute(
+        "SELECT quarter, channel, MIN(started_at), MAX(started_at) FROM measurements "
+        f"NOT INDEXED{condition} GROUP BY quarter, channel", params)}
+    return builder.frame(spans)
 
 
 def quarters_with_data(conn: sqlite3.Connection) -> list[str]:
@@ -273,6 +321,11 @@ def normalised_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return {k: w / total for k, w in weights.items() if w > 0}
 
 
+def round1(values: np.ndarray) -> np.ndarray:
+    """Round to 0.1, halves up (as people expect: 91.65 -> 91.7, not numpy's 91.6)."""
+    return np.floor(np.asarray(values, dtype=float) * 10 + 0.5 + 1e-9) / 10
+
+
 def competition_ranks(scores: np.ndarray) -> np.ndarray:
     """Rank 1 = highest score; equal scores share a rank; the next rank skips (1, 2, 2, 4)."""
     scores = np.asarray(scores, dtype=float)
@@ -322,25 +375,21 @@ class _Slice:
     human: np.ndarray
     answered: np.ndarray
     excluded: dict[str, int]
-    first_started: str | None
-    last_started: str | None
 
 
 def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
-    counted_mask = np.isin(frame.outcome, [str(o) for o in COUNTED_OUTCOMES])
+    counted_mask = frame.counted
     excluded_companies = frame.company[~counted_mask]
     excluded: dict[str, int] = {}
     if len(excluded_companies):
         names, counts = np.unique(excluded_companies, return_counts=True)
         excluded = dict(zip(names.tolist(), counts.tolist(), strict=True))
     f = frame.take(counted_mask)
-    if business_hours:
-        wait = np.where(np.isnan(f.wait_bh_s), f.wait_s, f.wait_bh_s)
-    else:
-        wait = f.wait_s
+    # business-hours mode falls back to the raw wait where no adjusted one was recorded
+    bh = np.where(np.isnan(f.wait_bh_s), f.wait_s, f.wait_bh_s)
+    wait = bh if business_hours else f.wait_s
     wait = np.where(np.isnan(wait), np.inf, wait)
-    responded = np.isin(f.outcome, [str(o) for o in _RESPONDED])
-    answered = responded | ~np.isnan(f.first_response_s) | np.isfinite(wait)
+    answered = f.responded | ~np.isnan(f.first_response_s) | np.isfinite(wait)
     if len(f):
         import pandas as pd
 
@@ -351,12 +400,9 @@ def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
     order = np.lexsort((wait, codes))
     n = np.bincount(codes, minlength=len(uniques)).astype(np.int64)
     off = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-    started = f.started_at
     return _Slice(
         companies=uniques, n=n, off=off, wait=wait[order], human=f.human[order],
         answered=answered[order], excluded=excluded,
-        first_started=str(started.min()) if len(started) else None,
-        last_started=str(started.max()) if len(started) else None,
     )
 
 
@@ -374,7 +420,7 @@ def _scores(median: np.ndarray, within: np.ndarray, human: np.ndarray, answered:
     parts = {"speed": speed, "within_target": within_score, "human": 100.0 * human,
              "answered": 100.0 * answered}
     score = sum(w * parts[k] for k, w in weights.items())
-    return np.round(score, 1), speed, within_score
+    return round1(score), speed, within_score
 
 
 def _bootstrap(s: _Slice, targets: Sequence[float], samples: int,
@@ -431,7 +477,7 @@ def _bootstrap(s: _Slice, targets: Sequence[float], samples: int,
 def _tie_groups(order: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Walk companies best first; one joins the group while its rank interval overlaps the
     interval of the group's first company."""
-    group = np.zeros(len(order), dtype=np.int64)
+    group = np.zeros(len(low), dtype=np.int64)  # indexed by company, not by rank order
     current, leader_high = 0, -1
     for i in order:
         if current == 0 or low[i] > leader_high:
@@ -554,10 +600,12 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
         ))
     rows.sort(key=_row_order)
     edges, counts = _histogram(x)
+    span = frame.spans.get((quarter, channel))
     ranking = ChannelRanking(
         channel=channel, targets=list(targets), rows=rows, companies=len(all_companies),
         ranked=len(ranked_idx), probes=int(s.n.sum()), excluded=sum(s.excluded.values()),
-        first_started=s.first_started, last_started=s.last_started, industry_lines=[],
+        first_started=span[0] if span else None, last_started=span[1] if span else None,
+        industry_lines=[],
         histogram=(edges, counts), unanswered=int((~finite).sum()),
     )
     ranking.industry_lines = industry_lines(channel, ranking, x)
@@ -602,7 +650,7 @@ def rank_overall(channels: Mapping[str, ChannelRanking], *, min_channels: int, t
     companies = sorted(scores)
     eligible = [c for c in companies if len(scores[c]) >= min_channels]
     overall = np.array([np.mean(list(scores[c].values())) for c in eligible])
-    overall = np.round(overall, 1)
+    overall = round1(overall)
     rank = competition_ranks(overall) if eligible else np.zeros(0, dtype=np.int64)
     low, high = rank.copy(), rank.copy()
     if boot_scores and eligible:
@@ -611,7 +659,7 @@ def rank_overall(channels: Mapping[str, ChannelRanking], *, min_channels: int, t
             parts = [boot_scores[ch][c] for ch in scores[c] if c in boot_scores.get(ch, {})]
             per_company.append(np.mean(parts, axis=0) if len(parts) == len(scores[c]) else None)
         if all(p is not None for p in per_company):
-            boot = np.round(np.stack(per_company, axis=1), 1)  # type: ignore[arg-type]
+            boot = round1(np.stack(per_company, axis=1))  # type: ignore[arg-type]
             ranks_b = np.stack([competition_ranks(row) for row in boot])
             low = np.minimum(np.quantile(ranks_b, 0.025, axis=0, method="lower"), rank)
             high = np.maximum(np.quantile(ranks_b, 0.975, axis=0, method="higher"), rank)
@@ -665,13 +713,13 @@ def apply_movement(current: Sequence[CompanyChannelRow | OverallRow],
 _PHRASES = {
     "phone": ("call", "connected at least half of their callers to a person within {t}",
               "waited more than {t} for a person or never reached one",
-              "never reached anyone"),
+              "never reached a person"),
     "email": ("email", "answered at least half of their emails in person within {t}",
               "took more than {t} to get a human answer, or got none",
-              "got no answer at all"),
+              "never got a human answer"),
     "chat": ("chat", "had a person reply to at least half of their chats within {t}",
              "waited more than {t} for a person or never got one",
-             "got no reply at all"),
+             "never got a person"),
     "returns": ("return", "refunded at least half of their returns within {t}",
                 "took more than {t} to be refunded, or never were",
                 "were never refunded"),
@@ -704,6 +752,9 @@ def duration_phrase(seconds: float) -> str:
     return f"{number} {plural(unit, 1 if value == 1 else 2)}"
 
 
+_ONE_IN = (10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 100)
+
+
 def share_phrase(k: int, n: int, noun: str) -> str:
     """'4 in 10 emails', '1 in 20 calls', 'almost all chats', 'none of the 12 orders'."""
     nouns = plural(noun, n)
@@ -720,7 +771,8 @@ def share_phrase(k: int, n: int, noun: str) -> str:
     if tenths >= 1:
         return f"{tenths} in 10 {plural(noun, 10)}"
     if share >= 0.01:
-        return f"1 in {round(1 / share)} {plural(noun, 2)}"
+        nice = min(_ONE_IN, key=lambda d: abs(math.log(d * share)))
+        return f"1 in {nice} {plural(noun, 2)}"
     return f"fewer than 1 in 100 {plural(noun, 2)}"
 
 
@@ -738,7 +790,7 @@ def industry_lines(channel: str, ranking: ChannelRanking, waits: np.ndarray) -> 
     """Plain-English findings for one channel, generated from the data."""
     noun, company_verb, fail_phrase, none_phrase = _PHRASES.get(
         channel, ("probe", "answered at least half of their probes within {t}",
-                  "took more than {t} or got no answer", "got no answer at all"))
+                  "took more than {t} or got no answer", "never got an answer"))
     lines = []
     targets = ranking.targets
     ranked = [r for r in ranking.rows if r.ranked]
@@ -785,17 +837,19 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
     current_rankings: dict[str, ChannelRanking] = {}
     previous_rankings: dict[str, ChannelRanking] = {}
     boot: dict[str, dict[str, np.ndarray]] = {}
+    groups = frame.groups()
     for channel in channels:
-        channel_mask = frame.channel == str(channel)
         for q, store_in in ((quarter, current_rankings), (prev, previous_rankings)):
-            part = frame.take(channel_mask & (frame.quarter == q))
-            if not len(part):
+            index = groups.get((q, str(channel)))
+            if index is None:
                 continue
+            part = frame.take(index)
             ranking, scores = rank_channel(
                 part, str(channel), targets=targets.for_channel(Channel(channel)),
                 weights=weights, minimum_sample=scoring.minimum_sample,
                 bootstrap_samples=scoring.bootstrap_samples if q == quarter else 0,
-                seed=seed, quarter=q, business_hours=business_hours, names=names,
+                seed=seed, quarter=q, names=names,
+                business_hours=business_hours and str(channel) in BUSINESS_HOURS_CHANNELS,
                 industries=industries)
             store_in[str(channel)] = ranking
             if q == quarter:

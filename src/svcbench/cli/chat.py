@@ -1,1 +1,146 @@
-"""Commands: chat (being written)."""
+"""Commands: chat (try one live-chat probe now)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ._app import app
+from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+
+chat_app = typer.Typer(help="Live-chat probes.", no_args_is_help=True)
+app.add_typer(chat_app, name="chat")
+
+
+@chat_app.command("try")
+def try_chat(
+    company: str = typer.Argument(..., help="Company id (its [company.channels.chat] is used)."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Scenario id (default: the "
+                                        "first one)."),
+    shopper: str | None = typer.Option(None, "--shopper", help="Shopper id whose name the "
+                                       "visitor uses (default: the first one)."),
+    as_json: bool = JsonOption,
+    workspace: Path | None = WorkspaceOption,
+) -> None:
+    """Run one chat probe against COMPANY now; print the transcript and the measurements.
+
+    The probe is recorded in the database like any other. Exit code 0 when the conversation
+    ran (whatever the company did), 1 when it failed on our side.
+    """
+    import asyncio
+    from datetime import timedelta
+
+    from ..errors import ProbeError
+    from ..lifecycle import finish_probe
+    from ..models import Channel, Outcome, Probe, ProbeStatus, new_id, utcnow
+    from ..plugins import plugin_for, probe_plugin
+
+    ws = open_workspace(workspace)
+    config = ws.config
+    target = config.company(company)
+    if Channel.CHAT not in target.channels:
+        fail(f"company {company} has no chat endpoint ([company.channels.chat])")
+    if scenario is None:
+        if not config.scenarios:
+            fail("no scenarios defined; add a [[scenario]]")
+        scenario = sorted(config.scenarios)[0]
+    elif scenario not in config.scenarios:
+        fail(f"unknown scenario {scenario!r} (known: {', '.join(sorted(config.scenarios))})")
+    if shopper is None and config.shoppers:
+        shopper = sorted(config.shoppers)[0]
+    elif shopper is not None and shopper not in config.shoppers:
+        fail(f"unknown shopper {shopper!r} (known: {', '.join(sorted(config.shoppers))})")
+
+    now = utcnow()
+    probe = Probe(id=new_id(), company=company, channel=Channel.CHAT,
+                  plugin=plugin_for(target, Channel.CHAT), scenario=scenario, shopper=shopper,
+                  status=ProbeStatus.RUNNING, due_at=now, started_at=now,
+                  deadline_at=now + timedelta(minutes=30), token=new_id()[:8])
+    store = ws.store
+    store.add_probe(probe)
+    plugin = probe_plugin(probe.plugin)
+    ctx = ws.context()
+
+    async def go() -> list:
+        try:
+            return await plugin.start(probe, ctx)
+        finally:
+            await ctx.aclose()
+
+    reason: str | None = None
+    try:
+        events = asyncio.run(go())
+    except ProbeError as exc:
+        events, outcome, reason = [], Outcome.FAILED, str(exc)
+    else:
+        store.add_events(events)
+        outcome = plugin.outcome(probe, events, utcnow()) or Outcome.FAILED
+        ended = [e for e in events if e.kind == "chat.ended"]
+        reason = ended[-1].data.get("reason") if ended else None
+    measurement = finish_probe(store, probe, outcome, config=config, reason=reason)
+    transcript = [_line(m) for m in store.messages(probe.id)]
+    ws.close()
+
+    if as_json:
+        from .results import measurement_row
+
+        print_json({"probe_id": probe.id, "company": company, "scenario": scenario,
+                    "outcome": str(outcome), "reason": reason,
+                    "measurement": measurement_row(measurement, config),
+                    "transcript": transcript})
+    else:
+        _render(probe.id, company, outcome, reason, measurement, transcript)
+    if outcome is Outcome.FAILED:
+        fail(f"chat probe failed: {reason}", 1)
+
+
+def _line(message: dict[str, Any]) -> dict[str, Any]:
+    from ..models import format_instant
+
+    data = message.get("data") or {}
+    at = message["at"]
+    return {"at": at if isinstance(at, str) else format_instant(at),
+            "direction": message["direction"], "actor": message["actor"],
+            "text": message["text"], "role": data.get("role"), "t_server": data.get("t_server")}
+
+
+def _render(probe_id: str, company: str, outcome, reason, measurement, transcript) -> None:
+    from rich.table import Table
+
+    from ..models import parse_instant
+    from .results import human_duration
+
+    out = console()
+    out.print(f"[bold]Chat probe {probe_id[:8]}[/] with {company}: [bold]{outcome}[/]"
+              + (f" ({reason})" if reason else ""))
+    table = Table(show_header=True, header_style="bold")
+    for column in ("t", "who", "text"):
+        table.add_column(column)
+    start = parse_instant(transcript[0]["at"]) if transcript else None
+    for line in transcript:
+        offset = (parse_instant(line["at"]) - start).total_seconds() if start else 0.0
+        who = line["actor"] or "?"
+        if line.get("role") and line["role"] not in ("greeting",):
+            who += f" ({line['role']})"
+        table.add_row(f"{offset:+.2f}s", who, line["text"] or "")
+    out.print(table)
+    m = measurement.metrics
+    rows = [
+        ("first reply", human_duration(measurement.first_response_s)),
+        ("connected to an agent", human_duration(m.get("connect_s"))),
+        ("first human reply", human_duration(measurement.wait_s)),
+        ("queue announced", "yes " + str(m.get("queue_positions") or m.get("wait_estimates_s"))
+         if m.get("queue_announced") else "no"),
+        ("still-waiting messages", str(m.get("still_waiting_count", 0))),
+        ("asked for a human", "yes" if m.get("asked_human") else "no"),
+        ("human after asking", {True: "yes", False: "no", None: "-"}[m.get("human_on_request")]),
+        ("transcript lines", str(m.get("transcript_length", 0))),
+    ]
+    summary = Table(show_header=False)
+    summary.add_column("metric")
+    summary.add_column("value")
+    for name, value in rows:
+        summary.add_row(name, value)
+    out.print(summary)

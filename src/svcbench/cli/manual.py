@@ -260,7 +260,7 @@ def _print_call_summary(company: Company, probe: Probe, m) -> None:
 
 log_app = typer.Typer(
     help="Record manual probes without the stopwatch (for scripts and after the fact). "
-    + TIME_HELP,
+    "Times: " + TIME_HELP,
     no_args_is_help=True,
 )
 app.add_typer(log_app, name="log")

@@ -1,1 +1,181 @@
-"""Commands: report (being written)."""
+"""Commands: report (quarterly rankings in the terminal, CSV, JSON, HTML) and simulate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._app import app
+from ._common import WorkspaceOption, console, fail, open_workspace
+
+FORMATS = ("table", "csv", "json", "html")
+CHANNELS = ("phone", "email", "chat", "returns", "delivery")
+
+
+@app.command()
+def report(
+    quarter: str = typer.Option(None, "--quarter", "-q",
+                                help="Quarter like 2026Q4 (default: the latest with data)."),
+    channel: list[str] = typer.Option(
+        None, "--channel", "-c", help="Channel to rank (repeatable; default: all with data): "
+        "phone, email, chat, returns, delivery."),
+    format: list[str] = typer.Option(
+        ["table"], "--format", "-f",
+        help="table (terminal), csv, json or html (repeatable; files go to --output)."),
+    output: Path = typer.Option(None, "--output", "-o", file_okay=False,
+                                help="Directory for files (default: the workspace's reports)."),
+    company: list[str] = typer.Option(
+        None, "--company", help="Only show these companies (slugs; ranks stay among all)."),
+    business_hours: bool = typer.Option(
+        True, "--business-hours/--raw",
+        help="Phone, email and chat waits in business hours (default) or raw clock time."),
+    limit: int = typer.Option(25, "--limit", help="Rows per table in the terminal (0 = all)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (same seed, same intervals)."),
+    overall_min_channels: int = typer.Option(
+        None, "--overall-min-channels", min=1,
+        help="Channels a company must be ranked in for the overall ranking (default 2)."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Quarterly rankings per channel and overall, with confidence and movement."""
+    formats = _check_choices(format or ["table"], FORMATS, "--format")
+    channels = _check_choices(channel or [], CHANNELS, "--channel")
+    wanted_quarter = None
+    if quarter is not None:
+        from ..rank import parse_quarter
+
+        try:
+            wanted_quarter = parse_quarter(quarter)
+        except ValueError as exc:
+            fail(f"--quarter: {exc}")
+    if limit < 0:
+        fail("--limit: must be 0 (all) or more")
+
+    from ..errors import ConfigError
+    from ..rank import build_report, load_frame, previous_quarter, quarters_with_data
+
+    ws = open_workspace(workspace)
+    try:
+        store = ws.store
+        available = quarters_with_data(store.conn)
+        if not available:
+            fail("no measurements yet: run probes, import results, or `svcbench simulate`",
+                 code=1)
+        wanted_quarter = wanted_quarter or available[-1]
+        if wanted_quarter not in available:
+            fail(f"--quarter: no measurements for {wanted_quarter} "
+                 f"(quarters with data: {', '.join(available)})")
+        names = store.company_names()
+        unknown = [c for c in company or [] if c not in names]
+        if unknown:
+            fail(f"--company: unknown company {unknown[0]!r}")
+        frame = load_frame(store.conn, quarters=[wanted_quarter, previous_quarter(wanted_quarter)],
+                           channels=channels or None)
+        present = {c for q, c in frame.spans if q == wanted_quarter}
+        selected = [c for c in (channels or CHANNELS) if c in present]
+        if not selected:
+            fail(f"no measurements for {', '.join(channels)} in {wanted_quarter}", code=1)
+        try:
+            result = build_report(
+                frame, quarter=wanted_quarter, channels=selected, targets=ws.config.targets,
+                scoring=ws.config.scoring, business_hours=business_hours, seed=seed,
+                overall_min_channels=overall_min_channels, names=names,
+                industries=store.company_industries())
+        except ValueError as exc:
+            raise ConfigError(str(exc), file=str(ws.root / "svcbench.toml"),
+                              key="scoring.weights") from None
+        if company:
+            _keep_companies(result, set(company))
+        out_dir = output or ws.config.reports_dir
+    finally:
+        ws.close()
+
+    written: list[Path] = []
+    for fmt in formats:
+        if fmt == "table":
+            from ..render.terminal import print_report
+
+            print_report(result, console(), limit=limit)
+        elif fmt == "csv":
+            from ..render.tables import write_csv
+
+            written += write_csv(result, out_dir)
+        elif fmt == "json":
+            from ..render.json_ import write_json
+
+            written += write_json(result, out_dir)
+        elif fmt == "html":
+            from ..render.html import write_html
+
+            written += write_html(result, out_dir)
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+def _check_choices(values: list[str], allowed: tuple[str, ...], option: str) -> list[str]:
+    out = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip().lower()
+            if part not in allowed:
+                fail(f"{option}: {part!r} is not one of {', '.join(allowed)}")
+            if part not in out:
+                out.append(part)
+    return out
+
+
+def _keep_companies(result, companies: set[str]) -> None:
+    for ranking in result.channels.values():
+        ranking.rows = [r for r in ranking.rows if r.company in companies]
+    result.overall = [r for r in result.overall if r.company in companies]
+
+
+@app.command()
+def simulate(
+    companies: int = typer.Option(500, "--companies", min=1, help="How many companies."),
+    quarters: int = typer.Option(4, "--quarters", min=1, max=40, help="How many quarters."),
+    seed: int = typer.Option(7, "--seed", help="Same seed, same data."),
+    probes_per_company_channel: int = typer.Option(
+        12, "--probes-per-company-channel", min=1,
+        help="Probes per company, channel and quarter."),
+    probes: int = typer.Option(None, "--probes", min=1,
+                               help="Total probes instead (spread evenly)."),
+    end_quarter: str = typer.Option(None, "--end-quarter",
+                                    help="Last quarter (default: the current one)."),
+    database: Path = typer.Option(None, "--database", dir_okay=False,
+                                  help="Write into this SQLite file instead of a workspace."),
+    replace: bool = typer.Option(False, "--replace",
+                                 help="Delete earlier simulated data first (real data stays)."),
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Fill the database with realistic synthetic probes (marked 'simulated') for demos."""
+    from ..models import quarter_of, utcnow
+    from ..rank import parse_quarter
+
+    try:
+        last = parse_quarter(end_quarter) if end_quarter else quarter_of(utcnow())
+    except ValueError as exc:
+        fail(f"--end-quarter: {exc}")
+    from ..simulate import simulate as run
+
+    if database is not None:
+        from ..store import Store
+
+        store = Store(database)
+        try:
+            summary = run(store, companies=companies, quarters=quarters, end_quarter=last,
+                          seed=seed, probes_per_company_channel=probes_per_company_channel,
+                          total_probes=probes, replace=replace)
+        finally:
+            store.close()
+    else:
+        ws = open_workspace(workspace)
+        try:
+            summary = run(ws.store, companies=companies, quarters=quarters, end_quarter=last,
+                          seed=seed, probes_per_company_channel=probes_per_company_channel,
+                          total_probes=probes, replace=replace)
+        finally:
+            ws.close()
+    typer.echo(f"simulated {summary.companies} companies, {summary.probes} probes, "
+               f"{summary.events} events, {summary.measurements} measurements for "
+               f"{summary.quarters[0]}-{summary.quarters[-1]} in {summary.seconds:.1f} s")

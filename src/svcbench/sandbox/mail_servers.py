@@ -74,6 +74,13 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# tests fail logins on purpose: no 2 s delay and no growing per-IP penalty on loopback
+auth_failure_delay = 0
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 mail_location = maildir:{dir}/mail/%u
 default_login_user = dovenull
 default_internal_user = dovecot

@@ -7,10 +7,13 @@ their own declare their own set (``ProbePlugin.migrations``) instead of editing 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlite_utils
+
+from ..errors import StoreError
 
 MigrationFn = Callable[[sqlite_utils.Database], None]
 
@@ -50,8 +53,13 @@ class Migrations:
                     (self.name, name, datetime.now(UTC).isoformat()),
                 )
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 conn.execute("ROLLBACK")
+                if isinstance(exc, Exception):
+                    raise StoreError(
+                        f"migration {self.name}.{name} failed, nothing was changed: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
                 raise
             ran.append(name)
         return ran
@@ -80,10 +88,16 @@ def run_script(db: sqlite_utils.Database, sql: str) -> None:
     Neither ``executescript`` (it COMMITs first) nor sqlite-utils' table helpers (they commit
     on their own) keep a migration atomic, so migrations use this.
     """
-    for statement in sql.split(";"):
-        lines = [line.split("--")[0] for line in statement.splitlines()]
-        if "".join(lines).strip():
-            db.conn.execute("\n".join(lines))
+    # sqlite3.complete_statement knows about strings and comments, so a ';' inside a
+    # literal or a '-- comment; like this' does not end a statement
+    buffer = ""
+    for piece in sql.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            db.conn.execute(buffer)
+            buffer = ""
+    if buffer.strip(" \t\r\n;"):
+        db.conn.execute(buffer.rstrip(";"))
 
 
 core = Migrations("core")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -50,6 +51,10 @@ def _friendly(exc: sqlite3.Error, path: Path) -> StoreError:
     text = str(exc)
     if "readonly" in text:
         return StoreError(f"{path}: database is read-only ({text})")
+    if "unable to open" in text and path.exists() and not os.access(path, os.W_OK):
+        return StoreError(f"{path}: database is read-only ({text})")
+    if "unable to open" in text and not path.parent.is_dir():
+        return StoreError(f"{path}: {text} (directory {path.parent} does not exist)")
     if "disk" in text and "full" in text:
         return StoreError(f"{path}: disk is full; nothing was written ({text})")
     if "locked" in text or "busy" in text:
@@ -62,6 +67,8 @@ class Store:
 
     def __init__(self, path: Path | str, *, migrations: Sequence[Migrations] = ()):
         self.path = Path(path)
+        self._depth = 0
+        conn = None
         try:
             conn = sqlite3.connect(
                 str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
@@ -78,9 +85,12 @@ class Store:
             for migration_set in (core, *migrations):
                 if migration_set.pending(self.db):
                     migration_set.apply(self.db)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, StoreError):
+                raise
             raise _friendly(exc, self.path) from None
-        self._depth = 0
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -156,7 +166,10 @@ class Store:
                     "INSERT INTO companies (id, slug, name, industry, data, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
                     "name = excluded.name, industry = excluded.industry, data = excluded.data, "
-                    "updated_at = excluded.updated_at",
+                    "updated_at = excluded.updated_at "
+                    # unchanged definitions keep their row (and updated_at, which merge compares)
+                    "WHERE (companies.name, companies.industry, companies.data) IS NOT "
+                    "(excluded.name, excluded.industry, excluded.data)",
                     (stable_id("company", company.id), company.id, company.name,
                      company.industry, company.model_dump_json(), now),
                 )
@@ -168,7 +181,9 @@ class Store:
                 conn.execute(
                     "INSERT INTO campaigns (id, slug, name, data, updated_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
-                    "name = excluded.name, data = excluded.data, updated_at = excluded.updated_at",
+                    "name = excluded.name, data = excluded.data, updated_at = excluded.updated_at "
+                    "WHERE campaigns.name IS NOT excluded.name OR campaigns.data IS NOT "
+                    "excluded.data",
                     (stable_id("campaign", campaign.id), campaign.id, campaign.name,
                      campaign.model_dump_json(), now),
                 )
@@ -408,43 +423,107 @@ class Store:
 
     # -- merge ------------------------------------------------------------------------
 
-    def merge(self, other: Path | str) -> dict[str, int]:
-        """Copy another svcbench database's rows into this one; running it twice adds nothing.
+    def merge(self, other: Path | str, *, touched: set[str] | None = None) -> dict[str, int]:
+        """Copy another svcbench database's rows into this one; returns new rows per table.
 
-        Rows are keyed by UUID (probes, events, messages) or natural key, so merging the same
-        file again, or two shoppers' files in either order, gives the same result.
+        Running it twice adds nothing, and merging two shoppers' files in either order gives
+        the same rows: rows are keyed by UUID or natural key, and when both files hold the
+        same row the same one wins either way (a probe further along, else the later update;
+        the later measurement or grade; events are facts and simply add up). Sync cursors
+        stay per machine. ``touched`` (if given) receives the ids of probes whose row or
+        events changed, whose measurements may need recomputing.
         """
         other = Path(other)
         if not other.is_file():
             raise StoreError(f"{other}: no such database file")
+        if other.resolve() == self.path.resolve():
+            raise StoreError(f"{other}: cannot merge a database into itself")
+        tables = _svcbench_tables(other)
         try:
-            probe = sqlite3.connect(f"file:{other}?mode=ro", uri=True)
-            try:
-                tables = {r[0] for r in probe.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
-            finally:
-                probe.close()
+            self.conn.execute("ATTACH DATABASE ? AS other", (str(other),))
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{other}: not a svcbench database ({exc})") from None
-        if not {"probes", "events", "_svcbench_migrations"} <= tables:
-            raise StoreError(f"{other}: not a svcbench database (no probes/events tables)")
-        counts: dict[str, int] = {}
-        self.conn.execute("ATTACH DATABASE ? AS other", (str(other),))
+            raise StoreError(f"{other}: cannot open ({exc})") from None
         try:
             with self.transaction() as conn:
-                for table in ("companies", "campaigns", "probes", "events", "messages",
-                              "measurements", "grades"):
+                changed = _changed_probes(conn)
+                counts = {}
+                for table, key, newer in _MERGE_RULES:
                     if table not in tables:
                         continue
-                    columns = [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
-                    theirs = {r[1] for r in conn.execute(f"PRAGMA other.table_info({table})")}
-                    shared = ", ".join(c for c in columns if c in theirs)
-                    counts[table] = conn.execute(
-                        f"INSERT OR IGNORE INTO main.{table} ({shared}) "
-                        f"SELECT {shared} FROM other.{table}"
-                    ).rowcount
-        except sqlite3.DatabaseError as exc:
-            raise _friendly(exc, self.path) from None
+                    before = conn.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0]
+                    _merge_table(conn, table, key, newer)
+                    after = conn.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0]
+                    counts[table] = after - before
         finally:
-            self.conn.execute("DETACH DATABASE other")
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("DETACH DATABASE other")
+        if touched is not None:
+            touched.update(changed)
         return counts
+
+
+_STATUS_RANK = ("CASE {t}.status WHEN 'done' THEN 3 WHEN 'running' THEN 2 "
+                "WHEN 'starting' THEN 1 ELSE 0 END")
+_PROBE_ORDER = _STATUS_RANK + ", {t}.updated_at, {t}.state"
+#: table, its key, and the ordering that decides which of two versions of a row wins
+#: (None: rows never change once written, so the first copy is as good as any)
+_MERGE_RULES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
+    ("companies", ("id",), "{t}.updated_at, {t}.data"),
+    ("campaigns", ("id",), "{t}.updated_at, {t}.data"),
+    ("probes", ("id",), _PROBE_ORDER),
+    ("events", ("id",), None),
+    ("messages", ("id",), None),
+    ("measurements", ("probe_id",), "{t}.computed_at"),
+    ("grades", ("probe_id", "check_name"), "{t}.graded_at, {t}.passed"),
+)
+
+
+def _svcbench_tables(path: Path) -> set[str]:
+    """The tables of a svcbench database file, or StoreError saying what it is not."""
+    try:
+        probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in probe.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a svcbench database ({exc})") from None
+    if not {"probes", "events", "_svcbench_migrations"} <= tables:
+        raise StoreError(f"{path}: not a svcbench database (no probes/events tables)")
+    return tables
+
+
+def _changed_probes(conn: sqlite3.Connection) -> set[str]:
+    """Probes the attached database would add or replace, or add events to."""
+    rows = conn.execute(
+        "SELECT o.id FROM other.probes o LEFT JOIN main.probes m ON m.id = o.id "
+        f"WHERE m.id IS NULL OR ({_PROBE_ORDER.format(t='o')}) > ({_PROBE_ORDER.format(t='m')}) "
+        "UNION SELECT o.probe_id FROM other.events o "
+        "WHERE NOT EXISTS (SELECT 1 FROM main.events m WHERE m.id = o.id)"
+    )
+    return {row[0] for row in rows}
+
+
+def _merge_table(conn: sqlite3.Connection, table: str, key: tuple[str, ...],
+                 newer: str | None) -> None:
+    columns = [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
+    theirs = {r[1] for r in conn.execute(f"PRAGMA other.table_info({table})")}
+    shared = [c for c in columns if c in theirs]
+    names = ", ".join(shared)
+    if table == "messages":
+        # one message stored twice under different ids (same dedupe_key): the smaller id wins
+        conn.execute(
+            "DELETE FROM main.messages WHERE EXISTS (SELECT 1 FROM other.messages o "
+            "WHERE o.dedupe_key = main.messages.dedupe_key AND o.id < main.messages.id)"
+        )
+    if newer is None:
+        conn.execute(f"INSERT OR IGNORE INTO main.{table} ({names}) "
+                     f"SELECT {names} FROM other.{table}")
+        return
+    updates = ", ".join(f"{c} = excluded.{c}" for c in shared if c not in key)
+    conn.execute(
+        f"INSERT INTO main.{table} ({names}) SELECT {names} FROM other.{table} WHERE true "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
+        f"WHERE ({newer.format(t='excluded')}) > ({newer.format(t=table)})"
+    )

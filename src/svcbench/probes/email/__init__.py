@@ -1,11 +1,31 @@
-"""Email probe (being written): send by SMTP, collect by IMAP, match, classify."""
+"""Email probe: send a timed test email by SMTP, collect replies by IMAP, match and classify
+them, and measure the time to the first response and to the first human answer.
+
+Timing: the start is the instant our SMTP server answered 250 to DATA; a reply's time is its
+INTERNALDATE in the shopper's mailbox (one trusted clock). Heavy work lives in the submodules,
+imported when needed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
 
-from ...models import Channel
-from ...plugins import ProbePlugin
+from ...errors import ConfigError
+from ...models import Channel, Event, Measurement, Outcome, Probe, format_instant
+from ...plugins import ProbeContext, ProbePlugin
+
+if TYPE_CHECKING:
+    from ...hours import BusinessCalendar
+
+_EVENT_NS = uuid.UUID("9b8f2c1e-7d64-4a0b-8e3f-1c2d3e4f5a6b")
+
+SENT = "email.sent"
+RECEIVED = "email.received"
 
 
 class EmailEndpoint(BaseModel):
@@ -13,7 +33,191 @@ class EmailEndpoint(BaseModel):
     address: str
 
 
+def sent_event_id(probe_id: str) -> str:
+    """The same id whether the send was recorded by start() or found again by recover()."""
+    return str(uuid.uuid5(_EVENT_NS, f"{probe_id}|email.sent"))
+
+
+#: INTERNALDATE is truncated to whole seconds (RFC 3501): the true instant lies in
+#: [t, t + 1 s), so measurements use its middle, halving the worst-case error
+WHOLE_SECOND_CENTRE = timedelta(milliseconds=500)
+
+
+def instant(event: Event) -> datetime:
+    """An event's best-estimate instant: whole-second IMAP times are moved to mid-second."""
+    if event.source.startswith("imap.internaldate") and event.at.microsecond == 0:
+        return event.at + WHOLE_SECOND_CENTRE
+    return event.at
+
+
+def replies(events: list[Event]) -> list[Event]:
+    return sorted((e for e in events if e.kind == RECEIVED), key=lambda e: e.at)
+
+
+def is_human(event: Event) -> bool:
+    return event.data.get("kind") == "human"
+
+
+def is_bounce(event: Event) -> bool:
+    return event.data.get("kind") == "bounce"
+
+
 class EmailProbe(ProbePlugin):
     name = "email"
     channel = Channel.EMAIL
     endpoint_model = EmailEndpoint
+
+    # -- start --------------------------------------------------------------------------
+
+    def _prepare(self, probe: Probe, ctx: ProbeContext):
+        """Everything needed to send, with intent persisted before anything leaves."""
+        from .compose import compose, new_token
+
+        shopper = ctx.shopper(probe)
+        company = ctx.company(probe)
+        scenario = ctx.scenario(probe)
+        endpoint = company.channels.get(Channel.EMAIL)
+        if endpoint is None or not endpoint.options.get("address"):
+            raise ConfigError(f"company {company.id!r} has no [company.channels.email] address")
+        if shopper.smtp is None or not shopper.email:
+            raise ConfigError(f"shopper {shopper.id!r} needs email and [shopper.smtp] to send")
+        if not probe.token:
+            probe.token = new_token()
+            ctx.store.update_probe(probe.id, token=probe.token)
+        outgoing = compose(
+            token=probe.token, shopper_name=shopper.name, shopper_email=shopper.email,
+            plus_addressing=shopper.plus_addressing, to=str(endpoint.options["address"]),
+            subject=scenario.subject, question=scenario.question_for(Channel.EMAIL),
+            date=ctx.clock(),
+        )
+        return shopper, outgoing
+
+    async def start(self, probe: Probe, ctx: ProbeContext) -> list[Event]:
+        from .send import submit
+
+        shopper, outgoing = self._prepare(probe, ctx)
+        smtp = shopper.smtp
+        assert smtp is not None
+        password = ctx.secrets.get(smtp.password_env,
+                                   what=f"shopper {shopper.id}: smtp.password_env")
+        state = {**probe.state, "message_id": outgoing.message_id, "to": outgoing.to,
+                 "reply_to": outgoing.reply_to, "ref": outgoing.ref,
+                 "subject": str(outgoing.message["Subject"]),
+                 "sending_at": format_instant(ctx.clock())}
+        # intent first: a crash after the send can then find our copy by this Message-ID
+        ctx.store.update_probe(probe.id, state=state)
+        probe.state = state
+        accepted_at = await asyncio.to_thread(
+            submit, outgoing.message, host=smtp.host, port=smtp.port, security=smtp.security,
+            username=smtp.username or shopper.email, password=password,
+            mail_from=outgoing.reply_to, recipients=[outgoing.to, shopper.email.lower()],
+            ca_file=smtp.ca_file, timeout=smtp.timeout_s, clock=ctx.clock,
+        )
+        state = {**state, "sent_at": format_instant(accepted_at)}
+        ctx.store.update_probe(probe.id, state=state)
+        probe.state = state
+        ctx.logger.info("email probe %s sent to %s", probe.id[:8], outgoing.to)
+        return [self._sent_event(probe, accepted_at, "smtp")]
+
+    def _sent_event(self, probe: Probe, at: datetime, source: str) -> Event:
+        return Event(probe_id=probe.id, kind=SENT, at=at, source=source, id=sent_event_id(probe.id),
+                     data={"message_id": probe.state.get("message_id"),
+                           "to": probe.state.get("to"), "reply_to": probe.state.get("reply_to"),
+                           "ref": probe.state.get("ref")})
+
+    async def recover(self, probe: Probe, ctx: ProbeContext) -> list[Event] | None:
+        """Look for our own copy (BCC to the shopper) of the message by its Message-ID."""
+        from .collect import find_sent_copy
+        from .imap import MailboxError
+
+        message_id = probe.state.get("message_id")
+        if not message_id:
+            return None  # intent is persisted before sending: nothing went out
+        shopper = ctx.shopper(probe)
+        if shopper.imap is None:
+            return None
+        try:
+            at = await asyncio.to_thread(find_sent_copy, shopper, ctx.secrets, message_id)
+        except MailboxError as exc:
+            # unknown is treated as "not sent": the probe fails on our side, never goes twice
+            ctx.logger.warning("probe %s: cannot check for the sent copy: %s", probe.id[:8], exc)
+            return None
+        if at is None:
+            return None
+        state = {**probe.state, "sent_at": format_instant(at), "recovered": True}
+        ctx.store.update_probe(probe.id, state=state)
+        probe.state = state
+        return [self._sent_event(probe, at, "imap.internaldate")]
+
+    # -- collect ------------------------------------------------------------------------
+
+    async def advance_all(self, probes: list[Probe], ctx: ProbeContext) -> dict[str, list[Event]]:
+        from .collect import collect
+
+        shoppers = sorted({p.shopper for p in probes if p.shopper})
+        if not shoppers:
+            return {p.id: [] for p in probes}
+        report = await asyncio.to_thread(collect, ctx.config, ctx.store, secrets=ctx.secrets,
+                                         shoppers=shoppers, clock=ctx.clock)
+        for mailbox in report.mailboxes:
+            if mailbox.status == "error":
+                ctx.logger.warning("email collect: %s", mailbox.summary())
+        return {p.id: report.events.get(p.id, []) for p in probes}
+
+    # -- outcome and measure ------------------------------------------------------------
+
+    def outcome(self, probe: Probe, events: list[Event], now: datetime) -> Outcome | None:
+        """Answered as soon as a human replied; a bounce is our failure (wrong address), not
+        the company's; after the deadline, automatic-only or unanswered."""
+        got = replies(events)
+        if any(is_human(e) for e in got):
+            return Outcome.ANSWERED
+        if any(is_bounce(e) for e in got):
+            return Outcome.FAILED
+        if probe.deadline_at is not None and now >= probe.deadline_at:
+            return Outcome.ANSWERED_AUTO_ONLY if got else Outcome.UNANSWERED
+        return None
+
+    def outcome_reason(self, probe: Probe, events: list[Event]) -> str | None:
+        """Why a probe failed, e.g. 'bounced: service@example.com'."""
+        bounce = next((e for e in replies(events) if is_bounce(e)), None)
+        if bounce is not None:
+            return f"bounced: {bounce.data.get('dsn_failed_recipient') or probe.state.get('to')}"
+        return None
+
+    def measure(self, probe: Probe, events: list[Event], calendar: BusinessCalendar) -> Measurement:
+        from ...measure import build, first
+
+        sent = first(events, SENT)
+        got = [e for e in replies(events) if not is_bounce(e)]
+        start = instant(sent) if sent else None
+        if start is not None:  # a reply stamped before our send is clock noise, not an answer
+            got = [e for e in got if instant(e) >= start - timedelta(seconds=1)]
+        first_reply = got[0] if got else None
+        human = next((e for e in got if is_human(e)), None)
+        autos = [e for e in got if not is_human(e)]
+        outcome = probe.outcome or Outcome.UNANSWERED
+        metrics = {
+            "replies": len(got),
+            "first_reply_kind": first_reply.data.get("kind") if first_reply else None,
+            "auto_ack_s": (max(0.0, (instant(autos[0]) - start).total_seconds())
+                           if autos and start else None),
+            "helpdesk": next((e.data.get("helpdesk") for e in got if e.data.get("helpdesk")),
+                             None),
+            "match_methods": sorted({e.data.get("match") for e in got if e.data.get("match")}),
+            "clock_suspect": any(e.data.get("clock_suspect") for e in got),
+            "recovered_start": bool(sent and sent.source != "smtp"),
+        }
+        flags = []
+        if human is not None and not calendar.is_open(human.at):
+            flags.append("replied_outside_hours")
+        if metrics["clock_suspect"]:
+            flags.append("clock_suspect")
+        if any(e.data.get("match") == "probable" for e in got):
+            flags.append("probable_match")
+        if any(e.data.get("review") for e in got):
+            flags.append("review")
+        return build(probe, events, calendar, outcome=outcome, start=start,
+                     first_response=instant(first_reply) if first_reply else None,
+                     answer=instant(human) if human else None, human=human is not None,
+                     metrics=metrics, flags=flags)

@@ -192,7 +192,7 @@ _OTHER_HELPDESK_WORDING = _rx(
 
 _QUOTE_HEADER = _rx(
     r"^\s*(on|am|le|el|op|den|il|em|w dniu)\b.{0,250}\b(wrote|schrieb|a [ée]crit|escribi[óo]|"
-    r"schreef|skrev|ha scritto|escreveu|napisa[łl])\s*:?\s*$",
+    r"schreef|skrev|ha scritto|escreveu|napisa[łl])(\s*:?\s*$|\b.{0,200}:\s*$)",
     r"^\s*-{2,}\s*(original message|urspr[üu]ngliche nachricht|message d'origine|mensaje "
     r"original|oorspronkelijk bericht|originalmeddelande|messaggio originale|forwarded message|"
     r"weitergeleitete nachricht)",
@@ -378,6 +378,10 @@ class _Wording:
     words: int
 
 
+_REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|vs|r|antw|antwort|odp|ynt|res|rv)\s*(\[\d+\])?\s*[:：]",
+                           re.IGNORECASE)
+
+
 def _hit(pattern: re.Pattern[str], text: str, label: str) -> str | None:
     m = pattern.search(text)
     return f"{label} {m.group(0).strip()!r}" if m else None
@@ -387,19 +391,23 @@ def _wording(email: ParsedEmail, core_subject: str) -> _Wording:
     body = own_text(email.text)
     flat = " ".join(body.split())
     ack: list[str] = []
-    for pattern, text, label in ((_ACK_SUBJECT, core_subject, "ack subject"),
-                                 (_RECEIPT_WORDING, flat, "receipt wording")):
-        hit = _hit(pattern, text, label)
+    # "Re: Thank you for contacting us" is a person answering under the ack's subject.
+    if not _REPLY_PREFIX.match(email.subject or ""):
+        hit = (_hit(_ACK_SUBJECT, " ".join((email.subject or "").split()), "ack subject")
+               or _hit(_ACK_SUBJECT, core_subject, "ack subject"))
         if hit:
             ack.append(hit)
+    hit = _hit(_RECEIPT_WORDING, flat, "receipt wording")
+    if hit:
+        ack.append(hit)
     thanks = _hit(_THANKS_WORDING, flat, "thanks wording")
     promise = _hit(_PROMISE_WORDING, flat, "promise wording")
     if thanks and promise:
         ack.append(f"{thanks} + {promise}")
     automation = [h for h in [_hit(_AUTOMATION_WORDING, flat, "automation wording")] if h]
     ticket = _hit(_TICKET_REFERENCE, flat, "ticket reference")
-    if ticket and (automation or promise or thanks):
-        ack.append(f"{ticket} + {(automation or [promise or thanks])[0]}")
+    if ticket and (automation or promise):
+        ack.append(f"{ticket} + {(automation or [promise])[0]}")
     other = [h for h in [_hit(_OTHER_HELPDESK_WORDING, flat + " " + core_subject,
                               "notification wording")] if h]
     ooo = [h for h in [_hit(_OOO_BODY, flat, "absence wording")] if h]
@@ -476,9 +484,9 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
             ooo.append(auto_evidence[0])
     if ooo:
         reasons.extend(ooo)
-        if (wording.ack or wording.automation and not wording.ooo) and not wording.ooo:
+        if wording.ack and not wording.ooo:
             # A shared support mailbox whose "automatic reply" confirms receipt.
-            reasons.extend(wording.ack or wording.automation)
+            reasons.extend(wording.ack)
             reasons.append("automatic reply worded as an acknowledgement")
             return done(MailKind.AUTO_ACK, review=ack_review())
         reasons.extend(wording.ooo)

@@ -6,15 +6,15 @@ Only what collection needs; every network error surfaces as ``MailboxError`` wit
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import re
-import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 #: delays between connection attempts (seconds): few and bounded, cron runs again anyway
@@ -109,9 +109,7 @@ class ImapSession:
     def connect_with_retry(cls, *, delays: Iterable[float] = RETRY_DELAYS,
                            sleep: Callable[[float], None] = time.sleep, **kwargs) -> ImapSession:
         """``connect`` with exponential-ish backoff on retryable failures."""
-        attempts = 0
-        for delay in (*delays, None):
-            attempts += 1
+        for attempts, delay in enumerate((*delays, None), start=1):
             try:
                 return cls.connect(**kwargs)
             except MailboxError as exc:
@@ -208,7 +206,7 @@ class ImapSession:
 
     # -- IDLE -----------------------------------------------------------------------------
 
-    def idle(self, folder: str, timeout: float) -> bool:
+    def idle(self, folder: str, timeout: float, stop: threading.Event | None = None) -> bool:
         """Wait up to ``timeout`` s for the server to push news; True if it did (a hint only)."""
         client = self.client
         self.examine(folder)
@@ -222,11 +220,11 @@ class ImapSession:
         deadline = time.monotonic() + timeout
         previous = sock.gettimeout()
         try:
-            while time.monotonic() < deadline and not pushed:
+            while time.monotonic() < deadline and not pushed and not (stop and stop.is_set()):
                 sock.settimeout(max(0.05, min(1.0, deadline - time.monotonic())))
                 try:
                     line = client.readline()
-                except (TimeoutError, socket.timeout, ssl.SSLError):
+                except (TimeoutError, ssl.SSLError):
                     continue
                 if not line:
                     raise MailboxError("IDLE: server closed the connection")
@@ -281,10 +279,8 @@ def _close(client: imaplib.IMAP4) -> None:
     try:
         client.logout()
     except Exception:  # noqa: BLE001 - closing a broken connection must not raise
-        try:
+        with contextlib.suppress(Exception):
             client.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
 
 
-__all__ = ["FetchedMessage", "ImapSession", "MailboxError", "parsedate_to_datetime", "uid_set"]
+

@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -91,18 +92,27 @@ def _ref_pattern(ref: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\dA-Za-z]){digits}(?!\d)")
 
 
-def subject_similarity(a: str, b: str) -> float:
+@functools.lru_cache(maxsize=4096)
+def normalise_subject(subject: str) -> str:
     from .parse import strip_subject_prefixes
 
-    left = " ".join(strip_subject_prefixes(a or "").lower().split())
-    right = " ".join(strip_subject_prefixes(b or "").lower().split())
+    return " ".join(strip_subject_prefixes(subject or "").lower().split())
+
+
+def subject_similarity(a: str, b: str, *, at_least: float = 0.0) -> float:
+    """0..1 after stripping Re:/AW:/[#123] prefixes; below ``at_least`` it may return any
+    lower value (cheap upper bounds skip the full comparison)."""
+    left, right = normalise_subject(a or ""), normalise_subject(b or "")
     if not left or not right:
         return 0.0
     if left == right:
         return 1.0
     if left in right or right in left:
         return 0.9
-    return SequenceMatcher(None, left, right).ratio()
+    matcher = SequenceMatcher(None, left, right, autojunk=False)
+    if at_least and (matcher.real_quick_ratio() < at_least or matcher.quick_ratio() < at_least):
+        return 0.0
+    return matcher.ratio()
 
 
 def _by_message_id(email: ParsedEmail, targets: Sequence[ProbeTarget]) -> Match | None:
@@ -145,7 +155,8 @@ def probable_score(email: ParsedEmail, target: ProbeTarget,
     if not own and not _within(sender, HELPDESK_DOMAINS):
         return 0.0
     if arrived_at is not None:
-        if target.sent_at is not None and arrived_at < target.sent_at:
+        # INTERNALDATE has whole seconds: a fast reply can look up to 1 s older than our send
+        if target.sent_at is not None and arrived_at < target.sent_at - timedelta(seconds=1):
             return 0.0
         if target.deadline_at is not None and arrived_at > target.deadline_at:
             return 0.0
@@ -156,6 +167,9 @@ def probable_score(email: ParsedEmail, target: ProbeTarget,
 
 def _by_probable(email: ParsedEmail, targets: Sequence[ProbeTarget],
                  arrived_at: datetime | None, threshold: float) -> Match | None:
+    ours = {domain_of(t.reply_address) for t in targets}
+    if any(domain_of(i) in ours for i in (*email.in_reply_to, *email.references)):
+        return None  # it answers another message of ours, just not one of these probes
     scored = [(probable_score(email, t, arrived_at), t) for t in targets]
     scored = [(s, t) for s, t in scored if s > 0 and s >= threshold]
     if not scored:
@@ -211,4 +225,5 @@ def worth_fetching(headers: ParsedEmail, targets: Sequence[ProbeTarget], *,
     for ident in (*headers.in_reply_to, *headers.references):
         if domain_of(ident) in shopper_domains:
             return True
-    return any(subject_similarity(headers.subject or "", t.subject) >= 0.5 for t in targets)
+    return any(subject_similarity(headers.subject or "", t.subject, at_least=0.5) >= 0.5
+               for t in targets)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -99,7 +98,7 @@ def submit(message: EmailMessage, *, host: str, port: int, security: str,
     except ssl.SSLError as exc:
         raise ProbeError(f"{where}: TLS failed: {exc.reason or exc} "
                          "(self-signed server? set shopper.smtp.ca_file)") from None
-    except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, OSError) as exc:
+    except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError, OSError) as exc:
         if started_data:
             # the server may or may not have taken the message: retrying could send it twice
             raise ProbeError(f"{where}: connection lost during DATA, delivery unknown "

@@ -93,24 +93,33 @@
   const outbox = [];
   const seen = new Set();
 
+  // Servers often follow a structured queue/wait frame with the same news as a system text;
+  // the widget shows its own localized line for the structured frame and skips that text.
+  let announcedSeq = null;
+
   const render = (frame) => {
     if (frame.seq != null) {
       if (seen.has(frame.seq)) return;
       seen.add(frame.seq);
     }
     const author = frame.author || {};
+    const announced = announcedSeq;
+    announcedSeq = null;
     switch (frame.type) {
       case "message":
+        if (author.kind === "system" && announced != null && frame.seq === announced + 1) break;
         bubble(author.kind || "system", "message", frame.text || "", author.name);
         break;
       case "queue_position": {
         let line = TEXT.queue(frame.position);
         if (frame.wait_s != null) line += ` ${TEXT.wait(formatWait(frame.wait_s))}`;
         bubble("system", "queue_position", line);
+        announcedSeq = frame.seq;
         break;
       }
       case "wait_estimate":
         bubble("system", "wait_estimate", TEXT.wait(formatWait(frame.wait_s)));
+        announcedSeq = frame.seq;
         break;
       case "agent_joined":
         bubble("system", "agent_joined", TEXT.joined(author.name || frame.text || "An agent"));

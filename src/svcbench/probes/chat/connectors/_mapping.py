@@ -88,7 +88,11 @@ def map_payload(payload: Any, mapping: EventMapping, rules: ActorRules,
         actor: Actor | None = None
         name = find_one(mapping.actor_name_path, item)
         if kind in (ChatEventKind.MESSAGE, ChatEventKind.AGENT_JOINED):
-            actor = rules.classify(find_one(mapping.actor_path, item), name)
+            author_type = find_one(mapping.actor_path, item)
+            if mapping.actor_path and author_type is None and name is None:
+                # guessing would risk counting an unknown author as a human reply
+                raise MalformedPayload(f"{raw_kind} event has no author at {mapping.actor_path}")
+            actor = rules.classify(author_type, name)
         text = find_one(mapping.text_path, item)
         data: dict[str, Any] = {}
         if name is not None:

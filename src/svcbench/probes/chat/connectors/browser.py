@@ -23,15 +23,22 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..connector import ChatConnector, ChatTransportError, ConnectorOptions
+from ..connector import (
+    ChatConnector,
+    ChatTransportError,
+    ChatUnreachableError,
+    ConnectorOptions,
+)
 from ..events import Actor, ChatEvent, ChatEventKind
+from ._actors import ActorRules
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--disable-gpu", "--disable-quic", "--disable-component-update", "--disable-sync"]
 BINDING = "__svcbenchChatEvent"
+LAUNCH_TIMEOUT_S = 30.0
 
-_UNITS = r"""(?P<unit>seconds?|secs?|sekunden?|secondes?|segundos?|secondi|s|minutes?|mins?|minuten?
-    |minutos?|minuti|min|m|hours?|hrs?|stunden?|heures?|horas?|ore|h)"""
+_UNITS = (r"(?P<unit>seconds?|secs?|sekunden?|secondes?|segundos?|secondi|s|minutes?|mins?|"
+          r"minuten?|minutos?|minuti|min|m|hours?|hrs?|stunden?|heures?|horas?|ore|h)")
 
 DEFAULT_QUEUE_PATTERNS = [
     r"(?:you are|you're|sie sind|du bist|vous êtes|usted es|eres|sei)\s+(?:currently\s+|now\s+|"
@@ -62,16 +69,8 @@ DEFAULT_CHAT_ENDED_PATTERNS = [
     r"\b(?:conversation|discussion) (?:est )?terminée\b",
 ]
 
-# Author attribute values seen on real widgets, mapped to actors (per-company author_values
-# take precedence).
-AUTHOR_ALIASES: dict[str, Actor] = {
-    "visitor": Actor.VISITOR, "user": Actor.VISITOR, "customer": Actor.VISITOR,
-    "client": Actor.VISITOR, "contact": Actor.VISITOR, "me": Actor.VISITOR,
-    "bot": Actor.BOT, "agent_bot": Actor.BOT, "agentbot": Actor.BOT, "ai": Actor.BOT,
-    "agent": Actor.AGENT, "operator": Actor.AGENT, "admin": Actor.AGENT, "human": Actor.AGENT,
-    "system": Actor.SYSTEM, "info": Actor.SYSTEM, "notice": Actor.SYSTEM,
-}
-
+_UNREACHABLE = ("ERR_CONNECTION_REFUSED", "ERR_NAME_NOT_RESOLVED", "ERR_CONNECTION_TIMED_OUT",
+                "ERR_ADDRESS_UNREACHABLE", "ERR_INTERNET_DISCONNECTED")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 
@@ -79,7 +78,7 @@ _PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010f
 def _check_regexes(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         try:
-            re.compile(pattern, re.IGNORECASE | re.VERBOSE)
+            re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
     return patterns
@@ -118,14 +117,15 @@ class BrowserOptions(ConnectorOptions):
     ignore_selector: str | None = None               # bubbles to skip (typing indicators)
     text_selector: str | None = None                 # inside the bubble; default whole bubble
     author_name_selector: str | None = None
-    author_attribute: str | None = "data-author"
-    author_values: dict[str, Actor] = Field(default_factory=dict)
+    author_attribute: str | None = "data-author"     # its value is the author type
     kind_attribute: str | None = None                # optional structured hint, e.g. data-kind
-    actor_rules: list[ActorRule] = Field(default_factory=list)
-    default_actor: Actor | None = None
+    actor_rules: list[ActorRule] = Field(default_factory=list)   # DOM rules, checked first
+    authors: ActorRules = ActorRules()               # author type / name rules (all connectors)
     input_selector: str = "textarea, input[type=text]"
     send_key: str | None = "Enter"
     send_selector: str | None = None
+    end_selector: str | None = None                  # clicked on close() to end the chat
+    end_grace_s: float = Field(0.5, ge=0)            # lets the widget tell its server
     queue_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_QUEUE_PATTERNS))
     wait_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_WAIT_PATTERNS))
     agent_joined_patterns: list[str] = Field(
@@ -133,7 +133,7 @@ class BrowserOptions(ConnectorOptions):
     chat_ended_patterns: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CHAT_ENDED_PATTERNS))
     headless: bool = True
-    open_timeout_s: float = Field(30.0, gt=0)        # page load + launcher + input visible
+    open_timeout_s: float = Field(30.0, gt=0)   # page load + launcher + input (after launch)
     action_timeout_s: float = Field(10.0, gt=0)      # one fill / click / key press
     user_agent: str | None = None                    # default: don't disguise the browser
     locale: str = "en-US"
@@ -156,7 +156,8 @@ class BrowserOptions(ConnectorOptions):
     def frames(self) -> list[str]:
         if self.frame_selector is None:
             return []
-        return [self.frame_selector] if isinstance(self.frame_selector, str) else self.frame_selector
+        chain = self.frame_selector
+        return [chain] if isinstance(chain, str) else chain
 
 
 # -- classification (pure) ---------------------------------------------------------------------
@@ -174,14 +175,15 @@ def _wait_seconds(match: re.Match[str]) -> float | None:
 
 def _search(patterns: list[str], text: str) -> re.Match[str] | None:
     for pattern in patterns:
-        found = re.search(pattern, text, re.IGNORECASE | re.VERBOSE)
+        found = re.search(pattern, text, re.IGNORECASE)
         if found:
             return found
     return None
 
 
 def bubble_actor(bubble: dict[str, Any], options: BrowserOptions) -> Actor | None:
-    """Who wrote a bubble: actor rules, then the author attribute, else ``default_actor``."""
+    """Who wrote a bubble: DOM actor rules, then the author attribute and name through the
+    shared ``authors`` rules; None when the bubble carries no author marker at all."""
     attrs = bubble.get("attrs") or {}
     hits = bubble.get("rule_hits") or []
     text = clean_text(bubble.get("text"))
@@ -199,15 +201,10 @@ def bubble_actor(bubble: dict[str, Any], options: BrowserOptions) -> Actor | Non
         if rule.text and not re.search(rule.text, text, re.IGNORECASE):
             continue
         return rule.actor
-    if options.author_attribute:
-        value = (attrs.get(options.author_attribute) or "").strip().lower()
-        if value:
-            mapping = {k.lower(): v for k, v in options.author_values.items()}
-            if value in mapping:
-                return mapping[value]
-            if value in AUTHOR_ALIASES:
-                return AUTHOR_ALIASES[value]
-    return None
+    kind = attrs.get(options.author_attribute) if options.author_attribute else None
+    if not (kind or "").strip() and not author:
+        return None
+    return options.authors.classify(kind or None, author or None)
 
 
 def classify_bubble(bubble: dict[str, Any], options: BrowserOptions
@@ -236,7 +233,7 @@ def classify_bubble(bubble: dict[str, Any], options: BrowserOptions
         if _search(options.chat_ended_patterns, text) or hint == ChatEventKind.CHAT_ENDED:
             structured.append((ChatEventKind.CHAT_ENDED, {}))
     if actor is None:
-        actor = Actor.SYSTEM if structured else options.default_actor
+        actor = Actor.SYSTEM if structured else options.authors.default
     events = [(kind, actor, data) for kind, data in structured]
     if not structured or actor in (Actor.BOT, Actor.AGENT):
         events.insert(0, (ChatEventKind.MESSAGE, actor, {}))
@@ -346,6 +343,7 @@ class BrowserConnector(ChatConnector):
         self._offsets: dict[Any, float] = {}   # frame -> (anchored clock - page clock), seconds
         self._offset: float | None = None      # from the main frame; used for other frames
         self._early: list[tuple[Any, dict[str, Any], float]] = []
+        self._ready = False
         self._closing = False
         self._scope: Any = None
         self.launch_s: float | None = None
@@ -359,11 +357,11 @@ class BrowserConnector(ChatConnector):
                 f"Chromium not found at {CHROMIUM}; run scripts/install-system-deps")
         opts = self.options
         try:
-            await asyncio.wait_for(self._open(), opts.open_timeout_s + 5)
+            await asyncio.wait_for(self._open(), LAUNCH_TIMEOUT_S + opts.open_timeout_s + 5)
         except ChatTransportError:
             await self.close()
             raise
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.close()
             raise ChatTransportError(
                 f"browser: chat widget on {opts.url} not ready within {opts.open_timeout_s:g} s"
@@ -377,15 +375,16 @@ class BrowserConnector(ChatConnector):
         from playwright.async_api import async_playwright
 
         opts = self.options
-        deadline = time.monotonic() + opts.open_timeout_s
         self._pw = await async_playwright().start()
         started = time.monotonic()
         try:
             self._browser = await self._pw.chromium.launch(
-                executable_path=CHROMIUM, headless=opts.headless, args=LAUNCH_ARGS)
+                executable_path=CHROMIUM, headless=opts.headless, args=LAUNCH_ARGS,
+                timeout=LAUNCH_TIMEOUT_S * 1000)
         except PlaywrightError as exc:
             raise ChatTransportError(f"browser: Chromium did not start: {_short(exc)}") from exc
         self.launch_s = time.monotonic() - started
+        deadline = time.monotonic() + opts.open_timeout_s   # the widget's time, not Chromium's
         self._browser.on("disconnected", lambda _: self._lost("browser disconnected"))
         context_args: dict[str, Any] = {
             "locale": opts.locale,
@@ -400,7 +399,6 @@ class BrowserConnector(ChatConnector):
         self._page = await self._context.new_page()
         self._page.on("crash", lambda _: self._lost("page crashed"))
         self._offset = await self._calibrate(self._page.main_frame)
-        self._flush_early()
 
         def left_ms() -> float:
             return max(100.0, (deadline - time.monotonic()) * 1000)
@@ -408,8 +406,10 @@ class BrowserConnector(ChatConnector):
         try:
             await self._page.goto(opts.url, wait_until="load", timeout=left_ms())
         except PlaywrightError as exc:
-            raise ChatTransportError(
-                f"browser: could not load {opts.url}: {_short(exc)}") from exc
+            problem = f"browser: could not load {opts.url}: {_short(exc)}"
+            if any(code in str(exc) for code in _UNREACHABLE):
+                raise ChatUnreachableError(problem) from exc
+            raise ChatTransportError(problem) from exc
         scope: Any = self._page
         for selector in opts.frames:
             await self._wait(scope.locator(selector).first, "attached", left_ms(),
@@ -430,14 +430,17 @@ class BrowserConnector(ChatConnector):
         box = scope.locator(opts.input_selector).first
         await self._wait(box, "visible", left_ms(),
                          f"chat input {opts.input_selector!r} did not appear on {opts.url}")
+        connected = self.clock()
         handle = await box.element_handle(timeout=left_ms())
         frame = await handle.owner_frame() if handle else None
         if frame is not None and frame != self._page.main_frame:
             self._offsets[frame] = await self._calibrate(frame)
         self._queue.put_nowait(ChatEvent(
-            kind=ChatEventKind.CONNECTED, t_local=self.clock(),
+            kind=ChatEventKind.CONNECTED, t_local=connected,
             data={"url": opts.url, "frame": frame.url if frame else None,
                   "launch_s": round(self.launch_s, 3)}))
+        self._ready = True
+        self._flush_early()
 
     async def _wait(self, locator: Any, state: str, timeout_ms: float, problem: str) -> None:
         from playwright.async_api import Error as PlaywrightError
@@ -467,11 +470,12 @@ class BrowserConnector(ChatConnector):
     async def next_event(self, timeout_s: float) -> ChatEvent | None:
         try:
             return await asyncio.wait_for(self._queue.get(), max(0.0, timeout_s))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     async def close(self) -> None:
-        """Take the final screenshot (if asked) and stop Chromium; safe to call repeatedly."""
+        """Take the final screenshot (if asked), end the chat (if ``end_selector``) and stop
+        Chromium; safe to call repeatedly."""
         self._closing = True
         page, context, browser, pw = self._page, self._context, self._browser, self._pw
         self._page = self._context = self._browser = self._pw = None
@@ -480,6 +484,10 @@ class BrowserConnector(ChatConnector):
                 path = Path(self.options.screenshot_path)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 await asyncio.wait_for(page.screenshot(path=str(path)), 10)
+        if page is not None and self._scope is not None and self.options.end_selector:
+            with contextlib.suppress(Exception):   # best effort: the browser goes away anyway
+                await self._scope.locator(self.options.end_selector).first.click(timeout=2000)
+                await asyncio.sleep(self.options.end_grace_s)
         for closing in (context, browser):
             if closing is not None:
                 with contextlib.suppress(Exception):
@@ -506,7 +514,7 @@ class BrowserConnector(ChatConnector):
 
     def _on_bubble(self, source: dict[str, Any], bubble: dict[str, Any]) -> None:
         received = self.clock()
-        if self._offset is None:
+        if not self._ready:   # hold bubbles until CONNECTED is queued and clocks calibrated
             self._early.append((source.get("frame"), bubble, received))
             return
         self._emit(source.get("frame"), bubble, received)

@@ -1,0 +1,169 @@
+"""Chat events in, chat numbers out (pure).
+
+t0 is our question (its echo, or when it was sent). Times to the first reply of any kind,
+to the agent being connected (joined, or first human message, whichever came first) and to
+the first human reply. Queue announcements come from structured events or from a
+multilingual reading of system and bot text; "still waiting" lines are counted with the
+gaps between them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from ...hours import BusinessCalendar
+from ...measure import build, elapsed, first
+from ...models import Event, Measurement, Outcome, Probe
+
+_QUEUE_WORDS = re.compile(
+    r"(?i)queue|\bin line\b|waiting list|warteschlange|warteliste|file d'attente|\bcola\b|"
+    r"\bfila\b|wachtrij|\bkö(?:n)?\b|\bkø(?:en)?\b|\bjono(?:ssa)?\b|\bcoda\b|kolejce")
+_POSITION = re.compile(
+    r"(?i)(?:number|\bno\.?|\bnr\.?|nummer|numéro|n°|número|position|posición|posição|"
+    r"platz|plats|plass|\bplace|posto|#)\s*:?\s*(\d{1,4})\b"
+    r"|\b(\d{1,4})(?:st|nd|rd|th|\.|e|ème|º)?\s+(?:in (?:the )?(?:queue|line)|"
+    r"in der warteschlange|dans la file|en la cola|in de wachtrij|i kö|i køen)")
+_WAIT = re.compile(
+    r"(?i)(?:wait(?:ing)?(?: time)?|wartezeit|temps d'attente|attente|tiempo de espera|"
+    r"tempo de espera|wachttijd|väntetid|ventetid|attesa)\D{0,40}?"
+    r"(\d+(?:[.,]\d+)?)\s*(seconds?|secs?|s\b|minutes?|mins?|minuten|minutos|minuti|"
+    r"minuter|minutter|hours?|stunden?|heures?|horas?)")
+_STILL_WAITING = re.compile(
+    r"(?i)\bstill\b|thanks? (?:you )?for (?:your )?(?:waiting|patience|holding)|"
+    r"\bshortly\b|in a moment|bear with|einen moment|\bgeduld\b|merci de (?:votre )?patien|"
+    r"un instant|gracias por (?:su |tu )?(?:espera|paciencia)|bedankt voor (?:uw |je )?geduld|"
+    r"tack för (?:ditt |ert )?tålamod|takk for tålmodighet")
+
+
+def queue_position_in(text: str | None) -> int | None:
+    """A queue position announced in free text ('You are number 3 in the queue'), or None."""
+    if not text or not _QUEUE_WORDS.search(text):
+        return None
+    match = _POSITION.search(text)
+    if not match:
+        return None
+    return int(match.group(1) or match.group(2))
+
+
+def wait_estimate_in(text: str | None) -> float | None:
+    """A waiting time announced in free text, in seconds, or None."""
+    if not text:
+        return None
+    match = _WAIT.search(text)
+    if not match:
+        return None
+    value = float(match.group(1).replace(",", "."))
+    unit = match.group(2).lower()
+    if unit.startswith(("h", "st")):
+        return value * 3600
+    if unit.startswith("m"):
+        return value * 60
+    return value
+
+
+def is_still_waiting(text: str | None) -> bool:
+    return bool(text) and _STILL_WAITING.search(text) is not None
+
+
+def _actor(event: Event) -> str | None:
+    return event.data.get("actor")
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max(0.0, (end - start).total_seconds()), 3)
+
+
+def chat_metrics(events: list[Event]) -> dict[str, Any]:
+    """Everything measurable about one conversation, from its events."""
+    events = sorted(events, key=lambda e: e.at)
+    question = first(events, lambda e: e.kind == "chat.message"
+                     and e.data.get("role") == "question")
+    t0 = question.at if question else None
+    messages = [e for e in events if e.kind == "chat.message"]
+    after = [e for e in events if t0 is not None and e.at >= t0]
+    replies = [e for e in after if e.kind == "chat.message" and _actor(e) != "visitor"]
+    first_reply = replies[0] if replies else None
+    first_human = next((e for e in replies if _actor(e) == "agent"), None)
+    joined = first(after, "chat.agent_joined")
+    connected = min((e for e in (joined, first_human) if e is not None), key=lambda e: e.at,
+                    default=None)
+    before_human = [e for e in replies if first_human is None or e.at < first_human.at]
+    automated = [e for e in before_human if _actor(e) in ("system", "bot")]
+
+    positions = [(e.at, e.data.get("position")) for e in after if e.kind == "chat.queue_position"]
+    waits = [(e.at, e.data.get("wait_s")) for e in after if e.kind == "chat.wait_estimate"]
+    queue_texts = []
+    for e in automated:
+        position, wait = queue_position_in(e.data.get("text")), wait_estimate_in(e.data.get("text"))
+        if position is not None:
+            positions.append((e.at, position))
+        if wait is not None:
+            waits.append((e.at, wait))
+        if position is not None or wait is not None:
+            queue_texts.append(e.data.get("text"))
+    positions.sort(key=lambda p: p[0])
+    waits.sort(key=lambda p: p[0])
+
+    still = [e for e in automated if is_still_waiting(e.data.get("text"))]
+    gaps = [round((b.at - a.at).total_seconds(), 3) for a, b in zip(still, still[1:],
+                                                                     strict=False)]
+    asked = first(events, "chat.asked_human")
+    human_after_ask = first_human is not None and asked is not None and first_human.at >= asked.at
+    ended = first(events, "chat.ended")
+
+    server_first_reply = None
+    if question and first_reply and question.data.get("t_server") is not None \
+            and first_reply.data.get("t_server") is not None:
+        server_first_reply = round(first_reply.data["t_server"] - question.data["t_server"], 3)
+
+    return {
+        "question_echoed": bool(question and question.data.get("echoed")),
+        "first_reply_s": _seconds(t0, first_reply.at if first_reply else None),
+        "first_reply_by": _actor(first_reply) if first_reply else None,
+        "first_reply_server_s": server_first_reply,
+        "connect_s": _seconds(t0, connected.at if connected else None),
+        "agent_joined_s": _seconds(t0, joined.at if joined else None),
+        "first_human_s": _seconds(t0, first_human.at if first_human else None),
+        "agent": (joined.data.get("agent") if joined else None)
+        or (first_human.data.get("author") if first_human else None),
+        "queue_announced": bool(positions or waits),
+        "queue_positions": [p for _, p in positions],
+        "queue_first_s": _seconds(t0, positions[0][0] if positions else None),
+        "wait_estimates_s": [w for _, w in waits],
+        "queue_texts": queue_texts,
+        "still_waiting_count": len(still),
+        "still_waiting_gaps_s": gaps,
+        "bot_messages": sum(1 for e in before_human if _actor(e) == "bot"),
+        "asked_human": asked is not None,
+        "human_on_request": human_after_ask if asked is not None else None,
+        "transcript_length": len(messages),
+        "ended_by": ended.data.get("by") if ended else None,
+        "greetings": sum(1 for e in messages if e.data.get("role") == "greeting"),
+    }
+
+
+def chat_measurement(probe: Probe, events: list[Event], calendar: BusinessCalendar,
+                     outcome: Outcome) -> Measurement:
+    metrics = chat_metrics(events)
+    question = first(events, lambda e: e.kind == "chat.message"
+                     and e.data.get("role") == "question")
+    t0 = question.at if question else None
+    replies = sorted((e for e in events if e.kind == "chat.message" and t0 is not None
+                      and e.at >= t0 and _actor(e) != "visitor"), key=lambda e: e.at)
+    first_reply = replies[0].at if replies else None
+    human = next((e.at for e in replies if _actor(e) == "agent"), None)
+    connect = None
+    if metrics["connect_s"] is not None and t0 is not None:
+        from datetime import timedelta
+
+        connect = t0 + timedelta(seconds=metrics["connect_s"])
+    metrics["connect_bh_s"] = elapsed(t0, connect, calendar)[1]
+    flags = []
+    if t0 is not None and question is not None and not question.data.get("echoed"):
+        flags.append("t0_from_send")
+    return build(probe, events, calendar, outcome=outcome, start=t0, first_response=first_reply,
+                 answer=human, human=human is not None, metrics=metrics, flags=flags)

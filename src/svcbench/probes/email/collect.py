@@ -1,0 +1,431 @@
+"""Collecting replies: IMAP incremental sync per shopper and folder, matching, storing.
+
+For every shopper with an ``[shopper.imap]`` server and every folder in ``imap.folders`` plus
+the server's ``\\Junk`` folder:
+
+1. ``STATUS`` (no SELECT): skip the folder when UIDVALIDITY and UIDNEXT are unchanged;
+2. fetch headers (``BODY.PEEK[HEADER]``, INTERNALDATE, size) of UIDs above the stored last UID
+   (``UID n:*`` always returns the newest message, so lower UIDs are dropped here);
+3. fetch whole messages only for candidates (see ``match.worth_fetching``), match, classify,
+   store message + ``email.received`` event in one transaction, then advance the cursor.
+
+A changed UIDVALIDITY triggers a rescan from one day before the oldest open probe;
+messages are de-duplicated by Message-ID + INTERNALDATE. One mailbox failing (server down,
+wrong password, a hostile message) never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import imaplib
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ...errors import StoreError
+from ...models import Channel, Event, Probe, ProbeStatus, format_instant, utcnow
+from .imap import RETRY_DELAYS, FetchedMessage, ImapSession, MailboxError, chunks, uid_set
+from .match import ProbeTarget, company_domains, match_email, worth_fetching
+
+if TYPE_CHECKING:
+    from ...config import Config, Shopper
+    from ...plugins import Secrets
+    from ...store import Store
+
+log = logging.getLogger("svcbench.email")
+
+CURSOR = "imap"
+HEADER_BATCH = 500
+BODY_BATCH = 50
+#: Date header this far after INTERNALDATE: the sender's clock is fast
+CLOCK_AHEAD = timedelta(minutes=2)
+#: INTERNALDATE this far after the Date header: delayed delivery (or a slow clock)
+CLOCK_BEHIND = timedelta(minutes=15)
+
+_EVENT_NS = uuid.UUID("2d6f1a8e-5b0c-4c4e-9a51-6f7b1f0c3e21")
+
+#: headers kept with a stored message (the rest stay in the mailbox)
+KEPT_HEADERS = (
+    "message-id", "in-reply-to", "references", "from", "to", "cc", "reply-to", "delivered-to",
+    "date", "subject", "return-path", "auto-submitted", "precedence", "x-auto-response-suppress",
+    "x-autoreply", "x-autorespond", "x-mailer", "x-loop", "list-unsubscribe", "content-type",
+)
+KEPT_PREFIXES = ("x-zendesk", "x-fd-", "x-rt-", "x-zammad", "x-ms-exchange-inbox-rules",
+                 "x-ms-exchange-generated", "x-freshdesk", "x-helpscout", "x-intercom")
+
+
+@dataclass
+class MailboxResult:
+    """What one run did with one mailbox folder."""
+
+    shopper: str
+    folder: str
+    status: str = "ok"  # ok | unchanged | skipped | error
+    headers_fetched: int = 0
+    bodies_fetched: int = 0
+    matched: int = 0
+    duplicates: int = 0
+    bad: int = 0
+    rescanned: bool = False
+    attempts: int = 1
+    error: str | None = None
+
+    def summary(self) -> str:
+        where = f"{self.shopper}:{self.folder}"
+        if self.status == "error":
+            return f"{where}: error after {self.attempts} attempt(s): {self.error}"
+        if self.status == "unchanged":
+            return f"{where}: unchanged"
+        text = (f"{where}: {self.headers_fetched} new, {self.bodies_fetched} bodies fetched, "
+                f"{self.matched} matched")
+        if self.duplicates:
+            text += f", {self.duplicates} already stored"
+        if self.bad:
+            text += f", {self.bad} unreadable skipped"
+        if self.rescanned:
+            text += " (UIDVALIDITY changed: rescanned)"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CollectReport:
+    mailboxes: list[MailboxResult] = field(default_factory=list)
+    events: dict[str, list[Event]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[MailboxResult]:
+        return [m for m in self.mailboxes if m.status == "error"]
+
+    def add_event(self, event: Event) -> None:
+        self.events.setdefault(event.probe_id, []).append(event)
+
+
+# -- which probes are waiting for mail ------------------------------------------------------
+
+
+def targets_for(store: Store, config: Config, shopper: Shopper) -> list[ProbeTarget]:
+    """Sent email probes of this shopper that can still receive replies."""
+    targets = []
+    for probe in store.probes(status=[ProbeStatus.STARTING, ProbeStatus.RUNNING],
+                              channel=Channel.EMAIL):
+        if probe.shopper != shopper.id or not probe.state.get("message_id"):
+            continue
+        targets.append(target_of(probe, config, shopper))
+    return targets
+
+
+def target_of(probe: Probe, config: Config, shopper: Shopper) -> ProbeTarget:
+    company = config.companies.get(probe.company)
+    endpoint = company.channels.get(Channel.EMAIL) if company else None
+    address = endpoint.options.get("address") if endpoint else probe.state.get("to")
+    domains = company_domains(address or probe.state.get("to"),
+                              company.website if company else None)
+    sent = probe.state.get("sent_at")
+    from ...models import parse_instant
+
+    return ProbeTarget(
+        probe_id=probe.id, message_id=probe.state["message_id"],
+        reply_address=probe.state.get("reply_to", ""), ref=probe.state.get("ref", ""),
+        subject=probe.state.get("subject", ""), company_domains=domains,
+        sent_at=parse_instant(sent) if sent else probe.started_at,
+        deadline_at=probe.deadline_at,
+        shopper_addresses=((shopper.email or "").lower(),),
+    )
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def collect(config: Config, store: Store, *, secrets: Secrets,
+            shoppers: Iterable[str] | None = None, clock: Callable[[], datetime] = utcnow,
+            retry_delays: Iterable[float] = RETRY_DELAYS,
+            sleep: Callable[[float], None] | None = None,
+            session_factory: Callable[..., ImapSession] | None = None) -> CollectReport:
+    """One collection pass over the shoppers' mailboxes; never raises for one mailbox's sake."""
+    import time
+
+    report = CollectReport()
+    wanted = set(shoppers) if shoppers is not None else None
+    for shopper in config.shoppers.values():
+        if shopper.imap is None or (wanted is not None and shopper.id not in wanted):
+            continue
+        collect_shopper(config, store, shopper, secrets=secrets, report=report, clock=clock,
+                        retry_delays=tuple(retry_delays), sleep=sleep or time.sleep,
+                        session_factory=session_factory)
+    return report
+
+
+def open_session(shopper: Shopper, secrets: Secrets, *, retry_delays=RETRY_DELAYS,
+                 sleep=None, session_factory=None) -> ImapSession:
+    import time
+
+    server = shopper.imap
+    assert server is not None
+    password = secrets.get(server.password_env, what=f"shopper {shopper.id}: imap.password_env")
+    factory = session_factory or ImapSession.connect_with_retry
+    return factory(host=server.host, port=server.port, security=server.security,
+                   username=server.username or shopper.email, password=password,
+                   ca_file=server.ca_file, timeout=server.timeout_s, delays=retry_delays,
+                   sleep=sleep or time.sleep)
+
+
+def collect_shopper(config: Config, store: Store, shopper: Shopper, *, secrets: Secrets,
+                    report: CollectReport, clock=utcnow, retry_delays=RETRY_DELAYS,
+                    sleep=None, session_factory=None) -> None:
+    assert shopper.imap is not None
+    folders = list(dict.fromkeys(shopper.imap.folders))
+    try:
+        session = open_session(shopper, secrets, retry_delays=retry_delays, sleep=sleep,
+                               session_factory=session_factory)
+    except MailboxError as exc:
+        for folder in folders:
+            report.mailboxes.append(MailboxResult(shopper.id, folder, status="error",
+                                                  error=str(exc), attempts=exc.attempts))
+        log.warning("collect %s: %s", shopper.id, exc)
+        return
+    with session:
+        try:
+            junk = session.special_use("\\Junk")
+        except (MailboxError, OSError) as exc:
+            log.warning("collect %s: LIST failed: %s", shopper.id, exc)
+            junk = None
+        if junk and junk not in folders:
+            folders.append(junk)
+        targets = targets_for(store, config, shopper)
+        for folder in folders:
+            result = MailboxResult(shopper.id, folder)
+            report.mailboxes.append(result)
+            try:
+                sync_folder(session, store, shopper, folder, targets, result, report, clock)
+            except Exception as exc:  # noqa: BLE001 - one mailbox never stops the others
+                result.status, result.error = "error", _one_line(exc)
+                log.warning("collect %s:%s: %s", shopper.id, folder, result.error)
+                if isinstance(exc, OSError | EOFError | imaplib.IMAP4.abort):
+                    # the connection is gone: the remaining folders are reported, not tried
+                    for rest in folders[folders.index(folder) + 1:]:
+                        report.mailboxes.append(MailboxResult(
+                            shopper.id, rest, status="error", error="connection lost"))
+                    return
+
+
+def sync_folder(session: ImapSession, store: Store, shopper: Shopper, folder: str,
+                targets: list[ProbeTarget], result: MailboxResult, report: CollectReport,
+                clock=utcnow) -> None:
+    key = f"{shopper.id}:{folder}"
+    cursor = store.get_cursor(CURSOR, key)
+    try:
+        status = session.status(folder)
+    except MailboxError as exc:
+        result.status, result.error = "error", str(exc)
+        return
+    uidvalidity, uidnext = status.get("uidvalidity"), status.get("uidnext")
+    if cursor and cursor.get("uidvalidity") == uidvalidity and cursor.get("uidnext") == uidnext:
+        result.status = "unchanged"
+        return
+    last_uid = int(cursor["last_uid"]) if cursor and \
+        cursor.get("uidvalidity") == uidvalidity else 0
+    new_cursor = {"uidvalidity": uidvalidity, "uidnext": uidnext,
+                  "last_uid": max(last_uid, (uidnext or 1) - 1)}
+    if not targets:
+        # nothing is waiting for a reply: older mail can never match a later probe
+        result.status = "skipped"
+        store.set_cursor(CURSOR, key, new_cursor)
+        return
+    session.examine(folder)
+    if cursor is None or cursor.get("uidvalidity") != uidvalidity:
+        result.rescanned = cursor is not None
+        oldest = min((t.sent_at for t in targets if t.sent_at), default=clock())
+        uids = session.search_since(oldest - timedelta(days=1))
+    else:
+        uids = None  # incremental: last_uid+1:*
+    candidates: list[tuple[int, datetime]] = []
+    highest = last_uid
+    batches = ([uid_set(batch) for batch in chunks(sorted(uids), HEADER_BATCH)]
+               if uids is not None else [f"{last_uid + 1}:*"])
+    for batch in batches:
+        for item in session.fetch_headers(batch):
+            if item.uid <= last_uid:
+                continue  # 'n:*' returns the newest message even when n > UIDNEXT
+            highest = max(highest, item.uid)
+            result.headers_fetched += 1
+            try:
+                if _worth_fetching(item, targets):
+                    candidates.append((item.uid, item.internaldate))
+            except StoreError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a hostile header never stops the run
+                result.bad += 1
+                log.warning("collect %s uid %s: unreadable headers skipped: %s", key, item.uid,
+                            _one_line(exc))
+    for batch in chunks([uid for uid, _ in candidates], BODY_BATCH):
+        for item in session.fetch_bodies(uid_set(batch)):
+            result.bodies_fetched += 1
+            try:
+                store_if_match(store, item, targets, folder, result, report)
+            except StoreError:
+                raise  # the cursor must not move past a message we could not store
+            except Exception as exc:  # noqa: BLE001 - log, count, carry on
+                result.bad += 1
+                log.warning("collect %s uid %s: message skipped: %s", key, item.uid,
+                            _one_line(exc))
+    new_cursor["last_uid"] = max(new_cursor["last_uid"], highest)
+    store.set_cursor(CURSOR, key, new_cursor)
+
+
+def _worth_fetching(item: FetchedMessage, targets: list[ProbeTarget]) -> bool:
+    from .parse import parse_email
+
+    return worth_fetching(parse_email(item.data), targets, arrived_at=item.internaldate)
+
+
+def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget],
+                   folder: str, result: MailboxResult, report: CollectReport) -> bool:
+    """Match one fetched message; store it with its event if it belongs to a probe."""
+    from .classify import MailKind, classify
+    from .parse import parse_email
+
+    email = parse_email(item.data)
+    match = match_email(email, targets, arrived_at=item.internaldate)
+    if match is None:
+        return False
+    target = next(t for t in targets if t.probe_id == match.probe_id)
+    previous = [m for m in store.messages(match.probe_id)
+                if m["direction"] == "in" and m["classification"] != MailKind.BOUNCE]
+    verdict = classify(email, sent_at=target.sent_at, arrived_at=item.internaldate,
+                       is_first_from_company=not previous)
+    kind = str(verdict.kind.value if hasattr(verdict.kind, "value") else verdict.kind)
+    ident = email.message_id or hashlib.sha256(item.data[:20000]).hexdigest()[:32]
+    dedupe_key = f"email:{ident}:{format_instant(item.internaldate)}"
+    actor = "human" if kind == "human" else "bounce" if kind == "bounce" else "auto"
+    flags = clock_flags(email.date, item.internaldate)
+    event = Event(
+        probe_id=match.probe_id, kind="email.received", at=item.internaldate,
+        source="imap.internaldate",
+        id=str(uuid.uuid5(_EVENT_NS, f"{match.probe_id}|{dedupe_key}")),
+        data={
+            "kind": kind, "helpdesk": verdict.helpdesk, "message_id": email.message_id,
+            "match": match.method, "score": match.score,
+            "date_header": format_instant(email.date) if email.date else None,
+            "received_header": format_instant(email.received_at) if email.received_at else None,
+            "clock_suspect": bool(flags), "clock_flags": flags, "review": bool(verdict.review),
+            "reasons": list(verdict.reasons)[:10], "from": email.from_addr,
+            "subject": email.subject[:300], "folder": folder,
+            "dsn_failed_recipient": email.dsn_failed_recipient,
+        },
+    )
+    with store.transaction():
+        added = store.add_message(
+            probe_id=match.probe_id, channel=Channel.EMAIL, direction="in", actor=actor,
+            at=item.internaldate, subject=email.subject, text=email.text,
+            headers=kept_headers(email.headers), classification=kind,
+            match_method=match.method, match_score=match.score, dedupe_key=dedupe_key,
+            data={"folder": folder, "size": item.size, "helpdesk": verdict.helpdesk,
+                  "review": bool(verdict.review), "defects": list(email.defects)[:20]},
+        )
+        if added:
+            store.add_events([event])
+    if not added:
+        result.duplicates += 1
+        return False
+    result.matched += 1
+    report.add_event(event)
+    return True
+
+
+def clock_flags(date_header: datetime | None, internaldate: datetime) -> list[str]:
+    if date_header is None:
+        return []
+    flags = []
+    if date_header > internaldate + CLOCK_AHEAD:
+        flags.append("date_ahead")
+    if internaldate - date_header > CLOCK_BEHIND:
+        flags.append("delivery_delayed")
+    return flags
+
+
+def kept_headers(headers: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    return {name: [v[:1000] for v in values[:5]] for name, values in headers.items()
+            if name in KEPT_HEADERS or name.startswith(KEPT_PREFIXES)}
+
+
+def _one_line(exc: object) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300] if isinstance(
+        exc, Exception) and not isinstance(exc, MailboxError) else " ".join(str(exc).split())
+
+
+# -- recovering a probe whose send was never recorded -----------------------------------------
+
+
+def find_sent_copy(shopper: Shopper, secrets: Secrets, message_id: str, *,
+                   retry_delays=RETRY_DELAYS) -> datetime | None:
+    """INTERNALDATE of our own copy (BCC or Sent folder) of a sent message, or None."""
+    with open_session(shopper, secrets, retry_delays=retry_delays) as session:
+        folders = list(dict.fromkeys([*shopper.imap.folders, "INBOX"]))  # type: ignore[union-attr]
+        for flag in ("\\Sent", "\\Junk"):
+            name = session.special_use(flag)
+            if name and name not in folders:
+                folders.append(name)
+        for folder in folders:
+            try:
+                session.examine(folder)
+                uids = session.search_header("Message-ID", message_id)
+            except MailboxError:
+                continue
+            if uids:
+                for item in session.fetch_headers(uid_set(uids[:1])):
+                    return item.internaldate
+    return None
+
+
+# -- watching -----------------------------------------------------------------------------------
+
+#: re-issue IDLE this often: servers and NATs drop idle connections (RFC 2177 says < 29 min)
+IDLE_RENEW_S = 15 * 60
+
+
+def watch(config: Config, store: Store, *, secrets: Secrets, shoppers: Iterable[str] | None,
+          on_report: Callable[[CollectReport], None], stop: threading.Event | None = None,
+          idle_s: float = IDLE_RENEW_S, clock: Callable[[], datetime] = utcnow) -> None:
+    """Collect, then wait for IMAP IDLE pushes (a hint only) and collect again, until
+    ``stop`` is set or Ctrl-C. Times always come from INTERNALDATE, never from the push."""
+    stop = stop or threading.Event()
+    wake = threading.Event()
+    chosen = [s for s in config.shoppers.values()
+              if s.imap is not None and (shoppers is None or s.id in set(shoppers))]
+    threads = [threading.Thread(target=_idle_loop, args=(s, secrets, wake, stop, idle_s),
+                                daemon=True, name=f"idle-{s.id}") for s in chosen]
+    for thread in threads:
+        thread.start()
+    try:
+        while not stop.is_set():
+            wake.clear()
+            on_report(collect(config, store, secrets=secrets, shoppers=[s.id for s in chosen],
+                              clock=clock))
+            wake.wait(timeout=idle_s)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=3)
+
+
+def _idle_loop(shopper: Shopper, secrets: Secrets, wake: threading.Event,
+               stop: threading.Event, idle_s: float) -> None:
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            with open_session(shopper, secrets, retry_delays=()) as session:
+                delay = 1.0
+                while not stop.is_set():
+                    if session.idle("INBOX", idle_s, stop):
+                        wake.set()
+        except Exception as exc:  # noqa: BLE001 - keep watching; the main loop reports errors
+            log.info("idle %s: %s; reconnecting in %.0fs", shopper.id, exc, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 300)

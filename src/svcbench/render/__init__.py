@@ -1,0 +1,163 @@
+"""Renderers for a :class:`svcbench.rank.Report`: terminal, CSV, JSON and HTML.
+
+The flat records below are the one definition of the exported columns; CSV and JSON both use
+them, and docs/report-columns.md documents them. Keep them stable: add columns at the end and
+bump ``SCHEMA_VERSION`` when a column changes meaning.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..rank import Report
+
+SCHEMA_VERSION = 1
+CHANNEL_ORDER = ("phone", "email", "chat", "returns", "delivery")
+#: shares within targets are exported as within_1..within_N (at least this many columns)
+MIN_TARGET_COLUMNS = 3
+
+RANKING_COLUMNS = [
+    "quarter", "channel", "rank", "rank_low", "rank_high", "tie_group", "company", "name",
+    "industry", "status", "score", "speed", "within_target_score", "n", "excluded",
+    "median_s", "median_low_s", "median_high_s", "mean_answered_s", "p90_s",
+    "share_answered", "share_human", "share_unanswered", "previous_rank", "rank_change",
+    "movement", "business_hours",
+]
+OVERALL_COLUMNS = [
+    "quarter", "rank", "rank_low", "rank_high", "tie_group", "company", "name", "industry",
+    "status", "score", "channels_ranked", "top_n_channels", "top_n_summary",
+    *[f"score_{c}" for c in CHANNEL_ORDER], *[f"rank_{c}" for c in CHANNEL_ORDER],
+    "previous_rank", "rank_change", "movement",
+]
+
+
+def target_columns(report: Report) -> int:
+    return max([MIN_TARGET_COLUMNS, *(len(c.targets) for c in report.channels.values())])
+
+
+def ranking_columns(report: Report) -> list[str]:
+    k = target_columns(report)
+    return [*RANKING_COLUMNS, *[f"target_{i}_s" for i in range(1, k + 1)],
+            *[f"within_{i}" for i in range(1, k + 1)]]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def ranking_records(report: Report) -> list[dict[str, Any]]:
+    """One record per company per channel (long format), in ranking order per channel."""
+    k = target_columns(report)
+    records = []
+    for channel in ordered_channels(report):
+        ranking = report.channels[channel]
+        for row in ranking.rows:
+            record = {
+                "quarter": report.quarter, "channel": channel, "rank": row.rank,
+                "rank_low": row.rank_low, "rank_high": row.rank_high,
+                "tie_group": row.tie_group, "company": row.company, "name": row.name,
+                "industry": row.industry, "status": row.status, "score": row.score,
+                "speed": row.speed, "within_target_score": row.within_target_score,
+                "n": row.n, "excluded": row.excluded, "median_s": _round(row.median_s),
+                "median_low_s": _round(row.median_low_s),
+                "median_high_s": _round(row.median_high_s),
+                "mean_answered_s": _round(row.mean_answered_s), "p90_s": _round(row.p90_s),
+                "share_answered": _share(row.share_answered),
+                "share_human": _share(row.share_human),
+                "share_unanswered": _share(row.share_unanswered),
+                "previous_rank": row.previous_rank, "rank_change": row.rank_change,
+                "movement": row.movement or None, "business_hours": report.business_hours,
+            }
+            targets = list(row.within)
+            for i in range(k):
+                record[f"target_{i + 1}_s"] = targets[i] if i < len(targets) else None
+            for i in range(k):
+                record[f"within_{i + 1}"] = (
+                    _share(row.within[targets[i]]) if i < len(targets) else None)
+            records.append({key: _clean(v) for key, v in record.items()})
+    return records
+
+
+def overall_records(report: Report) -> list[dict[str, Any]]:
+    records = []
+    for row in report.overall:
+        record = {
+            "quarter": report.quarter, "rank": row.rank, "rank_low": row.rank_low,
+            "rank_high": row.rank_high, "tie_group": row.tie_group, "company": row.company,
+            "name": row.name, "industry": row.industry, "status": row.status,
+            "score": row.score, "channels_ranked": row.channels_ranked,
+            "top_n_channels": row.top_n_channels, "top_n_summary": row.top_n_summary,
+        }
+        for c in CHANNEL_ORDER:
+            record[f"score_{c}"] = row.channel_scores.get(c)
+        for c in CHANNEL_ORDER:
+            record[f"rank_{c}"] = row.channel_ranks.get(c)
+        record.update(previous_rank=row.previous_rank, rank_change=row.rank_change,
+                      movement=row.movement or None)
+        records.append(record)
+    return records
+
+
+def ordered_channels(report: Report) -> list[str]:
+    known = [c for c in CHANNEL_ORDER if c in report.channels]
+    return known + sorted(c for c in report.channels if c not in CHANNEL_ORDER)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _share(value: float) -> float:
+    return round(value, 6)
+
+
+def duration(seconds: float | None, *, none: str = "no answer") -> str:
+    """A short human duration: '45 s', '12 min', '5.2 h', '3.1 d'."""
+    if seconds is None or not math.isfinite(seconds):
+        return none
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def percent(share: float | None) -> str:
+    return "" if share is None else f"{100 * share:.0f}%"
+
+
+def target_label(seconds: float) -> str:
+    """'30 s', '2 min', '12 h', '7 d' for a target threshold."""
+    s = float(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if s >= size and s % size == 0:
+            return f"{s / size:g} {unit}"
+    return f"{s:g} s"
+
+
+def rank_range(low: int | None, high: int | None) -> str:
+    if low is None or high is None:
+        return ""
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def movement_mark(movement: str | None, change: int | None) -> str:
+    if movement == "up":
+        return f"▲{change}"
+    if movement == "down":
+        return f"▼{-change}" if change is not None else "▼"
+    if movement == "same":
+        return "="
+    if movement == "new":
+        return "new"
+    return ""
+
+
+def output_name(report: Report, suffix: str) -> str:
+    return f"rankings-{report.quarter}{suffix}"

@@ -1,0 +1,46 @@
+"""The report as ONE self-contained HTML file: inline CSS and SVG, no scripts, no fonts, no
+images, no network. Rendered by jinja2 with autoescaping on, so every name from the data is
+escaped, in SVG text and attributes too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import (
+    duration,
+    movement_mark,
+    ordered_channels,
+    output_name,
+    percent,
+    rank_range,
+    target_label,
+)
+from .charts import box_chart, histogram
+
+if TYPE_CHECKING:
+    from ..rank import Report
+
+
+def render_html(report: Report) -> str:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("svcbench", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(duration=duration, percent=percent, target=target_label)
+    env.globals.update(rank_range=rank_range, movement_mark=movement_mark)
+    channels = [
+        {"ranking": report.channels[c], "boxes": box_chart(report.channels[c]),
+         "histogram": histogram(report.channels[c])}
+        for c in ordered_channels(report)
+    ]
+    return env.get_template("report.html.j2").render(report=report, channels=channels)
+
+
+def write_html(report: Report, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / output_name(report, ".html")
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(render_html(report), encoding="utf-8")
+    tmp.replace(path)
+    return [path]

@@ -1,0 +1,33 @@
+"""CSV output: one long-format file for the channel rankings, one for the overall ranking.
+
+``rankings-2026Q4.csv``: one row per company per channel (column ``channel``);
+``rankings-2026Q4-overall.csv``: one row per company. Columns: docs/report-columns.md.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import OVERALL_COLUMNS, output_name, overall_records, ranking_columns, ranking_records
+
+if TYPE_CHECKING:
+    from ..rank import Report
+
+
+def write_csv(report: Report, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    channels = directory / output_name(report, ".csv")
+    overall = directory / output_name(report, "-overall.csv")
+    for path, columns, records in (
+        (channels, ranking_columns(report), ranking_records(report)),
+        (overall, OVERALL_COLUMNS, overall_records(report)),
+    ):
+        tmp = path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(records)
+        tmp.replace(path)
+    return [channels, overall]

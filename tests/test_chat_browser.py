@@ -1,0 +1,365 @@
+"""Browser connector against the sandbox chat widget in real headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from svcbench.plugins import Secrets
+from svcbench.probes.chat.connector import (
+    AnchoredClock,
+    ChatTransportError,
+    ChatUnreachableError,
+    Visitor,
+)
+from svcbench.probes.chat.connectors import browser
+from svcbench.probes.chat.connectors.browser import (
+    BrowserConnector,
+    BrowserOptions,
+    classify_bubble,
+    clean_text,
+)
+from svcbench.probes.chat.events import Actor, ChatEvent, ChatEventKind
+from svcbench.sandbox.chat import ChatBehaviour, ChatSandbox
+
+needs_chromium = pytest.mark.skipif(not os.path.exists(browser.CHROMIUM),
+                                    reason=f"Chromium not installed at {browser.CHROMIUM}")
+
+QUESTION = "Hi, do you ship to Norway and how long does it take?"
+WIDGET = {
+    "frame_selector": "iframe[title='Chat widget']",
+    "open_selector": "role=button[name='Open chat']",
+    "input_selector": "role=textbox[name='Message']",
+    "text_selector": ".text",
+    "author_name_selector": ".author",
+}
+TOLERANCE_S = 0.050
+# seconds after the question: bot, queue position, wait estimate, agent joins, agent answers
+BEHAVIOUR = {"greeting": "Hi there! How can we help you today?", "bot_reply_after": 0.25,
+             "queue_positions": [(0.4, 3)], "wait_estimate": (0.55, 120.0),
+             "agent_joined_after": 1.2, "agent_reply_after": 0.3}
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    companies = {slug: ChatBehaviour(**BEHAVIOUR) for slug in ("acme", "acme-de", "slowshop")}
+    with ChatSandbox(companies) as running:
+        yield running
+
+
+def connector(**options) -> BrowserConnector:
+    return BrowserConnector(options, clock=AnchoredClock(), secrets=Secrets({}),
+                            visitor=Visitor("Guest", "guest@example.org"))
+
+
+def chromium_children() -> set[int]:
+    """Chromium processes descending from this test process (alive while Playwright runs)."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+        names[int(entry)] = cmd.decode(errors="replace")
+    mine = set()
+    for pid in parents:
+        p = pid
+        while p > 1 and p in parents:
+            p = parents[p]
+            if p == os.getpid():
+                if "chromium" in names[pid]:
+                    mine.add(pid)
+                break
+    return mine
+
+
+def alive(pids: set[int]) -> set[int]:
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
+
+
+async def converse(chat: BrowserConnector, *, until_s: float = 6.0) -> list[ChatEvent]:
+    """Open, let the greeting arrive, ask, and collect until the agent answers."""
+    events: list[ChatEvent] = []
+    await chat.open()
+    while (event := await chat.next_event(0.4)) is not None:   # quiet period after greeting
+        events.append(event)
+    await chat.send(QUESTION)
+    deadline = time.monotonic() + until_s
+    while time.monotonic() < deadline:
+        event = await chat.next_event(deadline - time.monotonic())
+        if event is None:
+            break
+        events.append(event)
+        if event.kind == ChatEventKind.MESSAGE and event.actor == Actor.AGENT:
+            break
+    return events
+
+
+def ground_truth(truth: dict) -> list[tuple[ChatEventKind, float]]:
+    """What the server did and when, as the widget shows it (system texts duplicating a
+    structured queue/wait frame are not shown)."""
+    items = [(ChatEventKind.MESSAGE, ts) for ts, kind, _ in truth["messages"] if kind != "system"]
+    items += [(ChatEventKind.QUEUE_POSITION, ts) for ts, _ in truth["queue"]]
+    items += [(ChatEventKind.WAIT_ESTIMATE, ts) for ts, _ in truth["wait_estimates"]]
+    if "agent_joined" in truth:
+        items.append((ChatEventKind.AGENT_JOINED, truth["agent_joined"]))
+    return sorted(items, key=lambda item: item[1])
+
+
+def timing_errors(events: list[ChatEvent], truth: dict) -> list[tuple[str, float]]:
+    """Measured t_local minus the server's instant, event by event."""
+    expected = ground_truth(truth)
+    got = [e for e in events if e.kind != ChatEventKind.CONNECTED]
+    assert [e.kind for e in got] == [kind for kind, _ in expected]
+    return [(kind, event.t_local - ts) for event, (kind, ts) in zip(got, expected, strict=True)]
+
+
+def check_conversation(events: list[ChatEvent], truth: dict) -> None:
+    kinds = [(e.kind, e.actor) for e in events]
+    assert kinds == [
+        (ChatEventKind.CONNECTED, None),
+        (ChatEventKind.MESSAGE, Actor.BOT),          # greeting, before the question
+        (ChatEventKind.MESSAGE, Actor.VISITOR),      # our own echo
+        (ChatEventKind.MESSAGE, Actor.BOT),
+        (ChatEventKind.QUEUE_POSITION, Actor.SYSTEM),
+        (ChatEventKind.WAIT_ESTIMATE, Actor.SYSTEM),
+        (ChatEventKind.AGENT_JOINED, Actor.SYSTEM),
+        (ChatEventKind.MESSAGE, Actor.AGENT),
+    ], kinds
+    by_kind = {e.kind: e for e in events}
+    assert by_kind[ChatEventKind.QUEUE_POSITION].data == {"position": 3}
+    assert by_kind[ChatEventKind.WAIT_ESTIMATE].data == {"wait_s": 120.0}
+    assert by_kind[ChatEventKind.AGENT_JOINED].data == {"agent": "Anna"}
+    assert events[1].text == BEHAVIOUR["greeting"]
+    assert events[2].text == QUESTION
+    agent = events[-1]
+    assert agent.data["author"] == "Anna"     # icon glyph stripped from the name
+    assert agent.text == ChatBehaviour().agent_text
+    # every measured instant within 50 ms of the server's ground truth, never before it; the
+    # greeting is created with the chat, before the widget's socket connects: only bounded
+    errors = timing_errors(events, truth)
+    assert 0 <= errors[0][1] <= 2.0
+    for kind, error in errors[1:]:
+        assert -0.010 <= error <= TOLERANCE_S, (kind, error)
+    assert [e.t_local for e in events[1:]] == sorted(e.t_local for e in events[1:])
+
+
+@needs_chromium
+def test_conversation_through_cross_origin_iframe(sandbox, tmp_path):
+    shot = tmp_path / "final.png"
+    port = sandbox.port
+    chat = connector(url=f"http://127.0.0.1:{port}/c/acme/widget"
+                         f"?widget_origin=http://localhost:{port}",
+                     screenshot_path=str(shot), end_selector="role=button[name='Close chat']",
+                     **WIDGET)
+    processes: set[int] = set()
+    out_of_process: list[bool] = []
+
+    async def run() -> list[ChatEvent]:
+        try:
+            events = await converse(chat)
+            processes.update(chromium_children())
+            cdp = await chat._context.new_cdp_session(chat._page)
+            targets = (await cdp.send("Target.getTargets"))["targetInfos"]
+            out_of_process.append(any(t["type"] == "iframe" and "localhost" in t["url"]
+                                      for t in targets))
+            return events
+        finally:
+            await chat.close()
+
+    events = asyncio.run(run())
+    truth = sandbox.truth("acme")
+    check_conversation(events, truth)
+    assert truth["closed_by"] == "visitor"     # the chat was ended, not just abandoned
+    assert events[0].data["frame"].startswith(f"http://localhost:{port}/static/widget.html")
+    assert out_of_process == [True]           # the widget ran as a cross-site, separate process
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    assert processes, "expected to see Chromium running"
+    deadline = time.monotonic() + 5
+    while alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(processes), "Chromium processes left running after close()"
+
+
+@needs_chromium
+def test_nested_frames_shadow_dom_and_german_widget(sandbox):
+    port = sandbox.port
+    chat = connector(url=f"http://127.0.0.1:{port}/c/acme-de/widget?nest=1&shadow=1&lang=de"
+                         f"&widget_origin=http://localhost:{port}",
+                     **{**WIDGET, "frame_selector": ["iframe[title='Chat container']",
+                                                     "iframe[title='Chat widget']"]})
+
+    async def run() -> list[ChatEvent]:
+        try:
+            return await converse(chat)
+        finally:
+            await chat.close()
+
+    events = asyncio.run(run())
+    check_conversation(events, sandbox.truth("acme-de"))
+    texts = {e.kind: e.text for e in events}
+    assert texts[ChatEventKind.QUEUE_POSITION] == "Sie sind Nummer 3 in der Warteschlange."
+    assert texts[ChatEventKind.AGENT_JOINED] == "Anna ist dem Chat beigetreten"
+
+
+@needs_chromium
+@pytest.mark.parametrize(("query", "options", "problem"), [
+    ("widget=off", {}, "chat frame \"iframe[title='Chat widget']\" did not appear"),
+    ("delay=60000", {}, "chat launcher \"role=button[name='Open chat']\" did not appear"),
+    ("", {"input_selector": "#no-such-input"}, "chat input '#no-such-input' did not appear"),
+])
+def test_widget_that_never_appears_fails_clearly_within_the_timeout(sandbox, query, options,
+                                                                      problem):
+    chat = connector(url=f"http://127.0.0.1:{sandbox.port}/c/slowshop/widget?{query}",
+                     open_timeout_s=2, **{**WIDGET, **options})
+    started = time.monotonic()
+    with pytest.raises(ChatTransportError) as caught:
+        asyncio.run(chat.open())
+    elapsed = time.monotonic() - started
+    assert problem in str(caught.value)
+    assert "within 2 s" in str(caught.value)
+    assert elapsed < 2 + 4, elapsed           # the timeout plus Chromium's start-up
+    assert chat._browser is None and chat._pw is None   # open() cleaned up after itself
+
+
+@needs_chromium
+def test_nothing_listening_is_unreachable():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    chat = connector(url=f"http://127.0.0.1:{port}/c/acme/widget", open_timeout_s=5, **WIDGET)
+    with pytest.raises(ChatUnreachableError, match="ERR_CONNECTION_REFUSED"):
+        asyncio.run(chat.open())
+
+
+def test_missing_chromium_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    chat = connector(url="http://127.0.0.1:9/", **WIDGET)
+    with pytest.raises(ChatTransportError,
+                       match="Chromium not found at /nonexistent/chromium; "
+                             "run scripts/install-system-deps"):
+        asyncio.run(chat.open())
+
+
+# -- classification without a browser -----------------------------------------------------------
+
+def bubble(text: str, author: str | None = None, name: str | None = None, **extra) -> dict:
+    attrs = {"class": "msg"}
+    if author:
+        attrs["data-author"] = author
+    return {"t": 0, "text": text, "attrs": attrs, "author_name": name, **extra}
+
+
+def kinds(text: str, author: str | None = "system", options: BrowserOptions | None = None,
+          **extra) -> list[tuple]:
+    options = options or BrowserOptions(url="http://127.0.0.1/")
+    return [(k, a, d) for k, a, d in classify_bubble(bubble(text, author, **extra), options)]
+
+
+@pytest.mark.parametrize(("text", "position", "wait_s"), [
+    ("You are number 3 in the queue. Expected wait: 2 minutes", 3, 120.0),
+    ("Your position in the queue: 5", 5, None),
+    ("You're 2nd in line.", 2, None),
+    ("Sie sind Nummer 4 in der Warteschlange. Wartezeit: ca. 3 Minuten.", 4, 180.0),
+    ("Sie sind an 2. Stelle. Wartezeit ca. 45 Sekunden", 2, 45.0),
+    ("Vous êtes numéro 6. Temps d'attente : 10 min", 6, 600.0),
+    ("Estimated wait time is about 1.5 hours", None, 5400.0),
+])
+def test_queue_and_wait_announcements_in_several_languages(text, position, wait_s):
+    found = {k: d for k, _, d in kinds(text)}
+    assert found.get(ChatEventKind.QUEUE_POSITION) == (
+        {"position": position} if position else None)
+    assert found.get(ChatEventKind.WAIT_ESTIMATE) == ({"wait_s": wait_s} if wait_s else None)
+    assert ChatEventKind.MESSAGE not in found        # a pure system announcement
+
+
+def test_order_numbers_and_visitor_text_are_not_queue_positions():
+    assert kinds("Your order number 4711 has shipped.", "bot") == [
+        (ChatEventKind.MESSAGE, Actor.BOT, {})]
+    assert kinds("I am number 3 in the queue?", "visitor") == [
+        (ChatEventKind.MESSAGE, Actor.VISITOR, {})]
+
+
+@pytest.mark.parametrize(("text", "agent"), [
+    ("Anna joined the chat", "Anna"),
+    ("Max Mustermann ist dem Chat beigetreten", "Max Mustermann"),
+    ("Julie a rejoint la conversation", "Julie"),
+    ("You are now chatting with Sam.", "Sam"),
+])
+def test_agent_joined_in_several_languages(text, agent):
+    assert kinds(text) == [(ChatEventKind.AGENT_JOINED, Actor.SYSTEM, {"agent": agent})]
+
+
+def test_bot_message_announcing_the_queue_stays_a_message_too():
+    assert kinds("All agents are busy, you are number 2 in the queue.", "bot") == [
+        (ChatEventKind.MESSAGE, Actor.BOT, {}),
+        (ChatEventKind.QUEUE_POSITION, Actor.BOT, {"position": 2}),
+    ]
+
+
+def test_chat_ended_and_unmarked_lines():
+    assert kinds("The chat has ended.") == [(ChatEventKind.CHAT_ENDED, Actor.SYSTEM, {})]
+    assert kinds("Der Chat wurde beendet.", None) == [(ChatEventKind.CHAT_ENDED, Actor.SYSTEM, {})]
+    # no author marker and nothing structured: the shared rules' default (agent)
+    assert kinds("Hello there", None) == [(ChatEventKind.MESSAGE, Actor.AGENT, {})]
+
+
+def test_actor_rules_from_selectors_attributes_names_and_text():
+    options = BrowserOptions(
+        url="http://127.0.0.1/", author_attribute="data-from",
+        actor_rules=[
+            {"selector": ".bot-bubble", "actor": "bot"},
+            {"attribute": "data-ai", "value": "^true$", "actor": "bot"},
+            {"text": r"^Automatic reply", "actor": "system"},
+        ],
+        authors={"bot_name_regex": r"(?i)assistant", "types": {"operator": "agent"}},
+    )
+    # rule 0 needs its selector hit (reported by the page)
+    assert kinds("Hi", None, options, rule_hits=[True, True, True])[0][1] == Actor.BOT
+    assert kinds("Hi", None, options, rule_hits=[False, True, True], name="Anna")[0][1] == (
+        Actor.AGENT)
+    ai = bubble("Hi", None, rule_hits=[False, True, True])
+    ai["attrs"]["data-ai"] = "true"
+    assert classify_bubble(ai, options)[0][1] == Actor.BOT
+    assert kinds("Automatic reply: we are closed", None, options,
+                 rule_hits=[False] * 3)[0][1] == Actor.SYSTEM
+    operator = bubble("Hello", None, name="Virtual Assistant", rule_hits=[False] * 3)
+    operator["attrs"]["data-from"] = "operator"
+    assert classify_bubble(operator, options)[0][1] == Actor.BOT     # name beats type
+    operator["author_name"] = "Anna"
+    assert classify_bubble(operator, options)[0][1] == Actor.AGENT
+
+
+def test_private_use_glyphs_and_whitespace_are_cleaned():
+    assert clean_text("\ue7fd Anna\n\n  says \U000f0001hi ") == "Anna says hi"
+
+
+def test_options_are_validated():
+    with pytest.raises(ValidationError, match="extra"):
+        BrowserOptions(url="http://127.0.0.1/", colour="red")
+    with pytest.raises(ValidationError, match="invalid regular expression"):
+        BrowserOptions(url="http://127.0.0.1/", queue_patterns=["(unclosed"])
+    with pytest.raises(ValidationError, match="send_key or send_selector"):
+        BrowserOptions(url="http://127.0.0.1/", send_key=None)
+    with pytest.raises(ValidationError, match="needs selector"):
+        BrowserOptions(url="http://127.0.0.1/", actor_rules=[{"actor": "bot"}])

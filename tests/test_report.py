@@ -1,0 +1,211 @@
+"""`svcbench report` end to end: CLI, CSV/JSON in pandas, HTML in real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from svcbench.workspace import init_workspace
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def sim_ws(tmp_path_factory) -> Path:
+    """A workspace filled by `svcbench simulate`, one company renamed to a script tag."""
+    from conftest import run_cli
+
+    ws = init_workspace(tmp_path_factory.mktemp("report") / "ws")
+    done = run_cli("simulate", "--companies", "30", "--quarters", "2", "--seed", "7",
+                   "--probes-per-company-channel", "6", "--end-quarter", "2026Q3", cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "simulated 30 companies" in done.stdout
+    with sqlite3.connect(ws / "svcbench.db") as conn:
+        slug = conn.execute(
+            "SELECT company FROM measurements WHERE channel = 'email' AND quarter = '2026Q3' "
+            "GROUP BY company ORDER BY company LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE companies SET name = ? WHERE slug = ?", (XSS, slug))
+    return ws
+
+
+def test_table_in_terminal(sim_ws, cli):
+    done = cli("report", "--limit", "0", cwd=sim_ws)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "rankings 2026Q3" in out  # the latest quarter with data
+    for channel in ("phone", "email", "chat", "returns", "delivery", "overall"):
+        assert f"{channel}:" in out
+    assert XSS in out
+    assert "companies (" in out  # an industry line
+
+
+def test_csv_and_json_round_trip_in_pandas(sim_ws, cli, tmp_path):
+    import pandas as pd
+
+    done = cli("report", "--quarter", "2026Q3", "-f", "csv", "-f", "json", "-o",
+               str(tmp_path), cwd=sim_ws)
+    assert done.returncode == 0, done.stderr
+    csv_path = tmp_path / "rankings-2026Q3.csv"
+    assert f"wrote {csv_path}" in done.stdout
+    frame = pd.read_csv(csv_path)
+    doc = json.loads((tmp_path / "rankings-2026Q3.json").read_text())
+    assert doc["schema_version"] == 1 and doc["quarter"] == "2026Q3"
+    from_json = pd.json_normalize(doc, record_path="rankings")
+    assert list(frame.columns) == list(from_json.columns)
+    assert len(frame) == len(from_json) > 0
+    pd.testing.assert_series_equal(frame["company"], from_json["company"])
+    pd.testing.assert_series_equal(frame["score"], from_json["score"].astype(float))
+    assert set(frame["channel"]) == {"phone", "email", "chat", "returns", "delivery"}
+    ranked = frame[frame["status"] == "ranked"]
+    assert (ranked["rank_low"] <= ranked["rank"]).all()
+    assert (ranked["rank"] <= ranked["rank_high"]).all()
+    assert ((frame["within_1"] >= 0) & (frame["within_1"] <= 1)).all()
+    overall = pd.read_csv(tmp_path / "rankings-2026Q3-overall.csv")
+    assert len(overall) == len(doc["overall"]) and "score_email" in overall.columns
+    assert XSS in set(frame["name"])
+    documented = (Path(__file__).parent.parent / "docs" / "report-columns.md").read_text()
+    for column in [*frame.columns, *overall.columns]:
+        name = re.sub(r"_\d+", "_N", column)
+        name = re.sub(r"_(phone|email|chat|returns|delivery)$", "_<channel>", name)
+        assert f"`{name}`" in documented, column
+
+
+def test_company_filter_keeps_ranks(sim_ws, cli, tmp_path):
+    import pandas as pd
+
+    cli("report", "-f", "csv", "-o", str(tmp_path / "all"), cwd=sim_ws)
+    full = pd.read_csv(tmp_path / "all" / "rankings-2026Q3.csv")
+    slug = full[(full["channel"] == "email") & (full["rank"] > 1)]["company"].iloc[0]
+    done = cli("report", "-f", "csv", "--company", slug, "-o", str(tmp_path / "one"),
+               cwd=sim_ws)
+    assert done.returncode == 0, done.stderr
+    one = pd.read_csv(tmp_path / "one" / "rankings-2026Q3.csv")
+    assert set(one["company"]) == {slug}
+    expected = full[full["company"] == slug]["rank"].tolist()
+    assert one["rank"].tolist() == expected
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--quarter", "2026Q7"], "--quarter"),
+    (["--quarter", "2024Q1"], "no measurements for 2024Q1"),
+    (["--channel", "fax"], "--channel: 'fax'"),
+    (["--format", "pdf"], "--format: 'pdf'"),
+    (["--company", "nobody"], "--company: unknown company"),
+])
+def test_bad_arguments_one_line_exit_2(sim_ws, cli, args, message):
+    done = cli("report", *args, cwd=sim_ws)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_empty_workspace(workspace_dir, cli):
+    done = cli("report", cwd=workspace_dir)
+    assert done.returncode == 1
+    assert "no measurements yet" in done.stderr
+
+
+def _png_pixels(data: bytes):
+    """Decode an 8-bit RGB/RGBA non-interlaced PNG into a numpy array (stdlib + numpy)."""
+    import numpy as np
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", chunk)
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    width, height, depth, color, _, _, interlace = header
+    assert depth == 8 and color in (2, 6) and interlace == 0
+    bpp = 3 if color == 2 else 4
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, 1 + width * bpp)
+    out = np.zeros((height, width * bpp), dtype=np.uint8)
+    prev = np.zeros(width * bpp, dtype=np.int32)
+    for y in range(height):
+        f, line = raw[y, 0], raw[y, 1:].astype(np.int32)
+        if f == 0:
+            cur = line
+        elif f == 2:
+            cur = (line + prev) % 256
+        elif f == 1:
+            cur = line.reshape(-1, bpp).cumsum(axis=0).reshape(-1) % 256
+        else:
+            cur, vals = line.copy(), line.tolist()
+            p = prev.tolist()
+            for i in range(len(vals)):
+                a = int(cur[i - bpp]) if i >= bpp else 0
+                b, c = p[i], p[i - bpp] if i >= bpp else 0
+                if f == 3:
+                    cur[i] = (vals[i] + (a + b) // 2) % 256
+                else:
+                    pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                    pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                    cur[i] = (vals[i] + pred) % 256
+        out[y] = cur
+        prev = cur.astype(np.int32)
+    return out.reshape(height, width, bpp)
+
+
+def test_html_is_self_contained_and_safe_in_chromium(sim_ws, cli, tmp_path):
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    done = cli("report", "-f", "html", "-o", str(tmp_path), cwd=sim_ws)
+    assert done.returncode == 0, done.stderr
+    page_path = tmp_path / "rankings-2026Q3.html"
+    html = page_path.read_text()
+    assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    for needle in ("http://", "https://", "<script", "<link", "<img", "@import", "url("):
+        assert needle not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+    attempted, dialogs = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), headless=True,
+                                    args=["--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+
+            def block(route):
+                if not route.request.url.startswith("file:"):
+                    attempted.append(route.request.url)
+                    route.abort()
+                else:
+                    route.continue_()
+
+            page.route("**/*", block)
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(page_path.as_uri())
+            page.wait_for_load_state("load")
+            for channel in ("overall", "phone", "email", "chat", "returns", "delivery"):
+                assert page.locator(f'table[data-table="{channel}"]').is_visible()
+            assert page.locator("svg.boxplot").first.is_visible()
+            assert page.locator("svg.histogram").first.is_visible()
+            assert page.locator("#methodology").is_visible()
+            assert page.locator("svg.boxplot g.company").count() > 5
+            # the script-tag company name is text: visible literally, nothing injected
+            assert page.get_by_text(XSS).first.is_visible()
+            assert page.locator("script").count() == 0
+            assert page.evaluate("document.querySelectorAll('svg text').length") > 20
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 700, "height": 500})
+            page.locator("#channel-email").screenshot(path=str(tmp_path / "email.png"))
+        finally:
+            browser.close()
+    assert attempted == [] and dialogs == []
+    pixels = _png_pixels(shot.read_bytes())
+    assert pixels.shape[:2] == (500, 700)
+    assert pixels[..., :3].std() > 20  # not blank
+    assert len({tuple(px) for px in pixels[::10, ::10, :3].reshape(-1, 3).tolist()}) > 10
