@@ -68,7 +68,7 @@ COMPANY = {"id": "acme", "name": "Acme", "website": "https://www.acme.test", "ti
 def imap_workspace(directory: Path, server: DovecotServer, *, folders=("INBOX",),
                    security: str = "none") -> Workspace:
     """A workspace whose shopper reads ``server`` (no SMTP) and one company, acme."""
-    from svcbench.sandbox.mail import _toml_table
+    from svcbench.tomlwrite import toml_table as _toml_table
 
     port = server.imaps_port if security == "tls" else server.imap_port
     shopper = {"id": "anna", "name": "Anna Berg", "email": USER, "plus_addressing": True,

@@ -85,7 +85,12 @@ def recompute(store: Store, config: Config | None,
     else:
         found = (store.get_probe(i) for i in sorted(set(probe_ids)))
         probes = [p for p in found if p is not None and p.status == ProbeStatus.DONE]
+    from .plugins import PROBES_GROUP, available
+
+    installed = set(available(PROBES_GROUP))
     for probe in probes:
+        if probe.plugin not in installed:
+            continue  # simulated probes, or a plugin that is no longer installed
         measurement = measure_probe(probe, store.events(probe.id), config)
         store.save_measurement(measurement)
         count += 1

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -374,6 +375,10 @@ def _fill(store, conn, firms, groups, sizes, quarter_list, base, drift, accent, 
             q_idx = np.repeat([groups[i][0] for i in chosen], counts)
             c_idx = np.repeat([groups[i][1] for i in chosen], counts)
             bounds = np.array([quarter_bounds(q) for q in quarter_list])
+            # history, not prophecy: the current quarter is filled only up to now
+            now_s = time.time()
+            bounds[:, 1] = np.where(bounds[:, 0] < now_s, np.minimum(bounds[:, 1], now_s),
+                                    bounds[:, 1])
             quality = 0.8 * (base[c_idx] + drift[q_idx, c_idx]) + accent[channel][c_idx]
             sim = _channel_probes(
                 channel, quality, bounds[q_idx, 0], bounds[q_idx, 1],

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from .parse import ParsedEmail, strip_subject_prefixes
 
 AUTO_ACK_WINDOW = timedelta(minutes=2)
+# An arrival slightly "before" sending is clock skew; much earlier is not our message.
+CLOCK_TOLERANCE = timedelta(minutes=1)
 # An acknowledgement arriving later than this is unusual: worth a person's look.
 LATE_ACK = timedelta(hours=1)
 SHORT_BODY_WORDS = 6
@@ -133,7 +135,7 @@ _AUTOMATION_WORDING = _rx(
 _RECEIPT_WORDING = _rx(
     r"\bwe('ve| have)( successfully)? received your (request|message|e-?mail|mail|inquiry|"
     r"enquiry|ticket|query|question)\b",
-    r"\b(your|this) (support )?(request|ticket|case|message|inquiry|enquiry)( \(?#?\w+\)?)? "
+    r"\b(your|this) (support )?(request|ticket|case|message|inquiry|enquiry)( \(?#?[\w-]+\)?)? "
     r"(has|have) been (received|created|logged|opened|submitted|registered)\b",
     r"\b(a|new) (support )?(ticket|case) (has been|was) (created|opened|logged)\b",
     r"\bassigned (an id|a (ticket|case|reference) number)\b",
@@ -186,6 +188,18 @@ _OTHER_HELPDESK_WORDING = _rx(
     r"\b(satisfaction survey|customer satisfaction)\b",
     r"\b(your )?(request|ticket|case) (\(?#?\w+\)? )?has been (solved|resolved|closed|merged)\b",
     r"\bwie zufrieden waren sie\b", r"\bwurde (gel[öo]st|geschlossen)\b",
+)
+
+# Shop-system mail that is not an answer (order/shipping/account), judged by subject.
+_TRANSACTIONAL_SUBJECT = _rx(
+    r"^(your )?order (#|no\.? ?|number )?[\w-]*\s*(is |has been |was )?(confirmed|received|"
+    r"shipped|dispatched|on its way|cancelled|canceled)\b",
+    r"\border confirmation\b", r"^(thank(s| you) for your (order|purchase))",
+    r"\b(bestellbest[äa]tigung|versandbest[äa]tigung|confirmation de (votre )?commande|"
+    r"confirmaci[óo]n (de|del) pedido|orderbevestiging|orderbekr[äa]ftelse|conferma d'ordine|"
+    r"conferma dell'ordine)\b",
+    r"^(confirm your e-?mail|verify your e-?mail|password reset|reset your password|"
+    r"welcome to )",
 )
 
 # ------------------------------------------------------------------------ quoted text
@@ -261,11 +275,11 @@ _HELPDESK_HEADER_PREFIXES = (
 )
 _HELPDESK_MAILERS = (
     ("zendesk", "zendesk"), ("freshdesk", "freshdesk"), ("zammad", "zammad"),
-    ("request tracker", "rt"), ("rt/", "rt"), ("help scout", "helpscout"),
+    ("request tracker", "rt"), ("bestpractical", "rt"), ("help scout", "helpscout"),
     ("helpscout", "helpscout"), ("intercom", "intercom"), ("gorgias", "gorgias"),
     ("hubspot", "hubspot"), ("salesforce", "salesforce"), ("kayako", "kayako"),
     ("otrs", "otrs"), ("znuny", "otrs"), ("osticket", "osticket"), ("re:amaze", "reamaze"),
-    ("front", "front"), ("zoho desk", "zoho"), ("happyfox", "happyfox"),
+    ("frontapp", "front"), ("zoho desk", "zoho"), ("happyfox", "happyfox"),
     ("liveagent", "liveagent"), ("groove", "groove"), ("kustomer", "kustomer"),
     ("freescout", "freescout"), ("uvdesk", "uvdesk"),
 )
@@ -351,6 +365,23 @@ def _auto_header_evidence(email: ParsedEmail) -> list[str]:
     return found
 
 
+def _is_auto_reply(email: ParsedEmail) -> bool:
+    """RFC 3834 auto-reply markers (not bulk/newsletter ones): enough to trust absence words."""
+    if "auto-replied" in (email.header("auto-submitted") or "").lower():
+        return True
+    if (email.header("precedence") or "").strip().lower() == "auto_reply":
+        return True
+    return any(h in email.headers for h in ("x-autoreply", "x-autorespond", "x-autoresponder"))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # callers should pass aware UTC; naive is taken as UTC
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def _ooo_header_evidence(email: ParsedEmail) -> list[str]:
     found: list[str] = []
     auto_submitted = (email.header("auto-submitted") or "").lower()
@@ -372,6 +403,8 @@ def _ooo_header_evidence(email: ParsedEmail) -> list[str]:
 @dataclass(frozen=True)
 class _Wording:
     ack: list[str]
+    strong_ack: bool  # receipt/subject/automation wording, not just "thanks + we'll reply"
+    transactional: list[str]
     other: list[str]
     automation: list[str]
     ooo: list[str]
@@ -411,8 +444,13 @@ def _wording(email: ParsedEmail, core_subject: str) -> _Wording:
     other = [h for h in [_hit(_OTHER_HELPDESK_WORDING, flat + " " + core_subject,
                               "notification wording")] if h]
     ooo = [h for h in [_hit(_OOO_BODY, flat, "absence wording")] if h]
-    return _Wording(ack=ack, other=other, automation=automation, ooo=ooo,
-                    words=len(flat.split()))
+    transactional = []
+    if not _REPLY_PREFIX.match(email.subject or ""):
+        transactional = [h for h in [_hit(_TRANSACTIONAL_SUBJECT, core_subject,
+                                          "transactional subject")] if h]
+    strong = bool(automation) or any(a.startswith(("ack subject", "receipt")) for a in ack)
+    return _Wording(ack=ack, strong_ack=strong, transactional=transactional, other=other,
+                    automation=automation, ooo=ooo, words=len(flat.split()))
 
 
 # ------------------------------------------------------------------------------ rules
@@ -446,6 +484,9 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
         if email.report_type == "disposition-notification":
             reasons.append("read receipt (multipart/report disposition-notification)")
             return done(MailKind.AUTO_OTHER)
+        if not email.is_dsn:
+            reasons.append(f"machine report ({email.report_type}), not a delivery failure")
+            return done(MailKind.AUTO_OTHER)
         if email.dsn_actions and not any(a.startswith("fail") for a in email.dsn_actions):
             reasons.append(f"delivery status without failure (Action: "
                            f"{', '.join(email.dsn_actions)})")
@@ -463,8 +504,9 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
 
     auto_evidence = _auto_header_evidence(email)
     wording = _wording(email, core_subject)
-    arrival = arrived_at or email.received_at
-    delay = (arrival - sent_at) if (arrival and sent_at) else None
+    arrival = _utc(arrived_at) or email.received_at
+    sent = _utc(sent_at)
+    delay = (arrival - sent) if (arrival and sent) else None
 
     def ack_review() -> bool:
         if delay is not None and delay > LATE_ACK:
@@ -472,12 +514,20 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
             return True
         return False
 
+    def holding_reply() -> bool:
+        """Only "thanks, we'll get back to you", hours after sending: a person stalling."""
+        if wording.strong_ack or delay is None or delay <= LATE_ACK:
+            return False
+        reasons.append(f"but only weak ack wording, {_minutes(delay)} after sending: "
+                       "a person's holding reply")
+        return True
+
     # 2. out of office
     ooo: list[str] = []
     if _OOO_SUBJECT.search(core_subject):
         ooo.append(f"out-of-office subject {subject!r}")
     ooo += _ooo_header_evidence(email)
-    if not ooo and not helpdesk and auto_evidence:
+    if not ooo and not helpdesk and _is_auto_reply(email):
         weak = _hit(_OOO_SUBJECT_WEAK, core_subject, "absence subject")
         if weak or wording.ooo:
             ooo.append(weak or wording.ooo[0])
@@ -502,8 +552,11 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
             return done(MailKind.AUTO_OTHER)
         if wording.ack or wording.automation:
             reasons.extend(wording.ack or wording.automation)
+            if holding_reply():
+                return done(MailKind.HUMAN, review=True)
             return done(MailKind.AUTO_ACK, review=ack_review())
-        if is_first_from_company and delay is not None and delay <= AUTO_ACK_WINDOW:
+        if is_first_from_company and delay is not None and (
+                -CLOCK_TOLERANCE <= delay <= AUTO_ACK_WINDOW):
             source = "arrival" if arrived_at else "top Received header"
             reasons.append(f"first helpdesk message, {source} {delay.total_seconds():.0f} s "
                            "after sending: too fast for a person")
@@ -524,7 +577,13 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
     if wording.ack:
         reasons.append("acknowledgement wording without automation headers")
         reasons.extend(wording.ack)
+        if holding_reply():
+            return done(MailKind.HUMAN, review=True)
         return done(MailKind.AUTO_ACK_SUSPECT, review=True)
+    if wording.transactional:
+        reasons.append("shop-system wording without automation headers")
+        reasons.extend(wording.transactional)
+        return done(MailKind.AUTO_OTHER, review=True)
     if wording.automation:
         reasons.append("says it is automatic, without automation headers")
         reasons.extend(wording.automation)

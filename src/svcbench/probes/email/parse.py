@@ -14,7 +14,7 @@ import email
 import email.policy
 import quopri
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesParser
@@ -31,6 +31,8 @@ _MAX_HTML_CHARS = 2_000_000
 _MAX_PARTS = 500
 _MAX_DEPTH = 30
 _MAX_HEADER_CHARS = 20_000
+_MAX_ADDRESS_CHARS = 8_000
+_MAX_ADDRESSES = 200
 
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
@@ -58,7 +60,7 @@ class ParsedEmail:
     delivered_to: tuple[str, ...]
     date: datetime | None
     received_at: datetime | None
-    headers: dict[str, tuple[str, ...]]
+    headers: dict[str, tuple[str, ...]] = field(hash=False)  # a dict cannot be hashed
     text: str
     content_type: str
     is_dsn: bool
@@ -439,18 +441,19 @@ def _msgids(value: str) -> tuple[str, ...]:
 def _addresses(raw_values: list[str]) -> list[tuple[str | None, str]]:
     """(display name, lower-cased addr-spec) pairs; RFC 2047 decoded after splitting."""
     out: list[tuple[str | None, str]] = []
-    for raw in raw_values:
-        value = _HEADER_CONTROL.sub(" ", _fix_8bit(raw[:_MAX_HEADER_CHARS]))
+    for raw in raw_values[:50]:
+        value = _HEADER_CONTROL.sub(" ", _fix_8bit(raw[:_MAX_ADDRESS_CHARS]))
         try:
-            pairs = getaddresses([value])
+            pairs = getaddresses([value])[:_MAX_ADDRESSES]
         except Exception:
             pairs = [("", a) for a in _ADDR_IN_TEXT.findall(value)]
+        if pairs and not any("@" in addr for _, addr in pairs):
+            # "Shop Name shop@x.example" without brackets, or worse: salvage a lone address
+            found = _ADDR_IN_TEXT.findall(decode_header_value(value))
+            pairs = [("", found[0])] if len(found) == 1 else []
         for name, addr in pairs:
             addr = _clean(addr).strip().strip("<>").lower()
-            if "@" not in addr and addr:
-                found = _ADDR_IN_TEXT.findall(decode_header_value(value))
-                addr = found[0].lower() if len(found) == 1 else ""
-            if not addr:
+            if "@" not in addr:
                 continue
             name = decode_header_value(name).strip().strip('"').strip() if name else ""
             out.append((name or None, addr))
