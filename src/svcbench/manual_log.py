@@ -50,7 +50,7 @@ def parse_seconds(text: str | float | int, field: str) -> float:
     else:
         raw = str(text).strip()
         if raw.startswith("-"):
-            raise EntryError(field, f"{raw!r} is negative; durations cannot be")
+            raise EntryError(field, f"{raw!r}: a duration cannot be negative")
         clock = _CLOCK.match(raw)
         match = _SECONDS.match(raw)
         if clock:
@@ -62,7 +62,7 @@ def parse_seconds(text: str | float | int, field: str) -> float:
         else:
             raise EntryError(field, f"{raw!r} is not a duration like 95, 95s, 1m35s or 1:35")
     if value < 0:
-        raise EntryError(field, f"{value:g} is negative; durations cannot be")
+        raise EntryError(field, f"{value:g}: a duration cannot be negative")
     return value
 
 

@@ -20,8 +20,11 @@ def demo(
     companies: int = typer.Option(60, "--history-companies", min=5, max=2000,
                                   help="Synthetic companies in the quarter of history."),
 ) -> None:
-    """Start simulated companies on 127.0.0.1, probe them live by email and chat, add
-    synthetic history, and write the HTML/CSV/JSON report."""
+    """Probe simulated companies live by email and chat, then write the report.
+
+    The companies run on 127.0.0.1 (SMTP, IMAP, chat REST/WebSocket, a page with a chat
+    widget); a quarter of synthetic history is added so the rankings have something to show.
+    """
     from ..demo import run_demo
 
     out = console()

@@ -14,11 +14,17 @@ import ssl
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..connector import ChatConnector, ChatTransportError, ChatUnreachableError
+from ..connector import (
+    ChatConnector,
+    ChatTransportError,
+    ChatUnreachableError,
+    ConnectorOptions,
+)
 from ..events import ChatEvent, ChatEventKind
-from ._jsonpath import render
+from ._actors import ActorRules
+from ._jsonpath import render, validate_path
 from ._mapping import MalformedPayload
 
 if TYPE_CHECKING:
@@ -249,3 +255,26 @@ class PollingConnector(QueueConnector):
                 await asyncio.wait_for(self._close_remote(), 3.0)
         finally:
             await client.aclose()
+
+
+class SessionOptions(ConnectorOptions):
+    """What the generic REST and WebSocket connectors share: auth, session capture, actors."""
+
+    #: extra headers on every request
+    headers: dict[str, str] = {}
+    #: environment variable holding an API credential, sent in ``auth_header``
+    auth_env: str | None = None
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    #: values captured from the start response: placeholder name -> JSONPath
+    session: dict[str, str] = {"chat_id": "$.chat_id", "token": "$.token"}
+    actor_rules: ActorRules = ActorRules()
+    request_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("session")
+    @classmethod
+    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for path in value.values():
+            validate_path(path)
+        return value
+

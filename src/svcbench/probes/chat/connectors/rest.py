@@ -11,31 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from ..connector import ChatTransportError, ConnectorOptions
+from ..connector import ChatTransportError
 from ..events import ChatEvent
-from ._actors import ActorRules
-from ._base import PollingConnector, RequestSpec, call, http_client
-from ._jsonpath import find_one, validate_path
+from ._base import PollingConnector, RequestSpec, SessionOptions, call, http_client
+from ._jsonpath import find_one
 from ._mapping import EventMapping, MalformedPayload, map_payload
 
 _AUTH = {"Authorization": "Bearer {token}"}
 
 
-class RestOptions(ConnectorOptions):
+class RestOptions(SessionOptions):
     base_url: str = Field(pattern=r"^https?://")
-    #: extra headers on every request
-    headers: dict[str, str] = {}
-    #: environment variable holding an API credential, sent in ``auth_header``
-    auth_env: str | None = None
-    auth_header: str = "Authorization"
-    auth_scheme: str = "Bearer"
     start: RequestSpec = RequestSpec(
         method="POST", path="/api/chats",
         body={"visitor": {"name": "{visitor.name}", "email": "{visitor.email}"}})
-    #: values captured from the start response: placeholder name -> JSONPath
-    session: dict[str, str] = {"chat_id": "$.chat_id", "token": "$.token"}
     send: RequestSpec = RequestSpec(method="POST", path="/api/chats/{chat_id}/messages",
                                     body={"text": "{text}"}, headers=_AUTH)
     poll: RequestSpec = RequestSpec(method="GET", path="/api/chats/{chat_id}/events",
@@ -45,15 +36,6 @@ class RestOptions(ConnectorOptions):
     poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     cursor_start: Any = 0
     events: EventMapping = EventMapping()
-    actor_rules: ActorRules = ActorRules()
-    request_timeout_s: float = Field(default=10.0, gt=0)
-
-    @field_validator("session")
-    @classmethod
-    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
-        for path in value.values():
-            validate_path(path)
-        return value
 
 
 class RestConnector(PollingConnector):

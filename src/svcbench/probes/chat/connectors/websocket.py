@@ -13,31 +13,25 @@ import contextlib
 import json
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from ..connector import ChatTransportError, ConnectorOptions
+from ..connector import ChatTransportError
 from ..events import ChatEvent, ChatEventKind
-from ._actors import ActorRules
-from ._base import RequestSpec, call, http_client
-from ._jsonpath import find_one, render, validate_path
+from ._base import RequestSpec, SessionOptions, call, http_client
+from ._jsonpath import find_one, render
 from ._mapping import EventMapping, MalformedPayload, map_payload
 from ._ws import WebSocketConnectorBase, ws_base
 
 _AUTH = {"Authorization": "Bearer {token}"}
 
 
-class WebSocketOptions(ConnectorOptions):
+class WebSocketOptions(SessionOptions):
     #: HTTP base for the start/close requests and ``{ws_base}``
     base_url: str | None = Field(default=None, pattern=r"^https?://")
     start: RequestSpec | None = RequestSpec(
         method="POST", path="/api/chats",
         body={"visitor": {"name": "{visitor.name}", "email": "{visitor.email}"}})
-    session: dict[str, str] = {"chat_id": "$.chat_id", "token": "$.token"}
     ws_url: str = "{ws_base}/ws/chats/{chat_id}?token={token}"
-    headers: dict[str, str] = {}
-    auth_env: str | None = None
-    auth_header: str = "Authorization"
-    auth_scheme: str = "Bearer"
     #: sent once after connecting (a login or subscribe frame)
     start_frame: Any = None
     send_frame: Any = {"type": "message", "text": "{text}"}
@@ -45,17 +39,8 @@ class WebSocketOptions(ConnectorOptions):
     close: RequestSpec | None = RequestSpec(method="POST", path="/api/chats/{chat_id}/close",
                                             headers=_AUTH)
     events: EventMapping = EventMapping(list_path="$")
-    actor_rules: ActorRules = ActorRules()
     ping_interval_s: float | None = Field(default=15.0, gt=0)
     open_timeout_s: float = Field(default=10.0, gt=0)
-    request_timeout_s: float = Field(default=10.0, gt=0)
-
-    @field_validator("session")
-    @classmethod
-    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
-        for path in value.values():
-            validate_path(path)
-        return value
 
     @model_validator(mode="after")
     def _base_needed(self) -> WebSocketOptions:
