@@ -446,3 +446,17 @@ def test_hostile_header_values_stay_fast(header, value):
     p = parse_email(raw)
     assert time.perf_counter() - start < 1.0
     assert_sane(p)
+
+
+@FUZZ
+@given(st.sampled_from(corpus_files()), st.integers(0, 10_000),
+       st.lists(st.tuples(st.integers(0, 10_000), st.binary(min_size=1, max_size=8)),
+                max_size=6))
+def test_fuzz_mutated_corpus_files(path, cut, edits):
+    """Real messages, truncated and with bytes overwritten: still a sane record."""
+    raw = bytearray(path.read_bytes())
+    for pos, data in edits:
+        pos %= max(1, len(raw))
+        raw[pos:pos + len(data)] = data
+    raw = bytes(raw[: len(raw) - cut % max(1, len(raw))])
+    assert_sane(parse_email(raw))

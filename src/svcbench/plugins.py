@@ -134,6 +134,10 @@ class ProbePlugin:
         """The outcome if the probe is finished, else None."""
         raise NotImplementedError
 
+    def outcome_reason(self, probe: Probe, events: list[Event]) -> str | None:
+        """Why the probe ended as it did, stored with its outcome (e.g. 'bounced: <address>')."""
+        return None
+
     def measure(self, probe: Probe, events: list[Event], calendar: BusinessCalendar) -> Measurement:
         raise NotImplementedError
 

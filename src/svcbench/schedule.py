@@ -261,8 +261,7 @@ class Ticker:
         events = self.store.events(probe.id)
         outcome = plugin.outcome(probe, events, self.now())
         if outcome is not None:
-            reason_of = getattr(plugin, "outcome_reason", None)  # e.g. email: "bounced: <addr>"
-            self._finish(probe, outcome, reason_of(probe, events) if reason_of else None)
+            self._finish(probe, outcome, plugin.outcome_reason(probe, events))
 
     def expire_unstarted(self) -> None:
         """Planned probes whose deadline passed before we could start them: our side's fault."""

@@ -52,7 +52,7 @@ def collect(
             if json_output:
                 (print_json_line if watch else print_json)({
                     "mailboxes": [m.as_dict() for m in report.mailboxes],
-                    "events": [{"probe_id": e.probe_id, "kind": e.kind, "at": e.at.isoformat(),
+                    "events": [{"probe_id": e.probe_id, "event": e.kind, "at": e.at.isoformat(),
                                 **{k: e.data.get(k) for k in ("kind", "match", "score",
                                                               "from", "subject")}}
                                for events in report.events.values() for e in events],

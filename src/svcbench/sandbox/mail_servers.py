@@ -10,7 +10,6 @@ import contextlib
 import imaplib
 import os
 import shutil
-import signal
 import smtplib
 import socket
 import ssl
@@ -53,6 +52,18 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         check=True, capture_output=True,
     )
     return cert, key
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float) -> None:
+    """SIGTERM, wait, then SIGKILL: a server we started never outlives its sandbox."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def dovecot_available() -> bool:
@@ -180,13 +191,7 @@ class DovecotServer:
         self._launch()
 
     def _terminate(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=15)
         self.proc = None
 
     def stop(self) -> None:
@@ -241,8 +246,9 @@ class PymapServer:
         exe = Path(sys.executable).with_name("pymap")
         self.proc = subprocess.Popen(
             [str(exe) if exe.exists() else "pymap", "--host", "127.0.0.1", "--port",
-             str(self.imap_port), "--no-tls", "dict", "--demo-user", user,
-             "--demo-password", password],
+             str(self.imap_port), "--no-tls", "dict", f"--demo-user={user}",
+             # '=' form: a random password may start with '-' and look like an option
+             f"--demo-password={password}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.imap_port, proc=self.proc)
         with contextlib.suppress(imaplib.IMAP4.error), self.imap(user) as client:
@@ -251,13 +257,7 @@ class PymapServer:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=10)
         self.proc = None
 
     def imap(self, user: str, folder: str | None = None) -> imaplib.IMAP4:

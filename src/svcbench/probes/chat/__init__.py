@@ -143,6 +143,10 @@ class ChatProbe(ProbePlugin):
                       data={"by": "us", "outcome": str(Outcome.FAILED),
                             "reason": "interrupted: the probe process stopped mid-chat"})]
 
+    def outcome_reason(self, probe: Probe, events: list[Event]) -> str | None:
+        ended = [e for e in events if e.kind == "chat.ended"]
+        return ended[-1].data.get("reason") if ended else None
+
     def outcome(self, probe: Probe, events: list[Event], now: datetime) -> Outcome | None:
         ended = [e for e in events if e.kind == "chat.ended"]
         if ended:

@@ -9,8 +9,13 @@ An ordered rule list; the first rule that matches decides (see notes/email.md, s
 3. helpdesk detected (Zendesk, Freshdesk, RT, ...): helpdesks stamp *agent* replies with
    Auto-Submitted/Precedence too, so those headers are ignored and wording + timing decide.
 4. generic automation headers or a no-reply sender: automatic, ack or other by wording.
-5. acknowledgement wording without any automation header: auto_ack_suspect (review).
+5. acknowledgement wording without any automation header: auto_ack_suspect (review);
+   order/shipping/account subjects without headers: auto_other (review).
 6. otherwise human.
+
+Timing refines steps 3 and 5: "thanks, we'll get back to you" (weak ack wording, no receipt
+or "automated" wording) arriving over an hour after the probe is a person's holding reply,
+so human (review). Receipt wording that late stays an ack but is flagged for review.
 
 `X-Auto-Response-Suppress` is never evidence on its own: it is a request *to* recipients and
 Exchange and helpdesks put it on human mail.
@@ -531,7 +536,7 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
         weak = _hit(_OOO_SUBJECT_WEAK, core_subject, "absence subject")
         if weak or wording.ooo:
             ooo.append(weak or wording.ooo[0])
-            ooo.append(auto_evidence[0])
+            ooo.extend(auto_evidence[:1])
     if ooo:
         reasons.extend(ooo)
         if wording.ack and not wording.ooo:

@@ -399,15 +399,25 @@ def watch(config: Config, store: Store, *, secrets: Secrets, shoppers: Iterable[
     wake = threading.Event()
     chosen = [s for s in config.shoppers.values()
               if s.imap is not None and (shoppers is None or s.id in set(shoppers))]
-    threads = [threading.Thread(target=_idle_loop, args=(s, secrets, wake, stop, idle_s),
+    #: INBOX UIDNEXT each shopper was collected up to, so IDLE threads notice mail that
+    #: arrived between a collection and the start of their IDLE
+    collected: dict[str, int] = {}
+    threads = [threading.Thread(target=_idle_loop,
+                                args=(s, secrets, wake, stop, idle_s, collected),
                                 daemon=True, name=f"idle-{s.id}") for s in chosen]
     for thread in threads:
         thread.start()
     try:
         while not stop.is_set():
             wake.clear()
-            on_report(collect(config, store, secrets=secrets, shoppers=[s.id for s in chosen],
-                              clock=clock))
+            report = collect(config, store, secrets=secrets, shoppers=[s.id for s in chosen],
+                             clock=clock)
+            for shopper in chosen:
+                cursor = store.get_cursor(CURSOR, f"{shopper.id}:INBOX") or {}
+                collected[shopper.id] = int(cursor.get("uidnext") or 0)
+            on_report(report)
+            if stop.wait(1.0):  # at most one pass a second, whatever wakes us
+                break
             wake.wait(timeout=idle_s)
     finally:
         stop.set()
@@ -416,14 +426,18 @@ def watch(config: Config, store: Store, *, secrets: Secrets, shoppers: Iterable[
 
 
 def _idle_loop(shopper: Shopper, secrets: Secrets, wake: threading.Event,
-               stop: threading.Event, idle_s: float) -> None:
+               stop: threading.Event, idle_s: float, collected: dict[str, int]) -> None:
     delay = 1.0
     while not stop.is_set():
         try:
             with open_session(shopper, secrets, retry_delays=()) as session:
                 delay = 1.0
                 while not stop.is_set():
-                    if session.idle("INBOX", idle_s, stop):
+                    if wake.is_set():  # a collection is due anyway; don't spin
+                        stop.wait(0.2)
+                        continue
+                    seen = collected.get(shopper.id)
+                    if session.idle("INBOX", idle_s, stop, after_uidnext=seen):
                         wake.set()
         except Exception as exc:  # noqa: BLE001 - keep watching; the main loop reports errors
             log.info("idle %s: %s; reconnecting in %.0fs", shopper.id, exc, delay)

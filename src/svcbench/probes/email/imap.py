@@ -206,10 +206,22 @@ class ImapSession:
 
     # -- IDLE -----------------------------------------------------------------------------
 
-    def idle(self, folder: str, timeout: float, stop: threading.Event | None = None) -> bool:
-        """Wait up to ``timeout`` s for the server to push news; True if it did (a hint only)."""
+    def selected_uidnext(self) -> int:
+        _, data = self.client.response("UIDNEXT")
+        values = [int(v) for v in data or [] if v and v.isdigit()]
+        return values[-1] if values else 0
+
+    def idle(self, folder: str, timeout: float, stop: threading.Event | None = None,
+             after_uidnext: int | None = None) -> bool:
+        """Wait up to ``timeout`` s for the server to push news; True if it did (a hint only).
+
+        With ``after_uidnext`` (the UIDNEXT the caller last collected up to), mail that
+        arrived before IDLE began counts as news too.
+        """
         client = self.client
         self.examine(folder)
+        if after_uidnext is not None and self.selected_uidnext() > after_uidnext:
+            return True  # news arrived since the caller last looked: no need to wait
         tag = client._new_tag()
         client.send(tag + b" IDLE\r\n")
         line = client.readline()

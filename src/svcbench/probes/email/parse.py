@@ -401,7 +401,7 @@ def _best_text(root: Message, defects: list[str]) -> tuple[str, bool]:
             plain = part
         elif ctype == "text/html" and html is None:
             html = part
-        if plain is not None:
+        if plain is not None and html is not None:
             break
     if plain is not None:
         text = _part_text(plain, defects)
