@@ -8,20 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from dbsnapshot import db_rows
 from svcbench.csv_import import import_csv, read_csv
 from svcbench.errors import ConfigError
 from svcbench.models import Channel
 
 DATA = Path(__file__).parent / "data" / "csv"
 
-
-def db_rows(workspace_dir) -> dict[str, list[tuple]]:
-    conn = sqlite3.connect(workspace_dir / "svcbench.db")
-    try:
-        return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
-                for table in ("probes", "events", "measurements")}
-    finally:
-        conn.close()
 
 
 def results(cli, workspace_dir, *args) -> list[dict]:

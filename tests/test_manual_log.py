@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
-
-def db_rows(workspace_dir) -> dict[str, list[tuple]]:
-    """Every probe, event and measurement row, to compare before and after."""
-    conn = sqlite3.connect(workspace_dir / "svcbench.db")
-    try:
-        return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
-                for table in ("probes", "events", "measurements")}
-    finally:
-        conn.close()
+from dbsnapshot import db_rows
 
 
 def test_log_call_answered(workspace_dir, cli):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from dbsnapshot import db_rows
 from fake_probe import ENV, FakeProbe
 from svcbench.models import Channel, Outcome, Probe, ProbeStatus, utcnow
 from svcbench.plugins import PROBES_GROUP, register
@@ -237,14 +238,6 @@ def test_reader_holding_a_snapshot_does_not_block_tick(fake_ws):
     assert len(ledger_ids(ledger)) == 2
 
 
-def _snapshot(db: Path) -> list:
-    conn = sqlite3.connect(db)
-    try:
-        return [conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-                for t in ("probes", "events", "measurements")]
-    finally:
-        conn.close()
-
 
 def test_disk_full_gives_one_clear_line_and_corrupts_nothing(fake_ws):
     root, ledger = fake_ws
@@ -252,7 +245,7 @@ def test_disk_full_gives_one_clear_line_and_corrupts_nothing(fake_ws):
     db = root / "svcbench.db"
     subprocess.run([str(SVCBENCH), "probes", "-w", str(root)], env={**os.environ, **ENV},
                    capture_output=True, check=True)  # checkpoints the WAL
-    before = _snapshot(db)
+    before = db_rows(root)
     limit = max(db.stat().st_size, (root / "svcbench.db-wal").stat().st_size
                 if (root / "svcbench.db-wal").exists() else 0)
 
@@ -269,8 +262,8 @@ def test_disk_full_gives_one_clear_line_and_corrupts_nothing(fake_ws):
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
-    after = _snapshot(db)
-    assert after[0] and len(after[0]) == len(before[0])
+    after = db_rows(root)
+    assert after["probes"] and len(after["probes"]) == len(before["probes"])
 
 
 @pytest.mark.parametrize("writable_dir", [False, True], ids=["read-only-dir", "read-only-file"])
@@ -280,7 +273,7 @@ def test_read_only_database_gives_one_clear_line(fake_ws, writable_dir):
     db = root / "svcbench.db"
     subprocess.run([str(SVCBENCH), "probes", "-w", str(root)], env={**os.environ, **ENV},
                    capture_output=True, check=True)
-    before = _snapshot(db)
+    before = db_rows(root)
     db.chmod(0o444)
     if not writable_dir:
         root.chmod(0o555)
@@ -301,7 +294,7 @@ def test_read_only_database_gives_one_clear_line(fake_ws, writable_dir):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "read-only" in result.stderr or "readonly" in result.stderr or \
         "permission" in result.stderr.lower()
-    assert _snapshot(db) == before
+    assert db_rows(root) == before
     assert ledger_ids(ledger) == []
 
 

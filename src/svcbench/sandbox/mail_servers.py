@@ -66,6 +66,32 @@ def stop_process(proc: subprocess.Popen | None, timeout: float) -> None:
         proc.wait()
 
 
+class _ImapServer:
+    """What both throwaway IMAP servers offer: a plain-IMAP client, start/stop as a context."""
+
+    imap_port: int
+    users: dict[str, str]
+
+    def start(self):  # pragma: no cover - both subclasses define it
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def imap(self, user: str, folder: str | None = None) -> imaplib.IMAP4:
+        client = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
+        client.login(user, self.users[user])
+        if folder:
+            client.select(folder)
+        return client
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def dovecot_available() -> bool:
     # mail processes run as nobody, so the master must be able to switch users: root only
     return Path(DOVECOT).is_file() and os.geteuid() == 0
@@ -138,7 +164,7 @@ service lmtp {{
 """
 
 
-class DovecotServer:
+class DovecotServer(_ImapServer):
     """A Dovecot 2.3 instance in its own short temp dir (unix socket paths are limited)."""
 
     kind = "dovecot"
@@ -211,21 +237,9 @@ class DovecotServer:
             lmtp.sendmail(mail_from, [rcpt], raw)
             return utcnow()
 
-    def imap(self, user: str, folder: str | None = None) -> imaplib.IMAP4:
-        client = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
-        client.login(user, self.users[user])
-        if folder:
-            client.select(folder)
-        return client
-
-    def __enter__(self) -> DovecotServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
-class PymapServer:
+class PymapServer(_ImapServer):
     """pymap's in-memory backend in a subprocess: one user, plain IMAP, delivery by APPEND."""
 
     kind = "pymap"
@@ -260,13 +274,6 @@ class PymapServer:
         stop_process(self.proc, timeout=10)
         self.proc = None
 
-    def imap(self, user: str, folder: str | None = None) -> imaplib.IMAP4:
-        client = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
-        client.login(user, self.users[user])
-        if folder:
-            client.select(folder)
-        return client
-
     def deliver(self, rcpt: str, raw: bytes, mail_from: str = "") -> datetime:
         (user, _), = self.users.items()
         with self.imap(user) as client:
@@ -274,11 +281,6 @@ class PymapServer:
             client.append("INBOX", None, imaplib.Time2Internaldate(now.timestamp()), raw)
             return now
 
-    def __enter__(self) -> PymapServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def imap_server(users: dict[str, str], backend: str = "auto") -> DovecotServer | PymapServer:
