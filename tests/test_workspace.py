@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from svcbench.workspace import Workspace
 
 
@@ -32,3 +34,24 @@ def test_init_refuses_to_overwrite(workspace_dir, cli):
     result = cli("init", str(workspace_dir))
     assert result.returncode == 2
     assert "already exists" in result.stderr
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["tick", "--concurrency", "0"], "svcbench tick: Invalid value for '--concurrency'"),
+    (["nope"], "No such command 'nope'"),
+    (["log", "call"], "svcbench log call: Missing argument 'company'"),
+    (["results", "--limit", "many"], "'--limit'"),
+    (["probes", "--status", "weird"], "--status: unknown status 'weird'"),
+])
+def test_bad_arguments_get_one_line_and_exit_2(workspace_dir, cli, args, problem):
+    result = cli(*args, cwd=workspace_dir)
+    assert result.returncode == 2
+    assert problem in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_bare_command_and_groups_show_help(cli):
+    for args in ([], ["log"], ["db"]):
+        result = cli(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "Usage: svcbench" in result.stdout

@@ -24,7 +24,12 @@ def main() -> None:
     from ..errors import SvcbenchError
 
     try:
-        app(prog_name="svcbench")
+        code = app(prog_name="svcbench", standalone_mode=False)
+    except _UsageErrors as exc:
+        sys.exit(_usage_error(exc))
+    except _Abort:
+        sys.stderr.write("svcbench: aborted\n")
+        sys.exit(1)
     except SvcbenchError as exc:
         sys.stderr.write(f"svcbench: error: {exc}\n")
         sys.exit(exc.exit_code)
@@ -39,3 +44,25 @@ def main() -> None:
             "(set SVCBENCH_DEBUG=1 for a traceback)\n"
         )
         sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+from typer import Abort as _Abort  # noqa: E402
+
+try:  # recent typer vendors click
+    from typer._click.exceptions import ClickException as _UsageErrors
+except ImportError:  # pragma: no cover - older typer with click as a dependency
+    from click.exceptions import ClickException as _UsageErrors
+
+
+def _usage_error(exc) -> int:
+    """Bad arguments: one line naming the command, as every other error (help when bare)."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        sys.stdout.write(ctx.get_help() + "\n")
+        return 0
+    message = " ".join(exc.format_message().split())
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    sys.stderr.write(f"svcbench: error: {where}{message}{hint}\n")
+    return exc.exit_code

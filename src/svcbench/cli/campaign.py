@@ -94,11 +94,12 @@ def probes(
     """List probes with their status, due time and outcome."""
     from ..models import Channel, ProbeStatus
 
-    try:
-        status_value = ProbeStatus(status) if status else None
-        channel_value = Channel(channel) if channel else None
-    except ValueError as exc:
-        fail(f"{exc}")
+    if status and status not in set(ProbeStatus):
+        fail(f"--status: unknown status {status!r} (use {', '.join(ProbeStatus)})")
+    if channel and channel not in set(Channel):
+        fail(f"--channel: unknown channel {channel!r} (use {', '.join(Channel)})")
+    status_value = ProbeStatus(status) if status else None
+    channel_value = Channel(channel) if channel else None
     ws = open_workspace(workspace)
     found = ws.store.probes(status=status_value, channel=channel_value, company=company,
                             campaign=campaign, limit=limit)
