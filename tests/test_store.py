@@ -24,6 +24,7 @@ from svcbench.models import (
     stable_id,
 )
 from svcbench.store import BUSY_TIMEOUT_MS, Migrations, Store, run_script
+from svcbench.store._migrations import core
 
 T0 = datetime(2026, 10, 5, 9, tzinfo=UTC)
 MERGED_TABLES = ("companies", "campaigns", "probes", "events", "messages", "measurements",
@@ -104,8 +105,9 @@ def test_failed_migration_rolls_back_completely(tmp_path):
     with Store(path) as store:  # the core set went in; nothing of the broken one did
         assert "half" not in store.db.table_names()
         assert "probes" in store.db.table_names()
-        names = {r[0] for r in store.conn.execute("SELECT name FROM _svcbench_migrations")}
-        assert names == {"m001_initial"}
+        sets = {r[0] for r in store.conn.execute(
+            "SELECT migration_set FROM _svcbench_migrations")}
+        assert sets == {"core"} and core.pending(store.db) == []
 
 
 def test_run_script_keeps_semicolons_in_literals_and_comments(store):

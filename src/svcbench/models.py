@@ -35,6 +35,8 @@ class Outcome(StrEnum):
 COUNTED_OUTCOMES = frozenset(
     {Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY, Outcome.UNANSWERED, Outcome.ABANDONED}
 )
+#: outcomes where the company responded in some way (even without a human or a wait)
+RESPONDED_OUTCOMES = (Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY)
 
 
 class ProbeStatus(StrEnum):

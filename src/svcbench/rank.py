@@ -31,11 +31,11 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .models import COUNTED_OUTCOMES, Channel, Measurement, Outcome
+from .models import COUNTED_OUTCOMES, RESPONDED_OUTCOMES, Channel, Measurement
 
 if TYPE_CHECKING:
     import sqlite3
@@ -46,8 +46,6 @@ SCORE_PARTS = ("speed", "within_target", "human", "answered")
 #: channels whose waits are counted in business hours in business-hours mode; returns and
 #: deliveries take days and their targets are calendar days
 BUSINESS_HOURS_CHANNELS = frozenset({"phone", "email", "chat"})
-#: outcomes where the company responded in some way even without a wait_s
-_RESPONDED = (Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY)
 #: at most this many bootstrap draws are held in memory at once
 _CHUNK_DRAWS = 4_000_000
 CHART_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -75,17 +73,22 @@ class MeasurementFrame:
     first_response_s: np.ndarray
     human: np.ndarray
     spans: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    #: row indices per (quarter, channel) when known from loading (see ``groups``)
+    group_index: dict[tuple[str, str], np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.company)
 
     def take(self, index: np.ndarray) -> MeasurementFrame:
         """Rows by boolean mask or integer index."""
-        arrays = {k: v[index] for k, v in self.__dict__.items() if k != "spans"}
+        arrays = {k: v[index] for k, v in self.__dict__.items()
+                  if k not in ("spans", "group_index")}
         return MeasurementFrame(**arrays, spans=self.spans)
 
     def groups(self) -> dict[tuple[str, str], np.ndarray]:
         """Row indices per (quarter, channel), by hashing rather than repeated comparisons."""
+        if self.group_index is not None:
+            return self.group_index
         if not len(self):
             return {}
         import pandas as pd
@@ -94,91 +97,76 @@ class MeasurementFrame:
         return {(str(q), str(c)): idx for (q, c), idx in frame.groupby(["q", "c"]).indices.items()}
 
 
-_COLUMNS = ("company", "channel", "quarter",
-            f"outcome IN ({', '.join(repr(str(o)) for o in sorted(COUNTED_OUTCOMES))})",
-            f"outcome IN ({', '.join(repr(str(o)) for o in _RESPONDED)})",
-            "wait_s", "wait_bh_s", "first_response_s", "answered_by_human")
-
-
-class _FrameBuilder:
-    """Turns chunks of rows (columns as in ``_COLUMNS``) into numpy columns."""
-
-    def __init__(self) -> None:
-        self.parts: list[dict[str, np.ndarray]] = []
-
-    def add(self, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        cols = list(zip(*rows, strict=True))
-
-        def text(i: int) -> np.ndarray:
-            out = np.empty(len(rows), dtype=object)
-            out[:] = cols[i]
-            return out
-
-        self.parts.append({
-            "company": text(0), "channel": text(1), "quarter": text(2),
-            "counted": np.array(cols[3], dtype=bool),
-            "responded": np.array(cols[4], dtype=bool),
-            "wait_s": np.array(cols[5], dtype=float),  # None becomes NaN
-            "wait_bh_s": np.array(cols[6], dtype=float),
-            "first_response_s": np.array(cols[7], dtype=float),
-            "human": np.array(cols[8], dtype=bool),
-        })
-
-    def frame(self, spans: dict[tuple[str, str], tuple[str, str]]) -> MeasurementFrame:
-        if not self.parts:
-            o, f = np.array([], dtype=object), np.array([], dtype=float)
-            b = np.array([], dtype=bool)
-            return MeasurementFrame(o, o, o, b, b, f, f, f, b, spans=spans)
-        keys = self.parts[0].keys()
-        return MeasurementFrame(**{k: np.concatenate([p[k] for p in self.parts]) for k in keys},
-                                spans=spans)
-
-
 def frame_from_measurements(measurements: Iterable[Measurement]) -> MeasurementFrame:
     """A frame from Measurement objects (small data, tests)."""
     from .models import format_instant
 
-    builder = _FrameBuilder()
-    rows, spans = [], {}
-    for m in measurements:
-        rows.append((m.company, str(m.channel), m.quarter, m.outcome in COUNTED_OUTCOMES,
-                     m.outcome in _RESPONDED, m.wait_s, m.wait_bh_s, m.first_response_s,
-                     bool(m.answered_by_human)))
+    ms = list(measurements)
+    spans: dict[tuple[str, str], tuple[str, str]] = {}
+    for m in ms:
         key, at = (m.quarter, str(m.channel)), format_instant(m.started_at)
         first, last = spans.get(key, (at, at))
         spans[key] = (min(first, at), max(last, at))
-    builder.add(rows)
-    return builder.frame(spans)
+
+    def column(value, dtype) -> np.ndarray:
+        out = np.empty(len(ms), dtype=dtype)
+        out[:] = [value(m) for m in ms]
+        return out
+
+    return MeasurementFrame(
+        company=column(lambda m: m.company, object),
+        channel=column(lambda m: str(m.channel), object),
+        quarter=column(lambda m: m.quarter, object),
+        counted=column(lambda m: m.outcome in COUNTED_OUTCOMES, bool),
+        responded=column(lambda m: m.outcome in RESPONDED_OUTCOMES, bool),
+        wait_s=column(lambda m: m.wait_s, float),  # None becomes NaN
+        wait_bh_s=column(lambda m: m.wait_bh_s, float),
+        first_response_s=column(lambda m: m.first_response_s, float),
+        human=column(lambda m: bool(m.answered_by_human), bool),
+        spans=spans)
 
 
 def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = None,
-               channels: Sequence[str] | None = None,
-               companies: Sequence[str] | None = None) -> MeasurementFrame:
-    """Read the columns rankings need from the ``measurements`` table (in chunks)."""
-    where, params = [], []
-    for column, values in (("quarter", quarters), ("channel", channels),
-                           ("company", companies)):
-        if values:
-            where.append(f"{column} IN ({', '.join('?' for _ in values)})")
-            params += [str(v) for v in values]
-    condition = (" WHERE " + " AND ".join(where)) if where else ""
-    builder = _FrameBuilder()
-    # a sequential scan beats index lookups when a report reads whole quarters
-    cursor = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM measurements NOT INDEXED"
-                          f"{condition}", params)
-    while rows := cursor.fetchmany(100_000):
-        builder.add(rows)
-    spans = {(q, c): (first, last) for q, c, first, last in conn.execute(
-        "SELECT quarter, channel, MIN(started_at), MAX(started_at) FROM measurements "
-        f"NOT INDEXED{condition} GROUP BY quarter, channel", params)}
-    return builder.frame(spans)
+               channels: Sequence[str] | None = None) -> MeasurementFrame:
+    """The measurements of these quarters and channels (None: all), via the column cache."""
+    from .slices import COUNTED, HUMAN, RESPONDED, read_slices
+
+    slices = read_slices(conn, quarters=quarters, channels=channels)
+    if not slices:
+        o, f, b = (np.array([], dtype=t) for t in (object, float, bool))
+        return MeasurementFrame(o, o, o, b, b, f, f, f, b, spans={})
+    # text columns index small arrays of shared str objects: a pointer per row, no copies
+    shared: dict[str, str] = {}
+
+    def text(values: Sequence[str], codes: np.ndarray) -> np.ndarray:
+        out = np.empty(len(values), dtype=object)
+        out[:] = [shared.setdefault(v, v) for v in values]
+        return out[codes]
+
+    def column(make) -> np.ndarray:
+        return np.concatenate([make(s) for s in slices])
+
+    ends = np.cumsum([len(s) for s in slices])
+    which = np.repeat(np.arange(len(slices)), [len(s) for s in slices])
+    flags = column(lambda s: s.flags)
+    return MeasurementFrame(
+        company=column(lambda s: text(s.companies, s.codes)),
+        channel=text([s.channel for s in slices], which),
+        quarter=text([s.quarter for s in slices], which),
+        counted=(flags & COUNTED) != 0, responded=(flags & RESPONDED) != 0,
+        wait_s=column(lambda s: s.wait_s), wait_bh_s=column(lambda s: s.wait_bh_s),
+        first_response_s=column(lambda s: s.first_response_s), human=(flags & HUMAN) != 0,
+        spans={(s.quarter, s.channel): (s.first_started, s.last_started) for s in slices},
+        group_index={(s.quarter, s.channel): np.arange(end - len(s), end)
+                     for s, end in zip(slices, ends.tolist(), strict=True)})
 
 
 def quarters_with_data(conn: sqlite3.Connection) -> list[str]:
+    """Quarters that have measurements, oldest first (a skip scan of the quarter index)."""
     return [r[0] for r in conn.execute(
-        "SELECT DISTINCT quarter FROM measurements ORDER BY quarter")]
+        "WITH RECURSIVE q(quarter) AS (SELECT MIN(quarter) FROM measurements UNION ALL "
+        "SELECT (SELECT MIN(quarter) FROM measurements WHERE quarter > q.quarter) FROM q "
+        "WHERE q.quarter IS NOT NULL) SELECT quarter FROM q WHERE quarter IS NOT NULL")]
 
 
 # -- quarters ---------------------------------------------------------------------------

@@ -212,3 +212,64 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         """
     )
+
+
+@core
+def m002_measurement_columns(db: sqlite_utils.Database) -> None:
+    """A cache of measurements as packed numpy columns per (quarter, channel) slice.
+
+    Triggers bump a slice's ``version`` on every change to its measurements; a cached
+    slice is used only while its version matches. See ``svcbench.slices``. The BEFORE
+    INSERT trigger is for ``INSERT OR REPLACE`` moving a probe to another slice from a
+    connection without recursive triggers (sqlite-utils turns them on; the sqlite3 shell
+    does not), where the replaced row goes without firing DELETE triggers; it fires for
+    inserts that end up ignored too, so it only acts when the slice would differ.
+    """
+    run_script(
+        db,
+        """
+        CREATE TABLE measurement_slices (
+            quarter TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (quarter, channel)
+        ) WITHOUT ROWID;
+        INSERT INTO measurement_slices (quarter, channel)
+            SELECT DISTINCT quarter, channel FROM measurements;
+        CREATE TABLE measurement_columns (  -- derived; deleting rows here is always safe
+            quarter TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            rows INTEGER NOT NULL,
+            first_started TEXT,
+            last_started TEXT,
+            companies TEXT NOT NULL,        -- JSON list; company_codes index into it
+            company_codes BLOB NOT NULL,    -- int32 little-endian, one per row
+            flags BLOB NOT NULL,            -- uint8: 1 counted, 2 responded, 4 by a person
+            wait_s BLOB NOT NULL,           -- float64 little-endian, NaN = none
+            wait_bh_s BLOB NOT NULL,
+            first_response_s BLOB NOT NULL,
+            PRIMARY KEY (quarter, channel)
+        );
+        CREATE TRIGGER measurements_slice_replaced BEFORE INSERT ON measurements BEGIN
+            UPDATE measurement_slices SET version = version + 1
+            WHERE (quarter, channel) =
+                (SELECT quarter, channel FROM measurements WHERE probe_id = new.probe_id
+                 AND (quarter <> new.quarter OR channel <> new.channel));
+        END;
+        CREATE TRIGGER measurements_slice_inserted AFTER INSERT ON measurements BEGIN
+            INSERT INTO measurement_slices (quarter, channel) VALUES (new.quarter, new.channel)
+            ON CONFLICT DO UPDATE SET version = version + 1;
+        END;
+        CREATE TRIGGER measurements_slice_updated AFTER UPDATE ON measurements BEGIN
+            UPDATE measurement_slices SET version = version + 1
+            WHERE quarter = old.quarter AND channel = old.channel;
+            INSERT INTO measurement_slices (quarter, channel) VALUES (new.quarter, new.channel)
+            ON CONFLICT DO UPDATE SET version = version + 1;
+        END;
+        CREATE TRIGGER measurements_slice_deleted AFTER DELETE ON measurements BEGIN
+            UPDATE measurement_slices SET version = version + 1
+            WHERE quarter = old.quarter AND channel = old.channel;
+        END;
+        """
+    )
