@@ -32,9 +32,20 @@ def template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def db(template, tmp_path) -> Path:
+    """A copy of the simulated database with no packed columns yet."""
     path = tmp_path / "svcbench.db"
     shutil.copy(template, path)
+    with Store(path) as store:
+        store.conn.execute("DELETE FROM measurement_columns")
     return path
+
+
+def test_simulate_packs_the_columns_it_wrote(template, tmp_path, monkeypatch):
+    path = tmp_path / "svcbench.db"
+    shutil.copy(template, path)
+    monkeypatch.setattr(slices, "_build", lambda conn, keys: pytest.fail(f"rebuilt {keys}"))
+    with Store(path) as store:
+        assert_current(store)
 
 
 def rows(frame) -> list[tuple]:

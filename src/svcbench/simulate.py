@@ -311,6 +311,7 @@ def simulate(store, *, companies: int = 500, quarters: int = 4, end_quarter: str
 
     from .errors import ConfigError
     from .rank import shift_quarter
+    from .slices import read_slices
 
     began = time.perf_counter()
     conn = store.conn
@@ -349,6 +350,8 @@ def simulate(store, *, companies: int = 500, quarters: int = 4, end_quarter: str
               totals, replace)
     finally:
         conn.execute(f"PRAGMA cache_size = {int(cache)}")
+    # pack the report columns now, so the first report on a big history is not the slow one
+    read_slices(conn, quarters=quarter_list)
     return SimulationSummary(companies=len(firms), quarters=quarter_list,
                              seconds=time.perf_counter() - began, **totals)
 

@@ -33,9 +33,6 @@ _CACHE_COLUMNS = ("quarter", "channel", "version", "rows", "first_started", "las
                   "companies", "company_codes", "flags", *_FLOATS)
 #: rows per fetchmany: bounds the Python row tuples alive at once (a few tens of MB)
 _FETCH_ROWS = 50_000
-#: rebuilding more slices than this reads the table in one sequential scan, which beats
-#: index lookups once a good part of it is wanted
-_SCAN_SLICES = 2
 #: how long a reader waits for another writer before giving up on keeping rebuilt slices
 _KEEP_WAIT_MS = 2_000
 _SEP = "\x1f"
@@ -135,10 +132,11 @@ def _build(conn: sqlite3.Connection,
            keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Slice]:
     """Rebuild these slices from ``measurements`` in one pass over their rows."""
     where, params = _where(sorted({q for q, _ in keys}), sorted({c for _, c in keys}))
-    hint = " NOT INDEXED" if len(keys) > _SCAN_SLICES else ""
+    # the index covers these columns: only its pages are read, in slice order
     cursor = conn.execute(
         f"SELECT quarter || char(31) || channel, company, {_FLAGS_SQL}, "
-        f"{', '.join(_FLOATS)}, started_at FROM measurements{hint}{where}", params)
+        f"{', '.join(_FLOATS)}, started_at FROM measurements INDEXED BY measurements_slice"
+        f"{where}", params)
     slice_codes, company_codes = _Codes(), _Codes()
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("key", "company", "flags", *_FLOATS)}
     first: dict[str, str] = {}
