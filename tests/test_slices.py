@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import threading
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -70,16 +71,26 @@ def assert_current(store: Store, **filters) -> None:
     assert got.spans == expected.spans
 
 
-def cached(store: Store) -> dict[tuple[str, str], int]:
-    return {(q, c): v for q, c, v in store.conn.execute(
-        "SELECT quarter, channel, version FROM measurement_columns")}
+def cached(store: Store) -> dict[tuple[str, str, str], int]:
+    return {(q, ch, co): v for q, ch, co, v in store.conn.execute(
+        "SELECT quarter, channel, company, version FROM measurement_columns")}
 
 
-def test_first_read_builds_then_reuses(db, monkeypatch):
+def slice_keys(store: Store) -> set[tuple[str, str, str]]:
+    return {(q, ch, co) for q, ch, co in store.conn.execute(
+        "SELECT DISTINCT quarter, channel, company FROM measurements")}
+
+
+@pytest.mark.parametrize("ranges, fetch", [(500, 50_000), (0, 7)],
+                         ids=["a range per slice", "one pass in small chunks"])
+def test_first_read_builds_then_reuses(db, monkeypatch, ranges, fetch):
+    """Both ways of reading stale slices; small fetches split slices across chunks."""
+    monkeypatch.setattr(slices, "_RANGES", ranges)
+    monkeypatch.setattr(slices, "_FETCH_ROWS", fetch)
     with Store(db) as store:
         assert cached(store) == {}
         assert_current(store)
-        assert len(cached(store)) == 2 * 5  # two quarters x five channels
+        assert set(cached(store)) == slice_keys(store)
 
         def no_rebuild(conn, keys):
             raise AssertionError(f"rebuilt {keys} although nothing changed")
@@ -99,7 +110,7 @@ def test_a_change_rebuilds_only_its_slice(db, monkeypatch):
         monkeypatch.setattr(slices, "_build",
                             lambda conn, keys: rebuilt.append(keys) or build(conn, keys))
         assert_current(store)
-        assert rebuilt == [[("2026Q3", str(m.channel))]]
+        assert rebuilt == [[("2026Q3", str(m.channel), m.company)]]
 
 
 def test_replace_by_a_plain_sqlite_connection_invalidates_the_old_slice(db):
@@ -126,13 +137,14 @@ changes = st.lists(st.tuples(
 
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(changes)
-def test_any_sequence_of_changes_keeps_the_cache_true(template, tmp_path_factory, ops):
+@given(changes, st.sampled_from([0, 500]))
+def test_any_sequence_of_changes_keeps_the_cache_true(template, tmp_path_factory, ops,
+                                                       ranges):
     """INSERT OR REPLACE, UPDATE (also moving a row to another slice) and DELETE, read in
     between or not: what load_frame returns is always what the table holds."""
     path = tmp_path_factory.mktemp("ops") / "svcbench.db"
     shutil.copy(template, path)
-    with Store(path) as store:
+    with Store(path) as store, mock.patch.object(slices, "_RANGES", ranges):
         load_frame(store.conn)
         for op, pick, value in ops:
             ms = store.measurements()
@@ -168,6 +180,7 @@ def test_busy_writer_does_not_block_the_report(db, monkeypatch):
     without keeping its rebuilt slices; the next read keeps them."""
     monkeypatch.setattr(slices, "_KEEP_WAIT_MS", 200)
     with Store(db) as store:
+        everything = slice_keys(store)
         before = rows(frame_from_measurements(store.measurements()))
         writer = sqlite3.connect(db, isolation_level=None)
         writer.execute("BEGIN IMMEDIATE")
@@ -181,5 +194,5 @@ def test_busy_writer_does_not_block_the_report(db, monkeypatch):
         writer.execute("COMMIT")
         writer.close()
         assert_current(store)
-        assert len(cached(store)) == 2 * 5  # emptied slices too: nothing to rescan
+        assert set(cached(store)) == everything  # emptied slices too: nothing to rescan
         assert quarters_with_data(store.conn) == ["2026Q3"]

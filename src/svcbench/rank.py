@@ -137,28 +137,32 @@ def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = Non
         return MeasurementFrame(o, o, o, b, b, f, f, f, b, spans={})
     # text columns index small arrays of shared str objects: a pointer per row, no copies
     shared: dict[str, str] = {}
-
-    def text(values: Sequence[str], codes: np.ndarray) -> np.ndarray:
-        out = np.empty(len(values), dtype=object)
-        out[:] = [shared.setdefault(v, v) for v in values]
-        return out[codes]
-
-    def column(make) -> np.ndarray:
-        return np.concatenate([make(s) for s in slices])
-
-    ends = np.cumsum([len(s) for s in slices])
     which = np.repeat(np.arange(len(slices)), [len(s) for s in slices])
-    flags = column(lambda s: s.flags)
+
+    def text(name: str) -> np.ndarray:
+        values = np.empty(len(slices), dtype=object)
+        values[:] = [shared.setdefault(v, v) for v in (getattr(s, name) for s in slices)]
+        return values[which]
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([getattr(s, name) for s in slices])
+
+    # slices come sorted by (quarter, channel, company): each (quarter, channel) is one run
+    spans: dict[tuple[str, str], tuple[str, str]] = {}
+    runs: dict[tuple[str, str], list[int]] = {}
+    end = 0
+    for s in slices:
+        key, end = (s.quarter, s.channel), end + len(s)
+        first, last = spans.get(key, (s.first_started, s.last_started))
+        spans[key] = (min(first, s.first_started), max(last, s.last_started))
+        runs.setdefault(key, [end - len(s), end])[1] = end
+    flags = column("flags")
     return MeasurementFrame(
-        company=column(lambda s: text(s.companies, s.codes)),
-        channel=text([s.channel for s in slices], which),
-        quarter=text([s.quarter for s in slices], which),
+        company=text("company"), channel=text("channel"), quarter=text("quarter"),
         counted=(flags & COUNTED) != 0, responded=(flags & RESPONDED) != 0,
-        wait_s=column(lambda s: s.wait_s), wait_bh_s=column(lambda s: s.wait_bh_s),
-        first_response_s=column(lambda s: s.first_response_s), human=(flags & HUMAN) != 0,
-        spans={(s.quarter, s.channel): (s.first_started, s.last_started) for s in slices},
-        group_index={(s.quarter, s.channel): np.arange(end - len(s), end)
-                     for s, end in zip(slices, ends.tolist(), strict=True)})
+        wait_s=column("wait_s"), wait_bh_s=column("wait_bh_s"),
+        first_response_s=column("first_response_s"), human=(flags & HUMAN) != 0,
+        spans=spans, group_index={k: np.arange(a, b) for k, (a, b) in runs.items()})
 
 
 def quarters_with_data(conn: sqlite3.Connection) -> list[str]:

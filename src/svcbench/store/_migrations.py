@@ -216,7 +216,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 @core
 def m002_measurement_columns(db: sqlite_utils.Database) -> None:
-    """A cache of measurements as packed numpy columns per (quarter, channel) slice.
+    """A cache of measurements as packed numpy columns, one slice per quarter, channel and
+    company (a tick's new measurements stale only their own company's slices).
 
     Triggers bump a slice's ``version`` on every change to its measurements; a cached
     slice is used only while its version matches. See ``svcbench.slices``. The BEFORE
@@ -226,7 +227,7 @@ def m002_measurement_columns(db: sqlite_utils.Database) -> None:
     inserts that end up ignored too, so it only acts when the slice would differ.
 
     The (quarter, channel, company) index grows into one that covers every column a slice
-    is built from, so rebuilding the slice a tick just changed reads only index pages.
+    is built from, so rebuilding slices reads only index pages, in slice order.
     """
     run_script(
         db,
@@ -237,45 +238,48 @@ def m002_measurement_columns(db: sqlite_utils.Database) -> None:
         CREATE TABLE measurement_slices (
             quarter TEXT NOT NULL,
             channel TEXT NOT NULL,
+            company TEXT NOT NULL,
             version INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (quarter, channel)
+            PRIMARY KEY (quarter, channel, company)
         ) WITHOUT ROWID;
-        INSERT INTO measurement_slices (quarter, channel)
-            SELECT DISTINCT quarter, channel FROM measurements;
+        INSERT INTO measurement_slices (quarter, channel, company)
+            SELECT DISTINCT quarter, channel, company FROM measurements;
         CREATE TABLE measurement_columns (  -- derived; deleting rows here is always safe
             quarter TEXT NOT NULL,
             channel TEXT NOT NULL,
+            company TEXT NOT NULL,
             version INTEGER NOT NULL,
             rows INTEGER NOT NULL,
             first_started TEXT,
             last_started TEXT,
-            companies TEXT NOT NULL,        -- JSON list; company_codes index into it
-            company_codes BLOB NOT NULL,    -- int32 little-endian, one per row
             flags BLOB NOT NULL,            -- uint8: 1 counted, 2 responded, 4 by a person
             wait_s BLOB NOT NULL,           -- float64 little-endian, NaN = none
             wait_bh_s BLOB NOT NULL,
             first_response_s BLOB NOT NULL,
-            PRIMARY KEY (quarter, channel)
+            PRIMARY KEY (quarter, channel, company)
         );
         CREATE TRIGGER measurements_slice_replaced BEFORE INSERT ON measurements BEGIN
             UPDATE measurement_slices SET version = version + 1
-            WHERE (quarter, channel) =
-                (SELECT quarter, channel FROM measurements WHERE probe_id = new.probe_id
-                 AND (quarter <> new.quarter OR channel <> new.channel));
+            WHERE (quarter, channel, company) =
+                (SELECT quarter, channel, company FROM measurements
+                 WHERE probe_id = new.probe_id AND (quarter, channel, company)
+                    IS NOT (new.quarter, new.channel, new.company));
         END;
         CREATE TRIGGER measurements_slice_inserted AFTER INSERT ON measurements BEGIN
-            INSERT INTO measurement_slices (quarter, channel) VALUES (new.quarter, new.channel)
+            INSERT INTO measurement_slices (quarter, channel, company)
+            VALUES (new.quarter, new.channel, new.company)
             ON CONFLICT DO UPDATE SET version = version + 1;
         END;
         CREATE TRIGGER measurements_slice_updated AFTER UPDATE ON measurements BEGIN
             UPDATE measurement_slices SET version = version + 1
-            WHERE quarter = old.quarter AND channel = old.channel;
-            INSERT INTO measurement_slices (quarter, channel) VALUES (new.quarter, new.channel)
+            WHERE (quarter, channel, company) = (old.quarter, old.channel, old.company);
+            INSERT INTO measurement_slices (quarter, channel, company)
+            VALUES (new.quarter, new.channel, new.company)
             ON CONFLICT DO UPDATE SET version = version + 1;
         END;
         CREATE TRIGGER measurements_slice_deleted AFTER DELETE ON measurements BEGIN
             UPDATE measurement_slices SET version = version + 1
-            WHERE quarter = old.quarter AND channel = old.channel;
+            WHERE (quarter, channel, company) = (old.quarter, old.channel, old.company);
         END;
         """
     )
