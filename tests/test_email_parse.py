@@ -440,11 +440,13 @@ def test_fuzz_strip_subject_prefixes(subject):
                                    b"a@" * 50_000, b"<" * 100_000])
 def test_hostile_header_values_stay_fast(header, value):
     # Regression: policy.default's Content-Type parser took 567 s on 100k '"', and a
-    # per-address rescan made 'a,a,a,...' in To quadratic.
+    # per-address rescan made 'a,a,a,...' in To quadratic. The bound only catches such
+    # blow-ups (it is not a speed target: a loaded CI machine took over 1 s for a linear parse;
+    # bench/email_classifier.py measures speed).
     raw = header.encode() + b": " + value + b"\n\nbody"
     start = time.perf_counter()
     p = parse_email(raw)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 10.0
     assert_sane(p)
 
 

@@ -20,6 +20,9 @@ WorkspaceOption = typer.Option(
     file_okay=False,
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+RawCsvOption = typer.Option(
+    False, "--raw-csv", help="CSV cells exactly as stored: no apostrophe before text a "
+    "spreadsheet would run as a formula (=, +, -, @). For tools that are not spreadsheets.")
 
 
 def open_workspace(path: Path | None) -> Workspace:
@@ -29,9 +32,9 @@ def open_workspace(path: Path | None) -> Workspace:
 
 
 def console(stderr: bool = False) -> Console:
-    from rich.console import Console
+    from ..render.safe import make_console
 
-    return Console(stderr=stderr, highlight=False)
+    return make_console(stderr=stderr)
 
 
 def print_json(data: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from ..render.safe import markup
 from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
 
@@ -183,7 +184,7 @@ def tick(
             f"recovered {report.recovered}, new events {report.advanced_events}, "
             f"finished: {finished}")
         for line in report.failed:
-            console(stderr=True).print(f"[yellow]our side failed:[/yellow] {line}")
+            console(stderr=True).print(markup("[yellow]our side failed:[/yellow] {}", line))
 
 
 @app.command()

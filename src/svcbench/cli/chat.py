@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from ..render.safe import clean, markup
 from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
 
@@ -113,8 +114,8 @@ def _render(probe_id: str, company: str, outcome, reason, measurement, transcrip
     from .results import human_duration
 
     out = console()
-    out.print(f"[bold]Chat probe {probe_id[:8]}[/] with {company}: [bold]{outcome}[/]"
-              + (f" ({reason})" if reason else ""))
+    out.print(markup("[bold]Chat probe {}[/] with {}: [bold]{}[/]", probe_id[:8], company,
+                     outcome) + (f" ({clean(reason)})" if reason else ""))
     table = Table(show_header=True, header_style="bold")
     for column in ("t", "who", "text"):
         table.add_column(column)

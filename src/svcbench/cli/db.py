@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from ..render.safe import markup
 from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
 
@@ -46,7 +47,7 @@ def merge(
     from rich.table import Table
 
     out = console()
-    out.print(f"Merged [bold]{other}[/bold] into {ws.store.path}")
+    out.print(markup("Merged [bold]{}[/bold] into {}", other, ws.store.path))
     table = Table("table", "new rows", box=None, pad_edge=False)
     for name, number in counts.items():
         table.add_row(name, str(number))
@@ -104,7 +105,7 @@ def info(workspace: Path | None = WorkspaceOption, as_json: bool = JsonOption) -
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{data['path']}[/bold]")
+    out.print(markup("[bold]{}[/bold]", data["path"]))
     out.print(f"  size {data['size_bytes']:,} bytes (+{data['wal_bytes']:,} in the WAL), "
               f"journal mode {data['journal_mode']}")
     out.print("  migrations: " + ", ".join(f"{m['set']}.{m['name']}" for m in data["migrations"]))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..render.safe import markup
 from ._app import app
 from ._common import console
 
@@ -41,13 +42,13 @@ def demo(
                       _seconds(row["wait_s"]) if row["human"] else "none")
     out.print(table)
     for note in result.notes:
-        out.print(f"[yellow]note:[/yellow] {note}")
+        out.print(markup("[yellow]note:[/yellow] {}", note))
     html = [p for p in result.report_files if p.suffix == ".html"]
     out.print(f"Workspace: {result.workspace}")
     for path in result.report_files:
         out.print(f"  {path}")
     if html:
-        out.print(f"[bold]Open the report:[/bold] {html[0]}")
+        out.print(markup("[bold]Open the report:[/bold] {}", html[0]))
     out.print(f"Demo finished in {result.seconds:.0f} s.")
 
 

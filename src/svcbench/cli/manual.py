@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from ..render.safe import markup
 from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
 from .results import human_duration, measurement_row
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from ..config import Company, Config
     from ..manual_log import EntryError
     from ..models import Probe
@@ -63,7 +66,7 @@ def _check_refs(config: Config, **refs: str | None) -> None:
                  f"{', '.join(sorted(known)) or 'none defined'})")
 
 
-def _report(ws: Workspace, probe: Probe, as_json: bool, headline: str) -> None:
+def _report(ws: Workspace, probe: Probe, as_json: bool, headline: Text | str) -> None:
     """Print the new/updated probe: its id, and its measurement if it is finished."""
     store = ws.store
     probe = store.get_probe(probe.id) or probe
@@ -234,8 +237,8 @@ def _screen(watch: CallStopwatch, company: Company, number: str, question: str |
     legend = Table.grid(padding=(0, 2))
     for _ in range(3):
         legend.add_column()
-    items = [f"[bold]{k}[/bold] {label}" for k, (_, label) in KEYS.items()]
-    items += [f"[bold]{k}[/bold] {label}" for k, label in COMMAND_KEYS.items()]
+    items = [markup("[bold]{}[/bold] {}", k, label) for k, (_, label) in KEYS.items()]
+    items += [markup("[bold]{}[/bold] {}", k, label) for k, label in COMMAND_KEYS.items()]
     for index in range(0, len(items), 3):
         legend.add_row(*items[index:index + 3], *[""] * (3 - len(items[index:index + 3])))
     parts.append(Panel(legend, title="keys", title_align="left", border_style="dim"))
@@ -244,7 +247,7 @@ def _screen(watch: CallStopwatch, company: Company, number: str, question: str |
 
 def _print_call_summary(company: Company, probe: Probe, m) -> None:
     out = console()
-    out.print(f"[bold]Call to {company.name}: {m.outcome}[/bold]")
+    out.print(markup("[bold]Call to {}: {}[/bold]", company.name, m.outcome))
     out.print(f"  time to live agent   {human_duration(m.wait_s)}"
               + (f" (business hours: {human_duration(m.wait_bh_s)})" if m.wait_s else ""))
     out.print(f"  IVR steps            {m.metrics.get('ivr_steps', 0)}")
@@ -298,7 +301,8 @@ def _save_new(ws: Workspace, entry, as_json: bool, what: str) -> None:
         _entry_fail(exc)
     save(ws.store, ws.config, [planned])
     company = ws.config.companies[entry.company]
-    _report(ws, planned.probe, as_json, f"Logged {what} for [bold]{company.name}[/bold]")
+    _report(ws, planned.probe, as_json,
+            markup("Logged {} for [bold]{}[/bold]", what, company.name))
 
 
 @log_app.command("call")
@@ -364,7 +368,7 @@ def _complete(ws: Workspace, probe: Probe, updates: dict[str, Any], note: str | 
         _entry_fail(exc)
     add_to_open(ws.store, ws.config, probe, events, entry.outcome())
     company = ws.config.companies[probe.company]
-    _report(ws, probe, as_json, f"Updated {what} for [bold]{company.name}[/bold]")
+    _report(ws, probe, as_json, markup("Updated {} for [bold]{}[/bold]", what, company.name))
 
 
 @log_app.command("return")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ._app import app
-from ._common import WorkspaceOption, console, fail, open_workspace
+from ._common import RawCsvOption, WorkspaceOption, console, fail, open_workspace
 
 FORMATS = ("table", "csv", "json", "html")
 CHANNELS = ("phone", "email", "chat", "returns", "delivery")
@@ -30,6 +30,7 @@ def report(
     business_hours: bool = typer.Option(
         True, "--business-hours/--raw",
         help="Phone, email and chat waits in business hours (default) or raw clock time."),
+    raw_csv: bool = RawCsvOption,
     limit: int = typer.Option(25, "--limit", help="Rows per table in the terminal (0 = all)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (same seed, same intervals)."),
     overall_min_channels: int = typer.Option(
@@ -99,7 +100,7 @@ def report(
         elif fmt == "csv":
             from ..render.tables import write_csv
 
-            written += write_csv(result, out_dir)
+            written += write_csv(result, out_dir, raw=raw_csv)
         elif fmt == "json":
             from ..render.json_ import write_json
 

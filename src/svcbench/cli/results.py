@@ -9,8 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ..render.safe import markup, plain
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+from ._common import (
+    JsonOption,
+    RawCsvOption,
+    WorkspaceOption,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -110,6 +119,7 @@ def results(
                                      help="Show at most this many (the most recent)."),
     as_json: bool = JsonOption,
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV (the --json keys as columns)."),
+    raw_csv: bool = RawCsvOption,
     workspace: Path | None = WorkspaceOption,
 ) -> None:
     """List measurements, most recent first.
@@ -161,16 +171,17 @@ def results(
         print_json(rows)
         return
     if as_csv:
-        write_csv(rows)
+        write_csv(rows, raw=raw_csv)
         return
     render_table(rows)
 
 
-def write_csv(rows: list[dict[str, Any]]) -> None:
-    import csv
+def write_csv(rows: list[dict[str, Any]], *, raw: bool = False) -> None:
     import json
 
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(RESULT_KEYS), lineterminator="\n")
+    from ..render.safe import CsvWriter
+
+    writer = CsvWriter(sys.stdout, list(RESULT_KEYS), raw=raw)
     writer.writeheader()
     for row in rows:
         writer.writerow({
@@ -186,8 +197,8 @@ def render_table(rows: list[dict[str, Any]]) -> None:
 
     out = console()
     if not rows:
-        out.print("No results yet. Log a call with [bold]svcbench call[/bold] or "
-                  "[bold]svcbench log[/bold], or run a campaign.")
+        out.print(markup("No results yet. Log a call with [bold]svcbench call[/bold] or "
+                         "[bold]svcbench log[/bold], or run a campaign."))
         return
     table = Table(show_edge=False, pad_edge=False)
     style = {"answered": "green", "answered_auto_only": "yellow", "unanswered": "red",
@@ -198,7 +209,7 @@ def render_table(rows: list[dict[str, Any]]) -> None:
         ("company", lambda r: r["company_name"], "left", True, 0),
         ("channel", lambda r: r["channel"], "left", False, 0),
         ("started", lambda r: r["started_local"].replace("T", " ")[:16], "left", False, 0),
-        ("outcome", lambda r: f"[{style.get(r['outcome'], '')}]{r['outcome']}[/]", "left",
+        ("outcome", lambda r: plain(r["outcome"], style.get(r["outcome"], "")), "left",
          False, 0),
         ("wait", lambda r: human_duration(r["wait_s"]), "right", False, 0),
         ("wait bh", lambda r: human_duration(r["wait_bh_s"]), "right", False, 100),
@@ -212,4 +223,4 @@ def render_table(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(*(cell(row) for _, cell, *_ in columns))
     out.print(table)
-    out.print(f"[dim]{len(rows)} result{'s' if len(rows) != 1 else ''}[/dim]")
+    out.print(f"{len(rows)} result{'s' if len(rows) != 1 else ''}", style="dim")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..render.safe import markup
 from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, open_workspace, print_json
 
@@ -20,7 +21,7 @@ def init(
 
     root = init_workspace(directory, examples=examples)
     out = console()
-    out.print(f"Created workspace in [bold]{root}[/bold]")
+    out.print(markup("Created workspace in [bold]{}[/bold]", root))
     out.print("  svcbench.toml     settings, targets and scoring")
     out.print("  probes/           companies, shoppers, scenarios and campaigns (TOML)")
     out.print("  reports/          rendered reports")
@@ -47,7 +48,7 @@ def config_check(workspace: Path | None = WorkspaceOption, as_json: bool = JsonO
         print_json(summary)
         return
     out = console()
-    out.print(f"[green]OK[/green] {cfg.root}")
+    out.print(markup("[green]OK[/green] {}", cfg.root))
     for key in ("companies", "shoppers", "scenarios", "campaigns"):
         out.print(f"  {key:<10} {len(summary[key]):>4}  {', '.join(summary[key][:6])}"
                   + (" ..." if len(summary[key]) > 6 else ""))

@@ -6,17 +6,19 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import OVERALL_COLUMNS, output_name, overall_records, ranking_columns, ranking_records
+from .safe import CsvWriter
 
 if TYPE_CHECKING:
     from ..rank import Report
 
 
-def write_csv(report: Report, directory: Path) -> list[Path]:
+def write_csv(report: Report, directory: Path, *, raw: bool = False) -> list[Path]:
+    """Write both files; text a spreadsheet would run as a formula is neutralised unless
+    ``raw`` (see :mod:`svcbench.render.safe`)."""
     directory.mkdir(parents=True, exist_ok=True)
     channels = directory / output_name(report, ".csv")
     overall = directory / output_name(report, "-overall.csv")
@@ -26,7 +28,7 @@ def write_csv(report: Report, directory: Path) -> list[Path]:
     ):
         tmp = path.with_suffix(".csv.tmp")
         with tmp.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+            writer = CsvWriter(f, columns, raw=raw)
             writer.writeheader()
             writer.writerows(records)
         tmp.replace(path)
