@@ -13,9 +13,10 @@ def test_init_creates_a_loadable_workspace(workspace_dir, cli):
     ws = Workspace.open(workspace_dir)
     assert "northwind-outfitters" in ws.config.companies
     assert ws.store.company_names()["contoso-telecom"] == "Contoso Telecom"
-    result = cli("config", "check", "--json", cwd=workspace_dir)
+    result = cli("config", "check", "--json", cwd=workspace_dir,
+                 env={"SVCBENCH_ANNA_PASSWORD": "secret-value"})
     assert result.returncode == 0, result.stderr
-    assert '"anna"' in result.stdout
+    assert '"anna"' in result.stdout and "secret-value" not in result.stdout
 
 
 def test_bad_config_names_file_and_key_in_one_line(workspace_dir, cli):

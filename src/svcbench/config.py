@@ -502,3 +502,28 @@ def _cross_check(config: Config) -> None:
             raise ConfigError(f"unknown shopper {campaign.shopper!r} "
                               f"(known: {known(config.shoppers)})", file=file,
                               key=config.key_of("campaign", campaign.id, "shopper"))
+
+
+def named_secrets(config: Config) -> list[tuple[str, str, str]]:
+    """Every environment variable the config names for a secret (keys ending in ``_env``), as
+    (file, key, variable): what ``config check`` verifies before a probe needs it."""
+    found: list[tuple[str, str, str]] = []
+
+    def walk(value: Any, path: tuple[Any, ...], file: str) -> None:
+        if isinstance(value, BaseModel):
+            for key, item in value:  # fields and extra keys alike
+                walk(item, (*path, key), file)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*path, str(key)), file)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, (*path, i), file)
+        elif isinstance(value, str) and path and str(path[-1]).endswith("_env"):
+            found.append((file, _key_path(path), value))
+
+    for section, definitions in (("company", config.companies), ("shopper", config.shoppers)):
+        for ident, definition in definitions.items():
+            prefix = config.positions.get((section, ident), f"{section}[id={ident}]")
+            walk(definition, (prefix,), config.sources.get((section, ident), ""))
+    return found

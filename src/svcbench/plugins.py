@@ -216,3 +216,27 @@ def plugin_for(company: Company, channel: Channel) -> str:
     if endpoint is not None and endpoint.options.get("plugin"):
         return str(endpoint.options["plugin"])
     return str(channel)
+
+
+def installed() -> list[dict[str, str]]:
+    """Every probe type and chat connector svcbench can use, with where it comes from.
+
+    Entry points are listed without importing them, so this stays fast and a broken plugin
+    still shows up (with its package) instead of hiding the rest.
+    """
+    rows = []
+    for group in (PROBES_GROUP, CHAT_CONNECTORS_GROUP):
+        for ep in entry_points(group=group):
+            dist = getattr(ep, "dist", None)
+            rows.append({"group": group, "name": ep.name, "target": ep.value,
+                         "package": f"{dist.name} {dist.version}" if dist else "",
+                         "source": "entry point"})
+        if group == PROBES_GROUP:
+            rows += [{"group": group, "name": name, "target": target, "package": "",
+                      "source": EXTRA_PROBES_ENV} for name, target in _extra_probes().items()]
+        for name, obj in _registered[group].items():
+            if not any(r["group"] == group and r["name"] == name for r in rows):
+                rows.append({"group": group, "name": name,
+                             "target": f"{obj.__module__}:{obj.__qualname__}", "package": "",
+                             "source": "registered"})
+    return sorted(rows, key=lambda r: (r["group"], r["name"]))

@@ -12,6 +12,7 @@ from . import (  # noqa: F401 - importing a module registers its commands
     demo,
     email,
     manual,
+    plugins,
     report,
     results,
     setup,

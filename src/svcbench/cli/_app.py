@@ -7,7 +7,7 @@ from typer.core import TyperGroup
 
 #: commands in the order a newcomer meets them; any others follow alphabetically
 ORDER = ("init", "config", "demo", "plan", "tick", "schedule", "collect", "chat", "call", "log",
-         "import", "probes", "results", "report", "simulate", "db", "metrics")
+         "import", "probes", "results", "report", "simulate", "db", "metrics", "plugins")
 
 
 class OrderedGroup(TyperGroup):
@@ -24,6 +24,31 @@ app = typer.Typer(
     "and phone, keep every result in SQLite, and publish quarterly rankings.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    rich_markup_mode=None,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"svcbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_version,
+                                 help="Print the version and exit."),
+    workspace: str = typer.Option(
+        None, "--workspace", "-w", metavar="DIR",
+        help="Workspace directory for the command (also accepted after it)."),
+) -> None:
+    import os
+
+    # every command reads its --workspace default from SVCBENCH_WORKSPACE, so a global -w
+    # given before the command reaches it the same way as the variable would
+    if workspace is not None:
+        os.environ["SVCBENCH_WORKSPACE"] = workspace

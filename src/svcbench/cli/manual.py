@@ -498,11 +498,12 @@ def import_csv_command(
       returns:  company*, requested_at*, shipped_at, refunded_at, amount
       delivery: company*, placed_at*, shipped_at, delivered_at
       all:      scenario, shopper, campaign, note, id
+
     Dates: ISO 8601; a date or time without offset is in the company's time zone.
-    Durations: seconds, or 1m35s / 1:35. company: id or name.
-    An id column (or, without one, the row's content) makes re-imports add nothing.
-    Bad rows are listed (line, column, problem) and skipped; good rows are written in one
-    transaction; the exit code is 2 if any row was rejected.
+    Durations: seconds, or 1m35s / 1:35. company: id or name. An id column (or,
+    without one, the row's content) makes re-imports add nothing. Bad rows are listed
+    (line, column, problem) and skipped; good rows are written in one transaction;
+    the exit code is 2 if any row was rejected.
     """
     from ..csv_import import import_csv
     from ..models import Channel
