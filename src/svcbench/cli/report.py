@@ -9,7 +9,7 @@ import typer
 from ._app import app
 from ._common import RawCsvOption, WorkspaceOption, console, fail, open_workspace
 
-FORMATS = ("table", "csv", "json", "html")
+FORMATS = ("table", "csv", "json", "html", "pdf")
 CHANNELS = ("phone", "email", "chat", "returns", "delivery")
 
 
@@ -22,7 +22,7 @@ def report(
         "phone, email, chat, returns, delivery."),
     format: list[str] = typer.Option(
         ["table"], "--format", "-f",
-        help="table (terminal), csv, json or html (repeatable; files go to --output)."),
+        help="table (terminal), csv, json, html or pdf (repeatable; files go to --output)."),
     output: Path = typer.Option(None, "--output", "-o", file_okay=False,
                                 help="Directory for files (default: the workspace's reports)."),
     company: list[str] = typer.Option(
@@ -109,6 +109,10 @@ def report(
             from ..render.html import write_html
 
             written += write_html(result, out_dir)
+        elif fmt == "pdf":
+            from ..render.pdf import write_pdf
+
+            written += write_pdf(result, out_dir)
     for path in written:
         typer.echo(f"wrote {path}")
 
