@@ -118,15 +118,57 @@ def call(
         fail("stdin is not a terminal: `svcbench call` reads single key presses; to record a "
              "call afterwards use `svcbench log call`")
     ws.store  # noqa: B018 - open (and migrate) the database before the clock matters
-    _run_stopwatch(ws, target, scenario=scenario, shopper=shopper, campaign=campaign)
+    planned = _next_planned_call(ws, target, campaign)
+    if planned is not None:
+        scenario = scenario or planned.scenario
+        shopper = shopper or planned.shopper
+        campaign = campaign or planned.campaign
+    _run_stopwatch(ws, target, scenario=scenario, shopper=shopper, campaign=campaign,
+                   planned=planned)
+
+
+def _next_planned_call(ws: Workspace, company: Company, campaign: str | None) -> Probe | None:
+    """The campaign's planned phone probe this call fulfils: the one due first."""
+    from ..models import Channel, ProbeStatus
+    from ..plugins import plugin_for
+
+    found = ws.store.probes(status=ProbeStatus.PLANNED, channel=Channel.PHONE,
+                            company=company.id, campaign=campaign,
+                            plugin=plugin_for(company, Channel.PHONE), limit=1)
+    return found[0] if found else None
+
+
+def _call_notes(ws: Workspace, company: Company, question: str | None,
+                planned: Probe | None) -> list[str]:
+    """What the caller should know before dialing: what to ask, closed now, which probe."""
+    from ..models import utcnow
+
+    notes = [f"Ask: {question}" if question else
+             "No scenario: ask a question of your own (or pass --scenario) and note it with n."]
+    calendar = company.calendar()
+    now = utcnow()
+    if not calendar.is_open(now):
+        opening = calendar.next_opening(now)
+        when = (f"opens {opening.astimezone(calendar.tz):%a %d %b %H:%M %Z}" if opening
+                else "no opening in the next 60 days")
+        notes.append(f"Closed now ({when}): the call is timed anyway; business-hours waits "
+                     "count from the opening.")
+    if planned is not None:
+        due = (f", due {planned.due_at.astimezone(calendar.tz):%d %b %H:%M %Z}"
+               if planned.due_at else "")
+        notes.append(f"This call fulfils planned probe {planned.id[:8]}"
+                     f"{f' of campaign {planned.campaign}' if planned.campaign else ''}{due}.")
+    return notes
 
 
 _ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z~]|O.)")
 
 
 def _run_stopwatch(ws: Workspace, company: Company, *, scenario: str | None,
-                   shopper: str | None, campaign: str | None) -> None:
+                   shopper: str | None, campaign: str | None, planned: Probe | None) -> None:
+    import dataclasses
     import select
+    import signal
     import termios
     import tty
 
@@ -135,14 +177,15 @@ def _run_stopwatch(ws: Workspace, company: Company, *, scenario: str | None,
     from ..lifecycle import finish_probe
     from ..models import Channel, Outcome, Probe, ProbeStatus, new_id
     from ..plugins import plugin_for
-    from ..probes.manual.stopwatch import CallStopwatch
+    from ..probes.manual.stopwatch import CallStopwatch, Pending
 
     store = ws.store
     out = console()
-    watch = CallStopwatch(probe_id=new_id())
+    watch = CallStopwatch(probe_id=planned.id if planned is not None else new_id())
     question = None
-    if scenario is not None:
+    if scenario is not None and scenario in ws.config.scenarios:
         question = ws.config.scenarios[scenario].question_for(Channel.PHONE)
+    notes = _call_notes(ws, company, question, planned)
     number = company.channels.get(Channel.PHONE)
     number_text = str(number.options.get("number", "")) if number is not None else ""
     probe: Probe | None = None
@@ -151,6 +194,19 @@ def _run_stopwatch(ws: Workspace, company: Company, *, scenario: str | None,
         nonlocal probe
         if not events:
             return
+        if events[0].kind == "call.dialed" and planned is not None:
+            claimed = store.update_probe(
+                planned.id, expect_status=ProbeStatus.PLANNED, events=events,
+                status=ProbeStatus.RUNNING, started_at=events[0].at, scenario=scenario,
+                shopper=shopper, state={**planned.state, "recorded_with": "svcbench call"})
+            if claimed:
+                probe = store.get_probe(planned.id)
+                return
+            # another run took the planned probe meanwhile: this call becomes a probe of its own
+            watch.probe_id = new_id()
+            watch.events = [dataclasses.replace(e, probe_id=watch.probe_id)
+                            for e in watch.events]
+            events = [e for e in watch.events if e.kind == "call.dialed"]
         if events[0].kind == "call.dialed":
             probe = Probe(
                 id=watch.probe_id, company=company.id, channel=Channel.PHONE,
@@ -162,30 +218,40 @@ def _run_stopwatch(ws: Workspace, company: Company, *, scenario: str | None,
         else:
             store.add_events(events)
 
+    # Ctrl-C asks before cancelling a call that is under way (a second Ctrl-C confirms); it is
+    # a flag, not an exception, so it never interrupts a write to the database
+    interrupts: list[int] = []
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupts.append(1))
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     tty.setcbreak(fd)
     try:
-        with Live(_screen(watch, company, number_text, question), console=out,
+        with Live(_screen(watch, company, number_text, notes), console=out,
                   auto_refresh=False, transient=False) as live:
             while not watch.finished:
-                ready, _, _ = select.select([fd], [], [], 0.1)
+                try:
+                    ready, _, _ = select.select([fd], [], [], 0.1)
+                except InterruptedError:
+                    ready = []
+                if interrupts:
+                    interrupts.clear()
+                    if watch.dialed_at is None:
+                        watch.finished = "quit"
+                    elif watch.pending is not None and watch.pending.kind == "quit":
+                        watch.press("y")
+                    else:
+                        watch.pending = Pending("quit", watch.now())
+                        watch.message = "Ctrl-C: y cancels the call, n goes on"
                 if ready:
                     chunk = os.read(fd, 64).decode("utf-8", errors="ignore")
                     for key in _ESCAPE_SEQUENCE.sub("", chunk):
                         store_events(watch.press(key))
                         if watch.finished:
                             break
-                live.update(_screen(watch, company, number_text, question), refresh=True)
-    except KeyboardInterrupt:
-        if probe is not None:
-            finish_probe(store, probe, Outcome.CANCELLED, config=ws.config,
-                         reason="interrupted before hanging up")
-            sys.stderr.write(f"svcbench: call cancelled; {len(watch.events)} marks kept in "
-                             f"probe {probe.id}\n")
-        raise
+                live.update(_screen(watch, company, number_text, notes), refresh=True)
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        signal.signal(signal.SIGINT, previous_handler)
     if probe is None:
         out.print("No call was dialed; nothing recorded.")
         return
@@ -200,7 +266,7 @@ def _run_stopwatch(ws: Workspace, company: Company, *, scenario: str | None,
     _print_call_summary(company, probe, measurement)
 
 
-def _screen(watch: CallStopwatch, company: Company, number: str, question: str | None):
+def _screen(watch: CallStopwatch, company: Company, number: str, notes: list[str]):
     from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
@@ -219,8 +285,8 @@ def _screen(watch: CallStopwatch, company: Company, number: str, question: str |
         head.append(f"{int(minutes):02d}:{seconds:04.1f}", style="bold cyan")
         head.append(f"   {watch.status()}", style="bold")
     parts.append(head)
-    if question:
-        parts.append(Text(f"Ask: {question}", style="dim"))
+    for note in notes:
+        parts.append(Text(note, style="yellow" if note.startswith("Closed") else "dim"))
     log = Table.grid(padding=(0, 2))
     log.add_column(justify="right", style="cyan")
     log.add_column()

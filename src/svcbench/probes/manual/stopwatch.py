@@ -39,8 +39,8 @@ DIAL_KEYS = ("d", " ")
 PROMPTS = {
     "call.option_pressed": "Which option? (digit, * or #; Esc cancels)",
     "call.hold_music": "Hold music playing? (y/n; Esc cancels)",
-    "call.wait_announced": "Announced wait in seconds? (digits then Enter, Enter alone = not "
-                           "said; Esc cancels)",
+    "call.wait_announced": "Announced wait? (90, 90s, 5m, 1:30 then Enter; Enter alone = not "
+                           "said; Esc cancels) ",
     "call.note": "Note (Enter saves, Esc cancels): ",
     "quit": "Quit without hanging up? The call is kept as cancelled. (y/n)",
 }
@@ -184,12 +184,23 @@ class CallStopwatch:
         if key in ENTER:
             self.pending = None
             if pending.kind == "call.wait_announced":
-                data = {"seconds": int(pending.buffer)} if pending.buffer else {}
+                data = {}
+                if pending.buffer.strip():
+                    from ...manual_log import EntryError, parse_seconds
+
+                    try:
+                        data = {"seconds": round(parse_seconds(pending.buffer, "wait"))}
+                    except EntryError:
+                        # keep asking, with what was typed, instead of guessing a unit
+                        self.pending = pending
+                        self.message = (f"{pending.buffer!r} is not a duration: type 90, 90s, "
+                                        "5m or 1:30")
+                        return []
                 return self._add(pending.kind, pending.at, data)
             text = pending.buffer.strip()
             return self._add(pending.kind, pending.at, {"text": text}) if text else []
         if pending.kind == "call.wait_announced":
-            if key.isdigit() and len(pending.buffer) < 6:
+            if (key.isdigit() or key in "hms:. ") and len(pending.buffer) < 12:
                 pending.buffer += key
             return []
         if key.isprintable() and len(pending.buffer) < 500:
