@@ -117,3 +117,69 @@ def test_init_example_chat_endpoint_builds_the_documented_url(workspace_dir):
                              if k != "connector"})
     url = options.base_url.rstrip("/") + "/" + options.start.path.lstrip("/")
     assert url == "https://chat.contoso.example/api/chats"
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    from conftest import run_cli
+    from svcbench.workspace import init_workspace
+
+    root = init_workspace(tmp_path_factory.mktemp("out") / "ws")
+    for day in ("02", "03"):
+        done = run_cli("log", "call", "northwind-outfitters", "--at", f"2026-03-{day}T10:15",
+                       "--agent-after", "95", cwd=root)
+        assert done.returncode == 0, done.stderr
+    done = run_cli("log", "return", "northwind-outfitters", "--requested", "2026-03-02T09:00",
+                   cwd=root)
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def test_one_output_convention_json_nl_csv_and_files(logged, cli, tmp_path):
+    import csv
+    import io
+
+    as_json = json.loads(cli("results", "--json", cwd=logged).stdout)
+    assert len(as_json) == 2  # the open return has no measurement yet
+    nl = cli("results", "--nl", cwd=logged).stdout.splitlines()
+    assert [json.loads(line) for line in nl] == as_json
+    # -o - is standard output (JSON unless a flag says otherwise); /dev/stdout works too
+    assert json.loads(cli("results", "-o", "-", cwd=logged).stdout) == as_json
+    assert json.loads(cli("results", "--json", "-o", "/dev/stdout", cwd=logged).stdout) \
+        == as_json
+    # a file's format follows the flag or its suffix, written whole
+    target = tmp_path / "r.csv"
+    done = cli("results", "-o", str(target), cwd=logged)
+    assert done.returncode == 0 and done.stdout == ""
+    rows = list(csv.DictReader(io.StringIO(target.read_text(), newline="")))
+    assert [r["probe_id"] for r in rows] == [r["probe_id"] for r in as_json]
+    assert json.loads(rows[0]["metrics"]) == as_json[0]["metrics"]
+    done = cli("results", "--nl", "-o", str(tmp_path / "r.txt"), cwd=logged)
+    assert len((tmp_path / "r.txt").read_text().splitlines()) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.txt"]  # no temp files
+    assert cli("plugins", "--csv").stdout.splitlines()[0] == "group,name,target,package,source"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--json", "--csv"], "--json and --csv cannot be combined"),
+    (["-o", "results.txt"], "--output: results.txt: say --json, --csv or --nl"),
+    (["-o", "."], "--output: . is a directory"),
+])
+def test_output_mistakes_are_one_line(logged, cli, args, message):
+    done = cli("results", *args, cwd=logged)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr
+
+
+def test_log_open_shows_local_times_with_their_zone(logged, cli):
+    [row] = json.loads(cli("log", "open", "--json", cwd=logged).stdout)
+    assert row["timezone"] == "Europe/Berlin"
+    assert row["started_local"].startswith("2026-03-02T09:00:00+01:00")
+    assert row["started_at"].startswith("2026-03-02T08:00:00")
+    assert "since 2026-03-02 09:00 Europe/Berlin" in cli("log", "open", cwd=logged).stdout
+
+
+def test_short_flags_are_the_same_everywhere(logged, cli):
+    [phone] = {r["channel"] for r in json.loads(
+        cli("results", "-c", "phone", "-q", "2026Q1", "--json", cwd=logged).stdout)}
+    assert phone == "phone"

@@ -13,7 +13,16 @@ import typer
 
 from ..render.safe import markup
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+from ._common import (
+    JsonOption,
+    RawCsvOption,
+    WorkspaceOption,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+)
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
 from .results import human_duration, measurement_row
 
 if TYPE_CHECKING:
@@ -519,25 +528,42 @@ def log_delivery(
 
 
 @log_app.command("open")
-def log_open(as_json: bool = JsonOption, workspace: Path | None = WorkspaceOption) -> None:
-    """List returns and deliveries still waiting for their refund or delivery date."""
+def log_open(as_json: bool = JsonOption, as_csv: bool = CsvOption, as_nl: bool = NlOption,
+             output: str | None = OutputFileOption, raw_csv: bool = RawCsvOption,
+             workspace: Path | None = WorkspaceOption) -> None:
+    """List returns and deliveries still waiting for their refund or delivery date.
+
+    started_at is UTC; started_local is the same instant in the company's time zone.
+    """
     from ..models import Channel, ProbeStatus
 
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     found = [p for channel in (Channel.RETURNS, Channel.DELIVERY)
              for p in ws.store.probes(status=ProbeStatus.RUNNING, channel=channel)]
-    rows = [{"probe_id": p.id, "company": p.company, "channel": str(p.channel),
-             "started_at": p.started_at.isoformat() if p.started_at else None}
-            for p in found]
-    if as_json:
-        print_json(rows)
-        return
+    rows = []
+    for p in found:
+        company = ws.config.companies.get(p.company)
+        zone = company.calendar().tz if company is not None else None
+        local = p.started_at.astimezone(zone) if p.started_at and zone else None
+        rows.append({"probe_id": p.id, "company": p.company, "channel": str(p.channel),
+                     "started_at": p.started_at.isoformat() if p.started_at else None,
+                     "started_local": local.isoformat() if local else None,
+                     "timezone": company.timezone if company is not None else None})
+    emit(rows, fmt=fmt, output=output, table=_open_table, raw_csv=raw_csv)
+
+
+def _open_table(rows: list[dict[str, Any]]) -> None:
+
     out = console()
     if not rows:
         out.print("No open returns or deliveries.")
     for row in rows:
+        since = row["started_local"] or row["started_at"] or ""
+        if since:
+            since = f"{datetime.fromisoformat(since):%Y-%m-%d %H:%M} {row['timezone'] or 'UTC'}"
         out.print(f"{row['probe_id'][:8]}  {row['channel']:<9} {row['company']:<24} "
-                  f"since {row['started_at']}")
+                  f"since {since}")
 
 
 # -- svcbench import ---------------------------------------------------------------------------

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 from ._app import app
-from ._common import JsonOption, console, fail, print_json
+from ._common import JsonOption, RawCsvOption, console, fail
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
 
 
 @app.command()
-def plugins(as_json: bool = JsonOption) -> None:
+def plugins(as_json: bool = JsonOption, as_csv: bool = CsvOption, as_nl: bool = NlOption,
+            output: str | None = OutputFileOption, raw_csv: bool = RawCsvOption) -> None:
     """List installed probe types (svcbench.probes) and chat connectors
     (svcbench.chat_connectors), with the package each comes from.
 
     Plugins are Python packages that declare entry points in these groups; to try one without
     packaging it, name it in SVCBENCH_EXTRA_PROBES="name=module:Class,...".
     """
-    from rich.table import Table
-
     from ..errors import ConfigError
     from ..plugins import installed
 
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     try:
         rows = installed()
     except ConfigError as exc:
         fail(str(exc))
-    if as_json:
-        print_json(rows)
-        return
+    emit(rows, fmt=fmt, output=output, table=_table, raw_csv=raw_csv)
+
+
+def _table(rows: list[dict[str, str]]) -> None:
+    from rich.table import Table
+
     table = Table(show_edge=False, pad_edge=False)
     for column in ("kind", "name", "package", "target"):
         table.add_column(column, overflow="fold")

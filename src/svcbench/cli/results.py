@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +17,8 @@ from ._common import (
     console,
     fail,
     open_workspace,
-    print_json,
 )
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -108,8 +107,10 @@ def key_metrics(channel: str, metrics: dict[str, Any]) -> str:
 def results(
     company: str | None = typer.Option(None, "--company", help="Only this company (id)."),
     channel: str | None = typer.Option(
-        None, "--channel", help="Only this channel: phone, email, chat, returns, delivery."),
-    quarter: str | None = typer.Option(None, "--quarter", help="Only this quarter, e.g. 2026Q4."),
+        None, "--channel", "-c",
+        help="Only this channel: phone, email, chat, returns, delivery."),
+    quarter: str | None = typer.Option(None, "--quarter", "-q",
+                                       help="Only this quarter, e.g. 2026Q4."),
     outcome: str | None = typer.Option(
         None, "--outcome",
         help="Only this outcome: answered, answered_auto_only, unanswered, abandoned, failed, "
@@ -118,7 +119,9 @@ def results(
     limit: int | None = typer.Option(None, "--limit", min=1,
                                      help="Show at most this many (the most recent)."),
     as_json: bool = JsonOption,
-    as_csv: bool = typer.Option(False, "--csv", help="Print CSV (the --json keys as columns)."),
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str | None = OutputFileOption,
     raw_csv: bool = RawCsvOption,
     workspace: Path | None = WorkspaceOption,
 ) -> None:
@@ -131,8 +134,7 @@ def results(
     """
     from ..models import Channel, Outcome
 
-    if as_json and as_csv:
-        fail("--json and --csv cannot be combined")
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     channel_value = outcome_value = None
     if channel is not None:
         try:
@@ -167,29 +169,8 @@ def results(
     if limit:
         found = found[:limit]
     rows = [measurement_row(m, ws.config) for m in found]
-    if as_json:
-        print_json(rows)
-        return
-    if as_csv:
-        write_csv(rows, raw=raw_csv)
-        return
-    render_table(rows)
-
-
-def write_csv(rows: list[dict[str, Any]], *, raw: bool = False) -> None:
-    import json
-
-    from ..render.safe import CsvWriter
-
-    writer = CsvWriter(sys.stdout, list(RESULT_KEYS), raw=raw)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({
-            **row,
-            "metrics": json.dumps(row["metrics"], sort_keys=True, ensure_ascii=False),
-            "flags": json.dumps(row["flags"], ensure_ascii=False),
-            "answered_by_human": "yes" if row["answered_by_human"] else "no",
-        })
+    emit(rows, fmt=fmt, output=output, table=render_table, columns=list(RESULT_KEYS),
+         raw_csv=raw_csv)
 
 
 def render_table(rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,111 @@
+"""One output convention for every command that prints rows (as sqlite-utils and llm do):
+
+``--json`` (a JSON array), ``--nl`` (newline-delimited JSON, one object a line), ``--csv``
+(header row; nested values as JSON, booleans as yes/no; formula cells neutralised unless
+``--raw-csv``), or a rich table on the terminal; ``-o FILE`` writes to a file (atomically;
+the format follows the flag or the file's suffix) and ``-o -`` to standard output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import typer
+
+from ._common import fail
+
+CsvOption = typer.Option(False, "--csv", help="Print CSV (the --json keys as columns).")
+NlOption = typer.Option(False, "--nl", help="Print newline-delimited JSON, one object a line.")
+OutputFileOption = typer.Option(
+    None, "--output", "-o", metavar="FILE",
+    help="Write to FILE instead of the terminal ('-' for standard output); the format is "
+    "--json/--csv/--nl, or follows the suffix (.json, .csv, .jsonl).")
+
+_SUFFIXES = {".json": "json", ".csv": "csv", ".jsonl": "nl", ".ndjson": "nl"}
+
+
+def choose_format(*, as_json: bool = False, as_csv: bool = False, as_nl: bool = False,
+                  output: str | None = None) -> str:
+    """'table', 'json', 'csv' or 'nl' from the flags (one at most) and ``-o``'s suffix."""
+    chosen = [name for name, on in (("json", as_json), ("csv", as_csv), ("nl", as_nl)) if on]
+    if len(chosen) > 1:
+        fail(f"{' and '.join('--' + c for c in chosen)} cannot be combined")
+    if chosen:
+        return chosen[0]
+    if output is not None and output != "-":
+        if Path(output).is_dir():
+            fail(f"--output: {output} is a directory; name a file")
+        by_suffix = _SUFFIXES.get(Path(output).suffix.lower())
+        if by_suffix is None:
+            fail(f"--output: {output}: say --json, --csv or --nl (or use a .json, .csv or "
+                 ".jsonl name)")
+        return by_suffix
+    return "json" if output == "-" else "table"
+
+
+@contextmanager
+def opened(output: str | None, *, option: str = "--output") -> Iterator[IO[str]]:
+    """Standard output for None or '-'; else the file, replaced atomically when it is a
+    regular file (a device or pipe such as /dev/stdout is written directly)."""
+    if output is None or output == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    path = Path(output)
+    if path.is_dir():
+        fail(f"{option}: {path} is a directory; name a file")
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("w", encoding="utf-8", newline="") as f:
+                yield f
+        except OSError as exc:
+            fail(f"{option}: cannot write {path} ({exc.strerror})", code=3)
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            yield f
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        fail(f"{option}: cannot write {path} ({exc.strerror})", code=3)
+
+
+def _flat(value: Any) -> Any:
+    """A CSV cell: nested values as JSON, booleans as yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return value
+
+
+def emit(rows: list[dict[str, Any]], *, fmt: str, output: str | None = None,
+         table: Callable[[list[dict[str, Any]]], None] | None = None,
+         columns: list[str] | None = None, raw_csv: bool = False) -> None:
+    """Print or write ``rows`` in ``fmt`` (see :func:`choose_format`)."""
+    from ..render.safe import CsvWriter
+
+    if fmt == "table":
+        if table is None:
+            fmt = "json"
+        else:
+            table(rows)
+            return
+    with opened(output) as f:
+        if fmt == "json":
+            f.write(json.dumps(rows, indent=2, default=str, ensure_ascii=False) + "\n")
+        elif fmt == "nl":
+            for row in rows:
+                f.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+        else:
+            names = columns or (list(rows[0]) if rows else [])
+            writer = CsvWriter(f, names, raw=raw_csv)
+            writer.writeheader()
+            writer.writerows({k: _flat(v) for k, v in row.items()} for row in rows)
