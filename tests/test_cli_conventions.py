@@ -183,3 +183,23 @@ def test_short_flags_are_the_same_everywhere(logged, cli):
     [phone] = {r["channel"] for r in json.loads(
         cli("results", "-c", "phone", "-q", "2026Q1", "--json", cwd=logged).stdout)}
     assert phone == "phone"
+
+
+def test_tables_fit_80_columns_and_say_what_they_left_out(logged, cli):
+    done = cli("results", cwd=logged, env={"COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "Northwind Outfitters" in done.stdout  # names are never cut short
+    assert "left out at 80 columns:" in " ".join(done.stdout.split())
+    wide = cli("results", cwd=logged, env={"COLUMNS": "200"})
+    assert "left out" not in wide.stdout
+
+
+def test_duration_columns_use_one_unit():
+    from svcbench.render import column_durations
+
+    assert column_durations([140400, 160000, None]) == ["39.0 h", "44.4 h", "no answer"]
+    assert column_durations([140400, 181440, 200000]) == ["1.6 d", "2.1 d", "2.3 d"]
+    assert column_durations([30, 45, 200]) == ["30 s", "45 s", "200 s"]
+    assert {v.split()[1] for v in column_durations([60, 600, 6000])} == {"min"}

@@ -75,7 +75,9 @@ def test_table_shows_the_key_figures(filled, cli):
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert "Northwind Outfitters" in text and "2026-03-02 10:15" in text
-    assert "1m 35s" in text and "ivr 2" in text and "hold 1m 00s" in text
+    # one unit per duration column: 95 s and 90 s read as minutes beside each other
+    assert "1.6 min" in text and "1.5 min" in text and "1m 35s" not in text
+    assert "ivr 2" in text and "hold 1m 00s" in text
     assert "abandoned" in text and "gave up after 5m 00s" in text
 
 

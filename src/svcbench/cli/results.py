@@ -174,34 +174,39 @@ def results(
 
 
 def render_table(rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
+    from ..render import column_durations
+    from ..render.fit import Column, fitted_table, left_out_note
 
     out = console()
     if not rows:
         out.print(markup("No results yet. Log a call with [bold]svcbench call[/bold] or "
                          "[bold]svcbench log[/bold], or run a campaign."))
         return
-    table = Table(show_edge=False, pad_edge=False)
     style = {"answered": "green", "answered_auto_only": "yellow", "unanswered": "red",
              "abandoned": "red", "failed": "dim", "cancelled": "dim"}
-    # (header, cell, justify, wraps, narrowest terminal that still shows it)
-    columns: list[tuple[str, Any, str, bool, int]] = [
-        ("probe", lambda r: r["probe_id"][:8], "left", False, 120),
-        ("company", lambda r: r["company_name"], "left", True, 0),
-        ("channel", lambda r: r["channel"], "left", False, 0),
-        ("started", lambda r: r["started_local"].replace("T", " ")[:16], "left", False, 0),
-        ("outcome", lambda r: plain(r["outcome"], style.get(r["outcome"], "")), "left",
-         False, 0),
-        ("wait", lambda r: human_duration(r["wait_s"]), "right", False, 0),
-        ("wait bh", lambda r: human_duration(r["wait_bh_s"]), "right", False, 100),
-        ("1st resp.", lambda r: human_duration(r["first_response_s"]), "right", False, 140),
-        ("human", lambda r: "yes" if r["answered_by_human"] else "no", "center", False, 110),
-        ("details", lambda r: key_metrics(r["channel"], r["metrics"]), "left", True, 0),
+
+    def durations(key: str) -> list[str]:
+        return column_durations([r[key] for r in rows], none="-")
+
+    columns = [
+        Column("probe", [r["probe_id"][:8] for r in rows], justify="left", drop=4),
+        Column("company", [plain(r["company_name"]) for r in rows], justify="left",
+               wraps=True, min_width=12),
+        Column("channel", [r["channel"] for r in rows], justify="left"),
+        Column("started (local)", [r["started_local"].replace("T", " ")[:16] for r in rows],
+               justify="left"),
+        Column("outcome", [plain(r["outcome"], style.get(r["outcome"], "")) for r in rows],
+               justify="left"),
+        Column("wait", durations("wait_s")),
+        Column("wait bh", durations("wait_bh_s"), drop=2),
+        Column("1st resp.", durations("first_response_s"), drop=3),
+        Column("human", ["yes" if r["answered_by_human"] else "no" for r in rows],
+               justify="center", drop=1),
+        Column("details", [plain(key_metrics(r["channel"], r["metrics"])) for r in rows],
+               justify="left", wraps=True, drop=5, min_width=16),
     ]
-    columns = [c for c in columns if out.width >= c[4]]
-    for header, _, justify, wraps, _ in columns:
-        table.add_column(header, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*(cell(row) for _, cell, *_ in columns))
+    table, left_out = fitted_table(columns, out.width, show_edge=False, pad_edge=False)
     out.print(table)
+    if left_out:
+        out.print(left_out_note(left_out, out.width), style="dim")
     out.print(f"{len(rows)} result{'s' if len(rows) != 1 else ''}", style="dim")

@@ -128,6 +128,38 @@ def duration(seconds: float | None, *, none: str = "no answer") -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+_UNITS = (("s", 1.0), ("min", 60.0), ("h", 3600.0), ("d", 86400.0))
+
+
+def column_unit(values: list[float | None]) -> tuple[str, float]:
+    """The one unit a column of durations is shown in: the one :func:`duration` would pick
+    for the column's median finite value, so a column never mixes '39.0 h' and '2.1 d'."""
+    finite = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not finite:
+        return _UNITS[0]
+    middle = finite[len(finite) // 2]
+    for (unit, size), limit in zip(_UNITS, (90, 90 * 60, 48 * 3600, math.inf), strict=True):
+        if middle < limit:
+            return unit, size
+    return _UNITS[-1]  # pragma: no cover - the last limit is infinite
+
+
+def column_durations(values: list[float | None], *, none: str = "no answer",
+                     unit: tuple[str, float] | None = None) -> list[str]:
+    """``values`` formatted in one unit (``unit``, or :func:`column_unit`'s): whole seconds,
+    else one decimal below 100 of the unit."""
+    unit, size = unit or column_unit(values)
+    out = []
+    for v in values:
+        if v is None or not math.isfinite(v):
+            out.append(none)
+            continue
+        scaled = v / size
+        digits = 0 if unit == "s" or scaled >= 100 else 1
+        out.append(f"{scaled:.{digits}f} {unit}")
+    return out
+
+
 def percent(share: float | None) -> str:
     return "" if share is None else f"{100 * share:.0f}%"
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import duration, movement_mark, ordered_channels, percent, rank_range, target_label
+from . import (
+    column_durations,
+    column_unit,
+    movement_mark,
+    ordered_channels,
+    percent,
+    rank_range,
+    target_label,
+)
+from .fit import Column, fitted_table, left_out_note
+from .safe import plain
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,34 +32,43 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
         console.print(f"Probes started {report.first_started[:10]} to "
                       f"{report.last_started[:10] if report.last_started else ''}; "
                       f"movement against {report.previous_quarter}.")
+    width = console.width
     for channel in ordered_channels(report):
         ranking = report.channels[channel]
-        table = Table(title=f"{channel}: {ranking.ranked} of {ranking.companies} companies "
-                      f"ranked, {ranking.probes} probes counted, {ranking.excluded} excluded",
-                      title_justify="left")
-        for header, justify in (("#", "right"), ("range", "right"), ("company", "left"),
-                                ("n", "right"), ("median", "right"), ("95% CI", "right"),
-                                ("p90", "right")):
-            table.add_column(header, justify=justify)  # type: ignore[arg-type]
-        for t in ranking.targets:
-            table.add_column(f"≤{target_label(t)}", justify="right")
-        table.add_column("human", justify="right")
-        table.add_column("score", justify="right")
-        table.add_column("move", justify="right")
         shown = ranking.rows if limit <= 0 else ranking.rows[:limit]
+        unit = column_unit([r.median_s for r in shown])
+        medians = column_durations([r.median_s for r in shown], unit=unit)
+        p90s = column_durations([r.p90_s for r in shown])
+        cis = []  # in the median's unit, so the two read together
         for row in shown:
-            ci = (f"{duration(row.median_low_s, none='∞')}–{duration(row.median_high_s, none='∞')}"
-                  if row.median_low_s is not None or row.median_high_s is not None else "")
-            table.add_row(
-                str(row.rank) if row.rank is not None else "–",
-                rank_range(row.rank_low, row.rank_high), Text(row.name),
-                str(row.n), duration(row.median_s), ci, duration(row.p90_s),
-                *[percent(row.within[t]) for t in ranking.targets],
-                percent(row.share_human),
-                f"{row.score:.1f}" if row.score is not None else Text(row.status, style="dim"),
-                movement_mark(row.movement, row.rank_change),
-            )
+            if row.median_low_s is None and row.median_high_s is None:
+                cis.append("")
+            else:
+                low, high = column_durations([row.median_low_s, row.median_high_s], unit=unit,
+                                             none="∞")
+                cis.append(f"{low}–{high}")
+        columns = [
+            Column("#", [str(r.rank) if r.rank is not None else "–" for r in shown]),
+            Column("range", [rank_range(r.rank_low, r.rank_high) for r in shown], drop=3),
+            Column("company", [plain(r.name) for r in shown], justify="left", wraps=True),
+            Column("n", [str(r.n) for r in shown]),
+            Column("median", medians),
+            Column("95% CI", cis, drop=5),
+            Column("p90", p90s, drop=4),
+            *[Column(f"≤{target_label(t)}", [percent(r.within[t]) for r in shown],
+                     drop=0 if i == 0 else 6 + i) for i, t in enumerate(ranking.targets)],
+            Column("human", [percent(r.share_human) for r in shown], drop=2),
+            Column("score", [f"{r.score:.1f}" if r.score is not None
+                             else Text(r.status, style="dim") for r in shown]),
+            Column("move", [movement_mark(r.movement, r.rank_change) for r in shown], drop=1),
+        ]
+        table, left_out = fitted_table(
+            columns, width, title=f"{channel}: {ranking.ranked} of {ranking.companies} "
+            f"companies ranked, {ranking.probes} probes counted, {ranking.excluded} excluded",
+            title_justify="left")
         console.print(table)
+        if left_out:
+            console.print(left_out_note(left_out, width), style="dim")
         if limit > 0 and len(ranking.rows) > limit:
             console.print(f"  … {len(ranking.rows) - limit} more (--limit 0 shows all)")
         for line in ranking.industry_lines:
