@@ -272,7 +272,7 @@ class Scenario(_Model):
 
 _DEFAULT_DEADLINES = {
     Channel.EMAIL: "72h", Channel.CHAT: "20m", Channel.PHONE: "30m",
-    Channel.RETURNS: "30d", Channel.DELIVERY: "30d",
+    Channel.RETURNS: "30d", Channel.DELIVERY: "30d", Channel.FORM: "72h",
 }
 
 
@@ -304,6 +304,7 @@ class Targets(_Model):
     email: list[float] = [3600, 43200, 86400]
     returns: list[float] = [7 * 86400, 14 * 86400]
     delivery: list[float] = [3 * 86400, 7 * 86400]
+    form: list[float] = [3600, 43200, 86400]
 
     def for_channel(self, channel: Channel) -> list[float]:
         return list(getattr(self, channel.value))

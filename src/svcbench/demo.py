@@ -62,6 +62,8 @@ class DemoCompany:
     chat: dict
     #: which chat connector probes it: websocket, rest or browser
     connector: str
+    #: the kind of contact form its shop has (sandbox.forms.KINDS)
+    form: str = "simple"
 
 
 def demo_companies() -> list[DemoCompany]:
@@ -70,19 +72,20 @@ def demo_companies() -> list[DemoCompany]:
         DemoCompany("brightcart", "BrightCart",
                     {"ack_after_s": 1.0, "human_after_s": 5.0},
                     {"agent_joined_after": 1.5, "agent_reply_after": 0.6,
-                     "queue_positions": [(0.3, 2), (1.0, 1)]}, "websocket"),
+                     "queue_positions": [(0.3, 2), (1.0, 1)]}, "websocket", "topic"),
         DemoCompany("quickparcel", "QuickParcel",
                     {"ack_after_s": None, "human_after_s": 3.0, "helpdesk": False},
                     {"agent_joined_after": 3.0, "agent_reply_after": 1.0,
                      "queue_positions": [(0.4, 3), (1.5, 2), (2.5, 1)],
-                     "wait_estimate": (0.5, 120.0)}, "rest"),
+                     "wait_estimate": (0.5, 120.0)}, "rest", "multistep"),
         DemoCompany("homestead-living", "Homestead Living",
                     {"ack_after_s": 1.5, "human_after_s": None},
                     {"agent_joined_after": 2.0, "agent_reply_after": 0.8,
-                     "human_on_request": True, "still_waiting_every": 1.0}, "browser"),
+                     "human_on_request": True, "still_waiting_every": 1.0}, "browser",
+                    "honeypot"),
         DemoCompany("ghostline-telecom", "Ghostline Telecom",
                     {"ack_after_s": None, "human_after_s": None},
-                    {"agent_joined_after": None}, "websocket"),
+                    {"agent_joined_after": None}, "websocket", "captcha"),
     ]
 
 
@@ -109,11 +112,14 @@ def _prepare(directory: Path) -> Path:
     return directory
 
 
-def _company(company: DemoCompany, chat: dict) -> dict:
+def _company(company: DemoCompany, chat: dict, form_url: str | None = None) -> dict:
+    channels: dict = {"email": {"address": f"support@{company.id}.test"}, "chat": chat}
+    if form_url:
+        channels["form"] = {"url": form_url, "topic": "Order question"}
     return {"id": company.id, "name": company.name, "industry": "retail",
             "timezone": "Europe/Berlin", "holidays": {"country": "DE"},
             "hours": {day: ["08:00-20:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
-            "channels": {"email": {"address": f"support@{company.id}.test"}, "chat": chat}}
+            "channels": channels}
 
 
 def _chat_endpoint(company: DemoCompany, base: str, shots: Path) -> dict:
@@ -134,6 +140,7 @@ def run_demo(directory: Path, *, browser: bool | None = None, history_companies:
              say: Callable[[str], None] = print) -> DemoResult:
     """Run the whole demo; returns where the report is and what the live probes measured."""
     from .sandbox.chat import ChatBehaviour, ChatSandbox
+    from .sandbox.forms import FormSandbox, FormShop, mail_delivery
     from .sandbox.mail import CompanyBehaviour, MailSandbox
     from .tomlwrite import toml_table
 
@@ -154,17 +161,25 @@ def run_demo(directory: Path, *, browser: bool | None = None, history_companies:
                        companies=[CompanyBehaviour(c.id, name=c.name, **c.email)
                                   for c in companies])
     chat = ChatSandbox({c.id: ChatBehaviour(**c.chat) for c in companies})
-    say("Starting simulated companies on 127.0.0.1 (SMTP, IMAP, chat REST/WebSocket, widget)")
-    with mail, chat:
+    # shops' contact forms hand submissions to the same simulated helpdesks as their email
+    forms = FormSandbox({c.id: FormShop(c.id, c.form, c.name) for c in companies},
+                        deliver=mail_delivery(mail, {c.id: f"support@{c.id}.test"
+                                                     for c in companies}))
+    if not browser:
+        result.notes.append("Chromium not found: the web-form probes were skipped")
+    say("Starting simulated companies on 127.0.0.1 (SMTP, IMAP, chat REST/WebSocket, widget, "
+        "contact forms)")
+    with mail, chat, forms:
         if mail.imap_security == "none":
             result.notes.append("Dovecot not installed: the shopper's mailbox ran on pymap")
         os.environ.update(mail.env())
         shots = root / "reports"
         toml = [toml_table("shopper", mail.shopper_config()), SCENARIO]
-        toml += [toml_table("company", _company(c, _chat_endpoint(c, chat.url(c.id), shots)))
+        toml += [toml_table("company", _company(c, _chat_endpoint(c, chat.url(c.id), shots),
+                                                forms.url(c.id, "contact") if browser else None))
                  for c in companies]
         (root / "probes" / "demo.toml").write_text("\n".join(toml))
-        _live_campaign(root, companies, say)
+        _live_campaign(root, companies, say, forms=browser)
         result.live = _live_results(root)
     say(f"Adding a quarter of synthetic history ({history_companies} more companies)")
     _history(root, history_companies)
@@ -174,13 +189,16 @@ def run_demo(directory: Path, *, browser: bool | None = None, history_companies:
     return result
 
 
-def _live_campaign(root: Path, companies: list[DemoCompany], say: Callable[[str], None]) -> None:
+def _live_campaign(root: Path, companies: list[DemoCompany], say: Callable[[str], None], *,
+                   forms: bool = True) -> None:
     from .schedule import Ticker, workspace_lock
     from .workspace import Workspace
 
     ws = Workspace.open(root)
     now = utcnow()
     deadlines = {Channel.EMAIL: timedelta(seconds=25), Channel.CHAT: timedelta(seconds=90)}
+    if forms:
+        deadlines[Channel.FORM] = timedelta(seconds=40)
     with ws.store.transaction():
         for company in companies:
             for channel, deadline in deadlines.items():
@@ -188,7 +206,7 @@ def _live_campaign(root: Path, companies: list[DemoCompany], say: Callable[[str]
                     id=new_id(), company=company.id, channel=channel, plugin=str(channel),
                     campaign="demo-live", scenario="shipping-norway", shopper="anna",
                     due_at=now, deadline_at=now + deadline, token=new_token()))
-    say(f"Live campaign: {len(companies)} companies x email + chat "
+    say(f"Live campaign: {len(companies)} companies x {' + '.join(map(str, deadlines))} "
         "(the email deadline is 25 s in the demo; real campaigns wait days)")
     give_up = time.monotonic() + 150
     with workspace_lock(root):

@@ -54,7 +54,7 @@ def finish_probe(store: Store, probe: Probe, outcome: Outcome, *, config: Config
     return measurement
 
 
-TRANSCRIPT_CHANNELS = frozenset({Channel.EMAIL, Channel.CHAT})
+TRANSCRIPT_CHANNELS = frozenset({Channel.EMAIL, Channel.FORM, Channel.CHAT})
 
 
 def grade_probe(store: Store, probe: Probe, config: Config) -> None:

@@ -19,6 +19,8 @@ class Channel(StrEnum):
     CHAT = "chat"
     RETURNS = "returns"
     DELIVERY = "delivery"
+    #: a web contact form; replies arrive by email and are timed like email
+    FORM = "form"
 
 
 class Outcome(StrEnum):
@@ -29,6 +31,9 @@ class Outcome(StrEnum):
     #: our side failed (config, network, crash); never counts against a company
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: a CAPTCHA, bot challenge or login wall stopped an automated probe: it needs a person and
+    #: counts neither for nor against the company
+    BLOCKED = "blocked"
 
 
 #: outcomes that say something about the company (used by rankings)

@@ -107,6 +107,9 @@ class ProbePlugin:
     endpoint_model: ClassVar[type[BaseModel] | None] = None
     #: manual probes are logged by a person and never started by ``tick``
     automatic: ClassVar[bool] = True
+    #: plugins whose running probes one ``advance_all`` call serves together (the web-form
+    #: probe's replies come by email: one mailbox collection for both); None = its own name
+    advance_group: ClassVar[str | None] = None
     #: extra tables the plugin needs, as its own numbered migration set
     migrations: ClassVar[Migrations | None] = None
 

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 SCORE_PARTS = ("speed", "within_target", "human", "answered")
 #: channels whose waits are counted in business hours in business-hours mode; returns and
 #: deliveries take days and their targets are calendar days
-BUSINESS_HOURS_CHANNELS = frozenset({"phone", "email", "chat"})
+BUSINESS_HOURS_CHANNELS = frozenset({"phone", "email", "form", "chat"})
 #: at most this many bootstrap draws are held in memory at once
 _CHUNK_DRAWS = 4_000_000
 CHART_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)

@@ -235,8 +235,9 @@ class Ticker:
         running = self.store.probes(status=ProbeStatus.RUNNING)
         by_plugin: dict[str, list[Probe]] = {}
         for probe in running:
-            if probe_plugin(probe.plugin).automatic:
-                by_plugin.setdefault(probe.plugin, []).append(probe)
+            plugin = probe_plugin(probe.plugin)
+            if plugin.automatic:
+                by_plugin.setdefault(plugin.advance_group or probe.plugin, []).append(probe)
         self.progress("advance", len(running))
         for name, probes in by_plugin.items():
             try:

@@ -11,6 +11,7 @@ from . import (  # noqa: F401 - importing a module registers its commands
     db,
     demo,
     email,
+    form,
     manual,
     plugins,
     report,

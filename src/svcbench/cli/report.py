@@ -10,7 +10,7 @@ from ._app import app
 from ._common import RawCsvOption, WorkspaceOption, console, fail, open_workspace
 
 FORMATS = ("table", "csv", "json", "html", "pdf")
-CHANNELS = ("phone", "email", "chat", "returns", "delivery")
+CHANNELS = ("phone", "email", "form", "chat", "returns", "delivery")
 
 
 @app.command()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..rank import Report
 
 SCHEMA_VERSION = 1
-CHANNEL_ORDER = ("phone", "email", "chat", "returns", "delivery")
+CHANNEL_ORDER = ("phone", "email", "form", "chat", "returns", "delivery")
 #: shares within targets are exported as within_1..within_N (at least this many columns)
 MIN_TARGET_COLUMNS = 3
 

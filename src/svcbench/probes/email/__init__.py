@@ -66,6 +66,8 @@ class EmailProbe(ProbePlugin):
     name = "email"
     channel = Channel.EMAIL
     endpoint_model = EmailEndpoint
+    #: the event that starts the clock (the web-form probe's is its submission)
+    sent_kind = SENT
 
     # -- start --------------------------------------------------------------------------
 
@@ -188,7 +190,7 @@ class EmailProbe(ProbePlugin):
     def measure(self, probe: Probe, events: list[Event], calendar: BusinessCalendar) -> Measurement:
         from ...measure import build, first
 
-        sent = first(events, SENT)
+        sent = first(events, self.sent_kind)
         got = [e for e in replies(events) if not is_bounce(e)]
         start = instant(sent) if sent else None
         if start is not None:  # a reply stamped before our send is clock noise, not an answer

@@ -113,8 +113,11 @@ class CollectReport:
 def targets_for(store: Store, config: Config, shopper: Shopper) -> list[ProbeTarget]:
     """Sent email probes of this shopper that can still receive replies."""
     targets = []
-    for probe in store.probes(status=[ProbeStatus.STARTING, ProbeStatus.RUNNING],
-                              channel=Channel.EMAIL):
+    # web-form probes are answered by email too: one collection serves both
+    waiting = [p for channel in (Channel.EMAIL, Channel.FORM)
+               for p in store.probes(status=[ProbeStatus.STARTING, ProbeStatus.RUNNING],
+                                     channel=channel)]
+    for probe in waiting:
         if probe.shopper != shopper.id or not probe.state.get("message_id"):
             continue
         targets.append(target_of(probe, config, shopper))
