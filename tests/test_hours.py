@@ -165,11 +165,20 @@ week = st.tuples(*[day_ranges] * 7)
 dst_ranges = st.lists(interval(dst_minute), min_size=1, max_size=2).map(tuple)
 
 
+#: zones whose clocks change at midnight, or that skipped a whole day
+MIDNIGHT_TRANSITIONS = {
+    "America/Santiago": [date(2025, 4, 5), date(2025, 9, 6)],
+    "America/Sao_Paulo": [date(2018, 2, 17), date(2018, 11, 4)],
+    "Pacific/Apia": [date(2011, 12, 29)],
+}
+
+
 @st.composite
-def specs_and_span(draw, max_days: int = 10, dst_night: bool = False):
-    zone = draw(st.sampled_from(sorted(z for z in ZONES if not dst_night or len(
-        TRANSITIONS[z]) == 4)))
-    anchor = draw(st.sampled_from(TRANSITIONS[zone]))
+def specs_and_span(draw, max_days: int = 10, dst_night: bool = False,
+                   transitions: dict[str, list[date]] = TRANSITIONS):
+    zone = draw(st.sampled_from(sorted(z for z in transitions if not dst_night or len(
+        transitions[z]) == 4)))
+    anchor = draw(st.sampled_from(transitions[zone]))
     tz = ZoneInfo(zone)
     earliest = -1440 if dst_night else -3 * 1440
     start_local = datetime.combine(anchor, time(0)) + timedelta(
@@ -190,7 +199,7 @@ def specs_and_span(draw, max_days: int = 10, dst_night: bool = False):
     spec = Spec(
         timezone=zone,
         versions=tuple(versions),
-        holiday=ZONES[zone] if draw(st.booleans()) else None,
+        holiday=ZONES.get(zone) if draw(st.booleans()) else None,
         closed=frozenset(draw(st.lists(nearby, max_size=3))),
         overrides=tuple(sorted(draw(st.dictionaries(nearby, day_ranges, max_size=2)).items())),
     )
@@ -264,6 +273,67 @@ def test_bounds_and_direction(case):
     assert calendar.business_seconds(b, a) == 0 or a == b
     # the same instants in another zone are the same instants
     assert calendar.business_seconds(a.astimezone(ZoneInfo("Asia/Tokyo")), b) == seconds
+
+
+def _minute_edges(a: datetime, b: datetime) -> list[datetime]:
+    """Every whole minute in [a, b) and the microsecond before it: the hypothesis calendars
+    and zones change state only on whole minutes, so these instants decide everything."""
+    first = a.replace(second=0, microsecond=0)
+    edges = []
+    at = first if first >= a else first + MINUTE
+    while at < b:
+        edges.append(at)
+        if at - timedelta(microseconds=1) >= a:
+            edges.append(at - timedelta(microseconds=1))
+        at += MINUTE
+    return edges
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(specs_and_span(max_days=2),
+                 specs_and_span(max_days=2, dst_night=True),
+                 specs_and_span(max_days=2, transitions=MIDNIGHT_TRANSITIONS)),
+       st.integers(0, 59_999_999))
+def test_timeline_is_open_equals_the_calendar_at_every_minute(case, shift_us):
+    """The planner's fast path (open intervals built once, then bisection) against is_open."""
+    spec, a, b = case
+    a = a + timedelta(microseconds=shift_us)  # a timeline need not start on a whole minute
+    b = max(b, a + MINUTE)
+    calendar = calendar_of(spec)
+    timeline = calendar.timeline(a, b)
+    for t in [a, *_minute_edges(a, b), b - timedelta(microseconds=1)]:
+        assert timeline.is_open(t) == calendar.is_open(t), t
+    open_parts, closed_parts = timeline.open_parts(a, b), timeline.closed_parts(a, b)
+    total = sum((y - x for x, y in open_parts + closed_parts), timedelta())
+    assert total == b - a
+    for x, y in open_parts:
+        assert calendar.is_open(x) and calendar.is_open(y - timedelta(microseconds=1))
+    for x, y in closed_parts:
+        assert not calendar.is_open(x) and not calendar.is_open(y - timedelta(microseconds=1))
+
+
+def test_timeline_day_after_the_clock_change_starts_at_its_real_midnight():
+    # 30 Mar 2025 Berlin goes forward: Monday starts at 22:00 UTC on Sunday, not 23:00
+    calendar = BusinessCalendar("Europe/Berlin", (Schedule.from_mapping({"mon": ["00:00-01:00"]}),))
+    timeline = calendar.timeline(berlin(2025, 3, 29), berlin(2025, 4, 1))
+    assert timeline.intervals == ((berlin(2025, 3, 31, 0), berlin(2025, 3, 31, 1)),)
+    assert timeline.is_open(datetime(2025, 3, 30, 22, 30, tzinfo=UTC))
+
+
+def test_timeline_follows_the_version_valid_on_each_day_and_rejects_outside_instants():
+    company = Company(
+        id="versioned", name="Versioned", timezone="Europe/Berlin",
+        hours={"mon": ["09:00-17:00"], "tue": ["09:00-17:00"]},
+        hours_changes=[{"valid_from": "2025-06-17", "hours": {"tue": ["09:00-11:00"]}}],
+    )
+    calendar = company.calendar()
+    timeline = calendar.timeline(berlin(2025, 6, 16), berlin(2025, 6, 18))
+    assert timeline.intervals == ((berlin(2025, 6, 16, 9), berlin(2025, 6, 16, 17)),
+                                  (berlin(2025, 6, 17, 9), berlin(2025, 6, 17, 11)))
+    assert timeline.is_open(berlin(2025, 6, 17, 10)) and not timeline.is_open(
+        berlin(2025, 6, 17, 12))
+    with pytest.raises(ValueError, match="outside the timeline"):
+        timeline.is_open(berlin(2025, 6, 18, 10))
 
 
 # -- the table from the field notes (email.md section 5) -------------------------------

@@ -14,6 +14,7 @@ occurrence (``local_to_utc``). Overlapping intervals count once.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -215,8 +216,116 @@ class BusinessCalendar:
     def is_open(self, instant: datetime) -> bool:
         return any(True for _ in self.intervals(instant, instant + timedelta(microseconds=1)))
 
+    def timeline(self, start: datetime, end: datetime) -> OpenTimeline:
+        """The instants in [start, end) at which ``is_open`` is true, as sorted open intervals.
+
+        Built once (a few calls per local day) and then asked by bisection, so drawing
+        thousands of instants does not rebuild the day's intervals each time. Unlike
+        ``intervals`` (one schedule version for a whole duration, as for response times), each
+        local day uses the version valid on it, exactly as ``is_open`` does.
+        """
+        start, end = _aware(start, "start"), _aware(end, "end")
+        found: list[tuple[datetime, datetime]] = []
+        for piece_start, piece_end, day in _local_days(self.tz, start, end):
+            schedule = self.schedule_at(day)
+            # is_open looks at the instant's local day and the day before (overnight shifts)
+            for source in (day - timedelta(days=1), day):
+                for opens, closes in self._utc_intervals(source, schedule):
+                    if closes > piece_start and opens < piece_end:
+                        found.append((max(opens, piece_start), min(closes, piece_end)))
+        found.sort()
+        merged: list[tuple[datetime, datetime]] = []
+        for opens, closes in found:
+            if merged and opens <= merged[-1][1]:
+                if closes > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], closes)
+            else:
+                merged.append((opens, closes))
+        return OpenTimeline(start, end, tuple(merged))
+
     def next_opening(self, instant: datetime, horizon_days: int = 60) -> datetime | None:
         """The first open instant at or after ``instant`` (None if closed for the horizon)."""
         for opens, _ in self.intervals(instant, instant + timedelta(days=horizon_days)):
             return opens
         return None
+
+
+def _local_days(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, datetime, date]]:
+    """[start, end) cut into pieces on which the local date in ``tz`` is constant.
+
+    Within a piece the UTC offset is constant too, so its local midnight is plain arithmetic;
+    a piece also ends where the offset changes (found by bisection, to the microsecond), which
+    keeps zones whose clocks go back across midnight exact. Assumes no zone changes its offset
+    twice within one day (none does).
+    """
+    pieces = []
+    tick = timedelta(microseconds=1)
+    at = start
+    while at < end:
+        local = at.astimezone(tz)
+        offset = local.utcoffset()
+        day = local.date()
+        until = min(end, datetime.combine(day + timedelta(days=1), time(0), UTC) - offset)
+        if (until - tick).astimezone(tz).utcoffset() != offset:
+            low, high = at, until - tick  # offset(low) == offset != offset(high)
+            while high - low > tick:
+                middle = low + (high - low) // 2
+                if middle.astimezone(tz).utcoffset() == offset:
+                    low = middle
+                else:
+                    high = middle
+            until = high
+        pieces.append((at, until, day))
+        at = until
+    return pieces
+
+
+@dataclass(frozen=True)
+class OpenTimeline:
+    """When a calendar is open within [start, end): sorted, disjoint UTC intervals."""
+
+    start: datetime
+    end: datetime
+    intervals: tuple[tuple[datetime, datetime], ...]
+    _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_starts", tuple(a for a, _ in self.intervals))
+
+    def _check(self, instant: datetime) -> datetime:
+        instant = _aware(instant, "instant")
+        if not self.start <= instant < self.end:
+            raise ValueError(f"{instant.isoformat()} is outside the timeline "
+                             f"[{self.start.isoformat()}, {self.end.isoformat()})")
+        return instant
+
+    def is_open(self, instant: datetime) -> bool:
+        """Equal to ``BusinessCalendar.is_open`` for every instant in [start, end)."""
+        instant = self._check(instant)
+        index = bisect.bisect_right(self._starts, instant) - 1
+        return index >= 0 and instant < self.intervals[index][1]
+
+    def open_parts(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The open intervals within [start, end) (inside the timeline), clipped to it."""
+        start, end = _aware(start, "start"), _aware(end, "end")
+        start, end = max(start, self.start), min(end, self.end)
+        parts = []
+        index = max(0, bisect.bisect_right(self._starts, start) - 1)
+        for opens, closes in self.intervals[index:]:
+            if opens >= end:
+                break
+            if closes > start:
+                parts.append((max(opens, start), min(closes, end)))
+        return parts
+
+    def closed_parts(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The closed intervals within [start, end): the complement of ``open_parts``."""
+        start, end = max(_aware(start, "start"), self.start), min(_aware(end, "end"), self.end)
+        parts, at = [], start
+        for opens, closes in self.open_parts(start, end):
+            if opens > at:
+                parts.append((at, opens))
+            at = closes
+        if at < end:
+            parts.append((at, end))
+        return parts

@@ -2,7 +2,9 @@
 
 Probes are spread over the quarter: the quarter is cut into equal slots per company and
 channel, and one due time is drawn inside each slot, a share of them deliberately outside
-the company's business hours (customers write at night and on Sundays too). Everything is
+the company's business hours (customers write at night and on Sundays too). Draws are uniform
+over the slot's open (or closed) time, taken from the company's open intervals computed once
+per plan (``BusinessCalendar.timeline``), never by asking the calendar instant by instant. Everything is
 derived from the campaign's seed, so planning again gives the same probes with the same ids:
 ``plan`` is safe to re-run.
 """
@@ -16,12 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .config import Campaign, Company, Config
-from .hours import BusinessCalendar
+from .hours import OpenTimeline
 from .models import Channel, Probe, ProbeStatus, quarter_of
 from .plugins import plugin_for
 
 _PLAN_NAMESPACE = uuid.UUID("2b0c7a7e-9a0f-4d1e-8a0e-6c4f1f0b9d31")
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
@@ -44,7 +47,9 @@ def previous_quarter(quarter: str) -> str:
 
 def new_token() -> str:
     """10 random base32 characters: the probe's handle in reply addresses and references."""
-    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(10))
+    # one 50-bit draw instead of ten secrets.choice calls: planning makes tens of thousands
+    value = secrets.randbits(50)
+    return "".join(_TOKEN_ALPHABET[(value >> (5 * i)) & 31] for i in range(10))
 
 
 @dataclass(frozen=True)
@@ -65,16 +70,28 @@ class PlannedProbe:
         return str(uuid.uuid5(_PLAN_NAMESPACE, key))
 
 
-def _draw(rng: random.Random, start: datetime, end: datetime, calendar: BusinessCalendar,
+def _draw(rng: random.Random, start: datetime, end: datetime, timeline: OpenTimeline,
           want_open: bool) -> tuple[datetime, bool]:
-    """An instant in [start, end), open or closed as wanted when the slot allows it."""
-    span = (end - start).total_seconds()
-    for _ in range(64):
-        instant = start + timedelta(seconds=int(rng.random() * span))
-        if calendar.is_open(instant) == want_open:
-            return instant, not want_open
-    instant = start + timedelta(seconds=int(rng.random() * span))
-    return instant, not calendar.is_open(instant)
+    """An instant in [start, end), uniform over its open (or closed) time when it has some.
+
+    Returns the instant and whether it is outside business hours. A slot without the wanted
+    kind of time (a shop open around the clock has no night) gives a uniform draw instead.
+    """
+    parts = timeline.open_parts(start, end) if want_open else timeline.closed_parts(start, end)
+    lengths = [(b - a) // _MICROSECOND for a, b in parts]
+    total = sum(lengths)
+    if total == 0:
+        parts, lengths = [(start, end)], [(end - start) // _MICROSECOND]
+        total = lengths[0]
+    offset = int(rng.random() * total)
+    for (a, _), length in zip(parts, lengths, strict=True):
+        if offset < length:
+            instant = a + offset * _MICROSECOND
+            break
+        offset -= length
+    else:  # pragma: no cover - offset < total by construction
+        instant = parts[-1][0]
+    return instant, not timeline.is_open(instant)
 
 
 def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
@@ -90,18 +107,20 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
         return []
     planned: list[PlannedProbe] = []
     for company in companies:
-        calendar = company.calendar()
+        timeline = None
         for channel in campaign.channels:
             endpoint = company.channels.get(channel)
             if endpoint is None or not endpoint.enabled:
                 continue
+            if timeline is None:  # one per company, shared by its channels
+                timeline = company.calendar().timeline(window_start, q_end)
             rng = random.Random(f"{campaign.seed}:{campaign.id}:{company.id}:{channel}:{quarter}")
             n = campaign.probes_per_quarter
             slot = (q_end - window_start) / n
             out_of_hours = set(rng.sample(range(n), round(n * campaign.out_of_hours_share)))
             for index in range(n):
                 start = window_start + slot * index
-                due, outside = _draw(rng, start, start + slot, calendar,
+                due, outside = _draw(rng, start, min(start + slot, q_end), timeline,
                                      want_open=index not in out_of_hours)
                 scenario = campaign.scenarios[index % len(campaign.scenarios)]
                 planned.append(PlannedProbe(
