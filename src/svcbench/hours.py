@@ -250,7 +250,8 @@ class BusinessCalendar:
         return None
 
 
-def _local_days(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, datetime, date]]:
+def _local_days(tz: ZoneInfo, start: datetime,
+                end: datetime) -> list[tuple[datetime, datetime, date]]:
     """[start, end) cut into pieces on which the local date in ``tz`` is constant.
 
     Within a piece the UTC offset is constant too, so its local midnight is plain arithmetic;

@@ -4,9 +4,9 @@ Probes are spread over the quarter: the quarter is cut into equal slots per comp
 channel, and one due time is drawn inside each slot, a share of them deliberately outside
 the company's business hours (customers write at night and on Sundays too). Draws are uniform
 over the slot's open (or closed) time, taken from the company's open intervals computed once
-per plan (``BusinessCalendar.timeline``), never by asking the calendar instant by instant. Everything is
-derived from the campaign's seed, so planning again gives the same probes with the same ids:
-``plan`` is safe to re-run.
+per plan (``BusinessCalendar.timeline``), never by asking the calendar instant by instant.
+Everything is derived from the campaign's seed, so planning again gives the same probes with
+the same ids: ``plan`` is safe to re-run (``plan_sync`` keeps the stored plans current).
 """
 
 from __future__ import annotations

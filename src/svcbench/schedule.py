@@ -24,7 +24,7 @@ from pathlib import Path
 from .errors import LockedError, ProbeError, RetryableProbeError, StoreError, SvcbenchError
 from .lifecycle import finish_probe
 from .models import Event, Outcome, Probe, ProbeStatus, utcnow
-from .planning import plan_all
+from .plan_sync import sync_plans
 from .plugins import ProbeContext, probe_plugin
 from .workspace import Workspace
 
@@ -129,15 +129,9 @@ class Ticker:
     # -- steps ------------------------------------------------------------------------
 
     def plan(self) -> None:
-        """Insert the campaigns' planned probes that are not in the store yet."""
-        probes = plan_all(self.config, self.now())
-        if self.dry_run:
-            known = {r["id"] for r in self.store.db.query("SELECT id FROM probes")}
-            self.report.planned = sum(1 for p in probes if p.id not in known)
-            return
-        with self.store.transaction():
-            for probe in probes:
-                self.report.planned += self.store.add_probe(probe, if_absent=True)
+        """Plan what changed since the last plan (usually nothing: one small table read)."""
+        result = sync_plans(self.store, self.config, self.now(), dry_run=self.dry_run)
+        self.report.planned = len(result.added)
 
     def due(self) -> list[Probe]:
         now = self.now()

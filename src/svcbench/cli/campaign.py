@@ -43,9 +43,14 @@ def plan(
     workspace: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Spread each campaign's probes over the quarter (idempotent: planning again adds nothing)."""
+    """Spread each campaign's probes over the quarter (idempotent: planning again adds nothing).
+
+    Only the companies whose plan inputs changed (campaign, calendar, channels) are planned
+    again; their future probes follow the change, probes already due or started never move.
+    """
     from ..models import utcnow
-    from ..planning import plan_all, quarter_bounds
+    from ..plan_sync import sync_plans
+    from ..planning import quarter_bounds
 
     if quarter:
         try:
@@ -57,29 +62,41 @@ def plan(
     if unknown:
         fail(f"--campaign: unknown campaign {unknown[0]!r} "
              f"(known: {', '.join(sorted(ws.config.campaigns)) or 'none'})")
-    probes = plan_all(ws.config, utcnow(), campaign or None, quarter)
-    added = 0
-    if not dry_run:
-        with ws.store.transaction():
-            for probe in probes:
-                added += ws.store.add_probe(probe, if_absent=True)
-    rows = [{"id": p.id, "campaign": p.campaign, "company": p.company, "channel": str(p.channel),
-             "scenario": p.scenario, "due_at": p.due_at.isoformat(),
+    result = sync_plans(ws.store, ws.config, utcnow(), campaign or None, quarter,
+                        dry_run=dry_run)
+    changes = [("added", p) for p in result.added] + [("moved", p) for p in result.moved]
+    rows = [{"id": p.id, "change": change, "campaign": p.campaign, "company": p.company,
+             "channel": str(p.channel), "scenario": p.scenario, "due_at": p.due_at.isoformat(),
              "deadline_at": p.deadline_at.isoformat(),
-             "out_of_hours": p.state.get("out_of_hours", False)} for p in probes]
+             "out_of_hours": p.state.get("out_of_hours", False)} for change, p in changes]
     if as_json:
-        print_json({"planned": len(probes), "added": added, "dry_run": dry_run, "probes": rows})
+        print_json({**result.as_dict(), "dry_run": dry_run, "probes": rows,
+                    "cancelled_ids": result.cancelled})
         return
+    out = console()
+    verb = "would be" if dry_run else "were"
+    summary = (f"{result.planned} probes planned: {len(result.added)} {verb} added, "
+               f"{len(result.moved)} moved, {len(result.cancelled)} cancelled")
+    if not rows:
+        out.print(f"{summary} (inputs unchanged for {result.unchanged} companies)"
+                  if not result.cancelled else summary, markup=False, highlight=False)
+        return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{len(probes)} probes planned" + (" (dry run)" if dry_run else
-                                                            f", {added} new"))
-    for column in ("due (UTC)", "company", "channel", "scenario", "out of hours"):
+    shown = rows[:PLAN_ROWS_SHOWN]
+    table = Table(title=summary + (f" (first {len(shown)} changes; --json lists all)"
+                                   if len(rows) > len(shown) else ""))
+    for column in ("due (UTC)", "company", "channel", "scenario", "out of hours", "change"):
         table.add_column(column)
-    for r in rows:
-        table.add_row(r["due_at"][:16].replace("T", " "), r["company"], r["channel"],
-                      r["scenario"], "yes" if r["out_of_hours"] else "")
-    console().print(table)
+    for r in shown:
+        table.add_row(r["due_at"][:16].replace("T", " "), escape(r["company"]), r["channel"],
+                      escape(r["scenario"] or ""), "yes" if r["out_of_hours"] else "",
+                      r["change"])
+    out.print(table)
+
+
+PLAN_ROWS_SHOWN = 100
 
 
 @app.command()

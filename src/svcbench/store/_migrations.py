@@ -283,3 +283,36 @@ def m002_measurement_columns(db: sqlite_utils.Database) -> None:
         END;
         """
     )
+
+
+@core
+def m005_plan_inputs(db: sqlite_utils.Database) -> None:
+    """What each company's part of a campaign's quarterly plan was made from.
+
+    ``fingerprint`` hashes the campaign, the company's calendar and channels, the quarter and
+    the planner's version; a tick re-plans only the companies whose fingerprint changed (or a
+    new quarter), so an idle tick costs what is due, not the plan's size. ``window_start`` is
+    where the first plan's slots began; re-plans keep it, so a changed calendar moves only its
+    own company's future probes. Deleting rows here is safe: the next plan inserts what is
+    missing and keeps what exists.
+
+    The (campaign) index grows into (campaign, company, due_at): a re-plan reads one company's
+    probes of one quarter as one index range.
+    """
+    run_script(
+        db,
+        """
+        CREATE TABLE plan_inputs (
+            campaign TEXT NOT NULL,
+            quarter TEXT NOT NULL,
+            company TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            probes INTEGER NOT NULL,
+            planned_at TEXT NOT NULL,
+            PRIMARY KEY (campaign, quarter, company)
+        ) WITHOUT ROWID;
+        DROP INDEX probes_campaign;
+        CREATE INDEX probes_campaign_company_due ON probes (campaign, company, due_at);
+        """
+    )

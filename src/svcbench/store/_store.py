@@ -238,6 +238,20 @@ class Store:
                 self.add_events(events)
         return bool(inserted)
 
+    def add_probes(self, probes: Iterable[Probe]) -> int:
+        """Insert many new probes (no events) in one statement; existing ids are kept as they
+        are. Returns how many were added."""
+        rows = [self._probe_row(p) for p in probes]
+        if not rows:
+            return 0
+        columns = list(rows[0])
+        sql = (f"INSERT OR IGNORE INTO probes ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' for _ in columns)})")
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, [tuple(r[c] for c in columns) for r in rows])
+            return conn.total_changes - before
+
     def get_probe(self, probe_id: str) -> Probe | None:
         rows = list(self.db.query("SELECT * FROM probes WHERE id = ?", [probe_id]))
         return self.probe_from_row(rows[0]) if rows else None

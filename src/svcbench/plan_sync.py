@@ -1,0 +1,253 @@
+"""Keeping the stored plans current: re-plan only what changed.
+
+Each company's part of a campaign's quarterly plan is stored with a fingerprint of its inputs
+(the campaign, the company's calendar and channels, the quarter, the planner's version) in
+``plan_inputs``. ``sync_plans`` compares fingerprints (a hash per company, no calendar built)
+and plans only the companies whose inputs changed, or that are new, or a new quarter; with
+nothing changed it reads one small table and returns.
+
+A re-plan keeps the first plan's window, so unchanged slots draw the same times. It never
+touches a probe that was claimed, tried, or is already due: it inserts what is missing (never
+in the past), moves probes that are still planned for the future, and cancels future planned
+probes that are no longer in the plan (a company left the campaign, fewer probes per quarter,
+a channel switched off). Cancelled probes count for no one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .config import Campaign, Company, Config
+from .models import Outcome, Probe, ProbeStatus, format_instant, parse_instant, utcnow
+from .planning import (
+    PlannedProbe,
+    campaign_quarter,
+    plan_campaign,
+    quarter_bounds,
+    to_probe,
+)
+from .plugins import plugin_for
+from .store import Store
+
+#: bump when the way due times are drawn changes, so stored plans are redrawn (their future
+#: part only, as for any other change)
+PLANNER_VERSION = 2
+
+_CALENDAR_FIELDS = {"timezone", "hours", "hours_changes", "holidays", "closed_dates",
+                    "special_hours"}
+
+
+@dataclass
+class PlanSync:
+    """What one ``sync_plans`` did (or, in a dry run, would do)."""
+
+    added: list[Probe] = field(default_factory=list)
+    moved: list[Probe] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    #: (campaign, company) parts planned again / found unchanged
+    replanned: int = 0
+    unchanged: int = 0
+    #: probes in the plans looked at, by (campaign, quarter)
+    sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def planned(self) -> int:
+        return sum(self.sizes.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"planned": self.planned, "added": len(self.added), "moved": len(self.moved),
+                "cancelled": len(self.cancelled), "replanned": self.replanned,
+                "unchanged": self.unchanged}
+
+
+@functools.cache
+def _holidays_version() -> str:
+    """Public holidays come from the package: a new release may move them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("holidays")
+    except PackageNotFoundError:  # pragma: no cover - a dependency
+        return "?"
+
+
+def campaign_digest(campaign: Campaign, quarter: str) -> str:
+    payload = {"campaign": campaign.model_dump(mode="json"), "quarter": quarter,
+               "planner": PLANNER_VERSION, "holidays": _holidays_version()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def fingerprint(digest: str, campaign: Campaign, company: Company) -> str:
+    """A company's plan inputs: the campaign's digest, its calendar, and its channels."""
+    channels = {str(ch): {"enabled": company.channels[ch].enabled,
+                          "plugin": plugin_for(company, ch)}
+                for ch in campaign.channels if ch in company.channels}
+    payload = {"campaign": digest, "company": company.id, "channels": channels,
+               "calendar": company.model_dump(mode="json", include=_CALENDAR_FIELDS)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def sync_plans(store: Store, config: Config, now: datetime, campaign_ids: list[str] | None = None,
+               quarter: str | None = None, *, dry_run: bool = False) -> PlanSync:
+    """Bring the stored plans of the given (default: all) campaigns up to date."""
+    result = PlanSync()
+    for campaign in config.campaigns.values():
+        if campaign_ids and campaign.id not in campaign_ids:
+            continue
+        q = quarter or campaign_quarter(campaign, now)
+        _sync_campaign(store, config, campaign, q, now, result, dry_run)
+    return result
+
+
+def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: str,
+                   now: datetime, result: PlanSync, dry_run: bool) -> None:
+    digest = campaign_digest(campaign, quarter)
+    stored = {row[0]: (row[1], row[2], row[3]) for row in store.conn.execute(
+        "SELECT company, fingerprint, window_start, probes FROM plan_inputs "
+        "WHERE campaign = ? AND quarter = ?", (campaign.id, quarter))}
+    companies = config.campaign_companies(campaign)
+    changed = []
+    size = 0
+    for company in companies:
+        print_ = fingerprint(digest, campaign, company)
+        old = stored.get(company.id)
+        if old is not None and old[0] == print_:
+            result.unchanged += 1
+            size += old[2]
+        else:
+            changed.append((company, print_, old))
+    removed = sorted(set(stored) - {c.id for c in companies})
+    if changed or removed:
+        with store.transaction() if not dry_run else _no_transaction():
+            for company, print_, old in changed:
+                size += _replan(store, config, campaign, company, quarter, now, print_, old,
+                                result, dry_run)
+            for company_id in removed:
+                _cancel_removed(store, config, campaign, company_id, quarter, now, result,
+                                dry_run)
+    result.sizes[(campaign.id, quarter)] = size
+
+
+class _no_transaction:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _stored_part(store: Store, campaign: str, company: str, quarter: str) -> dict[str, dict]:
+    """The planned probes of one company's part of a plan (any status), by id."""
+    start, end = quarter_bounds(quarter)
+    rows = store.conn.execute(
+        "SELECT id, status, attempts, due_at, deadline_at, scenario, shopper, plugin, state "
+        "FROM probes WHERE campaign = ? AND company = ? AND due_at >= ? AND due_at < ?",
+        (campaign, company, format_instant(start), format_instant(end)))
+    columns = ("id", "status", "attempts", "due_at", "deadline_at", "scenario", "shopper",
+               "plugin", "state")
+    found = {}
+    for row in rows:
+        item = dict(zip(columns, row, strict=True))
+        item["state"] = json.loads(item["state"] or "{}")
+        if "plan_index" in item["state"]:  # planned by a campaign, not logged by hand
+            found[item["id"]] = item
+    return found
+
+
+def _movable(row: dict, now: datetime) -> bool:
+    """Never claimed, never tried, not yet due: changing it cannot contact anyone twice."""
+    return (row["status"] == ProbeStatus.PLANNED and row["attempts"] == 0
+            and parse_instant(row["due_at"]) > now)
+
+
+def _replan(store: Store, config: Config, campaign: Campaign, company: Company, quarter: str,
+            now: datetime, print_: str, old: tuple[str, str, int] | None, result: PlanSync,
+            dry_run: bool) -> int:
+    q_start, _ = quarter_bounds(quarter)
+    window = parse_instant(old[1]) if old else max(q_start, now)
+    plan = plan_campaign(campaign, [company], quarter, not_before=window)
+    result.replanned += 1
+    existing = _stored_part(store, campaign.id, company.id, quarter)
+    new: list[Probe] = []
+    wanted = {}
+    for planned in plan:
+        wanted[planned.id] = planned
+        row = existing.get(planned.id)
+        if row is None:
+            if planned.due_at >= now:  # never due retroactively
+                new.append(to_probe(planned, campaign, company))
+        # a first plan (or a part planned before fingerprints were stored) only adds what
+        # is missing, exactly as planning always did
+        elif old and _movable(row, now) and planned.due_at > now and _differs(
+                row, planned, campaign, company):
+            result.moved.append(_move(store, row, planned, campaign, company, dry_run))
+    if not dry_run:
+        store.add_probes(new)
+    result.added += new
+    for probe_id, row in existing.items():
+        if old and probe_id not in wanted and _movable(row, now):
+            _cancel(store, config, probe_id, f"no longer in campaign {campaign.id}'s plan",
+                    result, dry_run)
+    if not dry_run:
+        store.conn.execute(
+            "INSERT INTO plan_inputs (campaign, quarter, company, fingerprint, window_start, "
+            "probes, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (campaign, quarter, company) DO UPDATE SET "
+            "fingerprint = excluded.fingerprint, probes = excluded.probes, "
+            "planned_at = excluded.planned_at",
+            (campaign.id, quarter, company.id, print_, format_instant(window), len(plan),
+             format_instant(now)))
+    return len(plan)
+
+
+def _differs(row: dict, planned: PlannedProbe, campaign: Campaign, company: Company) -> bool:
+    return (parse_instant(row["due_at"]) != planned.due_at
+            or parse_instant(row["deadline_at"]) != planned.deadline_at
+            or row["scenario"] != planned.scenario or row["shopper"] != campaign.shopper
+            or row["plugin"] != plugin_for(company, planned.channel)
+            or row["state"].get("out_of_hours") != planned.out_of_hours)
+
+
+def _move(store: Store, row: dict, planned: PlannedProbe, campaign: Campaign, company: Company,
+          dry_run: bool) -> Probe:
+    probe = to_probe(planned, campaign, company)
+    probe.state = {**row["state"], "out_of_hours": planned.out_of_hours,
+                   "plan_index": planned.index}
+    if not dry_run:
+        store.conn.execute(
+            "UPDATE probes SET due_at = ?, deadline_at = ?, scenario = ?, shopper = ?, "
+            "plugin = ?, state = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'planned' AND attempts = 0",
+            (format_instant(probe.due_at), format_instant(probe.deadline_at), probe.scenario,
+             probe.shopper, probe.plugin, json.dumps(probe.state, sort_keys=True),
+             format_instant(utcnow()), probe.id))
+    return probe
+
+
+def _cancel(store: Store, config: Config, probe_id: str, reason: str, result: PlanSync,
+            dry_run: bool) -> None:
+    result.cancelled.append(probe_id)
+    if dry_run:
+        return
+    from .lifecycle import finish_probe
+
+    probe = store.get_probe(probe_id)
+    if probe is not None and probe.status == ProbeStatus.PLANNED:
+        finish_probe(store, probe, Outcome.CANCELLED, config=config, reason=reason)
+
+
+def _cancel_removed(store: Store, config: Config, campaign: Campaign, company_id: str,
+                    quarter: str, now: datetime, result: PlanSync, dry_run: bool) -> None:
+    for probe_id, row in _stored_part(store, campaign.id, company_id, quarter).items():
+        if _movable(row, now):
+            _cancel(store, config, probe_id, f"company left campaign {campaign.id}", result,
+                    dry_run)
+    if not dry_run:
+        store.conn.execute(
+            "DELETE FROM plan_inputs WHERE campaign = ? AND quarter = ? AND company = ?",
+            (campaign.id, quarter, company_id))
