@@ -1,0 +1,175 @@
+"""Stored plans follow their inputs: nothing re-planned while nothing changed, and a changed
+calendar or campaign moves only the future, never-tried probes it concerns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from svcbench.models import Outcome, ProbeStatus
+from svcbench.plan_sync import sync_plans
+from svcbench.planning import quarter_bounds
+from svcbench.workspace import Workspace
+
+NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)
+
+
+def sync(root: Path, now: datetime = NOW, **kwargs):
+    ws = Workspace.open(root)
+    try:
+        return sync_plans(ws.store, ws.config, now, **kwargs)
+    finally:
+        ws.close()
+
+
+def plan_rows(root: Path) -> dict[str, tuple]:
+    ws = Workspace.open(root)
+    try:
+        return {r[0]: r[1:] for r in ws.store.conn.execute(
+            "SELECT id, company, channel, status, outcome, due_at, deadline_at, scenario, "
+            "state, token, updated_at FROM probes")}
+    finally:
+        ws.close()
+
+
+def edit(root: Path, file: str, old: str, new: str) -> None:
+    path = root / "probes" / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_unchanged_inputs_plan_nothing_and_change_no_row(workspace_dir):
+    first = sync(workspace_dir)
+    assert first.added and first.replanned == 2 and first.unchanged == 0
+    before = plan_rows(workspace_dir)
+    assert len(before) == first.planned == len(first.added)
+    again = sync(workspace_dir, NOW + timedelta(hours=3))
+    assert (again.replanned, again.added, again.moved, again.cancelled) == (0, [], [], [])
+    assert again.unchanged == 2 and again.planned == first.planned
+    assert plan_rows(workspace_dir) == before  # not even updated_at moved
+
+
+def test_a_calendar_change_moves_only_that_companys_future_untried_probes(workspace_dir):
+    sync(workspace_dir)
+    before = plan_rows(workspace_dir)
+    later = NOW + timedelta(days=20)
+    # one northwind probe was started meanwhile, one is due but not yet started
+    ws = Workspace.open(workspace_dir)
+    mine = sorted((p for p in ws.store.probes(company="northwind-outfitters")),
+                  key=lambda p: p.due_at)
+    future = [p for p in mine if p.due_at > later]
+    started, due = future[0], [p for p in mine if p.due_at <= later][-1]
+    ws.store.update_probe(started.id, status=ProbeStatus.RUNNING, attempts=1,
+                          started_at=later)
+    ws.close()
+    edit(workspace_dir, "companies.toml", 'mon = ["09:00-18:00"]', 'mon = ["07:00-11:00"]')
+    result = sync(workspace_dir, later)
+    assert result.replanned == 1 and result.unchanged == 1 and not result.added
+    after = plan_rows(workspace_dir)
+    moved = {i for i in after if after[i][4] != before[i][4]}
+    assert moved == {p.id for p in result.moved} and moved
+    assert all(before[i][0] == "northwind-outfitters" for i in moved)
+    assert started.id not in moved and due.id not in moved
+    assert all(datetime.fromisoformat(after[i][4]) > later for i in moved)
+    # the moved probes keep their ids and tokens; the other company's rows are untouched
+    assert all(after[i][8] == before[i][8] for i in moved)
+    assert {i: r for i, r in after.items() if r[0] != "northwind-outfitters"} == {
+        i: r for i, r in before.items() if r[0] != "northwind-outfitters"}
+    # the new due times follow the new hours, as planned from scratch would
+    ws = Workspace.open(workspace_dir)
+    calendar = ws.config.companies["northwind-outfitters"].calendar()
+    for probe in result.moved:
+        assert probe.state["out_of_hours"] == (not calendar.is_open(probe.due_at))
+    ws.close()
+    # and planning again is quiet
+    assert sync(workspace_dir, later).replanned == 0
+
+
+def test_a_campaign_change_replans_every_company(workspace_dir):
+    sync(workspace_dir)
+    edit(workspace_dir, "campaigns.toml", "seed = 7", "seed = 8")
+    result = sync(workspace_dir, NOW + timedelta(minutes=5))
+    assert result.replanned == 2 and result.unchanged == 0
+    assert result.moved and not result.added and not result.cancelled
+
+
+def test_fewer_probes_and_a_company_leaving_cancel_future_planned_probes(workspace_dir):
+    first = sync(workspace_dir)
+    edit(workspace_dir, "campaigns.toml", "probes_per_quarter = 6", "probes_per_quarter = 4")
+    result = sync(workspace_dir, NOW + timedelta(minutes=5))
+    assert result.cancelled
+    ws = Workspace.open(workspace_dir)
+    for probe_id in result.cancelled:
+        probe = ws.store.get_probe(probe_id)
+        assert probe.status == ProbeStatus.DONE and probe.outcome == Outcome.CANCELLED
+        assert probe.state["plan_index"] >= 4 and "plan" in probe.outcome_reason
+    ws.close()
+    edit(workspace_dir, "companies.toml", 'id = "fabrikam-home"\nname = "Fabrikam Home"\n'
+         'industry = "retail"', 'id = "fabrikam-home"\nname = "Fabrikam Home"\n'
+         'industry = "garden"')
+    left = sync(workspace_dir, NOW + timedelta(minutes=10))
+    ws = Workspace.open(workspace_dir)
+    fabrikam = ws.store.probes(company="fabrikam-home")
+    assert fabrikam and all(p.outcome == Outcome.CANCELLED for p in fabrikam)
+    assert set(left.cancelled) == {p.id for p in fabrikam} - set(result.cancelled)
+    ws.close()
+    assert len(first.added) > 0
+
+
+def test_a_new_quarter_is_planned_once(workspace_dir):
+    edit(workspace_dir, "campaigns.toml", 'quarter = "2026Q4"\n', "")
+    sync(workspace_dir)
+    january = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
+    result = sync(workspace_dir, january)
+    start, end = quarter_bounds("2027Q1")
+    assert result.added and all(start <= p.due_at < end for p in result.added)
+    assert result.sizes == {("retail-q4", "2027Q1"): len(result.added)}
+    assert sync(workspace_dir, january + timedelta(minutes=1)).replanned == 0
+
+
+def test_dry_run_writes_nothing(workspace_dir):
+    result = sync(workspace_dir, dry_run=True)
+    assert result.added and plan_rows(workspace_dir) == {}
+    assert sync(workspace_dir).added  # and it was not recorded as planned either
+
+
+@pytest.mark.parametrize("query", ["due", "running", "starting"])
+def test_tick_reads_probes_through_indexes(workspace, query):
+    """EXPLAIN QUERY PLAN of the tick's probe queries: a search on an index, never a scan."""
+    status = {"due": "planned", "running": "running", "starting": "starting"}[query]
+    sql = ("SELECT * FROM probes WHERE status IN (?) AND due_at <= ? ORDER BY due_at, "
+           "created_at, id" if query == "due" else
+           "SELECT * FROM probes WHERE status IN (?) ORDER BY due_at, created_at, id")
+    params = [status, "2026-10-20T00:00:00.000000Z"] if query == "due" else [status]
+    plan = " / ".join(r[3] for r in workspace.store.conn.execute(
+        "EXPLAIN QUERY PLAN " + sql, params))
+    assert "SEARCH probes USING INDEX probes_status_due" in plan, plan
+    assert "SCAN probes" not in plan, plan
+
+
+def test_an_idle_tick_builds_no_calendar_and_draws_nothing(workspace_dir, monkeypatch):
+    import asyncio
+
+    import svcbench.hours
+    from svcbench.schedule import Ticker
+
+    built = []
+    real = svcbench.hours.BusinessCalendar.timeline
+    monkeypatch.setattr(svcbench.hours.BusinessCalendar, "timeline",
+                        lambda self, a, b: built.append(self) or real(self, a, b))
+
+    def run_tick(now):
+        ws = Workspace.open(workspace_dir)
+        try:
+            return asyncio.run(Ticker(ws, now=lambda: now, dry_run=True).run())
+        finally:
+            ws.close()
+
+    sync(workspace_dir)
+    assert built
+    built.clear()
+    report = run_tick(NOW + timedelta(minutes=1))
+    assert report.planned == 0 and built == []
