@@ -77,6 +77,7 @@ def _public_holidays(country: str, subdiv: str | None, year: int) -> frozenset[d
     return frozenset(holidays.country_holidays(country, subdiv=subdiv, years=year).keys())
 
 
+@functools.lru_cache(maxsize=512)  # a workspace names a few regions for hundreds of companies
 def check_holiday_region(country: str, subdiv: str | None) -> None:
     """Raise ValueError naming the problem if ``holidays`` does not know the region."""
     import holidays
@@ -162,14 +163,17 @@ class BusinessCalendar:
     def _utc_intervals(
         self, day: date, schedule: Schedule
     ) -> tuple[tuple[datetime, datetime], ...]:
-        overrides = dict(self.overrides)
+        return self._day_intervals(day, schedule, dict(self.overrides), self.tz)
+
+    def _day_intervals(self, day: date, schedule: Schedule,
+                       overrides: Mapping[date, tuple[Interval, ...]],
+                       tz: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
         if day in overrides:
             local = overrides[day]
         elif self.is_closed_date(day):
             return ()
         else:
             local = schedule.weekly[day.weekday()]
-        tz = self.tz
         out = []
         for opens, closes in local:
             start = local_to_utc(datetime.combine(day, opens), tz)
@@ -225,12 +229,19 @@ class BusinessCalendar:
         local day uses the version valid on it, exactly as ``is_open`` does.
         """
         start, end = _aware(start, "start"), _aware(end, "end")
+        tz, overrides = self.tz, dict(self.overrides)
+        # built here rather than through the shared cache: hashing the calendar for every
+        # lookup cost more than building a day
+        days: dict[tuple[date, int], tuple[tuple[datetime, datetime], ...]] = {}
         found: list[tuple[datetime, datetime]] = []
-        for piece_start, piece_end, day in _local_days(self.tz, start, end):
+        for piece_start, piece_end, day in _local_days(tz, start, end):
             schedule = self.schedule_at(day)
             # is_open looks at the instant's local day and the day before (overnight shifts)
             for source in (day - timedelta(days=1), day):
-                for opens, closes in self._utc_intervals(source, schedule):
+                key = (source, id(schedule))
+                if key not in days:
+                    days[key] = self._day_intervals(source, schedule, overrides, tz)
+                for opens, closes in days[key]:
                     if closes > piece_start and opens < piece_end:
                         found.append((max(opens, piece_start), min(closes, piece_end)))
         found.sort()

@@ -78,7 +78,11 @@ def to_utc(value: datetime) -> datetime:
 
 def format_instant(value: datetime) -> str:
     """ISO 8601 UTC with microseconds: sorts as text, which SQLite queries rely on."""
-    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    value = to_utc(value)
+    if value.year < 1000:  # strftime does not pad the year; keep what is stored unchanged
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is twice as fast as strftime, which counts when a plan stores 100,000 probes
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_instant(text: str) -> datetime:

@@ -11,6 +11,7 @@ the same ids: ``plan`` is safe to re-run (``plan_sync`` keeps the stored plans c
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
 import uuid
@@ -63,7 +64,7 @@ class PlannedProbe:
     deadline_at: datetime
     out_of_hours: bool
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         quarter = quarter_of(self.due_at)
         key = f"{self.campaign}/{self.company}/{self.channel}/{quarter}/{self.index}"
@@ -115,6 +116,7 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
             if timeline is None:  # one per company, shared by its channels
                 timeline = company.calendar().timeline(window_start, q_end)
             rng = random.Random(f"{campaign.seed}:{campaign.id}:{company.id}:{channel}:{quarter}")
+            deadline = campaign.deadline_for(channel)
             n = campaign.probes_per_quarter
             slot = (q_end - window_start) / n
             out_of_hours = set(rng.sample(range(n), round(n * campaign.out_of_hours_share)))
@@ -126,7 +128,7 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
                 planned.append(PlannedProbe(
                     campaign=campaign.id, company=company.id, channel=channel,
                     scenario=scenario, index=index, due_at=due,
-                    deadline_at=due + campaign.deadline_for(channel), out_of_hours=outside,
+                    deadline_at=due + deadline, out_of_hours=outside,
                 ))
     return sorted(planned, key=lambda p: (p.due_at, p.id))
 

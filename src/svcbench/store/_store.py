@@ -199,8 +199,8 @@ class Store:
     # -- probes -----------------------------------------------------------------------
 
     @staticmethod
-    def _probe_row(probe: Probe) -> dict[str, Any]:
-        now = format_instant(utcnow())
+    def _probe_row(probe: Probe, now: str | None = None) -> dict[str, Any]:
+        now = now or format_instant(utcnow())
         return {
             "id": probe.id, "campaign": probe.campaign, "company": probe.company,
             "channel": str(probe.channel), "plugin": probe.plugin, "scenario": probe.scenario,
@@ -241,7 +241,8 @@ class Store:
     def add_probes(self, probes: Iterable[Probe]) -> int:
         """Insert many new probes (no events) in one statement; existing ids are kept as they
         are. Returns how many were added."""
-        rows = [self._probe_row(p) for p in probes]
+        now = format_instant(utcnow())
+        rows = [self._probe_row(p, now) for p in probes]
         if not rows:
             return 0
         columns = list(rows[0])
