@@ -15,6 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SVCBENCH = Path(sys.executable).with_name("svcbench")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_config_cache(tmp_path_factory):
+    """Config cache entries of test workspaces go to a temporary directory, not ~/.cache."""
+    os.environ["SVCBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("config-cache"))
+
+
 @pytest.fixture
 def workspace_dir(tmp_path: Path) -> Path:
     """A new workspace with the example definitions."""

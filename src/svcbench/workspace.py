@@ -23,10 +23,10 @@ class Workspace:
 
     @classmethod
     def open(cls, path: Path | None = None) -> Workspace:
+        from .config_cache import load_cached
+
         root = find_workspace(path)
-        config = load_config(root)
-        validate_endpoints(config)
-        return cls(config)
+        return cls(load_cached(root, load_validated))
 
     @property
     def root(self) -> Path:
@@ -45,6 +45,13 @@ class Workspace:
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+
+
+def load_validated(root: Path) -> Config:
+    """The workspace's config with every channel endpoint checked by its plugin."""
+    config = load_config(root)
+    validate_endpoints(config)
+    return config
 
 
 def plugin_migrations() -> list:

@@ -1,0 +1,124 @@
+"""A per-user cache of validated workspace configs, so an idle cron tick does not parse and
+validate hundreds of companies every minute.
+
+The cache entry is keyed by the exact bytes of every config file (``svcbench.toml`` and
+``probes/**/*.toml``), the workspace path, and the versions of svcbench, Python, pydantic and
+holidays plus the installed probe and connector plugins: any change to any of them is a miss,
+and a miss loads and validates as always. Errors are never cached.
+
+Entries are pickles, so they live in the user's own cache directory (``$SVCBENCH_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/svcbench``, else ``~/.cache/svcbench``; created mode 0700), never in
+a workspace others may write to, and an entry not owned by the user or writable by others is
+ignored. ``SVCBENCH_CACHE_DIR=off`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import WORKSPACE_FILE, Config, read_toml
+
+CACHE_ENV = "SVCBENCH_CACHE_DIR"
+_FORMAT = b"svcbench-config-cache-1\n"
+
+
+def cache_dir() -> Path | None:
+    configured = os.environ.get(CACHE_ENV)
+    if configured == "off":
+        return None
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "svcbench"
+
+
+def _versions() -> bytes:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .plugins import CHAT_CONNECTORS_GROUP, EXTRA_PROBES_ENV, PROBES_GROUP, _entry_points
+
+    parts = [sys.version, os.environ.get(EXTRA_PROBES_ENV, "")]
+    for package in ("svcbench", "pydantic", "pydantic-core", "holidays"):
+        try:
+            parts.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package}=?")
+    for group in (PROBES_GROUP, CHAT_CONNECTORS_GROUP):
+        parts += sorted(f"{group}:{ep.name}={ep.value}" for ep in _entry_points(group))
+    return "\n".join(parts).encode()
+
+
+def _key(root: Path) -> bytes | None:
+    """The digest of everything the config is made from, or None if a file cannot be read."""
+    digest = hashlib.sha256(_FORMAT + _versions() + str(root).encode())
+    try:
+        settings = read_toml(root / WORKSPACE_FILE)  # raises ConfigError: no cache then
+        probes = settings.get("workspace", {}).get("probes", "probes")
+        files = [root / WORKSPACE_FILE]
+        probes_dir = root / str(probes)
+        if probes_dir.is_dir():
+            files += sorted(probes_dir.rglob("*.toml"))
+        for path in files:
+            data = path.read_bytes()
+            digest.update(f"\0{path.relative_to(root) if path.is_relative_to(root) else path}"
+                          f"\0{len(data)}\0".encode())
+            digest.update(data)
+    except Exception:  # noqa: BLE001 - unreadable or invalid: the full load reports it
+        return None
+    return digest.digest()
+
+
+def _entry_path(directory: Path, root: Path) -> Path:
+    name = hashlib.sha256(str(root).encode()).hexdigest()[:24]
+    return directory / f"config-{name}.pickle"
+
+
+def _trusted(path: Path) -> bool:
+    info = path.stat()
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def load_cached(root: Path, load: Callable[[Path], Config]) -> Config:
+    """``load(root)``, or the cached result of it while nothing it depends on changed."""
+    root = root.resolve()
+    directory = cache_dir()
+    key = _key(root) if directory is not None else None
+    if directory is None or key is None:
+        return load(root)
+    entry = _entry_path(directory, root)
+    with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError,
+                             ImportError, TypeError, ValueError):
+        if _trusted(entry):
+            blob = entry.read_bytes()
+            if blob.startswith(_FORMAT + key):
+                config = pickle.loads(blob[len(_FORMAT) + len(key):])
+                if isinstance(config, Config):
+                    return config
+    config = load(root)
+    _store(directory, entry, key, config)
+    return config
+
+
+def _store(directory: Path, entry: Path, key: bytes, config: Any) -> None:
+    """Write the entry atomically; a cache that cannot be written is simply not used."""
+    with contextlib.suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        blob = _FORMAT + key + pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".config-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(blob)
+            os.replace(tmp, entry)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
