@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .dispatch import DEFAULT_POLL_S, dispatch
 from .errors import LockedError, ProbeError, RetryableProbeError, StoreError, SvcbenchError
 from .lifecycle import finish_probe
 from .models import Event, Outcome, Probe, ProbeStatus, utcnow
@@ -33,6 +35,7 @@ LOCK_FILE = ".svcbench.lock"
 STALE_START = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=2)
 DEFAULT_CONCURRENCY = 20
+START_WINDOW = timedelta(minutes=10)
 
 
 @dataclass
@@ -101,7 +104,8 @@ class Ticker:
 
     def __init__(self, workspace: Workspace, *, now: Callable[[], datetime] = utcnow,
                  concurrency: int = DEFAULT_CONCURRENCY, dry_run: bool = False,
-                 progress: Callable[[str, int], None] | None = None):
+                 progress: Callable[[str, int], None] | None = None,
+                 start_window: timedelta = START_WINDOW, poll_s: float = DEFAULT_POLL_S):
         self.ws = workspace
         self.store = workspace.store
         self.config = workspace.config
@@ -109,6 +113,10 @@ class Ticker:
         self.concurrency = concurrency
         self.dry_run = dry_run
         self.progress = progress or (lambda step, n: None)
+        #: while earlier probes are in progress, probes that become due this long after the
+        #: tick began are started by it too (a cron run meanwhile finds the lock held)
+        self.start_window = start_window
+        self.poll_s = poll_s
         self.report = TickReport()
 
     async def run(self) -> TickReport:
@@ -173,16 +181,18 @@ class Ticker:
                              "company is never contacted twice")
 
     async def start_due(self, ctx: ProbeContext) -> None:
-        due = self.due()
-        self.progress("start", len(due))
-        limit = asyncio.Semaphore(self.concurrency)
+        """Start what is due, and what becomes due while earlier probes are in progress."""
+        begun = time.monotonic()
 
         async def start_one(probe: Probe) -> None:
-            async with limit:
-                await self._start(probe, ctx)
-                self.progress("started", 1)
+            await self._start(probe, ctx)
+            self.progress("started", 1)
 
-        await asyncio.gather(*(start_one(p) for p in due))
+        await dispatch(
+            self.due, start_one, concurrency=self.concurrency, clock=self.now,
+            may_start=lambda: time.monotonic() - begun < self.start_window.total_seconds(),
+            next_due=lambda: self.store.next_due_at(self.now()), poll_s=self.poll_s,
+            on_found=lambda total: self.progress("start", total))
 
     async def _start(self, probe: Probe, ctx: ProbeContext) -> None:
         claimed_at = self.now()

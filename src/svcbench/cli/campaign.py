@@ -144,7 +144,8 @@ def probes(
 def tick(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent; send nothing."),
     log_file: Path = typer.Option(None, help="Append a log here (default: workspace log_file)."),
-    concurrency: int = typer.Option(20, min=1, max=500, help="Probes started at once."),
+    concurrency: int = typer.Option(20, min=1, max=500,
+                                    help="Probes of each type in progress at once."),
     workspace: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:

@@ -290,6 +290,13 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [self.probe_from_row(r) for r in self.db.query(sql, params)]
 
+    def next_due_at(self, after: datetime) -> datetime | None:
+        """The earliest due time of a planned probe after ``after`` (one index seek)."""
+        row = self.conn.execute(
+            "SELECT min(due_at) FROM probes WHERE status = 'planned' AND due_at > ?",
+            (format_instant(after),)).fetchone()
+        return parse_instant(row[0]) if row and row[0] else None
+
     def update_probe(self, probe_id: str, *, expect_status: ProbeStatus | None = None,
                      events: Sequence[Event] = (), **fields: Any) -> bool:
         """Change a probe and add events in one transaction.
