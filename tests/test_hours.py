@@ -310,6 +310,17 @@ def test_timeline_is_open_equals_the_calendar_at_every_minute(case, shift_us):
         assert calendar.is_open(x) and calendar.is_open(y - timedelta(microseconds=1))
     for x, y in closed_parts:
         assert not calendar.is_open(x) and not calendar.is_open(y - timedelta(microseconds=1))
+    # the planner's draw: the instant a fraction of the way through the open (closed) time
+    for want_open, parts in ((True, open_parts), (False, closed_parts)):
+        for fraction in (0.0, 0.37, 0.999999):
+            picked = timeline.pick(a, b, fraction, want_open)
+            if not parts:
+                assert picked is None
+                continue
+            assert a <= picked < b and calendar.is_open(picked) == want_open
+            measure = sum((y - x for x, y in parts), timedelta())
+            before = sum((min(y, picked) - x for x, y in parts if x < picked), timedelta())
+            assert abs(before - measure * fraction) <= timedelta(microseconds=1)
 
 
 def test_timeline_day_after_the_clock_change_starts_at_its_real_midnight():

@@ -292,6 +292,14 @@ def _local_days(tz: ZoneInfo, start: datetime,
     return pieces
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(instant: datetime) -> int:
+    return (instant - _EPOCH) // _MICROSECOND
+
+
 @dataclass(frozen=True)
 class OpenTimeline:
     """When a calendar is open within [start, end): sorted, disjoint UTC intervals."""
@@ -300,9 +308,47 @@ class OpenTimeline:
     end: datetime
     intervals: tuple[tuple[datetime, datetime], ...]
     _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
+    #: the same in microseconds since the epoch, for drawing thousands of instants quickly
+    _us: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+    _us_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_starts", tuple(a for a, _ in self.intervals))
+        object.__setattr__(self, "_us", tuple((_micros(a), _micros(b))
+                                              for a, b in self.intervals))
+        object.__setattr__(self, "_us_starts", tuple(a for a, _ in self._us))
+
+    def pick(self, start: datetime, end: datetime, fraction: float,
+             want_open: bool = True) -> datetime | None:
+        """The instant ``fraction`` (0 <= fraction < 1) of the way through the open (or
+        closed) time of [start, end), counting only that time; None if there is none."""
+        low = max(_micros(_aware(start, "start")), _micros(self.start))
+        high = min(_micros(_aware(end, "end")), _micros(self.end))
+        if low >= high:
+            return None
+        opened = []
+        index = max(0, bisect.bisect_right(self._us_starts, low) - 1)
+        for opens, closes in self._us[index:]:
+            if opens >= high:
+                break
+            if closes > low:
+                opened.append((max(opens, low), min(closes, high)))
+        if want_open:
+            parts = opened
+        else:
+            parts, at = [], low
+            for opens, closes in opened:
+                if opens > at:
+                    parts.append((at, opens))
+                at = closes
+            if at < high:
+                parts.append((at, high))
+        offset = int(fraction * sum(b - a for a, b in parts))
+        for a, b in parts:
+            if offset < b - a:
+                return _EPOCH + timedelta(microseconds=a + offset)
+            offset -= b - a
+        return None
 
     def _check(self, instant: datetime) -> datetime:
         instant = _aware(instant, "instant")

@@ -15,9 +15,11 @@ a channel switched off). Cancelled probes count for no one.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -123,7 +125,8 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
             changed.append((company, print_, old))
     removed = sorted(set(stored) - {c.id for c in companies})
     if changed or removed:
-        with store.transaction() if not dry_run else _no_transaction():
+        with _page_cache(store, changed), \
+                store.transaction() if not dry_run else _no_transaction():
             for company, print_, old in changed:
                 size += _replan(store, config, campaign, company, quarter, now, print_, old,
                                 result, dry_run)
@@ -131,6 +134,21 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
                 _cancel_removed(store, config, campaign, company_id, quarter, now, result,
                                 dry_run)
     result.sizes[(campaign.id, quarter)] = size
+
+
+@contextlib.contextmanager
+def _page_cache(store: Store, changed: list) -> Iterator[None]:
+    """A bigger page cache while a first plan inserts tens of thousands of probes, whose
+    random ids and tokens touch index pages all over (a third less CPU at 60,000)."""
+    if len(changed) < 50:
+        yield
+        return
+    (previous,) = store.conn.execute("PRAGMA cache_size").fetchone()
+    store.conn.execute("PRAGMA cache_size = -65536")
+    try:
+        yield
+    finally:
+        store.conn.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 class _no_transaction:
@@ -175,12 +193,13 @@ def _replan(store: Store, config: Config, campaign: Campaign, company: Company, 
     existing = _stored_part(store, campaign.id, company.id, quarter)
     new: list[Probe] = []
     wanted = {}
+    plugins = {ch: plugin_for(company, ch) for ch in campaign.channels if ch in company.channels}
     for planned in plan:
         wanted[planned.id] = planned
         row = existing.get(planned.id)
         if row is None:
             if planned.due_at >= now:  # never due retroactively
-                new.append(to_probe(planned, campaign, company))
+                new.append(to_probe(planned, campaign, company, plugins[planned.channel]))
         # a first plan (or a part planned before fingerprints were stored) only adds what
         # is missing, exactly as planning always did
         elif old and _movable(row, now) and planned.due_at > now and _differs(

@@ -78,20 +78,11 @@ def _draw(rng: random.Random, start: datetime, end: datetime, timeline: OpenTime
     Returns the instant and whether it is outside business hours. A slot without the wanted
     kind of time (a shop open around the clock has no night) gives a uniform draw instead.
     """
-    parts = timeline.open_parts(start, end) if want_open else timeline.closed_parts(start, end)
-    lengths = [(b - a) // _MICROSECOND for a, b in parts]
-    total = sum(lengths)
-    if total == 0:
-        parts, lengths = [(start, end)], [(end - start) // _MICROSECOND]
-        total = lengths[0]
-    offset = int(rng.random() * total)
-    for (a, _), length in zip(parts, lengths, strict=True):
-        if offset < length:
-            instant = a + offset * _MICROSECOND
-            break
-        offset -= length
-    else:  # pragma: no cover - offset < total by construction
-        instant = parts[-1][0]
+    fraction = rng.random()
+    instant = timeline.pick(start, end, fraction, want_open)
+    if instant is not None:
+        return instant, not want_open
+    instant = start + int((end - start) // _MICROSECOND * fraction) * _MICROSECOND
     return instant, not timeline.is_open(instant)
 
 
@@ -133,10 +124,12 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
     return sorted(planned, key=lambda p: (p.due_at, p.id))
 
 
-def to_probe(planned: PlannedProbe, campaign: Campaign, company: Company) -> Probe:
+def to_probe(planned: PlannedProbe, campaign: Campaign, company: Company,
+             plugin: str | None = None) -> Probe:
+    """The probe to store; ``plugin`` saves looking it up for each of a company's probes."""
     return Probe(
         id=planned.id, company=planned.company, channel=planned.channel,
-        plugin=plugin_for(company, planned.channel), campaign=planned.campaign,
+        plugin=plugin or plugin_for(company, planned.channel), campaign=planned.campaign,
         scenario=planned.scenario, shopper=campaign.shopper, status=ProbeStatus.PLANNED,
         due_at=planned.due_at, deadline_at=planned.deadline_at, token=new_token(),
         state={"out_of_hours": planned.out_of_hours, "plan_index": planned.index},

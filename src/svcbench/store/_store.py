@@ -35,6 +35,10 @@ from ._migrations import Migrations, core
 
 BUSY_TIMEOUT_MS = 30_000
 
+_PROBE_COLUMNS = ("id", "campaign", "company", "channel", "plugin", "scenario", "shopper",
+                  "status", "outcome", "outcome_reason", "due_at", "deadline_at",
+                  "started_at", "finished_at", "token", "state", "attempts", "created_at",
+                  "updated_at")
 _PROBE_TIME_FIELDS = ("due_at", "deadline_at", "started_at", "finished_at", "created_at",
                       "next_attempt_at")
 
@@ -199,19 +203,21 @@ class Store:
     # -- probes -----------------------------------------------------------------------
 
     @staticmethod
-    def _probe_row(probe: Probe, now: str | None = None) -> dict[str, Any]:
-        now = now or format_instant(utcnow())
-        return {
-            "id": probe.id, "campaign": probe.campaign, "company": probe.company,
-            "channel": str(probe.channel), "plugin": probe.plugin, "scenario": probe.scenario,
-            "shopper": probe.shopper, "status": str(probe.status),
-            "outcome": str(probe.outcome) if probe.outcome else None,
-            "outcome_reason": probe.outcome_reason,
-            "due_at": _instant(probe.due_at), "deadline_at": _instant(probe.deadline_at),
-            "started_at": _instant(probe.started_at), "finished_at": _instant(probe.finished_at),
-            "token": probe.token, "state": _dumps(probe.state), "attempts": probe.attempts,
-            "created_at": format_instant(probe.created_at), "updated_at": now,
-        }
+    def _probe_values(probe: Probe, now: str) -> tuple[Any, ...]:
+        """A probe's column values in ``_PROBE_COLUMNS`` order."""
+        return (
+            probe.id, probe.campaign, probe.company, str(probe.channel), probe.plugin,
+            probe.scenario, probe.shopper, str(probe.status),
+            str(probe.outcome) if probe.outcome else None, probe.outcome_reason,
+            _instant(probe.due_at), _instant(probe.deadline_at), _instant(probe.started_at),
+            _instant(probe.finished_at), probe.token, _dumps(probe.state), probe.attempts,
+            format_instant(probe.created_at), now,
+        )
+
+    @classmethod
+    def _probe_row(cls, probe: Probe, now: str | None = None) -> dict[str, Any]:
+        return dict(zip(_PROBE_COLUMNS, cls._probe_values(probe, now or format_instant(
+            utcnow())), strict=True))
 
     @staticmethod
     def probe_from_row(row: dict[str, Any]) -> Probe:
@@ -242,15 +248,14 @@ class Store:
         """Insert many new probes (no events) in one statement; existing ids are kept as they
         are. Returns how many were added."""
         now = format_instant(utcnow())
-        rows = [self._probe_row(p, now) for p in probes]
+        rows = [self._probe_values(p, now) for p in probes]
         if not rows:
             return 0
-        columns = list(rows[0])
-        sql = (f"INSERT OR IGNORE INTO probes ({', '.join(columns)}) "
-               f"VALUES ({', '.join('?' for _ in columns)})")
+        sql = (f"INSERT OR IGNORE INTO probes ({', '.join(_PROBE_COLUMNS)}) "
+               f"VALUES ({', '.join('?' for _ in _PROBE_COLUMNS)})")
         with self.transaction() as conn:
             before = conn.total_changes
-            conn.executemany(sql, [tuple(r[c] for c in columns) for r in rows])
+            conn.executemany(sql, rows)
             return conn.total_changes - before
 
     def get_probe(self, probe_id: str) -> Probe | None:
