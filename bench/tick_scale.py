@@ -205,6 +205,8 @@ def run_size(size: int, runs: int, base: Path, sandbox: MailSandbox) -> None:
     planned = count(db, "SELECT count(*) FROM probes")
     replan = median_of(runs, lambda: cli(root, "plan", env=env)[:2])
     idle = median_of(runs, lambda: cli(root, "tick", "--json", env=env)[:2])
+    cold_env = {**env, "SVCBENCH_CACHE_DIR": "off"}  # as right after editing the config
+    cold = median_of(max(1, runs // 2), lambda: cli(root, "tick", "--json", env=cold_env)[:2])
     assert count(db, "SELECT count(*) FROM probes WHERE status != 'planned'") == 0
     shutil.copyfile(db, base / f"planned-{size}.db")
     make_due(db, 50)
@@ -221,6 +223,8 @@ def run_size(size: int, runs: int, base: Path, sandbox: MailSandbox) -> None:
     print(f"  re-plan, no change   {replan[0]:6.2f} s  {replan[1]:6.0f} MB peak   (< 0.5 s)")
     print(f"  idle tick            {idle[0]:6.2f} s  {idle[1]:6.0f} MB peak   "
           "(< 0.5 s, < 100 MB)")
+    print(f"  idle tick, no config cache {cold[0]:6.2f} s  {cold[1]:6.0f} MB peak   "
+          "(the first tick after a config edit)")
     print(f"  tick, 50 emails due  {busy[0]:6.2f} s  {busy[1]:6.0f} MB peak   "
           f"({sent} sent through the sandbox SMTP)")
     print("  its split in-process: " + ", ".join(
@@ -238,6 +242,17 @@ def main() -> None:
     print(f"tick_scale: {COMPANIES} companies x {PROBES_PER_QUARTER} probes per quarter and "
           f"channel; median of {args.runs} runs (first plan: {max(1, args.runs // 2)}); "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    reference = {}
+    for name, command in (("python -c pass", [sys.executable, "-c", "pass"]),
+                          ("svcbench --help", [sys.executable, "-m", "svcbench", "--help"])):
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=True)
+            times.append(time.perf_counter() - started)
+        reference[name] = statistics.median(times)
+    print("reference on this machine now: " + ", ".join(
+        f"{k} {v:.2f} s" for k, v in reference.items()) + " (svcbench --help: < 0.3 s quiet)")
     behaviours = [CompanyBehaviour(f"co{i:03d}", ack_after_s=None, human_after_s=None)
                   for i in range(COMPANIES)]
     with tempfile.TemporaryDirectory() as tmp:
