@@ -332,12 +332,7 @@ def test_timeline_day_after_the_clock_change_starts_at_its_real_midnight():
 
 
 def test_timeline_follows_the_version_valid_on_each_day_and_rejects_outside_instants():
-    company = Company(
-        id="versioned", name="Versioned", timezone="Europe/Berlin",
-        hours={"mon": ["09:00-17:00"], "tue": ["09:00-17:00"]},
-        hours_changes=[{"valid_from": "2025-06-17", "hours": {"tue": ["09:00-11:00"]}}],
-    )
-    calendar = company.calendar()
+    calendar = versioned_calendar()
     timeline = calendar.timeline(berlin(2025, 6, 16), berlin(2025, 6, 18))
     assert timeline.intervals == ((berlin(2025, 6, 16, 9), berlin(2025, 6, 16, 17)),
                                   (berlin(2025, 6, 17, 9), berlin(2025, 6, 17, 11)))
@@ -439,13 +434,17 @@ def test_overlapping_intervals_count_once():
                                      monday + timedelta(days=1)) == 20 * HOUR
 
 
-def test_schedule_version_valid_at_the_start_applies_to_the_whole_span():
-    company = Company(
+def versioned_calendar() -> BusinessCalendar:
+    """Mondays and Tuesdays 09:00-17:00; from Tue 17 June 2025 Tuesdays 09:00-11:00."""
+    return Company(
         id="versioned", name="Versioned", timezone="Europe/Berlin",
         hours={"mon": ["09:00-17:00"], "tue": ["09:00-17:00"]},
         hours_changes=[{"valid_from": "2025-06-17", "hours": {"tue": ["09:00-11:00"]}}],
-    )
-    calendar = company.calendar()
+    ).calendar()
+
+
+def test_schedule_version_valid_at_the_start_applies_to_the_whole_span():
+    calendar = versioned_calendar()
     # started Monday under the old hours: Tuesday counts 8 h although the new version has 2 h
     assert calendar.business_seconds(berlin(2025, 6, 16, 9), berlin(2025, 6, 18)) == 16 * HOUR
     # started Tuesday under the new version

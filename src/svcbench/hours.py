@@ -19,6 +19,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Interval = tuple[time, time]
@@ -201,15 +202,7 @@ class BusinessCalendar:
                 if closes > start and opens < end:
                     found.append((max(opens, start), min(closes, end)))
             day += timedelta(days=1)
-        found.sort()
-        merged: list[tuple[datetime, datetime]] = []
-        for opens, closes in found:
-            if merged and opens <= merged[-1][1]:
-                if closes > merged[-1][1]:
-                    merged[-1] = (merged[-1][0], closes)
-            else:
-                merged.append((opens, closes))
-        return merged
+        return _merged(found)
 
     def business_seconds(self, start: datetime, end: datetime) -> float:
         """Seconds of opening time between two instants; 0 if end is not after start."""
@@ -244,21 +237,26 @@ class BusinessCalendar:
                 for opens, closes in days[key]:
                     if closes > piece_start and opens < piece_end:
                         found.append((max(opens, piece_start), min(closes, piece_end)))
-        found.sort()
-        merged: list[tuple[datetime, datetime]] = []
-        for opens, closes in found:
-            if merged and opens <= merged[-1][1]:
-                if closes > merged[-1][1]:
-                    merged[-1] = (merged[-1][0], closes)
-            else:
-                merged.append((opens, closes))
-        return OpenTimeline(start, end, tuple(merged))
+        return OpenTimeline(start, end, tuple(_merged(found)))
 
     def next_opening(self, instant: datetime, horizon_days: int = 60) -> datetime | None:
         """The first open instant at or after ``instant`` (None if closed for the horizon)."""
         for opens, _ in self.intervals(instant, instant + timedelta(days=horizon_days)):
             return opens
         return None
+
+
+def _merged(found: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Intervals sorted and joined where they overlap or touch, so no time counts twice."""
+    found.sort()
+    merged: list[tuple[datetime, datetime]] = []
+    for opens, closes in found:
+        if merged and opens <= merged[-1][1]:
+            if closes > merged[-1][1]:
+                merged[-1] = (merged[-1][0], closes)
+        else:
+            merged.append((opens, closes))
+    return merged
 
 
 def _local_days(tz: ZoneInfo, start: datetime,
@@ -290,6 +288,30 @@ def _local_days(tz: ZoneInfo, start: datetime,
         pieces.append((at, until, day))
         at = until
     return pieces
+
+
+def _clip(intervals: Sequence[tuple[Any, Any]], starts: Sequence[Any], low: Any,
+          high: Any) -> list[tuple[Any, Any]]:
+    """The sorted disjoint ``intervals`` (``starts``: their starts) within [low, high)."""
+    parts = []
+    for opens, closes in intervals[max(0, bisect.bisect_right(starts, low) - 1):]:
+        if opens >= high:
+            break
+        if closes > low:
+            parts.append((max(opens, low), min(closes, high)))
+    return parts
+
+
+def _complement(parts: list[tuple[Any, Any]], low: Any, high: Any) -> list[tuple[Any, Any]]:
+    """The gaps between sorted disjoint ``parts`` within [low, high)."""
+    gaps, at = [], low
+    for opens, closes in parts:
+        if opens > at:
+            gaps.append((at, opens))
+        at = closes
+    if at < high:
+        gaps.append((at, high))
+    return gaps
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -326,23 +348,8 @@ class OpenTimeline:
         high = min(_micros(_aware(end, "end")), _micros(self.end))
         if low >= high:
             return None
-        opened = []
-        index = max(0, bisect.bisect_right(self._us_starts, low) - 1)
-        for opens, closes in self._us[index:]:
-            if opens >= high:
-                break
-            if closes > low:
-                opened.append((max(opens, low), min(closes, high)))
-        if want_open:
-            parts = opened
-        else:
-            parts, at = [], low
-            for opens, closes in opened:
-                if opens > at:
-                    parts.append((at, opens))
-                at = closes
-            if at < high:
-                parts.append((at, high))
+        opened = _clip(self._us, self._us_starts, low, high)
+        parts = opened if want_open else _complement(opened, low, high)
         offset = int(fraction * sum(b - a for a, b in parts))
         for a, b in parts:
             if offset < b - a:
@@ -365,25 +372,10 @@ class OpenTimeline:
 
     def open_parts(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The open intervals within [start, end) (inside the timeline), clipped to it."""
-        start, end = _aware(start, "start"), _aware(end, "end")
-        start, end = max(start, self.start), min(end, self.end)
-        parts = []
-        index = max(0, bisect.bisect_right(self._starts, start) - 1)
-        for opens, closes in self.intervals[index:]:
-            if opens >= end:
-                break
-            if closes > start:
-                parts.append((max(opens, start), min(closes, end)))
-        return parts
+        start, end = max(_aware(start, "start"), self.start), min(_aware(end, "end"), self.end)
+        return _clip(self.intervals, self._starts, start, end)
 
     def closed_parts(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The closed intervals within [start, end): the complement of ``open_parts``."""
         start, end = max(_aware(start, "start"), self.start), min(_aware(end, "end"), self.end)
-        parts, at = [], start
-        for opens, closes in self.open_parts(start, end):
-            if opens > at:
-                parts.append((at, opens))
-            at = closes
-        if at < end:
-            parts.append((at, end))
-        return parts
+        return _complement(_clip(self.intervals, self._starts, start, end), start, end)
