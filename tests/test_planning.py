@@ -81,3 +81,12 @@ def test_schedule_prints_crontab_and_systemd_units(workspace_dir, cli):
     assert result.returncode == 0, result.stderr
     assert "*/10 * * * *" in result.stdout and "tick --workspace" in result.stdout
     assert "OnCalendar=*:0/10" in result.stdout and str(workspace_dir) in result.stdout
+
+
+def test_plan_ids_are_uuid5_of_the_plan_key():
+    import uuid
+
+    from svcbench.planning import _PLAN_NAMESPACE, plan_id
+
+    for key in ("retail-q4/northwind-outfitters/email/2026Q4/0", "c/ü/chat/2027Q1/59", ""):
+        assert plan_id(key) == str(uuid.uuid5(_PLAN_NAMESPACE, key))

@@ -148,6 +148,8 @@ class BusinessCalendar:
 
     def schedule_at(self, day: date) -> Schedule:
         """The schedule version valid on ``day`` (the latest whose valid_from is not after it)."""
+        if len(self.schedules) == 1:
+            return self.schedules[0]
         valid = [s for s in self.schedules if s.valid_from is None or s.valid_from <= day]
         if not valid:  # before the first version: the earliest one applies
             return min(self.schedules, key=lambda s: s.valid_from or date.min)

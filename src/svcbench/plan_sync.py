@@ -48,9 +48,13 @@ _CALENDAR_FIELDS = {"timezone", "hours", "hours_changes", "holidays", "closed_da
 class PlanSync:
     """What one ``sync_plans`` did (or, in a dry run, would do)."""
 
+    #: the probes added and moved (only with ``keep=True``; the counts always)
     added: list[Probe] = field(default_factory=list)
     moved: list[Probe] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    n_added: int = 0
+    n_moved: int = 0
+    keep: bool = True
     #: (campaign, company) parts planned again / found unchanged
     replanned: int = 0
     unchanged: int = 0
@@ -62,7 +66,7 @@ class PlanSync:
         return sum(self.sizes.values())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"planned": self.planned, "added": len(self.added), "moved": len(self.moved),
+        return {"planned": self.planned, "added": self.n_added, "moved": self.n_moved,
                 "cancelled": len(self.cancelled), "replanned": self.replanned,
                 "unchanged": self.unchanged}
 
@@ -95,9 +99,14 @@ def fingerprint(digest: str, campaign: Campaign, company: Company) -> str:
 
 
 def sync_plans(store: Store, config: Config, now: datetime, campaign_ids: list[str] | None = None,
-               quarter: str | None = None, *, dry_run: bool = False) -> PlanSync:
-    """Bring the stored plans of the given (default: all) campaigns up to date."""
-    result = PlanSync()
+               quarter: str | None = None, *, dry_run: bool = False,
+               keep: bool = True) -> PlanSync:
+    """Bring the stored plans of the given (default: all) campaigns up to date.
+
+    ``keep=False`` counts added and moved probes without keeping them (a tick planning a new
+    quarter then holds one company's probes at a time, not the whole plan).
+    """
+    result = PlanSync(keep=keep)
     for campaign in config.campaigns.values():
         if campaign_ids and campaign.id not in campaign_ids:
             continue
@@ -204,10 +213,15 @@ def _replan(store: Store, config: Config, campaign: Campaign, company: Company, 
         # is missing, exactly as planning always did
         elif old and _movable(row, now) and planned.due_at > now and _differs(
                 row, planned, campaign, company):
-            result.moved.append(_move(store, row, planned, campaign, company, dry_run))
+            moved = _move(store, row, planned, campaign, company, dry_run)
+            result.n_moved += 1
+            if result.keep:
+                result.moved.append(moved)
     if not dry_run:
         store.add_probes(new)
-    result.added += new
+    result.n_added += len(new)
+    if result.keep:
+        result.added += new
     for probe_id, row in existing.items():
         if old and probe_id not in wanted and _movable(row, now):
             _cancel(store, config, probe_id, f"no longer in campaign {campaign.id}'s plan",

@@ -138,8 +138,9 @@ class Ticker:
 
     def plan(self) -> None:
         """Plan what changed since the last plan (usually nothing: one small table read)."""
-        result = sync_plans(self.store, self.config, self.now(), dry_run=self.dry_run)
-        self.report.planned = len(result.added)
+        result = sync_plans(self.store, self.config, self.now(), dry_run=self.dry_run,
+                            keep=False)
+        self.report.planned = result.n_added
 
     def due(self) -> list[Probe]:
         now = self.now()

@@ -75,8 +75,8 @@ def plan(
         return
     out = console()
     verb = "would be" if dry_run else "were"
-    summary = (f"{result.planned} probes planned: {len(result.added)} {verb} added, "
-               f"{len(result.moved)} moved, {len(result.cancelled)} cancelled")
+    summary = (f"{result.planned} probes planned: {result.n_added} {verb} added, "
+               f"{result.n_moved} moved, {len(result.cancelled)} cancelled")
     if not rows:
         out.print(f"{summary} (inputs unchanged for {result.unchanged} companies)"
                   if not result.cancelled else summary, markup=False, highlight=False)
