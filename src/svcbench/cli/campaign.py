@@ -79,9 +79,8 @@ def plan(
                f"{result.n_moved} moved, {len(result.cancelled)} cancelled")
     if not rows:
         out.print(f"{summary} (inputs unchanged for {result.unchanged} companies)"
-                  if not result.cancelled else summary, markup=False, highlight=False)
+                  if not result.cancelled else summary)
         return
-    from rich.markup import escape
     from rich.table import Table
 
     shown = rows[:PLAN_ROWS_SHOWN]
@@ -90,9 +89,9 @@ def plan(
     for column in ("due (UTC)", "company", "channel", "scenario", "out of hours", "change"):
         table.add_column(column)
     for r in shown:
-        table.add_row(r["due_at"][:16].replace("T", " "), escape(r["company"]), r["channel"],
-                      escape(r["scenario"] or ""), "yes" if r["out_of_hours"] else "",
-                      r["change"])
+        # the console shows every string as plain, cleaned text (render.safe)
+        table.add_row(r["due_at"][:16].replace("T", " "), r["company"], r["channel"],
+                      r["scenario"] or "", "yes" if r["out_of_hours"] else "", r["change"])
     out.print(table)
 
 
