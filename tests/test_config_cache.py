@@ -79,3 +79,18 @@ def test_workspace_open_uses_the_cache(workspace_dir, monkeypatch, tmp_path):
     ws = Workspace.open(workspace_dir)
     assert "retail-q4" in ws.config.campaigns
     ws.close()
+
+
+def test_changed_svcbench_code_is_a_miss(workspace_dir, counted):
+    from pathlib import Path
+
+    open_ws, loads = counted
+    open_ws(workspace_dir)
+    module = Path(config_cache.__file__)
+    info = module.stat()
+    try:
+        os.utime(module, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+        open_ws(workspace_dir)
+    finally:
+        os.utime(module, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert len(loads) == 2

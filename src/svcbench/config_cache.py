@@ -2,9 +2,10 @@
 validate hundreds of companies every minute.
 
 The cache entry is keyed by the exact bytes of every config file (``svcbench.toml`` and
-``probes/**/*.toml``), the workspace path, and the versions of svcbench, Python, pydantic and
-holidays plus the installed probe and connector plugins: any change to any of them is a miss,
-and a miss loads and validates as always. Errors are never cached.
+``probes/**/*.toml``), the workspace path, the versions of svcbench, Python, pydantic and
+holidays and of the installed probe and connector plugins, and the size and time of each of
+svcbench's own modules (a checkout's code changes without a new version): any change to any of
+them is a miss, and a miss loads and validates as always. Errors are never cached.
 
 Entries are pickles, so they live in the user's own cache directory (``$SVCBENCH_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/svcbench``, else ``~/.cache/svcbench``; created mode 0700), never in
@@ -46,14 +47,25 @@ def _versions() -> bytes:
 
     from .plugins import CHAT_CONNECTORS_GROUP, EXTRA_PROBES_ENV, PROBES_GROUP, _entry_points
 
-    parts = [sys.version, os.environ.get(EXTRA_PROBES_ENV, "")]
-    for package in ("svcbench", "pydantic", "pydantic-core", "holidays"):
-        try:
-            parts.append(f"{package}={version(package)}")
-        except PackageNotFoundError:
-            parts.append(f"{package}=?")
+    import pydantic
+    import pydantic_core
+
+    # versions of packages already imported, from the packages (a metadata lookup each
+    # costs milliseconds); svcbench's own comes with its entry points below
+    parts = [sys.version, os.environ.get(EXTRA_PROBES_ENV, ""), pydantic.VERSION,
+             pydantic_core.__version__]
+    try:
+        parts.append(f"holidays={version('holidays')}")
+    except PackageNotFoundError:  # pragma: no cover - a dependency
+        parts.append("holidays=?")
     for group in (PROBES_GROUP, CHAT_CONNECTORS_GROUP):
-        parts += sorted(f"{group}:{ep.name}={ep.value}" for ep in _entry_points(group))
+        parts += sorted(f"{group}:{ep.name}={ep.value}@{ep.dist.version if ep.dist else '?'}"
+                        for ep in _entry_points(group))
+    # a checkout's code changes without a version bump: its modules' sizes and times count
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        info = path.stat()
+        parts.append(f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns}")
     return "\n".join(parts).encode()
 
 
