@@ -45,10 +45,10 @@ def cache_dir() -> Path | None:
 def _versions() -> bytes:
     from importlib.metadata import PackageNotFoundError, version
 
-    from .plugins import CHAT_CONNECTORS_GROUP, EXTRA_PROBES_ENV, PROBES_GROUP, _entry_points
-
     import pydantic
     import pydantic_core
+
+    from .plugins import CHAT_CONNECTORS_GROUP, EXTRA_PROBES_ENV, PROBES_GROUP, _entry_points
 
     # versions of packages already imported, from the packages (a metadata lookup each
     # costs milliseconds); svcbench's own comes with its entry points below
