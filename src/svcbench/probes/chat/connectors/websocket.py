@@ -17,8 +17,8 @@ from pydantic import Field, model_validator
 
 from ..connector import ChatTransportError
 from ..events import ChatEvent, ChatEventKind
-from ._base import RequestSpec, SessionOptions, call, http_client
-from ._jsonpath import find_one, render
+from ._base import RequestSpec, SessionOptions, call, extract_capture, http_client
+from ._jsonpath import render
 from ._mapping import EventMapping, MalformedPayload, map_payload
 from ._ws import WebSocketConnectorBase, ws_base
 
@@ -79,7 +79,7 @@ class WebSocketConnector(WebSocketConnectorBase):
         if o.start is not None:
             body = await self._call(o.start, "start chat")
             for name, path in o.session.items():
-                value = find_one(path, body)
+                value = extract_capture(path, body)
                 if value is None:
                     raise ChatTransportError(f"start chat: response has nothing at {path} ({name})")
                 self._context[name] = value
