@@ -97,6 +97,8 @@ class ChatConnector(ABC):
     #: own message's echo marks t0; False for polling, where ``t_local`` is the poll instant and
     #: t0 is when ``send()`` returned
     realtime: ClassVar[bool] = True
+    #: what the connector is waiting for now ("start chat", "page load"), named in timeouts
+    phase: str | None = None
 
     def __init__(self, options: dict[str, Any] | ConnectorOptions, *, clock: AnchoredClock,
                  secrets: Secrets, visitor: Visitor):
@@ -105,6 +107,12 @@ class ChatConnector(ABC):
         self.clock = clock
         self.secrets = secrets
         self.visitor = visitor
+
+    @property
+    def open_budget_s(self) -> float | None:
+        """Seconds ``open()`` may take by the connector's own timeouts (requests, browser
+        launch, page load); the scenario's connect timeout is raised to at least this."""
+        return None
 
     @abstractmethod
     async def open(self) -> None: ...

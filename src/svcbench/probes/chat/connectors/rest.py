@@ -156,6 +156,11 @@ class RestConnector(PollingConnector):
         return http_client(self.options.request_timeout_s, headers)
 
     @property
+    def open_budget_s(self) -> float:
+        requests = len(self.options.prelude) + (0 if self._start_carries_text else 1)
+        return self.options.request_timeout_s * max(1, requests)
+
+    @property
     def _start_carries_text(self) -> bool:
         start = self.options.start
         return start is not None and _mentions_text(start.model_dump(by_alias=True))
@@ -235,6 +240,7 @@ class RestConnector(PollingConnector):
                                                                  else ""), raw=body)
 
     async def _call(self, spec: RequestSpec, what: str, retries: int = 2, **extra: Any) -> Any:
+        self.phase = what
         try:
             return await call(self._client, self.options.base_url, spec,
                               {**self._context, **extra}, what=what, retries=retries,

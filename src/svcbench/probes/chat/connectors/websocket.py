@@ -65,6 +65,11 @@ class WebSocketConnector(WebSocketConnectorBase):
     options: WebSocketOptions
     _client: Any = None
 
+    @property
+    def open_budget_s(self) -> float:
+        o = self.options
+        return o.open_timeout_s + (o.request_timeout_s if o.start is not None else 0.0)
+
     async def open(self) -> None:
         o = self.options
         headers = dict(o.headers)
@@ -83,6 +88,7 @@ class WebSocketConnector(WebSocketConnectorBase):
                 if value is None:
                     raise ChatTransportError(f"start chat: response has nothing at {path} ({name})")
                 self._context[name] = value
+        self.phase = "WebSocket connect"
         try:
             url = render(o.ws_url, self._context)
         except KeyError as exc:
@@ -95,6 +101,7 @@ class WebSocketConnector(WebSocketConnectorBase):
         self._emit(ChatEvent(kind=ChatEventKind.CONNECTED, t_local=self.clock()))
 
     async def _call(self, spec: RequestSpec, what: str, retries: int = 2) -> Any:
+        self.phase = what
         try:
             return await call(self._client, self.options.base_url or "", spec, self._context,
                               what=what, retries=retries)
