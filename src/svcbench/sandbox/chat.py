@@ -383,6 +383,7 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
     from .chat_vendors import vendor_routes
+    from .chat_visitor_api import visitor_api_routes
 
     engine = engine or ChatEngine(companies)
 
@@ -575,6 +576,7 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
         WebSocketRoute("/c/{company}/ws/chats/{chat_id}", chat_socket),
         Route("/c/{company}/widget", widget_page, methods=["GET"]),
         *vendor_routes(engine, api, pump),
+        *visitor_api_routes(engine, api),
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"))

@@ -299,8 +299,11 @@ async def run_chat(connector: ChatConnector, script: ChatScript, question: str, 
     outcome, reason, unreachable = Outcome.FAILED, None, False
     try:
         outcome, reason, unreachable = await _converse(chat, question)
-        if outcome is Outcome.UNAVAILABLE and not posted_hours:
-            outcome, reason = Outcome.CANCELLED, f"outside posted hours: {reason}"
+    except ChatOfflineError as exc:  # refused when we asked (the question is in the start)
+        chat.flush_pending()
+        chat.record("chat.unavailable", clock(), {"reason": str(exc), "source": exc.source},
+                    raw=exc.raw)
+        outcome, reason = Outcome.UNAVAILABLE, str(exc)
     except ProbeError as exc:
         chat.flush_pending()
         if chat.question_at is None:
@@ -312,6 +315,8 @@ async def run_chat(connector: ChatConnector, script: ChatScript, question: str, 
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(connector.close(), CLOSE_TIMEOUT_S)
+    if outcome is Outcome.UNAVAILABLE and not posted_hours:
+        outcome, reason = Outcome.CANCELLED, f"outside posted hours: {reason}"
     by = "company" if chat.ended_by_company or (chat.fatal or {}).get("by_peer") else "us"
     chat.record("chat.ended", clock(), {"by": by, "outcome": str(outcome), "reason": reason,
                                         "bot_turns": chat.bot_turns})

@@ -16,10 +16,12 @@ from abc import abstractmethod
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..connector import (
+    Availability,
     ChatConnector,
+    ChatOfflineError,
     ChatTransportError,
     ChatUnreachableError,
     ConnectorOptions,
@@ -295,6 +297,60 @@ class PollingConnector(QueueConnector):
             await client.aclose()
 
 
+class AvailabilitySpec(RequestSpec):
+    """The cheap status request: is the chat online? (no conversation is started)"""
+
+    online_path: str = "$.online"
+    online_values: list[Any] = [True]
+    offline_values: list[Any] = [False]
+    message_path: str | None = "$.message"
+
+    @field_validator("online_path", "message_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return validate_path(value)
+
+
+class OfflineRule(BaseModel):
+    """How a refused start says "offline": a value at a path of its body (error or not)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str = "$.online"
+    values: list[Any] = [False]
+    message_path: str | None = "$.message"
+
+    @field_validator("path", "message_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return validate_path(value)
+
+
+def raise_if_offline(rule: OfflineRule | None, body: Any, error: str | None) -> None:
+    """ChatOfflineError if a start response (error or not) says the chat is offline."""
+    if rule is None or not isinstance(body, dict | list):
+        return
+    value = find_one(rule.path, body)
+    if value is not None and value in rule.values:
+        message = find_one(rule.message_path, body) if rule.message_path else None
+        raise ChatOfflineError(
+            "the chat is offline" + (f": {message}" if message else ""),
+            source=f"start chat: {rule.path} = {value!r}" + (f" ({error})" if error else ""),
+            raw=body)
+
+
+def availability_from(spec: AvailabilitySpec, body: Any) -> Availability:
+    value = find_one(spec.online_path, body)
+    message = find_one(spec.message_path, body) if spec.message_path else None
+    source = f"{spec.method} {spec.path}: {spec.online_path} = {value!r}"
+    if value is not None and value in spec.online_values:
+        return Availability("online", detail=message, source=source, raw=body)
+    if value is not None and value in spec.offline_values:
+        return Availability("offline", detail=message, source=source, raw=body)
+    return Availability("unknown", detail=f"{spec.online_path} is {value!r}, neither "
+                        f"{spec.online_values!r} nor {spec.offline_values!r}",
+                        source=source, raw=body)
+
+
 class SessionOptions(ConnectorOptions):
     """What the generic REST and WebSocket connectors share: auth, session capture, actors."""
 
@@ -308,6 +364,18 @@ class SessionOptions(ConnectorOptions):
     session: dict[str, str] = {"chat_id": "$.chat_id", "token": "$.token"}
     actor_rules: ActorRules = ActorRules()
     request_timeout_s: float = Field(default=10.0, gt=0)
+    #: the cheap status request of availability checks (``false``: none)
+    availability: AvailabilitySpec | None = AvailabilitySpec(path="/api/status")
+    #: how a refused start says the chat is offline (``false``: never read)
+    offline: OfflineRule | None = OfflineRule()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switches(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: (None if k in ("availability", "offline") and v is False else v)
+                    for k, v in data.items()}
+        return data
 
     @field_validator("session")
     @classmethod

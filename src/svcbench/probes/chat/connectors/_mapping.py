@@ -134,6 +134,8 @@ def map_payload(payload: Any, mapping: EventMapping, rules: ActorRules,
             data["author"] = str(name)
         if kind is ChatEventKind.QUEUE_POSITION:
             position = find_one(mapping.position_path, item)
+            if position is None:
+                continue  # a status without a position (yet): nothing announced
             try:
                 data["position"] = int(position)
             except (TypeError, ValueError):

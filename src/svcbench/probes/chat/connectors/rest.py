@@ -23,22 +23,23 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ..connector import Availability, ChatOfflineError, ChatTransportError
+from ..connector import Availability, ChatTransportError
 from ..events import ChatEvent
 from ._base import (
     HttpStatusError,
     PollingConnector,
     RequestSpec,
     SessionOptions,
+    availability_from,
     call,
     extract_capture,
     http_client,
     quote_body,
+    raise_if_offline,
     validate_captures,
 )
-from ._jsonpath import find_one, validate_path
 from ._mapping import EventMapping, MalformedPayload, map_payload
 
 _AUTH = {"Authorization": "Bearer {token}"}
@@ -64,34 +65,6 @@ class PollSpec(RequestSpec):
     dedupe: Literal["id", "content"] = "id"
 
 
-class AvailabilitySpec(RequestSpec):
-    """The cheap status request: is the chat online? (no conversation is started)"""
-
-    online_path: str = "$.online"
-    online_values: list[Any] = [True]
-    offline_values: list[Any] = [False]
-    message_path: str | None = "$.message"
-
-    @field_validator("online_path", "message_path")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        return validate_path(value)
-
-
-class OfflineRule(BaseModel):
-    """How a refused start says "offline": a value at a path of its body (error or not)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    path: str = "$.online"
-    values: list[Any] = [False]
-    message_path: str | None = "$.message"
-
-    @field_validator("path", "message_path")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        return validate_path(value)
-
-
 class RestOptions(SessionOptions):
     base_url: str = Field(pattern=r"^https?://")
     prelude: list[PreludeStep] = []
@@ -105,8 +78,6 @@ class RestOptions(SessionOptions):
         headers=_AUTH)
     close: RequestSpec | None = RequestSpec(method="POST", path="/api/chats/{chat_id}/close",
                                             headers=_AUTH)
-    availability: AvailabilitySpec | None = AvailabilitySpec(path="/api/status")
-    offline: OfflineRule | None = OfflineRule()
     poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     cursor_start: Any = 0
     events: EventMapping = EventMapping()
@@ -228,16 +199,7 @@ class RestConnector(PollingConnector):
         self._started = True
 
     def _raise_if_offline(self, body: Any, error: str | None) -> None:
-        rule = self.options.offline
-        if rule is None or not isinstance(body, dict | list):
-            return
-        value = find_one(rule.path, body)
-        if value is not None and value in rule.values:
-            message = find_one(rule.message_path, body) if rule.message_path else None
-            raise ChatOfflineError(
-                "the chat is offline" + (f": {message}" if message else ""),
-                source=f"start chat: {rule.path} = {value!r}" + (f" ({error})" if error
-                                                                 else ""), raw=body)
+        raise_if_offline(self.options.offline, body, error)
 
     async def _call(self, spec: RequestSpec, what: str, retries: int = 2, **extra: Any) -> Any:
         self.phase = what
@@ -299,16 +261,7 @@ class RestConnector(PollingConnector):
             body = await self._call(spec, "availability")
         finally:
             await self._client.aclose()
-        value = find_one(spec.online_path, body)
-        message = find_one(spec.message_path, body) if spec.message_path else None
-        source = f"{spec.method} {spec.path}: {spec.online_path} = {value!r}"
-        if value is not None and value in spec.online_values:
-            return Availability("online", detail=message, source=source, raw=body)
-        if value is not None and value in spec.offline_values:
-            return Availability("offline", detail=message, source=source, raw=body)
-        return Availability("unknown", detail=f"{spec.online_path} is {value!r}, neither "
-                            f"{spec.online_values!r} nor {spec.offline_values!r}",
-                            source=source, raw=body)
+        return availability_from(spec, body)
 
 
 def _dumps(value: Any) -> str:
