@@ -72,6 +72,8 @@ class ChatBehaviour:
     agent_reply_after: float = 0.3
     agent_text: str = "Hi, Anna here. Yes, we ship to Norway; delivery takes 3-5 working days."
     agent_follow_up_text: str = "Yes, returns from Norway are free within 30 days."
+    #: whether the agent answers the visitor's later messages
+    answers_follow_up: bool = True
     #: an agent comes only after the visitor asks for a human
     human_on_request: bool = False
     #: server-side delay before answering every HTTP request
@@ -226,7 +228,7 @@ class ChatEngine:
             if b.human_on_request and b.agent_joined_after is not None:
                 self._later(chat, b.agent_joined_after, self._agent_joins)
         if chat.agent_joined:
-            if not first and chat.agent_replies > 0:
+            if not first and chat.agent_replies > 0 and b.answers_follow_up:
                 self._later(chat, b.agent_reply_after, self._agent_follow_up)
         elif b.bot_reply_after is not None and not first:
             if asks_human:
