@@ -98,7 +98,9 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
             rng = random.Random(f"{campaign.seed}:{campaign.id}:{company.id}:{channel}:{quarter}")
             n = campaign.probes_per_quarter
             slot = (q_end - window_start) / n
-            out_of_hours = set(rng.sample(range(n), round(n * campaign.out_of_hours_share)))
+            # availability checks measure the posted hours: none is planned outside them
+            share = 0.0 if campaign.kind == "availability" else campaign.out_of_hours_share
+            out_of_hours = set(rng.sample(range(n), round(n * share)))
             for index in range(n):
                 start = window_start + slot * index
                 due, outside = _draw(rng, start, start + slot, calendar,
@@ -112,10 +114,16 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
     return sorted(planned, key=lambda p: (p.due_at, p.id))
 
 
+#: the probe plugin of an availability campaign's checks
+AVAILABILITY_PLUGIN = "chat_availability"
+
+
 def to_probe(planned: PlannedProbe, campaign: Campaign, company: Company) -> Probe:
+    plugin = AVAILABILITY_PLUGIN if campaign.kind == "availability" \
+        else plugin_for(company, planned.channel)
     return Probe(
         id=planned.id, company=planned.company, channel=planned.channel,
-        plugin=plugin_for(company, planned.channel), campaign=planned.campaign,
+        plugin=plugin, campaign=planned.campaign,
         scenario=planned.scenario, shopper=campaign.shopper, status=ProbeStatus.PLANNED,
         due_at=planned.due_at, deadline_at=planned.deadline_at, token=new_token(),
         state={"out_of_hours": planned.out_of_hours, "plan_index": planned.index},

@@ -34,7 +34,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -293,6 +293,9 @@ class Report:
     seed: int
     top_n: int
     generated_at: datetime
+    #: findings beside the rankings, by name (e.g. "chat_service": availability, promises),
+    #: added by the caller and rendered by each format when present
+    sections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def first_started(self) -> str | None:
