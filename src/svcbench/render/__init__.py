@@ -73,7 +73,6 @@ def ranking_records(report: Report) -> list[dict[str, Any]]:
                 "share_unanswered": _share(row.share_unanswered),
                 "previous_rank": row.previous_rank, "rank_change": row.rank_change,
                 "movement": row.movement or None, "business_hours": report.business_hours,
-                "share_unavailable": _share(row.share_unavailable),
             }
             targets = list(row.within)
             for i in range(k):
@@ -81,6 +80,7 @@ def ranking_records(report: Report) -> list[dict[str, Any]]:
             for i in range(k):
                 record[f"within_{i + 1}"] = (
                     _share(row.within[targets[i]]) if i < len(targets) else None)
+            record["share_unavailable"] = _share(row.share_unavailable)
             records.append({key: _clean(v) for key, v in record.items()})
     return records
 
