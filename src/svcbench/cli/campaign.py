@@ -200,9 +200,9 @@ def tick(
                             "outcome": str(ran.outcome) if ran.outcome else None,
                             "reason": ran.outcome_reason} if ran else None
         if not as_json and ran is not None:
-            from rich.markup import escape
+            from ..render.safe import plain
 
-            console().print(escape(
+            console().print(plain(
                 f"probe {ran.id[:8]} ({ran.company} {ran.channel}): {ran.status}"
                 + (f", {ran.outcome}" if ran.outcome else "")
                 + (f" ({ran.outcome_reason})" if ran.outcome_reason else "")))

@@ -180,9 +180,9 @@ def availability(
         if as_json:
             print_json(row)
         else:
-            from rich.markup import escape
+            from ..render.safe import plain
 
-            console().print(escape(f"{check}: {found.state}"
+            console().print(plain(f"{check}: {found.state}"
                                    + (f" ({found.detail})" if found.detail else "")
                                    + f" [{found.source}]"))
         return

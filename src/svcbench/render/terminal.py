@@ -94,15 +94,15 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
 
 def print_chat_service(findings: dict, console: Console) -> None:
     """Availability during posted hours and queue promises kept, one line per company."""
-    from rich.text import Text
+    from .safe import plain
 
     for row in findings.get("availability", []):
-        console.print(Text(
+        console.print(plain(
             f"  • {row['name']}: chat available in {percent(row['share_available']) or '–'} "
             f"of {row['checks']} checks during posted hours"
             + (f" ({row['unknown']} could not tell)" if row["unknown"] else "")))
     for row in findings.get("promises", []):
-        console.print(Text(
+        console.print(plain(
             f"  • {row['name']}: {row['kept']} queue promises kept, {row['broken']} broken"
             + (f", {row['open']} not judged" if row["open"] else "")
             + f" (in {row['with_promise']} of {row['chats']} chats)"))
