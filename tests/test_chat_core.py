@@ -189,3 +189,41 @@ def test_promise_verdicts_kept_broken_open():
     assert never[0]["verdict"] == "open"  # we stopped watching before 150 s
     never = promise_verdicts(promised[:1], None, at + timedelta(seconds=600))
     assert never[0]["verdict"] == "broken"
+
+
+def _corpus_score(part: str) -> tuple[int, int]:
+    import tomllib
+    from pathlib import Path
+
+    from svcbench.probes.chat.phrases import queue_position_in, wait_estimate_in
+
+    corpus = tomllib.loads((Path(__file__).parent / "data" / "chat" /
+                            "announcements.toml").read_text(encoding="utf-8"))
+    right = 0
+    for case in corpus[part]:
+        got = (queue_position_in(case["text"]), wait_estimate_in(case["text"]))
+        right += got == (case.get("position"), case.get("wait_s"))
+    return right, len(corpus[part])
+
+
+def test_phrase_lists_on_tuned_and_held_out_announcements():
+    """Both parts are reported; the held-out part is never used to tune the phrase files."""
+    tuned, held_out = _corpus_score("tuned"), _corpus_score("held_out")
+    print(f"phrases: tuned {tuned[0]}/{tuned[1]}, held out {held_out[0]}/{held_out[1]}")
+    assert tuned[0] == tuned[1]
+    assert held_out[0] >= 0.6 * held_out[1]
+
+
+def test_the_rest_example_in_the_docs_works(sandbox):
+    """docs/chat.md's widget-backend example, pointed at the sandbox, holds a conversation."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "chat.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", doc, re.S) if "prelude" in b)
+    options = tomllib.loads(block)["company"]["channels"]["chat"]
+    assert options.pop("connector") == "rest"
+    options.update(base_url=sandbox.url("widgetco") + "/va", poll_interval_s=0.1)
+    result = run("rest", options)
+    assert result.outcome is Outcome.ANSWERED, result.reason

@@ -295,6 +295,9 @@ async def run_chat(connector: ChatConnector, script: ChatScript, question: str, 
     ``posted_hours``: whether the company's posted hours are open now (an offline chat is
     then ``unavailable``; outside them it is expected and ``cancelled``).
     """
+    from .phrases import phrases
+
+    phrases()  # compile the phrase lists now, not while events are arriving
     chat = _Conversation(connector, script, clock, on_event)
     outcome, reason, unreachable = Outcome.FAILED, None, False
     try:
