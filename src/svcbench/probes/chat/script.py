@@ -381,6 +381,9 @@ async def _converse(chat: _Conversation, question: str) -> tuple[Outcome, str | 
     await chat.drain_until(min(first_deadline, human_deadline), lambda: chat.got_reply)
     if chat.got_reply:
         await chat.drain_until(human_deadline, lambda: chat.got_human)
+    # what already arrived with the human reply (one poll can bring the join and the reply)
+    while chat.alive and (event := await chat.next(0.02)) is not None:
+        chat.handle(event)
     chat.flush_pending()
 
     if chat.got_human and script.follow_up and chat.alive:
