@@ -227,3 +227,19 @@ def test_the_rest_example_in_the_docs_works(sandbox):
     options.update(base_url=sandbox.url("widgetco") + "/va", poll_interval_s=0.1)
     result = run("rest", options)
     assert result.outcome is Outcome.ANSWERED, result.reason
+
+
+def test_connect_timeout_is_never_shorter_than_the_connectors_own():
+    from types import SimpleNamespace
+
+    from svcbench.probes.chat.script import SLACK_S, connect_timeout
+
+    twenty = script(connect_timeout_s=20)
+    browser_like = SimpleNamespace(options=SimpleNamespace(open_timeout_s=30.0))
+    assert connect_timeout(twenty, browser_like) == 30.0 + SLACK_S
+    rest = chat_connector("rest")({"base_url": "http://127.0.0.1:9", "request_timeout_s": 8,
+                                   "prelude": [{"path": "/a"}, {"path": "/b"}]},
+                                  clock=AnchoredClock(), secrets=Secrets({}),
+                                  visitor=Visitor("Anna"))
+    assert connect_timeout(twenty, rest) == 24.0 + SLACK_S  # prelude x2 + start, 8 s each
+    assert connect_timeout(script(connect_timeout_s=60), rest) == 60

@@ -332,6 +332,8 @@ def connect_timeout(script: ChatScript, connector: ChatConnector) -> float:
     opening (its request, launch and page timeouts), so the error a user sees names the real
     cause rather than a shorter outer timeout."""
     budget = getattr(connector, "open_budget_s", None)
+    if budget is None:  # a connector that only declares its own open timeout (browser)
+        budget = getattr(getattr(connector, "options", None), "open_timeout_s", None)
     return max(script.connect_timeout_s, float(budget) + SLACK_S if budget else 0.0)
 
 
