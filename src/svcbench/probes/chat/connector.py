@@ -12,7 +12,7 @@ Lifecycle, driven by the chat probe's scenario runner::
     state = await connector.availability(timeout_s)   # cheap check: starts no conversation
 
 A connector that learns while opening that the chat is offline (the visitor API says so, the
-widget shows a "leave a message" form) raises ``ChatOfflineError``: a finding about the
+widget shows a "leave a message" form) raises ``ChatUnavailableError``: a finding about the
 company, not our failure.
 
 A connector never blocks past the timeout it is given, and turns transport failures (refused
@@ -42,8 +42,10 @@ class ChatUnreachableError(ChatTransportError):
     """Nothing answered at all (connection refused, DNS, connect timeout): worth a retry later."""
 
 
-class ChatOfflineError(ProbeError):
-    """The chat said it is offline or not offered (no conversation was started)."""
+class ChatUnavailableError(ProbeError):
+    """The company's chat is offline, shows only a leave-a-message form, or is hidden: a
+    finding about the company (outcome ``unavailable``), never our failure. ``source`` says
+    how it was seen."""
 
     def __init__(self, message: str, *, source: str = "", raw: Any = None):
         super().__init__(message)

@@ -14,7 +14,7 @@ Phases, each bounded by its own timeout from the scenario's ``ChatScript``:
 6. say goodbye (``close_text``) and close the session (always, bounded).
 
 Outcome: a human (agent) message after t0 -> answered. The chat offline when opened (the
-connector raises ChatOfflineError) -> unavailable (cancelled outside posted hours). A realtime
+connector raises ChatUnavailableError) -> unavailable (cancelled outside posted hours). A realtime
 connector that never showed our own question in the conversation and saw no reply -> failed
 ("could not observe the conversation"), never unanswered: we cannot tell a silent company
 from our own blindness. Otherwise: a failure on our side or before the question was sent ->
@@ -42,7 +42,7 @@ from typing import Any
 from ...config import ChatScript
 from ...errors import ProbeError
 from ...models import Outcome
-from .connector import ChatConnector, ChatOfflineError, ChatUnreachableError
+from .connector import ChatConnector, ChatUnavailableError, ChatUnreachableError
 from .events import Actor, ChatEvent, ChatEventKind
 
 #: extra seconds granted to a connector beyond the timeout it was given, before giving up on it
@@ -302,7 +302,7 @@ async def run_chat(connector: ChatConnector, script: ChatScript, question: str, 
     outcome, reason, unreachable = Outcome.FAILED, None, False
     try:
         outcome, reason, unreachable = await _converse(chat, question)
-    except ChatOfflineError as exc:  # refused when we asked (the question is in the start)
+    except ChatUnavailableError as exc:  # refused when we asked (the question is in the start)
         chat.flush_pending()
         chat.record("chat.unavailable", clock(), {"reason": str(exc), "source": exc.source},
                     raw=exc.raw)
@@ -347,7 +347,7 @@ async def _converse(chat: _Conversation, question: str) -> tuple[Outcome, str | 
         phase = getattr(chat.connector, "phase", None)
         return Outcome.FAILED, (f"could not connect within {limit:g} s"
                                 + (f" (still waiting for: {phase})" if phase else "")), True
-    except ChatOfflineError as exc:
+    except ChatUnavailableError as exc:
         chat.record("chat.unavailable", clock(), {"reason": str(exc), "source": exc.source},
                     raw=exc.raw)
         return Outcome.UNAVAILABLE, str(exc), False

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..connector import (
     Availability,
     ChatConnector,
-    ChatOfflineError,
     ChatTransportError,
+    ChatUnavailableError,
     ChatUnreachableError,
     ConnectorOptions,
 )
@@ -326,13 +326,13 @@ class OfflineRule(BaseModel):
 
 
 def raise_if_offline(rule: OfflineRule | None, body: Any, error: str | None) -> None:
-    """ChatOfflineError if a start response (error or not) says the chat is offline."""
+    """ChatUnavailableError if a start response (error or not) says the chat is offline."""
     if rule is None or not isinstance(body, dict | list):
         return
     value = find_one(rule.path, body)
     if value is not None and value in rule.values:
         message = find_one(rule.message_path, body) if rule.message_path else None
-        raise ChatOfflineError(
+        raise ChatUnavailableError(
             "the chat is offline" + (f": {message}" if message else ""),
             source=f"start chat: {rule.path} = {value!r}" + (f" ({error})" if error else ""),
             raw=body)

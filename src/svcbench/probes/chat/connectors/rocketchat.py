@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..connector import Availability, ChatOfflineError, ChatTransportError, ConnectorOptions
+from ..connector import Availability, ChatTransportError, ChatUnavailableError, ConnectorOptions
 from ..events import Actor, ChatEvent, ChatEventKind
 from ._actors import BOT_LIKE_NAMES, ActorRules
 from ._base import PollingConnector, RequestSpec, call, http_client
@@ -75,7 +75,7 @@ class RocketChatConnector(PollingConnector):
                                  what="config")
         state = _config_state(config)
         if state.state == "offline":
-            raise ChatOfflineError(f"the chat is offline ({state.detail})", source=state.source,
+            raise ChatUnavailableError(f"the chat is offline ({state.detail})", source=state.source,
                                    raw=config)
         visitor: dict[str, Any] = {"token": self._token, "name": self.visitor.name}
         if self.visitor.email:
