@@ -21,13 +21,17 @@ from svcbench.sandbox.chat import ChatBehaviour, ChatSandbox
 RUNS = 5
 POLL = 0.25
 CONNECTORS = {"websocket": None, "livechat": None, "rest": POLL, "rocketchat": POLL,
-              "chatwoot": POLL}
+              "chatwoot": POLL, "rest-va": POLL}
 SCRIPT = ChatScript(greeting_wait_s=0.1, ask_human_after_bot_turns=0, follow_up=None,
                     close_text=None, connect_timeout_s=5, first_reply_timeout_s=5,
                     human_timeout_s=5)
 
 
 def options(name: str, root: str) -> dict:
+    if name == "rest-va":  # the widget-shaped visitor API (token prelude, HTML rows, status)
+        from svcbench.sandbox.chat_visitor_api import rest_options
+
+        return rest_options(root, poll_interval_s=POLL)
     return {"websocket": {"base_url": root},
             "livechat": {"base_url": root + "/livechat", "organization_id": "o"},
             "rest": {"base_url": root, "poll_interval_s": POLL},
@@ -38,7 +42,8 @@ def options(name: str, root: str) -> dict:
 
 async def one(name: str, sandbox: ChatSandbox, company: str) -> list[float]:
     clock = AnchoredClock()
-    connector = chat_connector(name)(options(name, sandbox.url(company)), clock=clock,
+    connector = chat_connector(name.split("-")[0])(options(name, sandbox.url(company)),
+                                                   clock=clock,
                                      secrets=Secrets({}), visitor=Visitor("Bench"))
     run = await run_chat(connector, SCRIPT, "Do you ship to Norway?", clock=clock)
     m = chat_metrics([to_event("b", e) for e in run.events])

@@ -224,3 +224,21 @@ def test_quarters_and_weights():
     with pytest.raises(ValueError, match="unknown score part 'looks'"):
         normalised_weights({"looks": 1.0})
     assert normalised_weights({"speed": 2, "human": 2}) == {"speed": 0.5, "human": 0.5}
+
+
+def test_unavailable_counts_against_the_company_like_no_answer():
+    """An offline chat during posted hours is the company's finding: counted, infinite wait,
+    not answered, not human; shown on its own share and also in share_unanswered."""
+    base = [m("a", w) for w in (10.0, 12.0, 14.0)] + [m("b", w) for w in (10.0, 12.0, 14.0)]
+    offline = [m("b", None, outcome=Outcome.UNAVAILABLE) for _ in range(3)]
+    ours = [m("a", None, outcome=Outcome.FAILED) for _ in range(3)]
+    rows, _ = rank(base + offline + ours)
+    a, b = rows["a"], rows["b"]
+    assert (a.n, a.excluded) == (3, 3)  # our failures: excluded
+    assert (b.n, b.excluded) == (6, 0)  # unavailable: counted
+    assert b.share_unavailable == pytest.approx(0.5) and a.share_unavailable == 0.0
+    assert b.share_unanswered == pytest.approx(0.5)
+    assert b.share_answered == pytest.approx(0.5) and b.share_human == pytest.approx(0.5)
+    assert b.within[30.0] == pytest.approx(0.5)
+    assert b.median_s is None or b.median_s > 14.0
+    assert b.score < a.score and b.rank > a.rank

@@ -291,8 +291,20 @@ class Campaign(_Model):
     out_of_hours_share: float = Field(default=0.2, ge=0, le=1)
     seed: int = 0
     deadlines: dict[Channel, DurationText] = {}
+    #: "probes": conversations; "availability": cheap chat availability checks spread over
+    #: the companies' posted hours (they start no conversation; see docs/chat.md)
+    kind: Literal["probes", "availability"] = "probes"
+
+    @model_validator(mode="after")
+    def _availability_is_chat(self) -> Campaign:
+        if self.kind == "availability" and list(self.channels) != [Channel.CHAT]:
+            raise ValueError('kind = "availability" checks the chat channel only: '
+                             'use channels = ["chat"]')
+        return self
 
     def deadline_for(self, channel: Channel) -> timedelta:
+        if self.kind == "availability" and channel not in self.deadlines:
+            return timedelta(minutes=10)
         return parse_duration(self.deadlines.get(channel, _DEFAULT_DEADLINES[channel]))
 
 

@@ -40,18 +40,26 @@ def measure_probe(probe: Probe, events: list[Event], config: Config | None) -> M
 
 def finish_probe(store: Store, probe: Probe, outcome: Outcome, *, config: Config | None,
                  reason: str | None = None, events: Sequence[Event] = (),
-                 at: datetime | None = None) -> Measurement:
+                 at: datetime | None = None) -> Measurement | None:
     """Mark a probe done with its outcome, store final events and its measurement."""
     probe.status, probe.outcome, probe.outcome_reason = ProbeStatus.DONE, outcome, reason
     probe.finished_at = at or utcnow()
     with store.transaction():
         store.update_probe(probe.id, events=events, status=ProbeStatus.DONE, outcome=outcome,
                            outcome_reason=reason, finished_at=probe.finished_at)
+        if not _measured(probe):
+            return None
         measurement = measure_probe(probe, store.events(probe.id), config)
         store.save_measurement(measurement)
         if config is not None and probe.scenario in config.scenarios:
             grade_probe(store, probe, config)
     return measurement
+
+
+def _measured(probe: Probe) -> bool:
+    from .plugins import PROBES_GROUP, available
+
+    return probe.plugin not in available(PROBES_GROUP) or probe_plugin(probe.plugin).measured
 
 
 TRANSCRIPT_CHANNELS = frozenset({Channel.EMAIL, Channel.FORM, Channel.CHAT})
@@ -89,8 +97,8 @@ def recompute(store: Store, config: Config | None,
 
     installed = set(available(PROBES_GROUP))
     for probe in probes:
-        if probe.plugin not in installed:
-            continue  # simulated probes, or a plugin that is no longer installed
+        if probe.plugin not in installed or not probe_plugin(probe.plugin).measured:
+            continue  # simulated probes, a plugin no longer installed, or checks
         measurement = measure_probe(probe, store.events(probe.id), config)
         store.save_measurement(measurement)
         count += 1

@@ -28,6 +28,10 @@ class Outcome(StrEnum):
     ANSWERED_AUTO_ONLY = "answered_auto_only"
     UNANSWERED = "unanswered"
     ABANDONED = "abandoned"
+    #: the channel was offline or not offered during the company's posted hours (a chat widget
+    #: showing "leave a message", a visitor API saying offline): counts against the company
+    #: like a contact nobody answered (see rank.py)
+    UNAVAILABLE = "unavailable"
     #: our side failed (config, network, crash); never counts against a company
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -38,7 +42,8 @@ class Outcome(StrEnum):
 
 #: outcomes that say something about the company (used by rankings)
 COUNTED_OUTCOMES = frozenset(
-    {Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY, Outcome.UNANSWERED, Outcome.ABANDONED}
+    {Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY, Outcome.UNANSWERED, Outcome.ABANDONED,
+     Outcome.UNAVAILABLE}
 )
 #: outcomes where the company responded in some way (even without a human or a wait)
 RESPONDED_OUTCOMES = (Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY)

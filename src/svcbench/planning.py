@@ -123,7 +123,9 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
             deadline = campaign.deadline_for(channel)
             n = campaign.probes_per_quarter
             slot = (q_end - window_start) / n
-            out_of_hours = set(rng.sample(range(n), round(n * campaign.out_of_hours_share)))
+            # availability checks measure the posted hours: none is planned outside them
+            share = 0.0 if campaign.kind == "availability" else campaign.out_of_hours_share
+            out_of_hours = set(rng.sample(range(n), round(n * share)))
             for index in range(n):
                 start = window_start + slot * index
                 due, outside = _draw(rng, start, min(start + slot, q_end), timeline,
@@ -137,9 +139,15 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
     return sorted(planned, key=lambda p: (p.due_at, p.id))
 
 
+#: the probe plugin of an availability campaign's checks
+AVAILABILITY_PLUGIN = "chat_availability"
+
+
 def to_probe(planned: PlannedProbe, campaign: Campaign, company: Company,
              plugin: str | None = None) -> Probe:
     """The probe to store; ``plugin`` saves looking it up for each of a company's probes."""
+    if campaign.kind == "availability":
+        plugin = AVAILABILITY_PLUGIN
     return Probe(
         id=planned.id, company=planned.company, channel=planned.channel,
         plugin=plugin or plugin_for(company, planned.channel), campaign=planned.campaign,

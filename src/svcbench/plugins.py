@@ -113,6 +113,9 @@ class ProbePlugin:
     advance_group: ClassVar[str | None] = None
     #: extra tables the plugin needs, as its own numbered migration set
     migrations: ClassVar[Migrations | None] = None
+    #: False for checks that are not contacts (chat availability checks): their probes keep
+    #: outcome and events but make no measurement, so rankings never see them
+    measured: ClassVar[bool] = True
 
     async def start(self, probe: Probe, ctx: ProbeContext) -> list[Event]:
         raise NotImplementedError(f"{self.name} probes are not started automatically")

@@ -4,8 +4,11 @@ Everything here is a pure function of a :class:`MeasurementFrame` (columns as nu
 a million probes aggregate in well under a second) except :func:`load_frame`, the one reader.
 The rules (documented for readers in docs/report-columns.md):
 
-- Only counted outcomes (answered, answered_auto_only, unanswered, abandoned) are used;
-  ``failed`` and ``cancelled`` are our side's and never count against a company.
+- Only counted outcomes (answered, answered_auto_only, unanswered, abandoned, unavailable)
+  are used; ``failed`` and ``cancelled`` are our side's and never count against a company.
+- ``unavailable`` (the channel was offline or not offered during posted hours) counts like a
+  contact nobody answered: an infinite wait, not within any target, not human, not answered;
+  it is in ``share_unanswered`` and also shown on its own as ``share_unavailable``.
 - A probe's *wait* is ``wait_bh_s`` (business hours, the default) or ``wait_s`` (raw). A probe
   that never got the channel's headline answer (no human reply, abandoned call, no refund) has
   an infinite wait: it is never "within target", and a median or p90 that lands on such
@@ -31,11 +34,11 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .models import COUNTED_OUTCOMES, RESPONDED_OUTCOMES, Channel, Measurement
+from .models import COUNTED_OUTCOMES, RESPONDED_OUTCOMES, Channel, Measurement, Outcome
 
 if TYPE_CHECKING:
     import sqlite3
@@ -75,6 +78,8 @@ class MeasurementFrame:
     spans: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     #: row indices per (quarter, channel) when known from loading (see ``groups``)
     group_index: dict[tuple[str, str], np.ndarray] | None = None
+    #: outcome ``unavailable`` (None: no row is)
+    unavailable: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.company)
@@ -82,7 +87,7 @@ class MeasurementFrame:
     def take(self, index: np.ndarray) -> MeasurementFrame:
         """Rows by boolean mask or integer index."""
         arrays = {k: v[index] for k, v in self.__dict__.items()
-                  if k not in ("spans", "group_index")}
+                  if k not in ("spans", "group_index") and v is not None}
         return MeasurementFrame(**arrays, spans=self.spans)
 
     def groups(self) -> dict[tuple[str, str], np.ndarray]:
@@ -123,13 +128,13 @@ def frame_from_measurements(measurements: Iterable[Measurement]) -> MeasurementF
         wait_bh_s=column(lambda m: m.wait_bh_s, float),
         first_response_s=column(lambda m: m.first_response_s, float),
         human=column(lambda m: bool(m.answered_by_human), bool),
-        spans=spans)
+        spans=spans, unavailable=column(lambda m: m.outcome == Outcome.UNAVAILABLE, bool))
 
 
 def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = None,
                channels: Sequence[str] | None = None) -> MeasurementFrame:
     """The measurements of these quarters and channels (None: all), via the column cache."""
-    from .slices import COUNTED, HUMAN, RESPONDED, read_slices
+    from .slices import COUNTED, HUMAN, RESPONDED, UNAVAILABLE, read_slices
 
     slices = read_slices(conn, quarters=quarters, channels=channels)
     if not slices:
@@ -162,7 +167,8 @@ def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = Non
         counted=(flags & COUNTED) != 0, responded=(flags & RESPONDED) != 0,
         wait_s=column("wait_s"), wait_bh_s=column("wait_bh_s"),
         first_response_s=column("first_response_s"), human=(flags & HUMAN) != 0,
-        spans=spans, group_index={k: np.arange(a, b) for k, (a, b) in runs.items()})
+        spans=spans, group_index={k: np.arange(a, b) for k, (a, b) in runs.items()},
+        unavailable=(flags & UNAVAILABLE) != 0)
 
 
 def quarters_with_data(conn: sqlite3.Connection) -> list[str]:
@@ -230,6 +236,8 @@ class CompanyChannelRow:
     movement: str = "new"
     rank_change: int | None = None
     quantiles: dict[float, float | None] = field(default_factory=dict)
+    #: share of counted probes that found the channel unavailable (also in share_unanswered)
+    share_unavailable: float = 0.0
 
 
 @dataclass
@@ -285,6 +293,9 @@ class Report:
     seed: int
     top_n: int
     generated_at: datetime
+    #: findings beside the rankings, by name (e.g. "chat_service": availability, promises),
+    #: added by the caller and rendered by each format when present
+    sections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def first_started(self) -> str | None:
@@ -367,6 +378,7 @@ class _Slice:
     human: np.ndarray
     answered: np.ndarray
     excluded: dict[str, int]
+    unavailable: np.ndarray
 
 
 def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
@@ -390,11 +402,12 @@ def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
     else:
         codes, uniques = np.array([], dtype=np.int64), np.array([], dtype=object)
     order = np.lexsort((wait, codes))
+    unavailable = f.unavailable if f.unavailable is not None else np.zeros(len(f), bool)
     n = np.bincount(codes, minlength=len(uniques)).astype(np.int64)
     off = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
     return _Slice(
         companies=uniques, n=n, off=off, wait=wait[order], human=f.human[order],
-        answered=answered[order], excluded=excluded,
+        answered=answered[order], excluded=excluded, unavailable=unavailable[order],
     )
 
 
@@ -510,6 +523,8 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
                        for t in targets]) if targets else np.zeros((0, groups))
     share_human = np.bincount(seg, weights=s.human, minlength=groups) / np.maximum(s.n, 1)
     share_answered = np.bincount(seg, weights=s.answered, minlength=groups) / np.maximum(s.n, 1)
+    share_unavailable = (np.bincount(seg, weights=s.unavailable, minlength=groups)
+                         / np.maximum(s.n, 1))
 
     ranked_mask = s.n >= minimum_sample
     ranked_idx = np.flatnonzero(ranked_mask)
@@ -589,6 +604,7 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
             share_answered=float(share_answered[i]), share_human=float(share_human[i]),
             share_unanswered=float(1.0 - answered_n[i] / s.n[i]),
             quantiles={q: _finite_or_none(v[i]) for q, v in quantiles.items()},
+            share_unavailable=float(share_unavailable[i]),
         ))
     rows.sort(key=_row_order)
     edges, counts = _histogram(x)

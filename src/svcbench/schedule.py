@@ -94,6 +94,12 @@ def workspace_lock(root: Path) -> Iterator[None]:
         handle.close()
 
 
+class NotStartable(SvcbenchError):
+    """``--probe`` names a probe that must not (or cannot) be started now."""
+
+    exit_code = 2
+
+
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4, ... minutes, capped: how long a probe waits after our side failed to start it."""
     return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
@@ -105,7 +111,8 @@ class Ticker:
     def __init__(self, workspace: Workspace, *, now: Callable[[], datetime] = utcnow,
                  concurrency: int = DEFAULT_CONCURRENCY, dry_run: bool = False,
                  progress: Callable[[str, int], None] | None = None,
-                 start_window: timedelta = START_WINDOW, poll_s: float = DEFAULT_POLL_S):
+                 start_window: timedelta = START_WINDOW, poll_s: float = DEFAULT_POLL_S,
+                 only_probe: str | None = None):
         self.ws = workspace
         self.store = workspace.store
         self.config = workspace.config
@@ -118,6 +125,8 @@ class Ticker:
         self.start_window = start_window
         self.poll_s = poll_s
         self.report = TickReport()
+        #: run just this probe now, due or not (``tick --probe``, ``probes run``)
+        self.only_probe = only_probe
 
     async def run(self) -> TickReport:
         ctx = self.ws.context(clock=self.now)
@@ -127,6 +136,9 @@ class Ticker:
                 self.report.would_start = self.due()
                 return self.report
             await self.recover_stale(ctx)
+            if self.only_probe is not None:
+                await self._start(self.one_probe(), ctx)
+                return self.report
             await self.start_due(ctx)
             await self.advance_running(ctx)
             self.expire_unstarted()
@@ -151,6 +163,24 @@ class Ticker:
             and (not p.state.get("next_attempt_at")
                  or datetime.fromisoformat(p.state["next_attempt_at"]) <= now)
         ]
+
+    def one_probe(self) -> Probe:
+        """The probe named by ``only_probe`` (id or unique prefix), if it may start now: only a
+        planned probe is ever started, so running it twice never contacts a company twice."""
+        probe = self.store.find_probe(self.only_probe or "")
+        if probe is None:
+            raise NotStartable(f"--probe: no probe {self.only_probe!r} (see 'svcbench probes')")
+        if probe.status != ProbeStatus.PLANNED:
+            raise NotStartable(
+                f"--probe: probe {probe.id[:8]} is {probe.status}"
+                + (f" ({probe.outcome})" if probe.outcome else "")
+                + "; only a planned probe is started, and never twice")
+        if not probe_plugin(probe.plugin).automatic:
+            raise NotStartable(f"--probe: probe {probe.id[:8]} is a manual {probe.channel} "
+                                "probe; log it with 'svcbench call' or 'svcbench log'")
+        if probe.deadline_at is not None and probe.deadline_at <= self.now():
+            raise NotStartable(f"--probe: probe {probe.id[:8]}'s deadline has passed")
+        return probe
 
     def _is_stale(self, probe: Probe) -> bool:
         """Claimed by a process that is gone, or so long ago that it must have died."""

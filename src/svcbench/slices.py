@@ -21,11 +21,12 @@ import numpy as np
 from .models import COUNTED_OUTCOMES, RESPONDED_OUTCOMES
 
 #: bits of ``Slice.flags``
-COUNTED, RESPONDED, HUMAN = 1, 2, 4
+COUNTED, RESPONDED, HUMAN, UNAVAILABLE = 1, 2, 4, 8
 _FLAGS_SQL = (
     f"(outcome IN ({', '.join(repr(str(o)) for o in sorted(COUNTED_OUTCOMES))}))"
     f" | ((outcome IN ({', '.join(repr(str(o)) for o in RESPONDED_OUTCOMES)})) << 1)"
     " | ((answered_by_human <> 0) << 2)"
+    " | ((outcome = 'unavailable') << 3)"
 )
 _FLOATS = ("wait_s", "wait_bh_s", "first_response_s")
 _KEY = ("quarter", "channel", "company")

@@ -98,8 +98,14 @@ def plan(
 PLAN_ROWS_SHOWN = 100
 
 
-@app.command()
+probes_app = typer.Typer(help="List probes, or run one planned probe now.",
+                         invoke_without_command=True)
+app.add_typer(probes_app, name="probes")
+
+
+@probes_app.callback()
 def probes(
+    ctx: typer.Context,
     status: str = typer.Option(None, help="planned, starting, running or done."),
     channel: str = typer.Option(None, help="phone, email, chat, returns or delivery."),
     company: str = typer.Option(None, help="Company id."),
@@ -108,9 +114,11 @@ def probes(
     workspace: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """List probes with their status, due time and outcome."""
+    """List probes with their status, due time and outcome ('probes run ID' runs one now)."""
     from ..models import Channel, ProbeStatus
 
+    if ctx.invoked_subcommand is not None:
+        return
     if status and status not in set(ProbeStatus):
         fail(f"--status: unknown status {status!r} (use {', '.join(ProbeStatus)})")
     if channel and channel not in set(Channel):
@@ -139,6 +147,21 @@ def probes(
     console().print(table)
 
 
+@probes_app.command("run", epilog=TICK_EXIT_CODES)
+def probes_run(
+    probe_id: str = typer.Argument(..., help="Probe id (or a unique 8+ character prefix)."),
+    workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Run one planned probe now, due or not (the same as 'tick --probe ID').
+
+    It is claimed like any other, so it is never started twice: a probe that is already
+    starting, running or done is refused (exit 2).
+    """
+    tick(dry_run=False, log_file=None, concurrency=1, workspace=workspace, as_json=as_json,
+         probe=probe_id)
+
+
 @app.command(epilog=TICK_EXIT_CODES)
 def tick(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent; send nothing."),
@@ -147,6 +170,8 @@ def tick(
                                     help="Probes of each type in progress at once."),
     workspace: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
+    probe: str = typer.Option(None, "--probe", help="Run just this planned probe now (id or "
+                              "8+ character prefix), due or not; never one already started."),
 ) -> None:
     """The cron entry: plan, send what is due, advance running probes, collect, expire.
 
@@ -178,12 +203,26 @@ def tick(
                 bar.update(task, description=f"checking {n} running probes")
 
     try:
-        report = run_tick(ws, dry_run=dry_run, concurrency=concurrency, progress=progress_cb)
+        report = run_tick(ws, dry_run=dry_run, concurrency=concurrency, progress=progress_cb,
+                          only_probe=probe)
     finally:
         if bar is not None:
             bar.stop()
     summary = report.as_dict()
     log.info("tick: %s", {k: v for k, v in summary.items() if k != "would_start"})
+    if probe is not None and not dry_run:
+        ran = ws.store.find_probe(probe)
+        summary["probe"] = {"id": ran.id, "company": ran.company, "channel": str(ran.channel),
+                            "status": str(ran.status),
+                            "outcome": str(ran.outcome) if ran.outcome else None,
+                            "reason": ran.outcome_reason} if ran else None
+        if not as_json and ran is not None:
+            from ..render.safe import plain
+
+            console().print(plain(
+                f"probe {ran.id[:8]} ({ran.company} {ran.channel}): {ran.status}"
+                + (f", {ran.outcome}" if ran.outcome else "")
+                + (f" ({ran.outcome_reason})" if ran.outcome_reason else "")))
     if as_json:
         print_json(summary)
         return

@@ -145,3 +145,63 @@ def _render(probe_id: str, company: str, outcome, reason, measurement, transcrip
     for name, value in rows:
         summary.add_row(name, value)
     out.print(summary)
+
+
+@chat_app.command("availability")
+def availability(
+    quarter: str | None = typer.Option(None, "--quarter", help="Quarter like 2026Q4 "
+                                       "(default: the current one)."),
+    check: str | None = typer.Option(None, "--check", help="Check this company's chat now "
+                                     "(company id); starts no conversation, records nothing."),
+    as_json: bool = JsonOption,
+    workspace: Path | None = WorkspaceOption,
+) -> None:
+    """Chat available during what share of posted hours (from availability checks), and
+    queue promises kept or broken (from chat probes), per company."""
+    import asyncio
+
+    from ..models import Channel, quarter_of, utcnow
+    from ..rank import parse_quarter
+
+    ws = open_workspace(workspace)
+    if check is not None:
+        from ..models import Probe, new_id
+        from ..plugins import probe_plugin
+        from ..probes.chat.connector import AnchoredClock
+
+        target = ws.config.company(check)
+        if Channel.CHAT not in target.channels:
+            fail(f"company {check} has no chat endpoint ([company.channels.chat])")
+        probe = Probe(id=new_id(), company=check, channel=Channel.CHAT, plugin="chat")
+        connector = probe_plugin("chat").connector_for(probe, ws.context(), AnchoredClock())
+        found = asyncio.run(connector.availability(30.0))
+        row = {"company": check, "state": found.state, "detail": found.detail,
+               "source": found.source, "posted_hours": target.calendar().is_open(utcnow())}
+        if as_json:
+            print_json(row)
+        else:
+            from ..render.safe import plain
+
+            console().print(plain(f"{check}: {found.state}"
+                                   + (f" ({found.detail})" if found.detail else "")
+                                   + f" [{found.source}]"))
+        return
+    try:
+        wanted = parse_quarter(quarter) if quarter else quarter_of(utcnow())
+    except ValueError as exc:
+        fail(f"--quarter: {exc}")
+    from ..chat_service import chat_service_findings
+
+    findings = chat_service_findings(ws.store.conn, wanted, ws.store.company_names())
+    if as_json:
+        print_json({"quarter": wanted, **findings})
+        return
+    from ..render.terminal import print_chat_service
+
+    out = console()
+    if not any(findings.values()):
+        out.print(f"No availability checks or queue promises in {wanted}. Plan checks with a "
+                  'campaign of kind = "availability" (see docs/chat.md).')
+        return
+    out.print(f"[bold]Chat service, {wanted}[/bold]")
+    print_chat_service(findings, out)

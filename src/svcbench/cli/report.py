@@ -85,6 +85,15 @@ def report(
         except ValueError as exc:
             raise ConfigError(str(exc), file=str(ws.root / "svcbench.toml"),
                               key="scoring.weights") from None
+        if "chat" in selected:
+            from ..chat_service import chat_service_findings
+
+            findings = chat_service_findings(store.conn, wanted_quarter, names)
+            if company:
+                findings = {k: [r for r in v if r["company"] in set(company)]
+                            for k, v in findings.items()}
+            if any(findings.values()):
+                result.sections["chat_service"] = findings
         if company:
             _keep_companies(result, set(company))
         out_dir = output or ws.config.reports_dir

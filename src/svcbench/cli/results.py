@@ -113,7 +113,8 @@ def results(
                                        help="Only this quarter, e.g. 2026Q4."),
     outcome: str | None = typer.Option(
         None, "--outcome",
-        help="Only this outcome: answered, answered_auto_only, unanswered, abandoned, failed, "
+        help="Only this outcome: answered, answered_auto_only, unanswered, abandoned, "
+        "unavailable, failed, "
         "cancelled."),
     campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign (id)."),
     limit: int | None = typer.Option(None, "--limit", min=1,
@@ -183,7 +184,7 @@ def render_table(rows: list[dict[str, Any]]) -> None:
                          "[bold]svcbench log[/bold], or run a campaign."))
         return
     style = {"answered": "green", "answered_auto_only": "yellow", "unanswered": "red",
-             "abandoned": "red", "failed": "dim", "cancelled": "dim"}
+             "abandoned": "red", "unavailable": "red", "failed": "dim", "cancelled": "dim"}
 
     def durations(key: str) -> list[str]:
         return column_durations([r[key] for r in rows], none="-")

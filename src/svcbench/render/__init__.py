@@ -25,6 +25,8 @@ RANKING_COLUMNS = [
     "share_answered", "share_human", "share_unanswered", "previous_rank", "rank_change",
     "movement", "business_hours",
 ]
+#: columns added later: after the per-target ones, so existing positions never move
+LATER_RANKING_COLUMNS = ["share_unavailable"]
 OVERALL_COLUMNS = [
     "quarter", "rank", "rank_low", "rank_high", "tie_group", "company", "name", "industry",
     "status", "score", "channels_ranked", "top_n_channels", "top_n_summary",
@@ -40,7 +42,7 @@ def target_columns(report: Report) -> int:
 def ranking_columns(report: Report) -> list[str]:
     k = target_columns(report)
     return [*RANKING_COLUMNS, *[f"target_{i}_s" for i in range(1, k + 1)],
-            *[f"within_{i}" for i in range(1, k + 1)]]
+            *[f"within_{i}" for i in range(1, k + 1)], *LATER_RANKING_COLUMNS]
 
 
 def _clean(value: Any) -> Any:
@@ -78,6 +80,7 @@ def ranking_records(report: Report) -> list[dict[str, Any]]:
             for i in range(k):
                 record[f"within_{i + 1}"] = (
                     _share(row.within[targets[i]]) if i < len(targets) else None)
+            record["share_unavailable"] = _share(row.share_unavailable)
             records.append({key: _clean(v) for key, v in record.items()})
     return records
 

@@ -35,7 +35,8 @@ def report_document(report: Report) -> dict[str, Any]:
             "seed": report.seed,
             "overall_min_channels": report.overall_min_channels,
             "top_n": report.top_n,
-            "counted_outcomes": ["answered", "answered_auto_only", "unanswered", "abandoned"],
+            "counted_outcomes": ["answered", "answered_auto_only", "unanswered", "abandoned",
+                                 "unavailable"],
             "excluded_outcomes": ["failed", "cancelled"],
         },
         "channels": [
@@ -52,6 +53,8 @@ def report_document(report: Report) -> dict[str, Any]:
         ],
         "rankings": ranking_records(report),
         "overall": overall_records(report),
+        **({"chat_service": report.sections["chat_service"]}
+           if "chat_service" in report.sections else {}),
     }
 
 

@@ -88,3 +88,21 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
         console.print(table)
         if limit > 0 and len(report.overall) > limit:
             console.print(f"  … {len(report.overall) - limit} more (--limit 0 shows all)")
+    if "chat_service" in report.sections:
+        print_chat_service(report.sections["chat_service"], console)
+
+
+def print_chat_service(findings: dict, console: Console) -> None:
+    """Availability during posted hours and queue promises kept, one line per company."""
+    from .safe import plain
+
+    for row in findings.get("availability", []):
+        console.print(plain(
+            f"  • {row['name']}: chat available in {percent(row['share_available']) or '–'} "
+            f"of {row['checks']} checks during posted hours"
+            + (f" ({row['unknown']} could not tell)" if row["unknown"] else "")))
+    for row in findings.get("promises", []):
+        console.print(plain(
+            f"  • {row['name']}: {row['kept']} queue promises kept, {row['broken']} broken"
+            + (f", {row['open']} not judged" if row["open"] else "")
+            + f" (in {row['with_promise']} of {row['chats']} chats)"))

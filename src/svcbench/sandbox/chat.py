@@ -16,7 +16,12 @@ API, per company slug::
     WS   /c/{company}/ws/chats/{id}?token=...        pushes events; accepts {"type": "message"}
     POST /c/{company}/api/chats/{id}/close
     GET  /c/{company}/api/chats/{id}/truth           ground truth
+    GET  /c/{company}/api/status                     {"online": bool, "message"} (no chat)
     GET  /c/{company}/widget                         web page with the chat widget
+
+With ``offline`` the status says ``online: false`` and starting a chat is refused with
+409 ``{"error": "offline", "online": false, "message": offline_text}`` (as a widget's visitor
+API refuses a chat nobody staffs); nothing is created.
 
 An event is ``{"seq", "type", "ts", "author": {"kind", "name"}, "text", "position", "wait_s"}``
 with type message | queue_position | wait_estimate | agent_joined | chat_ended.
@@ -67,6 +72,8 @@ class ChatBehaviour:
     agent_reply_after: float = 0.3
     agent_text: str = "Hi, Anna here. Yes, we ship to Norway; delivery takes 3-5 working days."
     agent_follow_up_text: str = "Yes, returns from Norway are free within 30 days."
+    #: whether the agent answers the visitor's later messages
+    answers_follow_up: bool = True
     #: an agent comes only after the visitor asks for a human
     human_on_request: bool = False
     #: server-side delay before answering every HTTP request
@@ -74,6 +81,12 @@ class ChatBehaviour:
     drop_connection_after: float | None = None
     garbage_after: float | None = None
     never_answer: bool = False
+    #: with never_answer: whether the visitor's own messages are still stored and shown
+    #: (False: the platform swallows them, so the probe cannot observe the conversation)
+    echo_visitor: bool = True
+    #: the chat is offline ("leave a message"): no conversation can start
+    offline: bool = False
+    offline_text: str = "We're offline right now. Leave us a message and we'll get back to you."
     #: share of HTTP API requests answered with a 500
     http_error_rate: float = 0.0
     #: text of queue announcements, also sent as a system message (None: structured only)
@@ -112,6 +125,8 @@ class ChatEngine:
         self.chats: dict[tuple[str, str], SandboxChat] = {}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()  # truth is read from other threads
+        #: availability checks answered per company (they must never start a chat)
+        self.status_checks: dict[str, int] = {}
 
     def behaviour(self, company: str) -> ChatBehaviour | None:
         return self.companies.get(company)
@@ -190,10 +205,13 @@ class ChatEngine:
     def visitor_message(self, chat: SandboxChat, text: str) -> dict[str, Any]:
         b = chat.behaviour
         now = time.time()
-        if b.never_answer:
+        if b.never_answer and not b.echo_visitor:
             # accepted, but nothing ever comes back, not even the echo
             return {"seq": 0, "type": "message", "ts": now, "text": text,
                     "author": _author("visitor", chat.visitor.get("name") or "Visitor")}
+        if b.never_answer:  # stored and shown, never answered
+            return self.emit(chat, "message", _author("visitor", chat.visitor.get("name")
+                                                      or "Visitor"), text=text)
         event = self.emit(chat, "message", _author("visitor", chat.visitor.get("name")
                                                     or "Visitor"), text=text)
         first = chat.first_message_at is None
@@ -210,7 +228,7 @@ class ChatEngine:
             if b.human_on_request and b.agent_joined_after is not None:
                 self._later(chat, b.agent_joined_after, self._agent_joins)
         if chat.agent_joined:
-            if not first and chat.agent_replies > 0:
+            if not first and chat.agent_replies > 0 and b.answers_follow_up:
                 self._later(chat, b.agent_reply_after, self._agent_follow_up)
         elif b.bot_reply_after is not None and not first:
             if asks_human:
@@ -367,6 +385,7 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
     from .chat_vendors import vendor_routes
+    from .chat_visitor_api import visitor_api_routes
 
     engine = engine or ChatEngine(companies)
 
@@ -407,6 +426,10 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
         body = await json_body(request)
         if body is None:
             return JSONResponse({"error": "expected a JSON object"}, status_code=400)
+        behaviour = engine.behaviour(company)
+        if behaviour.offline:
+            return JSONResponse({"error": "offline", "online": False,
+                                 "message": behaviour.offline_text}, status_code=409)
         visitor = body.get("visitor") if isinstance(body.get("visitor"), dict) else {}
         chat = engine.create(company, visitor)
         return JSONResponse({"chat_id": chat.id, "token": chat.token}, status_code=201)
@@ -444,6 +467,13 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
             return chat
         engine.close(chat)
         return JSONResponse({"ok": True})
+
+    @api
+    async def get_status(request, company):
+        behaviour = engine.behaviour(company)
+        engine.status_checks[company] = engine.status_checks.get(company, 0) + 1
+        return JSONResponse({"online": not behaviour.offline,
+                             "message": behaviour.offline_text if behaviour.offline else None})
 
     async def get_truth(request):
         chat = engine.get(request.path_params["company"], request.path_params["chat_id"])
@@ -544,9 +574,11 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
         Route("/c/{company}/api/chats/{chat_id}/events", get_events, methods=["GET"]),
         Route("/c/{company}/api/chats/{chat_id}/close", close_chat, methods=["POST"]),
         Route("/c/{company}/api/chats/{chat_id}/truth", get_truth, methods=["GET"]),
+        Route("/c/{company}/api/status", get_status, methods=["GET"]),
         WebSocketRoute("/c/{company}/ws/chats/{chat_id}", chat_socket),
         Route("/c/{company}/widget", widget_page, methods=["GET"]),
         *vendor_routes(engine, api, pump),
+        *visitor_api_routes(engine, api),
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"))

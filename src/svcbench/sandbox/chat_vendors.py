@@ -205,7 +205,9 @@ def vendor_routes(engine: ChatEngine, api, pump) -> list:
     async def rc_config(request, company):
         token = request.query_params.get("token")
         room = rc_rooms.get((company, token or ""))
-        return JSONResponse({"config": {"enabled": True, "online": True, "title": company,
+        online = not engine.behaviour(company).offline
+        engine.status_checks[company] = engine.status_checks.get(company, 0) + 1
+        return JSONResponse({"config": {"enabled": True, "online": online, "title": company,
                                         "room": {"_id": room.id} if room else None},
                              "success": True})
 
@@ -227,6 +229,8 @@ def vendor_routes(engine: ChatEngine, api, pump) -> list:
             return rc_error("invalid-token")
         chat = rc_rooms.get((company, token))
         new = chat is None
+        if chat is None and engine.behaviour(company).offline:
+            return rc_error("no-agent-online")
         if chat is None:
             chat = engine.create(company, {"name": visitor.get("name")})
             chat.meta["rc_token"] = token

@@ -90,7 +90,8 @@ class ChatProbe(ProbePlugin):
                    visitor=visitor)
 
     async def run(self, probe: Probe, ctx: ProbeContext) -> ChatRun:
-        """The conversation, with the transcript stored as it happens."""
+        """The conversation, with its events and transcript stored as they happen (so a run
+        killed mid-chat is recovered from what was seen)."""
         from .connector import AnchoredClock
         from .script import run_chat
 
@@ -104,9 +105,15 @@ class ChatProbe(ProbePlugin):
             ctx.store.update_probe(probe.id, state={**probe.state,
                                                     "connector": connector.name})
         counter = iter(range(1_000_000))
+        kept: dict[int, Event] = {}
 
         def keep(event: RunEvent) -> None:
-            if event.kind != "chat.message" or not stored:
+            stamped = to_event(probe.id, event)
+            kept[id(event)] = stamped
+            if not stored:
+                return
+            ctx.store.add_events([stamped])
+            if event.kind != "chat.message":
                 return
             actor = event.data.get("actor")
             ctx.store.add_message(
@@ -117,31 +124,61 @@ class ChatProbe(ProbePlugin):
                       if k not in ("actor", "text") and v is not None},
                 dedupe_key=f"{probe.id}:{next(counter)}")
 
-        return await run_chat(connector, scenario.chat, question, clock=clock, on_event=keep)
+        calendar = ctx.company(probe).calendar()
+        run = await run_chat(connector, scenario.chat, question, clock=clock, on_event=keep,
+                             posted_hours=calendar.is_open(ctx.clock()))
+        run.stored = [kept.get(id(e)) or to_event(probe.id, e) for e in run.events]
+        return run
 
     async def start(self, probe: Probe, ctx: ProbeContext) -> list[Event]:
         from ...errors import ProbeError, RetryableProbeError
 
         run = await self.run(probe, ctx)
-        if not run.question_sent:
+        if not run.question_sent and run.outcome not in (Outcome.UNAVAILABLE,
+                                                         Outcome.CANCELLED):
             # nothing reached the company: our failure, or a chat that is down (retry later)
             if run.unreachable:
                 raise RetryableProbeError(f"chat: {run.reason}")
             raise ProbeError(f"chat: {run.reason}")
-        return [to_event(probe.id, e) for e in run.events]
+        # the same Event objects (same ids) that were stored as they happened
+        return run.stored
 
     async def recover(self, probe: Probe, ctx: ProbeContext) -> list[Event] | None:
-        """A crash mid-conversation: if our question went out, the probe happened."""
-        sent = [m for m in ctx.store.messages(probe.id) if m["direction"] == "out"]
-        if not sent:
-            return None
-        from ...models import parse_instant
+        """A run killed mid-conversation: conclude from the events stored as they happened.
 
-        last = max(parse_instant(m["at"]) if isinstance(m["at"], str) else m["at"]
-                   for m in ctx.store.messages(probe.id))
-        return [Event(probe_id=probe.id, kind="chat.ended", at=last,
-                      data={"by": "us", "outcome": str(Outcome.FAILED),
-                            "reason": "interrupted: the probe process stopped mid-chat"})]
+        Our question (or the attempt to send it) is the evidence that the probe happened; an
+        agent's reply after it means answered; anything else is our failure (interrupted),
+        with the transcript kept. Nothing is ever sent again.
+        """
+        events = ctx.store.events(probe.id)
+        if any(e.kind == "chat.ended" for e in events):
+            return events  # killed after the conversation ended: its own outcome stands
+        messages = ctx.store.messages(probe.id)
+        sending = [e for e in events if e.kind == "chat.sending"]
+        sent = [m for m in messages if m["direction"] == "out"]
+        if not sending and not sent:
+            return None
+        for e in sending:  # a line that went out before its echo came: keep it in the record
+            role = e.data.get("role")
+            if not any((m.get("data") or {}).get("role") == role for m in sent):
+                ctx.store.add_message(probe_id=probe.id, channel=Channel.CHAT, direction="out",
+                                      actor="visitor", at=e.at, text=e.data.get("text"),
+                                      data={"role": role, "echoed": False, "recovered": True},
+                                      dedupe_key=f"{probe.id}:sending:{role}")
+        question = next((e for e in events if e.kind == "chat.message"
+                         and e.data.get("role") == "question"), None)
+        human = question is not None and any(
+            e.kind == "chat.message" and e.data.get("actor") == "agent" and e.at >= question.at
+            for e in events)
+        last = max([e.at for e in events] + [m["at"] for m in messages])
+        if human:
+            outcome, reason = Outcome.ANSWERED, ("interrupted after the agent replied; "
+                                                 "concluded from what was seen")
+        else:
+            outcome, reason = Outcome.FAILED, "interrupted: the probe process stopped mid-chat"
+        return [*events, Event(probe_id=probe.id, kind="chat.ended", at=last,
+                               data={"by": "us", "outcome": str(outcome), "reason": reason,
+                                     "recovered": True})]
 
     def outcome_reason(self, probe: Probe, events: list[Event]) -> str | None:
         ended = [e for e in events if e.kind == "chat.ended"]

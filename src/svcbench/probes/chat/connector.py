@@ -9,6 +9,12 @@ Lifecycle, driven by the chat probe's scenario runner::
     await connector.send("Hi, do you ship to Norway?")
     await connector.close()                # always called, even after errors
 
+    state = await connector.availability(timeout_s)   # cheap check: starts no conversation
+
+A connector that learns while opening that the chat is offline (the visitor API says so, the
+widget shows a "leave a message" form) raises ``ChatUnavailableError``: a finding about the
+company, not our failure.
+
 A connector never blocks past the timeout it is given, and turns transport failures (refused
 connection, dropped socket, garbage payload) into an ``ERROR`` event or a ``ChatTransportError``
 instead of hanging.
@@ -18,8 +24,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +40,33 @@ class ChatTransportError(ProbeError):
 
 class ChatUnreachableError(ChatTransportError):
     """Nothing answered at all (connection refused, DNS, connect timeout): worth a retry later."""
+
+
+class ChatUnavailableError(ProbeError):
+    """The company's chat is offline, shows only a leave-a-message form, or is hidden: a
+    finding about the company (outcome ``unavailable``), never our failure. ``source`` says
+    how it was seen."""
+
+    def __init__(self, message: str, *, source: str = "", raw: Any = None):
+        super().__init__(message)
+        self.source = source
+        self.raw = raw
+
+
+AvailabilityState = Literal["online", "offline", "unknown"]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What a cheap availability check saw: online, offline, or unknown (our side could not
+    tell; never counted against the company). ``source`` says how it was seen (e.g.
+    ``GET /api/status: online=false``, ``dom: offline form``)."""
+
+    state: AvailabilityState
+    detail: str | None = None
+    source: str = ""
+    raw: Any = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class AnchoredClock:
@@ -66,6 +99,8 @@ class ChatConnector(ABC):
     #: own message's echo marks t0; False for polling, where ``t_local`` is the poll instant and
     #: t0 is when ``send()`` returned
     realtime: ClassVar[bool] = True
+    #: what the connector is waiting for now ("start chat", "page load"), named in timeouts
+    phase: str | None = None
 
     def __init__(self, options: dict[str, Any] | ConnectorOptions, *, clock: AnchoredClock,
                  secrets: Secrets, visitor: Visitor):
@@ -74,6 +109,12 @@ class ChatConnector(ABC):
         self.clock = clock
         self.secrets = secrets
         self.visitor = visitor
+
+    @property
+    def open_budget_s(self) -> float | None:
+        """Seconds ``open()`` may take by the connector's own timeouts (requests, browser
+        launch, page load); the scenario's connect timeout is raised to at least this."""
+        return None
 
     @abstractmethod
     async def open(self) -> None: ...
@@ -86,3 +127,12 @@ class ChatConnector(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    async def availability(self, timeout_s: float) -> Availability:
+        """Is the chat online now? Starts no conversation and sends nothing to the company.
+
+        Connectors override this with their platform's own signal (a status endpoint, the
+        widget's offline form); raise ChatTransportError when the check itself failed.
+        """
+        return Availability("unknown", detail=f"the {self.name} connector cannot check "
+                            "availability without starting a conversation")

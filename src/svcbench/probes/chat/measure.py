@@ -9,62 +9,58 @@ gaps between them.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from ...hours import BusinessCalendar
 from ...measure import build, elapsed, first
 from ...models import Event, Measurement, Outcome, Probe
+from .phrases import is_still_waiting, queue_position_in, wait_estimate_in
 
-_QUEUE_WORDS = re.compile(
-    r"(?i)queue|\bin line\b|waiting list|warteschlange|warteliste|file d'attente|\bcola\b|"
-    r"\bfila\b|wachtrij|\bkö(?:n)?\b|\bkø(?:en)?\b|\bjono(?:ssa)?\b|\bcoda\b|kolejce")
-_POSITION = re.compile(
-    r"(?i)(?:number|\bno\.?|\bnr\.?|nummer|numéro|n°|número|position|posición|posição|"
-    r"platz|plats|plass|\bplace|posto|#)\s*:?\s*(\d{1,4})\b"
-    r"|\b(\d{1,4})(?:st|nd|rd|th|\.|e|ème|º)?\s+(?:in (?:the )?(?:queue|line)|"
-    r"in der warteschlange|dans la file|en la cola|in de wachtrij|i kö|i køen)")
-_WAIT = re.compile(
-    r"(?i)(?:wait(?:ing)?(?: time)?|wartezeit|temps d'attente|attente|tiempo de espera|"
-    r"tempo de espera|wachttijd|väntetid|ventetid|attesa)\D{0,40}?"
-    r"(\d+(?:[.,]\d+)?)\s*(seconds?|secs?|s\b|minutes?|mins?|minuten|minutos|minuti|"
-    r"minuter|minutter|hours?|stunden?|heures?|horas?)")
-_STILL_WAITING = re.compile(
-    r"(?i)\bstill\b|thanks? (?:you )?for (?:your )?(?:waiting|patience|holding)|"
-    r"\bshortly\b|in a moment|bear with|einen moment|\bgeduld\b|merci de (?:votre )?patien|"
-    r"un instant|gracias por (?:su |tu )?(?:espera|paciencia)|bedankt voor (?:uw |je )?geduld|"
-    r"tack för (?:ditt |ert )?tålamod|takk for tålmodighet")
+__all__ = ["chat_measurement", "chat_metrics", "is_still_waiting", "queue_position_in",
+           "wait_estimate_in"]
+
+#: a wait promise is kept when the agent came within the promised wait plus this margin
+PROMISE_GRACE_S = 30.0
+PROMISE_GRACE_SHARE = 0.25
 
 
-def queue_position_in(text: str | None) -> int | None:
-    """A queue position announced in free text ('You are number 3 in the queue'), or None."""
-    if not text or not _QUEUE_WORDS.search(text):
-        return None
-    match = _POSITION.search(text)
-    if not match:
-        return None
-    return int(match.group(1) or match.group(2))
+def promise_verdicts(events: list[Event], connected: datetime | None,
+                     observed_until: datetime | None) -> list[dict[str, Any]]:
+    """Each ``chat.promise`` (a queue announcement) against what happened.
 
-
-def wait_estimate_in(text: str | None) -> float | None:
-    """A waiting time announced in free text, in seconds, or None."""
-    if not text:
-        return None
-    match = _WAIT.search(text)
-    if not match:
-        return None
-    value = float(match.group(1).replace(",", "."))
-    unit = match.group(2).lower()
-    if unit.startswith(("h", "st")):
-        return value * 3600
-    if unit.startswith("m"):
-        return value * 60
-    return value
-
-
-def is_still_waiting(text: str | None) -> bool:
-    return bool(text) and _STILL_WAITING.search(text) is not None
+    A wait promise ("about 2 minutes") is *kept* if an agent connected (joined, or first human
+    message) within the promised wait plus max(30 s, 25 %) after the announcement, *broken*
+    if later or, with no agent, once we had watched past that; otherwise *open* (we stopped
+    watching before the promised time was up: not counted either way). A position promise
+    ("you are number 3") is *broken* if a later position was higher (the queue went
+    backwards) or no agent came while we watched; *kept* if an agent came.
+    """
+    promises = sorted((e for e in events if e.kind == "chat.promise"), key=lambda e: e.at)
+    positions = [e for e in promises if e.data.get("kind") == "position"]
+    out = []
+    for e in promises:
+        kind, value = e.data.get("kind"), e.data.get("value")
+        actual = _seconds(e.at, connected) if connected is not None and connected >= e.at \
+            else (0.0 if connected is not None else None)
+        verdict = "open"
+        if kind == "wait_s" and isinstance(value, int | float):
+            allowed = float(value) + max(PROMISE_GRACE_S, PROMISE_GRACE_SHARE * float(value))
+            if actual is not None:
+                verdict = "kept" if actual <= allowed else "broken"
+            elif observed_until is not None and _seconds(e.at, observed_until) > allowed:
+                verdict = "broken"
+        elif kind == "position" and isinstance(value, int | float):
+            later = [p.data.get("value") for p in positions if p.at > e.at]
+            if any(isinstance(v, int | float) and v > value for v in later):
+                verdict = "broken"
+            elif actual is not None:
+                verdict = "kept"
+            elif observed_until is not None:
+                verdict = "broken"
+        out.append({"kind": kind, "value": value, "source": e.data.get("source"),
+                    "text": e.data.get("text"), "actual_s": actual, "verdict": verdict})
+    return out
 
 
 def _actor(event: Event) -> str | None:
@@ -120,6 +116,8 @@ def chat_metrics(events: list[Event]) -> dict[str, Any]:
             and first_reply.data.get("t_server") is not None:
         server_first_reply = round(first_reply.data["t_server"] - question.data["t_server"], 3)
 
+    promises = promise_verdicts(events, connected.at if connected else None,
+                                ended.at if ended else (events[-1].at if events else None))
     return {
         "question_echoed": bool(question and question.data.get("echoed")),
         "first_reply_s": _seconds(t0, first_reply.at if first_reply else None),
@@ -143,6 +141,11 @@ def chat_metrics(events: list[Event]) -> dict[str, Any]:
         "transcript_length": len(messages),
         "ended_by": ended.data.get("by") if ended else None,
         "greetings": sum(1 for e in messages if e.data.get("role") == "greeting"),
+        "promises": promises,
+        "promises_kept": sum(1 for p in promises if p["verdict"] == "kept"),
+        "promises_broken": sum(1 for p in promises if p["verdict"] == "broken"),
+        "unavailable": next((e.data.get("reason") for e in events
+                             if e.kind == "chat.unavailable"), None),
     }
 
 

@@ -13,14 +13,22 @@ Phases, each bounded by its own timeout from the scenario's ``ChatScript``:
 5. optional follow-up, waiting ``follow_up_timeout_s`` for the agent's answer;
 6. say goodbye (``close_text``) and close the session (always, bounded).
 
-Outcome: a human (agent) message after t0 -> answered. Otherwise: a failure on our side or
-before the question was sent -> failed; payloads we could not read -> failed (we cannot tell
+Outcome: a human (agent) message after t0 -> answered. The chat offline when opened (the
+connector raises ChatUnavailableError) -> unavailable (cancelled outside posted hours). A realtime
+connector that never showed our own question in the conversation and saw no reply -> failed
+("could not observe the conversation"), never unanswered: we cannot tell a silent company
+from our own blindness. Otherwise: a failure on our side or before the question was sent ->
+failed; payloads we could not read -> failed (we cannot tell
 what the company said); the company dropping the connection or ending the chat with no reply
 after we asked -> abandoned (ended with only bot/system replies -> answered_auto_only);
 timeout with bot/system replies only -> answered_auto_only; no reply at all -> unanswered.
 
-Pure apart from the connector: events go to the ``on_event`` callback as they happen and
-are returned in ``ChatRun``.
+Queue announcements (structured, or read from system/bot text) are also recorded as
+``chat.promise`` events when their value changes, to be compared with the actual wait.
+
+Pure apart from the connector: events go to the ``on_event`` callback as they happen (the
+probe stores them at once, so a killed run is recovered from what was seen) and are returned
+in ``ChatRun``. ``chat.sending`` is recorded just before each of our lines goes out.
 """
 
 from __future__ import annotations
@@ -34,11 +42,13 @@ from typing import Any
 from ...config import ChatScript
 from ...errors import ProbeError
 from ...models import Outcome
-from .connector import ChatConnector, ChatUnreachableError
+from .connector import ChatConnector, ChatUnavailableError, ChatUnreachableError
 from .events import Actor, ChatEvent, ChatEventKind
 
 #: extra seconds granted to a connector beyond the timeout it was given, before giving up on it
 SLACK_S = 1.0
+NOT_OBSERVED = ("could not observe the conversation: our question never appeared in it and "
+                "nothing came back (is the connector reading the right conversation?)")
 CLOSE_TIMEOUT_S = 5.0
 
 
@@ -60,6 +70,8 @@ class ChatRun:
     #: nothing answered at all: the probe may be retried later
     unreachable: bool = False
     question_sent: bool = False
+    #: the svcbench Events as the probe stored them (set by the chat probe)
+    stored: list[Any] = field(default_factory=list)
 
 
 def _norm(text: str | None) -> str:
@@ -89,6 +101,8 @@ class _Conversation:
         self.ended_by_company = False
         self.fatal: dict[str, Any] | None = None
         self.malformed = 0
+        self.question_echoed = False
+        self.promised: dict[str, Any] = {}
 
     def record(self, kind: str, at: float, data: dict[str, Any] | None = None,
                raw: Any = None) -> None:
@@ -120,6 +134,7 @@ class _Conversation:
                      t_server: float | None = None) -> None:
         if role == "question":
             self.question_at = at
+            self.question_echoed = echoed
         if role == "follow_up":
             self.follow_up_at = at
         self.record("chat.message", at, {"actor": "visitor", "text": text, "role": role,
@@ -154,12 +169,16 @@ class _Conversation:
                 elif actor is Actor.BOT and self.turn_open:
                     self.bot_turns += 1
                     self.turn_open = False
+            if actor in (Actor.SYSTEM, Actor.BOT):
+                self.promise_from_text(event.text, event.t_local)
         elif kind is ChatEventKind.QUEUE_POSITION:
             self.record("chat.queue_position", event.t_local,
                         {"position": event.data.get("position"), **data}, raw=event.raw)
+            self.promise("position", event.data.get("position"), event.t_local, "structured")
         elif kind is ChatEventKind.WAIT_ESTIMATE:
             self.record("chat.wait_estimate", event.t_local,
                         {"wait_s": event.data.get("wait_s"), **data}, raw=event.raw)
+            self.promise("wait_s", event.data.get("wait_s"), event.t_local, "structured")
         elif kind is ChatEventKind.AGENT_JOINED:
             self.record("chat.agent_joined", event.t_local,
                         {"agent": event.data.get("agent"), **data}, raw=event.raw)
@@ -176,6 +195,21 @@ class _Conversation:
                         raw=event.raw if isinstance(event.raw, str) else None)
             if info["fatal"]:
                 self.fatal = info
+
+    def promise(self, kind: str, value: Any, at: float, source: str,
+                text: str | None = None) -> None:
+        """A queue announcement is a promise; recorded when its value changes."""
+        if value is None or self.got_human or self.promised.get(kind) == value:
+            return
+        self.promised[kind] = value
+        self.record("chat.promise", at, {"kind": kind, "value": value, "source": source,
+                                         **({"text": text} if text else {})})
+
+    def promise_from_text(self, text: str | None, at: float) -> None:
+        from .phrases import queue_position_in, wait_estimate_in
+
+        self.promise("position", queue_position_in(text), at, "text", text)
+        self.promise("wait_s", wait_estimate_in(text), at, "text", text)
 
     def _echo(self, event: ChatEvent) -> None:
         if not self.pending and self.realtime:
@@ -195,11 +229,14 @@ class _Conversation:
 
     async def say(self, role: str, text: str) -> None:
         """Send one of our lines; raises ProbeError (incl. timeouts) on failure."""
+        # before the irreversible part: a run killed now is known to have (maybe) asked
+        self.record("chat.sending", self.clock(), {"role": role, "text": text})
+        limit = connect_timeout(self.script, self.connector)
         try:
-            await asyncio.wait_for(self.connector.send(text), self.script.connect_timeout_s)
+            await asyncio.wait_for(self.connector.send(text), limit)
         except TimeoutError:
             raise ProbeError(f"sending the {role.replace('_', ' ')} took longer than "
-                             f"{self.script.connect_timeout_s:g} s") from None
+                             f"{limit:g} s") from None
         sent_at = self.clock()
         self.turn_open = True
         if self.realtime:
@@ -244,17 +281,32 @@ class _Conversation:
             return Outcome.ABANDONED, "the company ended the chat without replying"
         if self.got_reply:
             return Outcome.ANSWERED_AUTO_ONLY, "no human replied in time"
+        if self.realtime and not self.question_echoed:
+            return Outcome.FAILED, NOT_OBSERVED
         return Outcome.UNANSWERED, "no reply in time"
 
 
 async def run_chat(connector: ChatConnector, script: ChatScript, question: str, *,
                    clock: Callable[[], float],
-                   on_event: Callable[[RunEvent], None] | None = None) -> ChatRun:
-    """Run one conversation; never raises for transport problems, never outlives its timeouts."""
+                   on_event: Callable[[RunEvent], None] | None = None,
+                   posted_hours: bool = True) -> ChatRun:
+    """Run one conversation; never raises for transport problems, never outlives its timeouts.
+
+    ``posted_hours``: whether the company's posted hours are open now (an offline chat is
+    then ``unavailable``; outside them it is expected and ``cancelled``).
+    """
+    from .phrases import phrases
+
+    phrases()  # compile the phrase lists now, not while events are arriving
     chat = _Conversation(connector, script, clock, on_event)
     outcome, reason, unreachable = Outcome.FAILED, None, False
     try:
         outcome, reason, unreachable = await _converse(chat, question)
+    except ChatUnavailableError as exc:  # refused when we asked (the question is in the start)
+        chat.flush_pending()
+        chat.record("chat.unavailable", clock(), {"reason": str(exc), "source": exc.source},
+                    raw=exc.raw)
+        outcome, reason = Outcome.UNAVAILABLE, str(exc)
     except ProbeError as exc:
         chat.flush_pending()
         if chat.question_at is None:
@@ -266,6 +318,8 @@ async def run_chat(connector: ChatConnector, script: ChatScript, question: str, 
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(connector.close(), CLOSE_TIMEOUT_S)
+    if outcome is Outcome.UNAVAILABLE and not posted_hours:
+        outcome, reason = Outcome.CANCELLED, f"outside posted hours: {reason}"
     by = "company" if chat.ended_by_company or (chat.fatal or {}).get("by_peer") else "us"
     chat.record("chat.ended", clock(), {"by": by, "outcome": str(outcome), "reason": reason,
                                         "bot_turns": chat.bot_turns})
@@ -273,13 +327,30 @@ async def run_chat(connector: ChatConnector, script: ChatScript, question: str, 
                    question_sent=chat.question_at is not None)
 
 
+def connect_timeout(script: ChatScript, connector: ChatConnector) -> float:
+    """The scenario's connect timeout, never shorter than the connector's own budget for
+    opening (its request, launch and page timeouts), so the error a user sees names the real
+    cause rather than a shorter outer timeout."""
+    budget = getattr(connector, "open_budget_s", None)
+    if budget is None:  # a connector that only declares its own open timeout (browser)
+        budget = getattr(getattr(connector, "options", None), "open_timeout_s", None)
+    return max(script.connect_timeout_s, float(budget) + SLACK_S if budget else 0.0)
+
+
 async def _converse(chat: _Conversation, question: str) -> tuple[Outcome, str | None, bool]:
     script, clock = chat.script, chat.clock
     opened_at = clock()
+    limit = connect_timeout(script, chat.connector)
     try:
-        await asyncio.wait_for(chat.connector.open(), script.connect_timeout_s)
+        await asyncio.wait_for(chat.connector.open(), limit)
     except TimeoutError:
-        return Outcome.FAILED, f"could not connect within {script.connect_timeout_s:g} s", True
+        phase = getattr(chat.connector, "phase", None)
+        return Outcome.FAILED, (f"could not connect within {limit:g} s"
+                                + (f" (still waiting for: {phase})" if phase else "")), True
+    except ChatUnavailableError as exc:
+        chat.record("chat.unavailable", clock(), {"reason": str(exc), "source": exc.source},
+                    raw=exc.raw)
+        return Outcome.UNAVAILABLE, str(exc), False
     except ChatUnreachableError as exc:
         return Outcome.FAILED, str(exc), True
     except ProbeError as exc:
@@ -312,6 +383,9 @@ async def _converse(chat: _Conversation, question: str) -> tuple[Outcome, str | 
     await chat.drain_until(min(first_deadline, human_deadline), lambda: chat.got_reply)
     if chat.got_reply:
         await chat.drain_until(human_deadline, lambda: chat.got_human)
+    # what already arrived with the human reply (one poll can bring the join and the reply)
+    while chat.alive and (event := await chat.next(0.02)) is not None:
+        chat.handle(event)
     chat.flush_pending()
 
     if chat.got_human and script.follow_up and chat.alive:

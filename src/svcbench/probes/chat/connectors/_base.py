@@ -10,21 +10,25 @@ import asyncio
 import contextlib
 import functools
 import json
+import re
 import ssl
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..connector import (
+    Availability,
     ChatConnector,
     ChatTransportError,
+    ChatUnavailableError,
     ChatUnreachableError,
     ConnectorOptions,
 )
 from ..events import ChatEvent, ChatEventKind
 from ._actors import ActorRules
-from ._jsonpath import render, validate_path
+from ._jsonpath import find_one, render, validate_path
 from ._mapping import MalformedPayload
 
 if TYPE_CHECKING:
@@ -32,11 +36,29 @@ if TYPE_CHECKING:
 
 
 class HttpStatusError(ChatTransportError):
-    """The platform answered with an HTTP error status."""
+    """The platform answered with an HTTP error status (``body``: the parsed JSON, if any)."""
 
-    def __init__(self, message: str, status: int):
+    def __init__(self, message: str, status: int, body: Any = None):
         super().__init__(message)
         self.status = status
+        self.body = body
+
+
+#: how much of a response body an error message quotes
+BODY_QUOTE = 300
+_SECRET_FIELD = re.compile(
+    r"""(["']?[\w-]*(?:token|secret|passw(?:or)?d|api[_-]?key|auth|session|csrf|cookie)"""
+    r"""[\w-]*["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&}<]+)""", re.IGNORECASE)
+
+
+def quote_body(text: str, hide: Iterable[str] = ()) -> str:
+    """A response body for an error message: one line, truncated, secrets masked (the values
+    we hold, and any field whose name says token/secret/password/key/session)."""
+    line = " ".join(text.split())
+    for value in sorted((v for v in hide if v and len(v) >= 4), key=len, reverse=True):
+        line = line.replace(value, "***")
+    line = _SECRET_FIELD.sub(lambda m: m.group(1) + "***", line)
+    return line[:BODY_QUOTE] + ("…" if len(line) > BODY_QUOTE else "")
 
 
 class RequestSpec(BaseModel):
@@ -49,7 +71,11 @@ class RequestSpec(BaseModel):
     path: str
     params: dict[str, Any] = {}
     body: Any = Field(default=None, alias="json")
+    #: a form-encoded body instead of JSON
+    form: dict[str, Any] | None = None
     headers: dict[str, str] = {}
+    #: how to read the response: JSON, or text (HTML fragments, tokens inside a page)
+    response: Literal["json", "text"] = "json"
 
 
 @functools.cache
@@ -68,12 +94,15 @@ def http_client(timeout_s: float, headers: dict[str, str] | None = None) -> http
 
 
 async def call(client: httpx.AsyncClient, base_url: str, spec: RequestSpec,
-               context: dict[str, Any], *, what: str, retries: int = 2) -> Any:
-    """Send a templated request; the parsed JSON body (None if empty).
+               context: dict[str, Any], *, what: str, retries: int = 2,
+               hide: Iterable[str] = ()) -> Any:
+    """Send a templated request; the parsed JSON body (None if empty), or the text when
+    ``spec.response`` is "text".
 
     5xx answers and dropped connections are retried ``retries`` times with a short backoff;
     nothing listening raises ChatUnreachableError; other failures ChatTransportError;
-    a 2xx body that is not JSON raises MalformedPayload.
+    a 2xx body that is not JSON raises MalformedPayload. Every error quotes the response
+    body (truncated, with ``hide`` values and secret-looking fields masked).
     """
     import httpx
 
@@ -82,6 +111,7 @@ async def call(client: httpx.AsyncClient, base_url: str, spec: RequestSpec,
         url = path if "://" in path else base_url.rstrip("/") + "/" + path.lstrip("/")
         params = {k: v for k, v in render(spec.params, context).items() if v is not None}
         body = render(spec.body, context)
+        form = render(spec.form, context) if spec.form is not None else None
         headers = render(spec.headers, context)
     except KeyError as exc:
         raise ChatTransportError(f"{what}: template uses unknown placeholder {{{exc.args[0]}}}") \
@@ -89,8 +119,11 @@ async def call(client: httpx.AsyncClient, base_url: str, spec: RequestSpec,
     attempt = 0
     while True:
         try:
-            response = await client.request(spec.method, url, params=params, headers=headers,
-                                            json=body if body is not None else None)
+            response = await client.request(
+                spec.method, url, params=params, headers=headers,
+                json=body if body is not None and form is None else None,
+                data={k: "" if v is None else str(v) for k, v in form.items()}
+                if form is not None else None)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ChatUnreachableError(f"{what}: cannot connect to {url} ({_why(exc)})") from None
         except httpx.HTTPError as exc:
@@ -104,16 +137,23 @@ async def call(client: httpx.AsyncClient, base_url: str, spec: RequestSpec,
             await asyncio.sleep(0.1 * 2**attempt)
             continue
         if response.status_code >= 400:
-            snippet = " ".join(response.text[:120].split())
+            snippet = quote_body(response.text, hide)
+            try:
+                parsed = response.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                parsed = None
             raise HttpStatusError(f"{what}: HTTP {response.status_code} from {url}"
-                                  + (f": {snippet}" if snippet else ""), response.status_code)
+                                  + (f": {snippet}" if snippet else ""), response.status_code,
+                                  parsed)
+        if spec.response == "text":
+            return response.text
         if not response.content.strip():
             return None
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            snippet = " ".join(response.text[:60].split())
-            raise MalformedPayload(f"{what}: response is not JSON: {snippet!r}") from None
+            raise MalformedPayload(f"{what}: response is not JSON: "
+                                   f"{quote_body(response.text, hide)!r}") from None
 
 
 def _why(exc: BaseException) -> str:
@@ -257,6 +297,60 @@ class PollingConnector(QueueConnector):
             await client.aclose()
 
 
+class AvailabilitySpec(RequestSpec):
+    """The cheap status request: is the chat online? (no conversation is started)"""
+
+    online_path: str = "$.online"
+    online_values: list[Any] = [True]
+    offline_values: list[Any] = [False]
+    message_path: str | None = "$.message"
+
+    @field_validator("online_path", "message_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return validate_path(value)
+
+
+class OfflineRule(BaseModel):
+    """How a refused start says "offline": a value at a path of its body (error or not)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str = "$.online"
+    values: list[Any] = [False]
+    message_path: str | None = "$.message"
+
+    @field_validator("path", "message_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return validate_path(value)
+
+
+def raise_if_offline(rule: OfflineRule | None, body: Any, error: str | None) -> None:
+    """ChatUnavailableError if a start response (error or not) says the chat is offline."""
+    if rule is None or not isinstance(body, dict | list):
+        return
+    value = find_one(rule.path, body)
+    if value is not None and value in rule.values:
+        message = find_one(rule.message_path, body) if rule.message_path else None
+        raise ChatUnavailableError(
+            "the chat is offline" + (f": {message}" if message else ""),
+            source=f"start chat: {rule.path} = {value!r}" + (f" ({error})" if error else ""),
+            raw=body)
+
+
+def availability_from(spec: AvailabilitySpec, body: Any) -> Availability:
+    value = find_one(spec.online_path, body)
+    message = find_one(spec.message_path, body) if spec.message_path else None
+    source = f"{spec.method} {spec.path}: {spec.online_path} = {value!r}"
+    if value is not None and value in spec.online_values:
+        return Availability("online", detail=message, source=source, raw=body)
+    if value is not None and value in spec.offline_values:
+        return Availability("offline", detail=message, source=source, raw=body)
+    return Availability("unknown", detail=f"{spec.online_path} is {value!r}, neither "
+                        f"{spec.online_values!r} nor {spec.offline_values!r}",
+                        source=source, raw=body)
+
+
 class SessionOptions(ConnectorOptions):
     """What the generic REST and WebSocket connectors share: auth, session capture, actors."""
 
@@ -270,11 +364,45 @@ class SessionOptions(ConnectorOptions):
     session: dict[str, str] = {"chat_id": "$.chat_id", "token": "$.token"}
     actor_rules: ActorRules = ActorRules()
     request_timeout_s: float = Field(default=10.0, gt=0)
+    #: the cheap status request of availability checks (``false``: none)
+    availability: AvailabilitySpec | None = AvailabilitySpec(path="/api/status")
+    #: how a refused start says the chat is offline (``false``: never read)
+    offline: OfflineRule | None = OfflineRule()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switches(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: (None if k in ("availability", "offline") and v is False else v)
+                    for k, v in data.items()}
+        return data
 
     @field_validator("session")
     @classmethod
     def _paths(cls, value: dict[str, str]) -> dict[str, str]:
-        for path in value.values():
-            validate_path(path)
-        return value
+        return validate_captures(value)
+
+
+def validate_captures(value: dict[str, str]) -> dict[str, str]:
+    """Captures are JSONPaths (``$.token``) or regular expressions with one (group)."""
+    for capture in value.values():
+        if capture.startswith("$"):
+            validate_path(capture)
+            continue
+        try:
+            groups = re.compile(capture).groups
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {capture!r}: {exc}") from None
+        if groups < 1:
+            raise ValueError(f"regular expression {capture!r} needs a (group)")
+    return value
+
+
+def extract_capture(rule: str, body: Any) -> Any:
+    """A captured value: JSONPath over a JSON body, or a regex's first group over the text."""
+    if rule.startswith("$"):
+        return find_one(rule, body) if not isinstance(body, str) else None
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    match = re.search(rule, text)
+    return match.group(1) if match else None
 

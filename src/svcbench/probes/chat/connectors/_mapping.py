@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ..events import Actor, ChatEvent, ChatEventKind
 from ._actors import ActorRules
@@ -42,6 +42,29 @@ class EventMapping(BaseModel):
     position_path: str | None = "$.position"
     wait_path: str | None = "$.wait_s"
     wait_unit: Literal["s", "ms", "min"] = "s"
+    #: the value at ``list_path`` is an HTML fragment: its elements matching this selector
+    #: (``div.msg``, ``li[data-id]``) are the events (see _html.py for the item shape)
+    html_items: str | None = None
+    #: kind of every event when ``kind_path`` is off (``kind_path = false``)
+    kind: ChatEventKind = ChatEventKind.MESSAGE
+
+    @model_validator(mode="before")
+    @classmethod
+    def _false_switches_off(cls, data: Any) -> Any:
+        # TOML has no null: `id_path = false` switches a default path off
+        if isinstance(data, dict):
+            data = {k: (None if v is False and k.endswith(("_path", "html_items")) else v)
+                    for k, v in data.items()}
+        return data
+
+    @field_validator("html_items")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        if value is not None:
+            from ._html import parse_selector
+
+            parse_selector(value)
+        return value
 
     @field_validator("list_path", "id_path", "kind_path", "actor_path", "actor_name_path",
                      "text_path", "t_server_path", "position_path", "wait_path")
@@ -71,14 +94,26 @@ def map_payload(payload: Any, mapping: EventMapping, rules: ActorRules,
                 t_local: float) -> list[tuple[Any, ChatEvent]]:
     """(event id, ChatEvent) for each event in a payload; MalformedPayload if it cannot map."""
     items = find_all(mapping.list_path, payload)
-    if mapping.list_path.endswith("[*]") and not items and not _container_at(payload, mapping):
+    if mapping.html_items is not None:
+        from ._html import extract
+
+        fragments = [i for i in items if i is not None]
+        if any(not isinstance(f, str) for f in fragments):
+            raise MalformedPayload(f"expected an HTML fragment at {mapping.list_path}")
+        items = [item for fragment in fragments for item in extract(fragment,
+                                                                     mapping.html_items)]
+    elif mapping.list_path.endswith("[*]") and not items \
+            and not _container_at(payload, mapping):
         raise MalformedPayload(f"no event list at {mapping.list_path}")
     out: list[tuple[Any, ChatEvent]] = []
     for item in items:
         if not isinstance(item, dict):
             raise MalformedPayload(f"event is a {type(item).__name__}, not an object")
-        raw_kind = find_one(mapping.kind_path, item, "message")
-        kind = mapping.kinds.get(str(raw_kind))
+        if mapping.kind_path is None:
+            raw_kind, kind = mapping.kind.value, mapping.kind
+        else:
+            raw_kind = find_one(mapping.kind_path, item, "message")
+            kind = mapping.kinds.get(str(raw_kind))
         if kind is None:
             continue
         try:
@@ -99,6 +134,8 @@ def map_payload(payload: Any, mapping: EventMapping, rules: ActorRules,
             data["author"] = str(name)
         if kind is ChatEventKind.QUEUE_POSITION:
             position = find_one(mapping.position_path, item)
+            if position is None:
+                continue  # a status without a position (yet): nothing announced
             try:
                 data["position"] = int(position)
             except (TypeError, ValueError):

@@ -40,6 +40,11 @@ class ChatwootConnector(PollingConnector):
     options: ChatwootOptions
 
     @property
+    def open_budget_s(self) -> float:
+        o = self.options
+        return 2 * o.request_timeout_s
+
+    @property
     def poll_interval_s(self) -> float:
         return self.options.poll_interval_s
 

@@ -44,6 +44,11 @@ class LiveChatConnector(WebSocketConnectorBase):
     options_model = LiveChatOptions
     options: LiveChatOptions
 
+    @property
+    def open_budget_s(self) -> float:
+        o = self.options
+        return o.open_timeout_s + 2 * o.request_timeout_s
+
     _chat_id: str | None = None
     _pinger: asyncio.Task | None = None
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..connector import ChatTransportError, ConnectorOptions
+from ..connector import Availability, ChatTransportError, ChatUnavailableError, ConnectorOptions
 from ..events import Actor, ChatEvent, ChatEventKind
 from ._actors import BOT_LIKE_NAMES, ActorRules
 from ._base import PollingConnector, RequestSpec, call, http_client
@@ -39,6 +39,11 @@ class RocketChatConnector(PollingConnector):
     name = "rocketchat"
     options_model = RocketChatOptions
     options: RocketChatOptions
+
+    @property
+    def open_budget_s(self) -> float:
+        o = self.options
+        return 3 * o.request_timeout_s
 
     @property
     def poll_interval_s(self) -> float:
@@ -66,7 +71,12 @@ class RocketChatConnector(PollingConnector):
     async def _start(self) -> None:
         self._token = token_source.token_hex(16)
         self._seen: set[str] = set()
-        await self._api("GET", "/config", params={"token": self._token}, what="config")
+        config = await self._api("GET", "/config", params={"token": self._token},
+                                 what="config")
+        state = _config_state(config)
+        if state.state == "offline":
+            raise ChatUnavailableError(f"the chat is offline ({state.detail})", source=state.source,
+                                   raw=config)
         visitor: dict[str, Any] = {"token": self._token, "name": self.visitor.name}
         if self.visitor.email:
             visitor["email"] = self.visitor.email
@@ -133,7 +143,33 @@ class RocketChatConnector(PollingConnector):
                          text=message.get("msg"), t_server=t_server,
                          data={"author": name} if name else {}, raw=message)
 
+    async def availability(self, timeout_s: float) -> Availability:
+        """``GET /api/v1/livechat/config``: ``config.online`` is whether an agent is online
+        (Rocket.Chat's livechat/config route, ``online: status``); starts no room."""
+        self._client = self._new_client()
+        try:
+            config = await self._api("GET", "/config", what="config")
+        finally:
+            await self._client.aclose()
+        return _config_state(config)
+
     async def _close_remote(self) -> None:
         if getattr(self, "_rid", None):
             await self._api("POST", "/room.close", body={"rid": self._rid, "token": self._token},
                             what="close room", retries=0)
+
+
+def _config_state(reply: dict[str, Any]) -> Availability:
+    config = reply.get("config") or {}
+    source = "GET /api/v1/livechat/config"
+    if config.get("enabled") is False:
+        return Availability("offline", detail="livechat is disabled",
+                            source=source + ": config.enabled = false", raw=reply)
+    online = config.get("online")
+    if online is True:
+        return Availability("online", source=source + ": config.online = true", raw=reply)
+    if online is False:
+        return Availability("offline", detail="no agent online",
+                            source=source + ": config.online = false", raw=reply)
+    return Availability("unknown", detail=f"config.online is {online!r}", source=source,
+                        raw=reply)

@@ -15,10 +15,19 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from ..connector import ChatTransportError
+from ..connector import Availability, ChatTransportError
 from ..events import ChatEvent, ChatEventKind
-from ._base import RequestSpec, SessionOptions, call, http_client
-from ._jsonpath import find_one, render
+from ._base import (
+    HttpStatusError,
+    RequestSpec,
+    SessionOptions,
+    availability_from,
+    call,
+    extract_capture,
+    http_client,
+    raise_if_offline,
+)
+from ._jsonpath import render
 from ._mapping import EventMapping, MalformedPayload, map_payload
 from ._ws import WebSocketConnectorBase, ws_base
 
@@ -65,6 +74,11 @@ class WebSocketConnector(WebSocketConnectorBase):
     options: WebSocketOptions
     _client: Any = None
 
+    @property
+    def open_budget_s(self) -> float:
+        o = self.options
+        return o.open_timeout_s + (o.request_timeout_s if o.start is not None else 0.0)
+
     async def open(self) -> None:
         o = self.options
         headers = dict(o.headers)
@@ -77,12 +91,18 @@ class WebSocketConnector(WebSocketConnectorBase):
         }
         self._client = http_client(o.request_timeout_s, headers)
         if o.start is not None:
-            body = await self._call(o.start, "start chat")
+            try:
+                body = await self._call(o.start, "start chat")
+            except HttpStatusError as exc:
+                raise_if_offline(o.offline, exc.body, str(exc))
+                raise
+            raise_if_offline(o.offline, body, None)
             for name, path in o.session.items():
-                value = find_one(path, body)
+                value = extract_capture(path, body)
                 if value is None:
                     raise ChatTransportError(f"start chat: response has nothing at {path} ({name})")
                 self._context[name] = value
+        self.phase = "WebSocket connect"
         try:
             url = render(o.ws_url, self._context)
         except KeyError as exc:
@@ -94,7 +114,22 @@ class WebSocketConnector(WebSocketConnectorBase):
             await self._send_frame(self._render(o.start_frame))
         self._emit(ChatEvent(kind=ChatEventKind.CONNECTED, t_local=self.clock()))
 
+    async def availability(self, timeout_s: float) -> Availability:
+        o = self.options
+        if o.availability is None or o.base_url is None:
+            return await super().availability(timeout_s)
+        self._context = {"visitor": {"name": self.visitor.name,
+                                     "email": self.visitor.email or ""}}
+        self._client = http_client(o.request_timeout_s, dict(o.headers))
+        try:
+            return availability_from(o.availability, await self._call(o.availability,
+                                                                      "availability"))
+        finally:
+            await self._client.aclose()
+            self._client = None
+
     async def _call(self, spec: RequestSpec, what: str, retries: int = 2) -> Any:
+        self.phase = what
         try:
             return await call(self._client, self.options.base_url or "", spec, self._context,
                               what=what, retries=retries)
