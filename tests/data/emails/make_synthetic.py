@@ -502,8 +502,8 @@ def main() -> None:
     out["human/syn-utf8-declared-latin1.eml"] = message(
         ["Message-ID: <latin1lie@mail.shop.example>"], f"AW: {SUBJ}", body,
         sender="Jonas <jonas@shop.example>", charset="iso-8859-1", t="13:00:00")
-    split_subject = ("=?utf-8?q?Ihre_Anfrage_zur_R=C3=BCckgabe_ist_bei_uns_eingegangen?=\n"
-                     " =?utf-8?q?_=E2=80=93_Ticket_48299?=")
+    split_subject = ("=?utf-8?q?Ihre_Anfrage_zur_R=C3?=\n =?utf-8?q?=BCckgabe_ist_bei_uns_eingegangen_=E2=80?=\n"
+                     " =?utf-8?q?=93_Ticket_48299?=")
     raw = message(["Auto-Submitted: auto-generated",
                    "Message-ID: <split@mail.shop.example>"], "PLACEHOLDER",
                   fill(ACK["de"][0][1], 3), sender="Service <service@shop.example>")
