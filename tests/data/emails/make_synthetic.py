@@ -404,7 +404,8 @@ def _hdr(value: str) -> str:
 def message(headers: list[str], subject: str, body: str, *, sender: str, t: str = "09:00:41",
             to: str = "anna.berg+k3x7q2m9ta@shopper.example", charset: str = "utf-8",
             in_reply_to: str | None = "<k3x7q2m9ta.1732352400@shopper.example>") -> bytes:
-    lines = [f"From: {_hdr(sender)}" if "<" not in sender else f"From: {sender}",
+    lines = [f"Received: from mx.acme.example by mx.shopper.example; {DATE.format(t=t)}",
+             f"From: {_hdr(sender)}" if "<" not in sender else f"From: {sender}",
              f"To: {to}", f"Subject: {_hdr(subject)}", f"Date: {DATE.format(t=t)}",
              "MIME-Version: 1.0"]
     if in_reply_to:
@@ -429,7 +430,7 @@ def main() -> None:
     for i, (desk, (common, auto_extra, lang, stamps_human)) in enumerate(DESKS.items()):
         tok = f"q{i:02d}x{desk[:3]}"
 
-        def hs(extra: list[str], n: int, cat: str) -> list[str]:
+        def hs(extra: list[str], n: int, cat: str, tok=tok, common=common) -> list[str]:
             return [h.format(tok=tok, n=n, cat=cat) for h in common + extra]
 
         sender = "Acme Support <support@acme.example>"
@@ -502,7 +503,8 @@ def main() -> None:
     out["human/syn-utf8-declared-latin1.eml"] = message(
         ["Message-ID: <latin1lie@mail.shop.example>"], f"AW: {SUBJ}", body,
         sender="Jonas <jonas@shop.example>", charset="iso-8859-1", t="13:00:00")
-    split_subject = ("=?utf-8?q?Ihre_Anfrage_zur_R=C3?=\n =?utf-8?q?=BCckgabe_ist_bei_uns_eingegangen_=E2=80?=\n"
+    split_subject = ("=?utf-8?q?Ihre_Anfrage_zur_R=C3?=\n"
+                     " =?utf-8?q?=BCckgabe_ist_bei_uns_eingegangen_=E2=80?=\n"
                      " =?utf-8?q?=93_Ticket_48299?=")
     raw = message(["Auto-Submitted: auto-generated",
                    "Message-ID: <split@mail.shop.example>"], "PLACEHOLDER",
@@ -513,7 +515,7 @@ def main() -> None:
     nested = (
         "From: Mail Delivery System <MAILER-DAEMON@relay.acme.example>\n"
         "To: anna.berg+k3x7q2m9ta@shopper.example\n"
-        "Subject: Fwd: Nicht zustellbar: {subj}\n"
+        f"Subject: Fwd: Nicht zustellbar: {SUBJ}\n"
         "Date: Mon, 23 Nov 2026 09:00:12 +0000\n"
         "Return-Path: <list-bounces@lists.acme.example>\n"
         "MIME-Version: 1.0\n"
@@ -525,8 +527,8 @@ def main() -> None:
         "--in\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; relay.acme.example\n\n"
         "Final-Recipient: rfc822; service@acme.example\nAction: failed\nStatus: 5.1.1\n\n"
         "--in\nContent-Type: text/rfc822-headers\n\n"
-        "Message-ID: <k3x7q2m9ta.1732352400@shopper.example>\nSubject: {subj}\n\n"
-        "--in--\n--outer--\n").format(subj=SUBJ)
+        f"Message-ID: <k3x7q2m9ta.1732352400@shopper.example>\nSubject: {SUBJ}\n\n"
+        "--in--\n--outer--\n")
     out["bounce/syn-dsn-nested-in-mixed.eml"] = nested.encode()
     for lang, subject, text in (
             ("fr", "Non remis : {subj}", "Votre message n'a pas pu être remis à "

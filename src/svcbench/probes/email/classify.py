@@ -137,7 +137,14 @@ def _domain_in(domain: str, suffixes: tuple[str, ...]) -> bool:
 
 
 def detect_helpdesk(email: ParsedEmail, desks: tuple[Helpdesk, ...] | None = None
-                    ) -> tuple[Helpdesk | None, str | None]:
+                    ) -> tuple[str | None, str | None]:
+    """(the helpdesk's key in helpdesks.toml, the evidence) or (None, None)."""
+    desk, evidence = fingerprint(email, desks)
+    return (desk.key if desk else None), evidence
+
+
+def fingerprint(email: ParsedEmail, desks: tuple[Helpdesk, ...] | None = None
+                ) -> tuple[Helpdesk | None, str | None]:
     """(the helpdesk's fingerprint, the evidence) or (None, None)."""
     desks = helpdesks() if desks is None else desks
     for name in email.headers:
@@ -304,11 +311,11 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
     own = own_text(email.text)
     flat = " ".join(own.split())
     words = len(flat.split())
-    desk, desk_evidence = detect_helpdesk(email, desks)
+    desk, desk_evidence = fingerprint(email, desks)
     stamped = bool(desk and desk.stamps_agent_replies)
     from_local = (email.from_addr or "").split("@", 1)[0]
     s.points[H] += 1.0  # mail with no evidence either way is a person's
-    s.points[X] += 0.2  # among automatic kinds, "other" is the default
+    s.points[X] += 0.4  # among automatic kinds, "other" is the default
 
     # -- delivery failures -------------------------------------------------------------
     if email.bounce_permanent:
@@ -332,7 +339,7 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
     elif email.report_type:
         s.add(f"machine report ({email.report_type})", auto_other=5.0, human=-3.0)
     if _DAEMON_LOCAL.match(from_local):
-        s.add(f"sent by {email.from_addr}", "from", bounce=2.5, auto_other=1.0, human=-2.5)
+        s.add(f"sent by {email.from_addr}", "from", bounce=1.5, auto_other=1.5, human=-2.5)
     if email.return_path == "":
         s.add("null Return-Path <>", "return-path", bounce=1.0, auto_other=0.5,
               out_of_office=0.5, auto_ack=0.5, human=-1.5)
@@ -374,9 +381,9 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
     auto_submitted = (email.header("auto-submitted") or "").strip()
     if auto_submitted and auto_submitted.lower() != "no":
         # RFC 3834: auto-replied answers a message (vacation notice or acknowledgement)
-        replied = {"out_of_office": 1.0, "auto_ack": 1.0} if "auto-replied" in \
+        replied = {"out_of_office": 0.3, "auto_ack": 0.3} if "auto-replied" in \
             auto_submitted.lower() else {}
-        machine(f"header Auto-Submitted: {auto_submitted}", "auto-submitted", 2.5, **replied)
+        machine(f"header Auto-Submitted: {auto_submitted}", "auto-submitted", 3.5, **replied)
     precedence = (email.header("precedence") or "").strip().lower()
     if precedence == "auto_reply":
         machine("header Precedence: auto_reply", "precedence", 3.0)
@@ -451,6 +458,9 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
     if hit:
         s.add(f"says it is automatic {hit!r}", auto_ack=1.0, auto_other=1.0,
               out_of_office=0.5, bounce=0.5, human=-3.0)
+    hit = p.search("will_reply", flat[:5000])
+    if hit:
+        s.add(f"we-will-reply wording {hit!r}", auto_ack=1.5)
     hit = p.search("thanks", flat[:2000])
     if hit:
         s.add(f"thanks wording {hit!r}", auto_ack=0.7)
@@ -470,7 +480,7 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
     # -- structure -----------------------------------------------------------------------
     signed = _signed(own, email.from_name)
     if signed:
-        s.add(f"personal sign-off ({signed})", human=1.5)
+        s.add(f"personal sign-off ({signed})", human=2.0)
     if len(own) < len(email.text.strip()) - 40 or ">" in email.text[:20000]:
         s.add("quotes earlier mail", human=1.0)
     if is_reply_subject:
@@ -490,7 +500,7 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
         source = "arrival" if arrived_at else "top Received header"
         if -CLOCK_TOLERANCE <= delay <= AUTO_ACK_WINDOW:
             s.add(f"{source} {delay.total_seconds():.0f} s after sending: too fast for a "
-                  "person", auto_ack=1.0, out_of_office=0.5, human=-2.5)
+                  "person", auto_ack=1.0, out_of_office=0.5, human=-1.5)
         elif AUTO_ACK_WINDOW < delay <= timedelta(minutes=10):
             s.add(f"{source} {_minutes(delay)} after sending", human=-0.5)
         elif delay > LATE_ACK:
@@ -508,7 +518,8 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
     machine_evidence = bool(s.headers) or desk is not None or fast
     if kind is A and not machine_evidence:
         kind = MailKind.AUTO_ACK_SUSPECT
-    review = confidence < REVIEW_BELOW or kind is MailKind.AUTO_ACK_SUSPECT
+    # automatic on wording alone (no header, helpdesk or timing evidence): a person checks
+    review = confidence < REVIEW_BELOW or (kind in AUTOMATIC_KINDS and not machine_evidence)
     if kind is H and words < SHORT_BODY_WORDS:
         s.reasons.append(f"very short body ({words} words): check by hand")
         review = True

@@ -291,7 +291,7 @@ def _worth_fetching(item: FetchedMessage, targets: list[ProbeTarget]) -> bool:
 def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget],
                    folder: str, result: MailboxResult, report: CollectReport) -> bool:
     """Match one fetched message; store it with its event if it belongs to a probe."""
-    from .classify import MailKind, classify
+    from .classify import classify
     from .parse import parse_email
 
     email = parse_email(item.data)
@@ -299,10 +299,9 @@ def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget
     if match is None:
         return False
     target = next(t for t in targets if t.probe_id == match.probe_id)
-    previous = [m for m in store.messages(match.probe_id)
-                if m["direction"] == "in" and m["classification"] != MailKind.BOUNCE]
+    # a kind depends on the message and its probe only, never on replies fetched before it
     verdict = classify(email, sent_at=target.sent_at, arrived_at=item.internaldate,
-                       is_first_from_company=not previous)
+                       probe_subject=target.subject)
     kind = str(verdict.kind.value if hasattr(verdict.kind, "value") else verdict.kind)
     ident = email.message_id or hashlib.sha256(item.data[:20000]).hexdigest()[:32]
     dedupe_key = f"email:{ident}:{format_instant(item.internaldate)}"
@@ -318,7 +317,9 @@ def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget
             "date_header": format_instant(email.date) if email.date else None,
             "received_header": format_instant(email.received_at) if email.received_at else None,
             "clock_suspect": bool(flags), "clock_flags": flags, "review": bool(verdict.review),
-            "reasons": list(verdict.reasons)[:10], "from": email.from_addr,
+            "reasons": list(verdict.reasons)[:12], "from": email.from_addr,
+            "confidence": verdict.confidence, "headers_used": list(verdict.headers_used),
+            "promise": verdict.promise.as_dict() if verdict.promise else None,
             "subject": email.subject[:300], "folder": folder,
             "dsn_failed_recipient": email.dsn_failed_recipient,
         },

@@ -33,6 +33,7 @@ _MAX_DEPTH = 30
 _MAX_HEADER_CHARS = 20_000
 _MAX_ADDRESS_CHARS = 8_000
 _MAX_ADDRESSES = 200
+_FLUFL_MAX_BYTES = 256_000
 
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
@@ -762,7 +763,11 @@ def _extract(msg: Message, size: int, defects: list[str]) -> ParsedEmail:
     actions: list[str] = []
     if reports:
         dsn_id, dsn_rcpt, actions = _dsn_details(report, defects)
-    temporary, permanent = _flufl_bounce(msg, defects)
+    # flufl's detectors scan every line; real bounces are small (a returned attachment makes
+    # them big, but then the delivery report above already says so)
+    plausible = size <= _FLUFL_MAX_BYTES and all(
+        len(v) <= 4000 for values in raw_headers.values() for v in values)
+    temporary, permanent = _flufl_bounce(msg, defects) if plausible else ((), ())
     from_local = (from_addr or "").split("@", 1)[0]
     if is_dsn or from_local in ("mailer-daemon", "postmaster"):
         if dsn_id is None:

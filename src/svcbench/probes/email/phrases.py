@@ -15,7 +15,7 @@ from importlib import resources
 
 CATEGORIES = ("ooo_subject", "ooo_body", "holiday", "ack_subject", "receipt", "thanks",
               "automated", "survey", "closure", "challenge", "bounce_subject", "bounce_body",
-              "delay", "transactional_subject")
+              "delay", "transactional_subject", "will_reply")
 PROMISE_UNITS = ("hours", "days", "business_days")
 
 
