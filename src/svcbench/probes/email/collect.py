@@ -321,7 +321,7 @@ def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget
             "confidence": verdict.confidence, "headers_used": list(verdict.headers_used),
             "promise": verdict.promise.as_dict() if verdict.promise else None,
             "subject": email.subject[:300], "folder": folder,
-            "dsn_failed_recipient": email.dsn_failed_recipient,
+            "dsn_failed_recipient": email.dsn_failed_recipient, "dedupe_key": dedupe_key,
         },
     )
     with store.transaction():
