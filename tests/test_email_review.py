@@ -7,7 +7,6 @@ import shlex
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_manual_call import SVCBENCH, Terminal, needs_tmux
 
 from svcbench.hours import BusinessCalendar, Schedule
 from svcbench.lifecycle import finish_probe
@@ -15,6 +14,7 @@ from svcbench.models import Channel, Event, Outcome, Probe, ProbeStatus, new_id
 from svcbench.probes.email import promise_deadline, replies
 from svcbench.probes.email.review import REVIEWED, pending, record_verdict
 from svcbench.workspace import Workspace
+from test_manual_call import SVCBENCH, Terminal, needs_tmux
 
 SENT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 

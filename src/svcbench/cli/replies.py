@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+from ._common import JsonOption, WorkspaceOption, console, open_workspace, print_json
 
 if TYPE_CHECKING:
     from ..probes.email.review import ReviewItem
