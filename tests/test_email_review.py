@@ -177,3 +177,34 @@ def test_promise_kept_is_measured(workspace, human_after, kept):
     [m] = workspace.store.measurements()
     assert m.metrics["promise"]["unit"] == "hours"
     assert m.metrics["promise_kept"] is kept
+
+
+def test_report_and_results_show_promises_and_reviews(workspace_dir, cli, tmp_path):
+    import json
+
+    ws = Workspace.open(workspace_dir)
+    try:
+        seed(ws, review=False, promise={"amount": 24, "unit": "hours", "text": "within 24 hours",
+                                        "lang": "en"}, human_after=timedelta(hours=20))
+        seed(ws, review=False, promise={"amount": 1, "unit": "business_days", "text": "x",
+                                        "lang": "en"}, human_after=timedelta(days=2, hours=20))
+        assert pending(ws.store) == []  # nothing flagged yet
+        seed(ws)
+        [item] = pending(ws.store)
+        record_verdict(ws.store, ws.config, item, "human")
+    finally:
+        ws.close()
+    out = tmp_path / "out"
+    result = cli("report", "--quarter", "2026Q4", "--channel", "email", "--format", "table",
+                 "--format", "json", "--output", str(out), "--workspace", str(workspace_dir))
+    assert result.returncode == 0, result.stderr
+    assert "1 replies reviewed by a person across 3 probes" in result.stdout
+    assert "promised reply times kept" in result.stdout
+    [doc] = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    [row] = doc["email_replies"]["promises"]
+    assert (row["company"], row["promised"], row["kept"], row["missed"]) == (
+        "northwind-outfitters", 2, 1, 1)
+    result = cli("results", "--channel", "email", "--workspace", str(workspace_dir))
+    assert result.returncode == 0, result.stderr
+    assert "promised 24 hours: kept" in result.stdout
+    assert "1 reviewed by a person" in result.stdout

@@ -285,6 +285,8 @@ class Report:
     seed: int
     top_n: int
     generated_at: datetime
+    #: email replies reviewed by a person and promises kept (probes/email/summary.py)
+    email_replies: dict | None = None
 
     @property
     def first_started(self) -> str | None:

@@ -87,6 +87,14 @@ def report(
                               key="scoring.weights") from None
         if company:
             _keep_companies(result, set(company))
+        if "email" in selected:
+            from ..models import Channel
+            from ..probes.email.summary import reply_summary
+
+            result.email_replies = reply_summary(
+                (m for m in store.measurements(channel=Channel.EMAIL, quarter=wanted_quarter)
+                 if not company or m.company in company),
+                names)
         out_dir = output or ws.config.reports_dir
     finally:
         ws.close()

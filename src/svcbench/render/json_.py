@@ -38,6 +38,7 @@ def report_document(report: Report) -> dict[str, Any]:
             "counted_outcomes": ["answered", "answered_auto_only", "unanswered", "abandoned"],
             "excluded_outcomes": ["failed", "cancelled"],
         },
+        "email_replies": report.email_replies,
         "channels": [
             {
                 "channel": c, "targets_s": report.channels[c].targets,

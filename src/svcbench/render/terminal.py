@@ -88,3 +88,25 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
         console.print(table)
         if limit > 0 and len(report.overall) > limit:
             console.print(f"  … {len(report.overall) - limit} more (--limit 0 shows all)")
+    if report.email_replies:
+        print_email_replies(report.email_replies, console)
+
+
+def print_email_replies(summary: dict, console: Console) -> None:
+    """Replies a person reviewed, and promised reply times kept, per company."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"email: {summary['reviewed_by_person']} replies reviewed by a person "
+                       f"across {summary['probes']} probes"))
+    if not summary["promises"]:
+        return
+    table = Table(title="email: promised reply times kept (first human reply within the "
+                  "time the acknowledgement promised)", title_justify="left")
+    for header in ("company", "promised", "kept", "missed", "open", "kept share"):
+        table.add_column(header, justify="left" if header == "company" else "right")
+    for row in summary["promises"]:
+        table.add_row(Text(row["company_name"]), str(row["promised"]), str(row["kept"]),
+                      str(row["missed"]), str(row["open"]),
+                      percent(row["kept_share"]) if row["kept_share"] is not None else "–")
+    console.print(table)
