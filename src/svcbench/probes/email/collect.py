@@ -313,7 +313,8 @@ def _store_one(store: Store, item: FetchedMessage, targets: list[ProbeTarget], f
 def _worth_fetching(item: FetchedMessage, targets: list[ProbeTarget]) -> bool:
     from .parse import parse_email
 
-    return worth_fetching(parse_email(item.data), targets, arrived_at=item.internaldate)
+    return worth_fetching(parse_email(item.data, detect_bounces=False), targets,
+                          arrived_at=item.internaldate)
 
 
 def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget],
