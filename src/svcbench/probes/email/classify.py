@@ -361,7 +361,12 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
     # helpdesk (or a ticket tag, the mark of one we may not know) they are weak evidence,
     # and none at all for a helpdesk documented to stamp every agent reply.
     ticket_tag = _TICKET_TAG.search(subject)
-    helpdesk_like = desk is not None or ticket_tag is not None
+    auto_submitted = (email.header("auto-submitted") or "").strip()
+    # RFC 3834 marks responses "auto-replied"; "auto-generated" on a reply that threads
+    # our message is the blanket stamp helpdesks put on everything they send
+    blanket = auto_submitted.lower().startswith("auto-generated") and bool(
+        email.in_reply_to or email.references)
+    helpdesk_like = desk is not None or ticket_tag is not None or blanket
 
     # One stamp usually brings several of these headers at once: they are not independent,
     # so the strongest counts fully and the rest half (with a helpdesk: the strongest only).
@@ -373,12 +378,12 @@ def classify(email: ParsedEmail, *, sent_at: datetime | None = None,
                   header)
             return
         if helpdesk_like:
-            why = desk.name if desk else f"ticket tag {ticket_tag.group(0)!r}"
+            why = (desk.name if desk else f"ticket tag {ticket_tag.group(0)!r}" if ticket_tag
+                   else "auto-generated on a threaded reply")
             reason = f"{reason} (weak: helpdesk mail, {why})"
         s.add(reason, header)
         stamp.append((weight, extra))
 
-    auto_submitted = (email.header("auto-submitted") or "").strip()
     if auto_submitted and auto_submitted.lower() != "no":
         # RFC 3834: auto-replied answers a message (vacation notice or acknowledgement)
         replied = {"out_of_office": 0.3, "auto_ack": 0.3} if "auto-replied" in \
