@@ -551,3 +551,18 @@ def test_confidence_and_scores_are_reported():
     result = classify(parse_email(mail()))
     assert 0.5 < result.confidence <= 1.0
     assert set(result.scores) == {"bounce", "out_of_office", "auto_ack", "auto_other", "human"}
+
+
+def test_phrase_patterns_can_all_match_something():
+    """Issue 14: a `\\b` right after a non-word character such as `)` can never match at the
+    end of a subject; no phrase or fingerprint pattern may contain one."""
+    import re as _re
+
+    from svcbench.probes.email.phrases import phrases
+
+    dead = _re.compile(r"\\[).\]:!?]\\b")  # an escaped punctuation mark, then \b
+    for category, pattern in phrases().patterns.items():
+        assert not dead.search(pattern.pattern), category
+    found = phrases().search("bounce_subject", "Delivery Status Notification (Failure)")
+    assert found and found.endswith("(Failure)")
+    assert phrases().search("delay", "Delivery Status Notification (Delay)")
