@@ -53,9 +53,13 @@ KEPT_HEADERS = (
     "message-id", "in-reply-to", "references", "from", "to", "cc", "reply-to", "delivered-to",
     "date", "subject", "return-path", "auto-submitted", "precedence", "x-auto-response-suppress",
     "x-autoreply", "x-autorespond", "x-mailer", "x-loop", "list-unsubscribe", "content-type",
+    # evidence the classifier may cite, kept so a reviewer sees the values
+    "x-autoresponder", "x-otrs-loop", "x-fc-machinegenerated", "list-id", "x-failed-recipients",
+    "user-agent", "x-powered-by", "managed-by",
 )
 KEPT_PREFIXES = ("x-zendesk", "x-fd-", "x-rt-", "x-zammad", "x-ms-exchange-inbox-rules",
-                 "x-ms-exchange-generated", "x-freshdesk", "x-helpscout", "x-intercom")
+                 "x-ms-exchange-generated", "x-freshdesk", "x-helpscout", "x-intercom",
+                 "x-servicenow", "x-jira", "x-otrs", "x-znuny", "x-sfdc", "x-hubspot", "rt-")
 
 
 @dataclass
