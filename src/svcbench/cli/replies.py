@@ -7,7 +7,6 @@ as an event and the probe's outcome and measurement are derived again.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,14 +25,15 @@ app.add_typer(replies_app, name="replies")
 
 #: key -> kind (Enter or c confirms the classifier's kind)
 KEYS = {"h": "human", "a": "auto_ack", "o": "out_of_office", "x": "auto_other", "b": "bounce"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _safe(text: object, limit: int = 2000) -> str:
-    """Company text for the terminal: no control codes, no rich markup."""
+    """Company text for the terminal: control codes made visible, never read as markup."""
     from rich.markup import escape
 
-    return escape(_CONTROL.sub("", str(text or ""))[:limit])
+    from ..render.safe import clean
+
+    return escape(clean(str(text or "")[:limit]))
 
 
 def _summary(item: ReviewItem) -> dict:

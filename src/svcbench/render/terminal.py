@@ -106,7 +106,7 @@ def print_email_replies(summary: dict, console: Console) -> None:
     for header in ("company", "promised", "kept", "missed", "open", "kept share"):
         table.add_column(header, justify="left" if header == "company" else "right")
     for row in summary["promises"]:
-        table.add_row(Text(row["company_name"]), str(row["promised"]), str(row["kept"]),
+        table.add_row(plain(row["company_name"]), str(row["promised"]), str(row["kept"]),
                       str(row["missed"]), str(row["open"]),
                       percent(row["kept_share"]) if row["kept_share"] is not None else "–")
     console.print(table)
