@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -445,6 +446,7 @@ def test_classify_never_raises_on_structured_input(headers, body):
 # ----------------------------------------------------------------------------- corpus
 
 
+@functools.cache
 def load_corpus() -> list[tuple[str, MailKind, Classification]]:
     manifest = tomllib.loads((CORPUS / "manifest.toml").read_text())
     defaults = manifest.pop("defaults", {})
