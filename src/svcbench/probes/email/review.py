@@ -60,7 +60,8 @@ def pending(store: Store, *, include_reviewed: bool = False,
     from ...models import Channel
 
     items = []
-    for probe in store.probes(channel=Channel.EMAIL):
+    # web-form probes are answered by email and classified the same way
+    for probe in [p for ch in (Channel.EMAIL, Channel.FORM) for p in store.probes(channel=ch)]:
         events = store.events(probe.id)
         replies = effective_replies(events)
         flagged = [e for e in replies if everything or
