@@ -590,3 +590,12 @@ def test_corpus_leave_one_helpdesk_out_keeps_human_precision_recall():
     assert len({e["family"] for e in manifest.values() if e.get("family")}) >= 20
     p, r = _human_pr(results)
     assert min(p, r) >= 0.95, (p, r)
+
+
+def test_answering_the_question_is_evidence_of_a_person():
+    question = "Do you deliver to Norway, and what does shipping cost?"
+    body = "Yes, we deliver to Norway; shipping costs 9.90 EUR."
+    without = classify(parse_email(mail(body)))
+    with_question = classify(parse_email(mail(body)), question=question)
+    assert any("answers the question" in r for r in with_question.reasons)
+    assert with_question.scores["human"] > without.scores["human"]

@@ -155,7 +155,13 @@ def target_of(probe: Probe, config: Config, shopper: Shopper,
         shopper_addresses=((shopper.email or "").lower(),),
         tickets=tuple(dict.fromkeys(tickets)), reply_domains=tuple(dict.fromkeys(reply_domains)),
         company_name=company.name if company else None,
+        question=_question(config, probe),
     )
+
+
+def _question(config: Config, probe: Probe) -> str | None:
+    scenario = config.scenarios.get(probe.scenario) if probe.scenario else None
+    return scenario.question_for(probe.channel) if scenario else None
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -334,7 +340,7 @@ def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget
     target = next(t for t in targets if t.probe_id == match.probe_id)
     # a kind depends on the message and its probe only, never on replies fetched before it
     verdict = classify(email, sent_at=target.sent_at, arrived_at=item.internaldate,
-                       probe_subject=target.subject)
+                       probe_subject=target.subject, question=target.question)
     kind = str(verdict.kind.value if hasattr(verdict.kind, "value") else verdict.kind)
     ident = email.message_id or hashlib.sha256(item.data[:20000]).hexdigest()[:32]
     dedupe_key = f"email:{ident}:{format_instant(item.internaldate)}"

@@ -69,6 +69,8 @@ class ProbeTarget:
     reply_domains: tuple[str, ...] = ()
     #: the company's display name, to recognise an outsourced sender naming it
     company_name: str | None = None
+    #: the question we asked (an answer shares its words)
+    question: str | None = None
 
 
 @dataclass(frozen=True)
