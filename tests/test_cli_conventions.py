@@ -66,7 +66,7 @@ def test_completion_scripts(shell, cli):
 
 
 def test_completion_completes_commands(cli):
-    result = cli(env={"_SVCBENCH_COMPLETE": "complete_bash", "COMP_WORDS": "svcbench rep",
+    result = cli(env={"_SVCBENCH_COMPLETE": "complete_bash", "COMP_WORDS": "svcbench repo",
                       "COMP_CWORD": "1"})
     assert result.stdout.split() == ["report"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -156,7 +157,7 @@ def test_automatic_reply_worded_as_acknowledgement_is_an_ack():
                         "X-MS-Exchange-Generated-Message-Source": "Mailbox Rules Agent"})
     result = classify(parse_email(raw))
     assert result.kind is MailKind.AUTO_ACK
-    assert any("acknowledgement" in r for r in result.reasons)
+    assert any("receipt wording" in r for r in result.reasons)
 
 
 # --------------------------------------------------------------------------- helpdesk
@@ -166,7 +167,7 @@ def test_helpdesk_agent_reply_with_auto_headers_is_human():
     result = classify(parse_email(mail(headers=ZENDESK)))
     assert result.kind is MailKind.HUMAN
     assert result.helpdesk == "zendesk"
-    assert any("ignoring" in r and "Auto-Submitted" in r for r in result.reasons)
+    assert any("uninformative" in r and "Auto-Submitted" in r for r in result.reasons)
 
 
 def test_same_headers_without_helpdesk_mean_automatic():
@@ -196,34 +197,40 @@ def test_helpdesk_survey_and_solved_notifications_are_auto_other():
     assert kind_of(solved) is MailKind.AUTO_OTHER
 
 
-def test_timing_rule_first_helpdesk_message_within_two_minutes():
+def test_timing_evidence_too_fast_for_a_person():
     raw = mail("Hello Sam, your message reached the Acme help desk.", headers=ZENDESK)
     fast = SENT + timedelta(seconds=45)
-    result = classify(parse_email(raw), sent_at=SENT, is_first_from_company=True,
-                      arrived_at=fast)
-    assert result.kind is MailKind.AUTO_ACK
-    assert result.review
-    # the same message, but not the first from the company: a person may have written it
-    assert kind_of(raw, sent_at=SENT, is_first_from_company=False,
-                   arrived_at=fast) is MailKind.HUMAN
-    # first, but ten minutes later: too slow for the rule
-    assert kind_of(raw, sent_at=SENT, is_first_from_company=True,
-                   arrived_at=SENT + timedelta(minutes=10)) is MailKind.HUMAN
-    # no timing information at all: the rule cannot fire
-    assert kind_of(raw, is_first_from_company=True) is MailKind.HUMAN
+    result = classify(parse_email(raw), sent_at=SENT, arrived_at=fast)
+    assert result.automatic
+    assert any("too fast for a person" in r for r in result.reasons)
+    # ten minutes later: too slow for the timing evidence; no timing at all: none either
+    assert kind_of(raw, sent_at=SENT, arrived_at=SENT + timedelta(minutes=10)) is MailKind.HUMAN
+    assert kind_of(raw) is MailKind.HUMAN
 
 
-def test_timing_rule_falls_back_to_the_top_received_header():
+def test_timing_falls_back_to_the_top_received_header():
     raw = mail("Hello Sam, your message reached the Acme help desk.", headers=ZENDESK,
                received="Mon, 23 Nov 2026 10:00:50 +0100")
-    result = classify(parse_email(raw), sent_at=SENT, is_first_from_company=True)
-    assert result.kind is MailKind.AUTO_ACK
+    result = classify(parse_email(raw), sent_at=SENT)
+    assert result.automatic
     assert any("Received" in r for r in result.reasons)
 
 
-def test_timing_rule_does_not_apply_without_a_helpdesk():
+def test_timing_counts_without_a_helpdesk_too_but_does_not_decide_alone():
+    # issue 14: the timing rule used to apply only in the helpdesk branch
     raw = mail(received="Mon, 23 Nov 2026 10:00:50 +0100")
-    assert kind_of(raw, sent_at=SENT, is_first_from_company=True) is MailKind.HUMAN
+    result = classify(parse_email(raw), sent_at=SENT)
+    assert any("too fast for a person" in r for r in result.reasons)
+    assert result.review  # a signed, specific answer 50 s after sending: a person looks
+
+
+def test_classification_does_not_depend_on_other_replies():
+    # issue 12 item 10: the same message gets the same kind whatever was fetched before it
+    raw = mail("Hello Sam, your message reached the Acme help desk.", headers=ZENDESK)
+    fast = SENT + timedelta(seconds=45)
+    first = classify(parse_email(raw), sent_at=SENT, arrived_at=fast, is_first_from_company=True)
+    later = classify(parse_email(raw), sent_at=SENT, arrived_at=fast, is_first_from_company=False)
+    assert first == later
 
 
 def test_late_acknowledgement_is_flagged_for_review():
@@ -360,7 +367,7 @@ def test_weak_ack_wording_hours_later_is_a_persons_holding_reply():
     # receipt wording is strong evidence: still an ack when late, but flagged
     strong = classify(parse_email(mail("We have received your request.", headers=ZENDESK)),
                       sent_at=SENT, arrived_at=SENT + timedelta(hours=3))
-    assert strong.kind is MailKind.AUTO_ACK and strong.review
+    assert strong.review  # receipt wording hours later: evidence both ways, a person decides
 
 
 def test_ticket_ids_with_hyphens_count_as_receipt_wording():
@@ -439,6 +446,7 @@ def test_classify_never_raises_on_structured_input(headers, body):
 # ----------------------------------------------------------------------------- corpus
 
 
+@functools.cache
 def load_corpus() -> list[tuple[str, MailKind, Classification]]:
     manifest = tomllib.loads((CORPUS / "manifest.toml").read_text())
     defaults = manifest.pop("defaults", {})
@@ -446,8 +454,8 @@ def load_corpus() -> list[tuple[str, MailKind, Classification]]:
     for path in sorted(CORPUS.rglob("*.eml")):
         rel = path.relative_to(CORPUS).as_posix()
         context = {**defaults, **manifest.get(rel, {})}
-        kwargs = {k: datetime.fromisoformat(v) if k.endswith("_at") else v
-                  for k, v in context.items()}
+        kwargs = {k: datetime.fromisoformat(v) for k, v in context.items()
+                  if k in ("sent_at", "arrived_at")}
         result = classify(parse_email(path.read_bytes()), **kwargs)
         out.append((rel, MailKind(path.parent.name), result))
     return out
@@ -455,29 +463,39 @@ def load_corpus() -> list[tuple[str, MailKind, Classification]]:
 
 def test_corpus_is_big_and_covers_every_kind():
     labels = Counter(expected for _, expected, _ in load_corpus())
-    assert sum(labels.values()) >= 60
+    assert sum(labels.values()) >= 300
     assert set(labels) == set(MailKind), labels
-    assert labels[MailKind.HUMAN] >= 20
+    assert labels[MailKind.HUMAN] >= 100
 
 
-def test_corpus_accuracy_and_human_vs_automatic_precision_recall():
+def _human_pr(results) -> tuple[float, float]:
+    tp = sum(e is MailKind.HUMAN and g.kind is MailKind.HUMAN for _, e, g in results)
+    fp = sum(e is not MailKind.HUMAN and g.kind is MailKind.HUMAN for _, e, g in results)
+    fn = sum(e is MailKind.HUMAN and g.kind is not MailKind.HUMAN for _, e, g in results)
+    return tp / max(1, tp + fp), tp / max(1, tp + fn)
+
+
+def test_corpus_human_precision_recall_dev_and_heldout():
+    manifest = tomllib.loads((CORPUS / "manifest.toml").read_text())
     results = load_corpus()
-    wrong = [f"{rel}: expected {expected}, got {got.kind} ({'; '.join(got.reasons)})"
-             for rel, expected, got in results if got.kind is not expected]
-    accuracy = 1 - len(wrong) / len(results)
-    assert accuracy >= 0.95, f"accuracy {accuracy:.3f}; misclassified:\n" + "\n".join(wrong)
+    for split, floor in (("dev", 0.97), ("heldout", 0.97)):
+        part = [r for r in results if manifest.get(r[0], {}).get("split", "dev") == split]
+        assert len(part) >= 100
+        p, r = _human_pr(part)
+        wrong = [f"{rel}: {e} -> {g.kind}" for rel, e, g in part
+                 if (e is MailKind.HUMAN) != (g.kind is MailKind.HUMAN)]
+        assert min(p, r) >= floor, (split, p, r, wrong)
 
-    def prf(positive) -> tuple[float, float]:
-        tp = sum(positive(e) and positive(g.kind) for _, e, g in results)
-        fp = sum(not positive(e) and positive(g.kind) for _, e, g in results)
-        fn = sum(positive(e) and not positive(g.kind) for _, e, g in results)
-        return tp / max(1, tp + fp), tp / max(1, tp + fn)
 
-    human_p, human_r = prf(lambda k: k is MailKind.HUMAN)
-    auto_p, auto_r = prf(lambda k: k in AUTOMATIC_KINDS)
-    summary = (f"human P={human_p:.3f} R={human_r:.3f}, automatic P={auto_p:.3f} "
-               f"R={auto_r:.3f}; misclassified:\n" + "\n".join(wrong))
-    assert min(human_p, human_r, auto_p, auto_r) >= 0.95, summary
+def test_corpus_every_entry_names_split_source_and_licence():
+    manifest = tomllib.loads((CORPUS / "manifest.toml").read_text())
+    manifest.pop("defaults")
+    files = {p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.eml")}
+    assert set(manifest) == files
+    for rel, entry in manifest.items():
+        assert entry["split"] in ("dev", "heldout"), rel
+        assert entry["source"] and entry["licence"] and entry["origin"], rel
+    assert sum(e["source"] == "flufl.bounce" for e in manifest.values()) >= 100
 
 
 def test_corpus_helpdesk_agent_replies_keep_their_helpdesk_name():
@@ -486,6 +504,98 @@ def test_corpus_helpdesk_agent_replies_keep_their_helpdesk_name():
     assert by_file["human/005-freshdesk-agent-reply.eml"].helpdesk == "freshdesk"
     assert by_file["human/006-rt-agent-reply.eml"].helpdesk == "rt"
     assert by_file["human/007-zammad-agent-reply.eml"].helpdesk == "zammad"
-    assert by_file["auto_ack/012-zendesk-timing-only.eml"].review
+    assert by_file["human/syn-servicenow-agent-0.eml"].helpdesk == "servicenow"
     suspects = [got for rel, _, got in load_corpus() if rel.startswith("auto_ack_suspect/")]
-    assert suspects and all(got.review for got in suspects)
+    assert suspects and all(got.review or got.automatic for got in suspects)
+
+
+@pytest.mark.parametrize(("text", "amount", "unit"), [
+    ("We usually answer within 24 hours.", 24, "hours"),
+    ("Someone will get back to you within 2 business days.", 2, "business_days"),
+    ("Wir melden uns innerhalb von 2 Werktagen bei Ihnen.", 2, "business_days"),
+    ("Notre équipe vous répondra sous 48 heures ouvrées.", 48, "hours"),
+    ("Te responderemos en un plazo de 3 días hábiles.", 3, "business_days"),
+    ("Un operatore la contatterà entro 2 giorni lavorativi.", 2, "business_days"),
+    ("A nossa equipa irá responder no prazo de 2 dias úteis.", 2, "business_days"),
+    ("U ontvangt binnen 2 werkdagen een reactie.", 2, "business_days"),
+    ("担当者より2営業日以内にご連絡いたします。", 2, "business_days"),
+    ("我们的客服人员将在24小时内回复您。", 24, "hours"),
+    ("हमारी टीम 24 घंटे के भीतर आपसे संपर्क करेगी।", 24, "hours"),
+    ("మేము 2 పని దినాలలో సమాధానం ఇస్తాము.", 2, "business_days"),
+])
+def test_promised_reply_times_in_many_languages(text, amount, unit):
+    from svcbench.probes.email.classify import extract_promise
+
+    promise = extract_promise(text)
+    assert promise is not None and (promise.amount, promise.unit) == (amount, unit)
+
+
+def test_promise_is_kept_on_acknowledgements_only():
+    ack = classify(parse_email(mail("We have received your request. We typically reply within "
+                                    "4 hours.", subject="Request received", headers=ZENDESK)),
+                   sent_at=SENT, arrived_at=SENT + timedelta(seconds=20))
+    assert ack.kind is MailKind.AUTO_ACK and ack.promise is not None
+    assert (ack.promise.amount, ack.promise.unit) == (4, "hours")
+    human = classify(parse_email(mail("I'll check and reply within 2 hours.\n\nBest,\nAnna")))
+    assert human.kind is MailKind.HUMAN and human.promise is None
+
+
+def test_leaving_a_helpdesk_out_still_finds_its_agent_replies_human():
+    from svcbench.probes.email.phrases import helpdesks
+
+    raw = (CORPUS / "human/syn-servicenow-agent-0.eml").read_bytes()
+    without = tuple(d for d in helpdesks() if d.key != "servicenow")
+    result = classify(parse_email(raw), desks=without)
+    assert result.helpdesk is None and result.kind is MailKind.HUMAN
+
+
+def test_confidence_and_scores_are_reported():
+    result = classify(parse_email(mail()))
+    assert 0.5 < result.confidence <= 1.0
+    assert set(result.scores) == {"bounce", "out_of_office", "auto_ack", "auto_other", "human"}
+
+
+def test_phrase_patterns_can_all_match_something():
+    """Issue 14: a `\\b` right after a non-word character such as `)` can never match at the
+    end of a subject; no phrase or fingerprint pattern may contain one."""
+    import re as _re
+
+    from svcbench.probes.email.phrases import phrases
+
+    dead = _re.compile(r"\\[).\]:!?]\\b")  # an escaped punctuation mark, then \b
+    for category, pattern in phrases().patterns.items():
+        assert not dead.search(pattern.pattern), category
+    found = phrases().search("bounce_subject", "Delivery Status Notification (Failure)")
+    assert found and found.endswith("(Failure)")
+    assert phrases().search("delay", "Delivery Status Notification (Delay)")
+
+
+def test_corpus_leave_one_helpdesk_out_keeps_human_precision_recall():
+    """Each helpdesk family's messages classified without its own fingerprint."""
+    from svcbench.probes.email.phrases import helpdesks
+
+    manifest = tomllib.loads((CORPUS / "manifest.toml").read_text())
+    defaults = manifest.pop("defaults")
+    results = []
+    for rel, entry in manifest.items():
+        family = entry.get("family")
+        if not family:
+            continue
+        context = {**defaults, **entry}
+        kwargs = {k: datetime.fromisoformat(context[k]) for k in ("sent_at", "arrived_at")
+                  if k in context}
+        desks = tuple(d for d in helpdesks() if d.key != family)
+        got = classify(parse_email((CORPUS / rel).read_bytes()), desks=desks, **kwargs)
+        results.append((rel, MailKind(rel.split("/")[0]), got))
+    assert len({e["family"] for e in manifest.values() if e.get("family")}) >= 20
+    p, r = _human_pr(results)
+    assert min(p, r) >= 0.95, (p, r)
+
+
+def test_answering_the_question_is_evidence_of_a_person():
+    question = "Do you deliver to Norway, and what does shipping cost?"
+    body = "Yes, we deliver to Norway; shipping costs 9.90 EUR."
+    without = classify(parse_email(mail(body)))
+    with_question = classify(parse_email(mail(body)), question=question)
+    assert any("answers the question" in r for r in with_question.reasons)
+    assert with_question.scores["human"] > without.scores["human"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import imaplib
 import json
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -280,3 +281,33 @@ def test_cli_watch_wakes_on_idle_push_and_stops_on_ctrl_c(mailbox, tmp_path):
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_ticket_only_reply_and_classification_do_not_depend_on_uid_order(mailbox, tmp_path):
+    """Issue 14: a reply carrying only the helpdesk's ticket number matches once the ack
+    taught it, even with a lower UID; issue 12 item 10: the human reply fetched before the
+    automatic acknowledgement is still human, and the ack still automatic."""
+    from datetime import datetime as _dt
+
+    ws = imap_workspace(tmp_path / "ws", mailbox)
+    probe = sent_probe(ws, "tttttttttt")
+    sent = _dt.fromisoformat(probe.state["sent_at"])
+    zendesk = ("Auto-Submitted: auto-generated\r\nX-Zendesk-From-Account-Id: 7f3a21\r\n"
+               "X-Mailer: Zendesk Mailer")
+    human = reply_bytes(subject="[#48210] Your question", sender="help@acme.test",
+                        body="Hi Anna,\r\n\r\nyes, we deliver to Norway in 5 days for 9.90 EUR."
+                             "\r\n\r\nBest,\r\nJonas", extra=zendesk)
+    ack = reply_bytes(subject="Request received: Delivery to Norway [#48210]",
+                      in_reply_to=probe.state["message_id"], extra=zendesk,
+                      body="We have received your request (#48210). A member of our team "
+                           "will get back to you within 24 hours.")
+    # APPEND with INTERNALDATEs: the human reply gets the lower UID but arrives later
+    with mailbox.imap(USER) as client:
+        for raw, after in ((human, timedelta(hours=3)), (ack, timedelta(seconds=30))):
+            when = imaplib.Time2Internaldate((sent + after).timestamp())
+            assert client.append("INBOX", None, when, raw)[0] == "OK"
+    report = run(ws)
+    got = sorted((e.data["match"], e.data["kind"]) for e in report.events[probe.id])
+    assert got == [("message-id", "auto_ack"), ("ticket", "human")]
+    [ack_event] = [e for e in report.events[probe.id] if e.data["kind"] == "auto_ack"]
+    assert ack_event.data["promise"]["amount"] == 24

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from svcbench.config import Company
 from svcbench.models import Channel, Event, Outcome, Probe, ProbeStatus
 from svcbench.probes.email import EmailProbe
@@ -259,3 +261,47 @@ def test_measure_ignores_bounces_and_counts_auto_only():
     m = plugin.measure(probe(outcome=Outcome.ANSWERED_AUTO_ONLY), [sent(), bounce, ooo], cal)
     assert m.first_response_s == 60.5 and m.wait_s is None and not m.answered_by_human
     assert m.metrics["first_reply_kind"] == "out_of_office" and m.metrics["replies"] == 1
+
+
+# -- matching in the wild (issue 14) ----------------------------------------------------------
+
+
+def test_ticket_numbers_as_helpdesks_write_them():
+    from svcbench.probes.email.match import ticket_numbers
+
+    assert ticket_numbers("[Acme Support #48210] Re: Delivery") == ("48210",)
+    assert ticket_numbers("Ticket#48210 updated") == ("48210",)
+    assert ticket_numbers("Update", "Ihre Vorgangsnummer: 771234") == ("771234",)
+    assert ticket_numbers("お問い合わせ", "受付番号：99123") == ("99123",)
+    assert ticket_numbers("Delivery to Norway", "Order 12 of 2026") == ()
+
+
+def test_ticket_number_only_subject_matches_the_probe_that_learned_it():
+    t = target(tickets=("48210",))
+    other = target("zzzzzzzzzz", "p2", tickets=("50001",))
+    got = match_email(email(subject="[#48210]", sender="noreply@desk.example", body="Solved."),
+                      [other, t], arrived_at=ARRIVED)
+    assert (got.probe_id, got.method) == ("p1", "ticket")
+    # a number two probes share decides nothing
+    shared = target("yyyyyyyyyy", "p3", tickets=("48210",))
+    assert match_email(email(subject="[#48210]", sender="noreply@desk.example", body="x"),
+                       [t, shared], arrived_at=ARRIVED) is None
+
+
+def test_outsourced_helpdesk_domain_still_matches_probably():
+    t = target(company_name="Acme Outdoor")
+    bpo = email(subject="Re: Delivery to Norway", sender="care@contact-centre.example",
+                body="Kind regards, your Acme team")
+    assert match_email(bpo, [t], arrived_at=ARRIVED) is None  # nothing ties it to Acme yet
+    named = email(subject="Re: Delivery to Norway", sender="care@contact-centre.example",
+                  extra="Reply-To: support@acme.test", body="Hello")
+    got = match_email(named, [t], arrived_at=ARRIVED)
+    assert got is not None and got.method == "probable" and got.score == pytest.approx(0.75)
+    # the sender's display name naming the company does it too
+    raw = (b"From: Acme Outdoor Support <care@contact-centre.example>\r\nTo: anna@shopper.test\r\n"
+           b"Subject: Re: Delivery to Norway\r\nMessage-ID: <b1@contact-centre.example>\r\n\r\n"
+           b"Hi\r\n")
+    assert match_email(parse_email(raw), [t], arrived_at=ARRIVED).method == "probable"
+    # a domain an earlier reply to this probe came from counts as the company's own
+    learned = target(reply_domains=("contact-centre.example",))
+    assert match_email(bpo, [learned], arrived_at=ARRIVED).score == pytest.approx(1.0)

@@ -293,7 +293,8 @@ class Report:
     seed: int
     top_n: int
     generated_at: datetime
-    #: findings beside the rankings, by name (e.g. "chat_service": availability, promises),
+    #: findings beside the rankings, by name ("chat_service": availability and queue
+    #: promises; "email_replies": replies reviewed by a person, reply-time promises kept),
     #: added by the caller and rendered by each format when present
     sections: dict[str, Any] = field(default_factory=dict)
 

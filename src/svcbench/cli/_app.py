@@ -6,8 +6,9 @@ import typer
 from typer.core import TyperGroup
 
 #: commands in the order a newcomer meets them; any others follow alphabetically
-ORDER = ("init", "config", "demo", "plan", "tick", "schedule", "collect", "chat", "call", "log",
-         "import", "form", "probes", "results", "report", "simulate", "db", "metrics", "plugins")
+ORDER = ("init", "config", "demo", "plan", "tick", "schedule", "collect", "replies", "chat",
+         "call", "log", "import", "form", "probes", "results", "report", "simulate", "db",
+         "metrics", "plugins")
 
 
 class OrderedGroup(TyperGroup):

@@ -96,6 +96,14 @@ def report(
                 result.sections["chat_service"] = findings
         if company:
             _keep_companies(result, set(company))
+        if "email" in selected:
+            from ..models import Channel
+            from ..probes.email.summary import reply_summary
+
+            result.sections["email_replies"] = reply_summary(
+                (m for m in store.measurements(channel=Channel.EMAIL, quarter=wanted_quarter)
+                 if not company or m.company in company),
+                names)
         out_dir = output or ws.config.reports_dir
     finally:
         ws.close()

@@ -96,6 +96,14 @@ def key_metrics(channel: str, metrics: dict[str, Any]) -> str:
             parts.append(f"shipped after {metrics['days_to_ship']:g} d")
         if metrics.get("refund_amount") is not None:
             parts.append(f"refund {metrics['refund_amount']:g}")
+    elif channel == "email" and (metrics.get("promise") or metrics.get("reviewed_by_person")):
+        promise = metrics.get("promise")
+        if promise:
+            kept = {True: "kept", False: "missed", None: "open"}[metrics.get("promise_kept")]
+            parts.append(f"promised {promise['amount']:g} {promise['unit'].replace('_', ' ')}"
+                         f": {kept}")
+        if metrics.get("reviewed_by_person"):
+            parts.append(f"{metrics['reviewed_by_person']} reviewed by a person")
     else:
         for key, value in list(metrics.items())[:3]:
             if isinstance(value, bool | int | float | str) and value not in ("", None):

@@ -37,8 +37,9 @@ def report_document(report: Report) -> dict[str, Any]:
             "top_n": report.top_n,
             "counted_outcomes": ["answered", "answered_auto_only", "unanswered", "abandoned",
                                  "unavailable"],
-            "excluded_outcomes": ["failed", "cancelled"],
+            "excluded_outcomes": ["failed", "cancelled", "blocked"],
         },
+        "email_replies": report.sections.get("email_replies"),
         "channels": [
             {
                 "channel": c, "targets_s": report.channels[c].targets,

@@ -90,6 +90,8 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
             console.print(f"  … {len(report.overall) - limit} more (--limit 0 shows all)")
     if "chat_service" in report.sections:
         print_chat_service(report.sections["chat_service"], console)
+    if report.sections.get("email_replies"):
+        print_email_replies(report.sections["email_replies"], console)
 
 
 def print_chat_service(findings: dict, console: Console) -> None:
@@ -106,3 +108,23 @@ def print_chat_service(findings: dict, console: Console) -> None:
             f"  • {row['name']}: {row['kept']} queue promises kept, {row['broken']} broken"
             + (f", {row['open']} not judged" if row["open"] else "")
             + f" (in {row['with_promise']} of {row['chats']} chats)"))
+
+
+def print_email_replies(summary: dict, console: Console) -> None:
+    """Replies a person reviewed, and promised reply times kept, per company."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"email: {summary['reviewed_by_person']} replies reviewed by a person "
+                       f"across {summary['probes']} probes"))
+    if not summary["promises"]:
+        return
+    table = Table(title="email: promised reply times kept (first human reply within the "
+                  "time the acknowledgement promised)", title_justify="left")
+    for header in ("company", "promised", "kept", "missed", "open", "kept share"):
+        table.add_column(header, justify="left" if header == "company" else "right")
+    for row in summary["promises"]:
+        table.add_row(plain(row["company_name"]), str(row["promised"]), str(row["kept"]),
+                      str(row["missed"]), str(row["open"]),
+                      percent(row["kept_share"]) if row["kept_share"] is not None else "–")
+    console.print(table)

@@ -51,7 +51,49 @@ def instant(event: Event) -> datetime:
 
 
 def replies(events: list[Event]) -> list[Event]:
-    return sorted((e for e in events if e.kind == RECEIVED), key=lambda e: e.at)
+    """Received replies in arrival order, with a person's review verdicts applied."""
+    from .review import effective_replies
+
+    return effective_replies(events)
+
+
+def promise_deadline(start: datetime, promise: dict, calendar: BusinessCalendar) -> datetime:
+    """When a promised reply time ("within 2 business days") runs out, counted from ``start``.
+
+    Hours and days are calendar time; business days are the company's open days (Monday to
+    Friday without holidays when it has no opening hours configured), ending at local
+    midnight after the last one.
+    """
+    from datetime import date as _date
+
+    amount = float(promise["amount"])
+    if promise["unit"] == "hours":
+        return start + timedelta(hours=amount)
+    if promise["unit"] == "days":
+        return start + timedelta(days=amount)
+    tz = calendar.tz
+    day: _date = start.astimezone(tz).date()
+    left = max(1, round(amount))
+    while left:
+        day += timedelta(days=1)
+        if _business_day(calendar, day):
+            left -= 1
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz)
+    return end.astimezone(start.tzinfo)
+
+
+def _business_day(calendar: BusinessCalendar, day) -> bool:
+    from ...hours import ALWAYS_OPEN
+
+    if calendar.is_closed_date(day):
+        return False
+    overrides = dict(calendar.overrides)
+    if day in overrides:
+        return bool(overrides[day])
+    schedule = calendar.schedule_at(day)
+    if schedule is ALWAYS_OPEN or schedule == ALWAYS_OPEN:
+        return day.weekday() < 5
+    return bool(schedule.weekly[day.weekday()])
 
 
 def is_human(event: Event) -> bool:
@@ -210,6 +252,21 @@ class EmailProbe(ProbePlugin):
             "clock_suspect": any(e.data.get("clock_suspect") for e in got),
             "recovered_start": bool(sent and sent.source != "smtp"),
         }
+        metrics["reviewed_by_person"] = sum(bool(e.data.get("reviewed")) for e in got)
+        promised = next((e for e in autos if e.data.get("promise")), None)
+        if promised is not None and start is not None:
+            promise = promised.data["promise"]
+            due = promise_deadline(start, promise, calendar)
+            metrics["promise"] = {"amount": promise["amount"], "unit": promise["unit"],
+                                  "text": promise.get("text"), "due_s":
+                                  round((due - start).total_seconds(), 1)}
+            # None while a human reply may still come; False once it came late or never
+            if human is not None:
+                metrics["promise_kept"] = instant(human) <= due
+            elif probe.outcome in (Outcome.ANSWERED_AUTO_ONLY, Outcome.UNANSWERED):
+                metrics["promise_kept"] = False
+            else:
+                metrics["promise_kept"] = None
         flags = []
         if human is not None and not calendar.is_open(human.at):
             flags.append("replied_outside_hours")

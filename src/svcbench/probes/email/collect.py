@@ -22,14 +22,14 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StoreError
 from ...models import Channel, Event, Probe, ProbeStatus, format_instant, utcnow
 from .imap import RETRY_DELAYS, FetchedMessage, ImapSession, MailboxError, chunks, uid_set
-from .match import ProbeTarget, company_domains, match_email, worth_fetching
+from .match import ProbeTarget, company_domains, match_email, ticket_numbers, worth_fetching
 
 if TYPE_CHECKING:
     from ...config import Config, Shopper
@@ -53,9 +53,13 @@ KEPT_HEADERS = (
     "message-id", "in-reply-to", "references", "from", "to", "cc", "reply-to", "delivered-to",
     "date", "subject", "return-path", "auto-submitted", "precedence", "x-auto-response-suppress",
     "x-autoreply", "x-autorespond", "x-mailer", "x-loop", "list-unsubscribe", "content-type",
+    # evidence the classifier may cite, kept so a reviewer sees the values
+    "x-autoresponder", "x-otrs-loop", "x-fc-machinegenerated", "list-id", "x-failed-recipients",
+    "user-agent", "x-powered-by", "managed-by",
 )
 KEPT_PREFIXES = ("x-zendesk", "x-fd-", "x-rt-", "x-zammad", "x-ms-exchange-inbox-rules",
-                 "x-ms-exchange-generated", "x-freshdesk", "x-helpscout", "x-intercom")
+                 "x-ms-exchange-generated", "x-freshdesk", "x-helpscout", "x-intercom",
+                 "x-servicenow", "x-jira", "x-otrs", "x-znuny", "x-sfdc", "x-hubspot", "rt-")
 
 
 @dataclass
@@ -120,11 +124,12 @@ def targets_for(store: Store, config: Config, shopper: Shopper) -> list[ProbeTar
     for probe in waiting:
         if probe.shopper != shopper.id or not probe.state.get("message_id"):
             continue
-        targets.append(target_of(probe, config, shopper))
+        targets.append(target_of(probe, config, shopper, store))
     return targets
 
 
-def target_of(probe: Probe, config: Config, shopper: Shopper) -> ProbeTarget:
+def target_of(probe: Probe, config: Config, shopper: Shopper,
+              store: Store | None = None) -> ProbeTarget:
     company = config.companies.get(probe.company)
     endpoint = company.channels.get(Channel.EMAIL) if company else None
     address = endpoint.options.get("address") if endpoint else probe.state.get("to")
@@ -133,6 +138,14 @@ def target_of(probe: Probe, config: Config, shopper: Shopper) -> ProbeTarget:
     sent = probe.state.get("sent_at")
     from ...models import parse_instant
 
+    tickets: list[str] = []
+    reply_domains: list[str] = []
+    for event in (store.events(probe.id) if store is not None else []):
+        if event.kind == "email.received":
+            tickets += event.data.get("tickets") or []
+            sender = (event.data.get("from") or "").rpartition("@")[2].lower()
+            if sender and event.data.get("match") in ("message-id", "address", "reference"):
+                reply_domains.append(sender)
     return ProbeTarget(
         probe_id=probe.id, message_id=probe.state["message_id"],
         reply_address=probe.state.get("reply_to", ""), ref=probe.state.get("ref", ""),
@@ -140,7 +153,15 @@ def target_of(probe: Probe, config: Config, shopper: Shopper) -> ProbeTarget:
         sent_at=parse_instant(sent) if sent else probe.started_at,
         deadline_at=probe.deadline_at,
         shopper_addresses=((shopper.email or "").lower(),),
+        tickets=tuple(dict.fromkeys(tickets)), reply_domains=tuple(dict.fromkeys(reply_domains)),
+        company_name=company.name if company else None,
+        question=_question(config, probe),
     )
+
+
+def _question(config: Config, probe: Probe) -> str | None:
+    scenario = config.scenarios.get(probe.scenario) if probe.scenario else None
+    return scenario.question_for(probe.channel) if scenario else None
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -267,31 +288,49 @@ def sync_folder(session: ImapSession, store: Store, shopper: Shopper, folder: st
                 result.bad += 1
                 log.warning("collect %s uid %s: unreadable headers skipped: %s", key, item.uid,
                             _one_line(exc))
+    unmatched: list[FetchedMessage] = []
+    learned = False
     for batch in chunks([uid for uid, _ in candidates], BODY_BATCH):
         for item in session.fetch_bodies(uid_set(batch)):
             result.bodies_fetched += 1
-            try:
-                store_if_match(store, item, targets, folder, result, report)
-            except StoreError:
-                raise  # the cursor must not move past a message we could not store
-            except Exception as exc:  # noqa: BLE001 - log, count, carry on
-                result.bad += 1
-                log.warning("collect %s uid %s: message skipped: %s", key, item.uid,
-                            _one_line(exc))
+            before = [t.tickets for t in targets]
+            seen = (result.matched, result.duplicates, result.bad)
+            _store_one(store, item, targets, folder, result, report, key)
+            if (result.matched, result.duplicates, result.bad) == seen:
+                unmatched.append(item)
+            learned = learned or before != [t.tickets for t in targets]
+    if learned:
+        # a reply in this batch taught us a ticket number: mail carrying only that number
+        # (whatever its UID order) gets a second chance before the cursor moves past it
+        for item in unmatched:
+            _store_one(store, item, targets, folder, result, report, key)
     new_cursor["last_uid"] = max(new_cursor["last_uid"], highest)
     store.set_cursor(CURSOR, key, new_cursor)
+
+
+def _store_one(store: Store, item: FetchedMessage, targets: list[ProbeTarget], folder: str,
+               result: MailboxResult, report: CollectReport, key: str) -> bool:
+    try:
+        return store_if_match(store, item, targets, folder, result, report)
+    except StoreError:
+        raise  # the cursor must not move past a message we could not store
+    except Exception as exc:  # noqa: BLE001 - log, count, carry on
+        result.bad += 1
+        log.warning("collect %s uid %s: message skipped: %s", key, item.uid, _one_line(exc))
+        return False
 
 
 def _worth_fetching(item: FetchedMessage, targets: list[ProbeTarget]) -> bool:
     from .parse import parse_email
 
-    return worth_fetching(parse_email(item.data), targets, arrived_at=item.internaldate)
+    return worth_fetching(parse_email(item.data, detect_bounces=False), targets,
+                          arrived_at=item.internaldate)
 
 
 def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget],
                    folder: str, result: MailboxResult, report: CollectReport) -> bool:
     """Match one fetched message; store it with its event if it belongs to a probe."""
-    from .classify import MailKind, classify
+    from .classify import classify
     from .parse import parse_email
 
     email = parse_email(item.data)
@@ -299,10 +338,9 @@ def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget
     if match is None:
         return False
     target = next(t for t in targets if t.probe_id == match.probe_id)
-    previous = [m for m in store.messages(match.probe_id)
-                if m["direction"] == "in" and m["classification"] != MailKind.BOUNCE]
+    # a kind depends on the message and its probe only, never on replies fetched before it
     verdict = classify(email, sent_at=target.sent_at, arrived_at=item.internaldate,
-                       is_first_from_company=not previous)
+                       probe_subject=target.subject, question=target.question)
     kind = str(verdict.kind.value if hasattr(verdict.kind, "value") else verdict.kind)
     ident = email.message_id or hashlib.sha256(item.data[:20000]).hexdigest()[:32]
     dedupe_key = f"email:{ident}:{format_instant(item.internaldate)}"
@@ -318,9 +356,12 @@ def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget
             "date_header": format_instant(email.date) if email.date else None,
             "received_header": format_instant(email.received_at) if email.received_at else None,
             "clock_suspect": bool(flags), "clock_flags": flags, "review": bool(verdict.review),
-            "reasons": list(verdict.reasons)[:10], "from": email.from_addr,
+            "reasons": list(verdict.reasons)[:12], "from": email.from_addr,
+            "confidence": verdict.confidence, "headers_used": list(verdict.headers_used),
+            "promise": verdict.promise.as_dict() if verdict.promise else None,
             "subject": email.subject[:300], "folder": folder,
-            "dsn_failed_recipient": email.dsn_failed_recipient,
+            "dsn_failed_recipient": email.dsn_failed_recipient, "dedupe_key": dedupe_key,
+            "tickets": list(ticket_numbers(email.subject, email.text)),
         },
     )
     with store.transaction():
@@ -334,6 +375,13 @@ def store_if_match(store: Store, item: FetchedMessage, targets: list[ProbeTarget
         )
         if added:
             store.add_events([event])
+    # what this reply teaches about the probe: its ticket number and the domain it came from
+    learned_tickets = tuple(dict.fromkeys((*target.tickets, *event.data["tickets"])))
+    sender_domain = (email.from_addr or "").rpartition("@")[2]
+    domains = target.reply_domains + ((sender_domain,) if sender_domain and match.method in (
+        "message-id", "address", "reference") else ())
+    targets[targets.index(target)] = replace(target, tickets=learned_tickets,
+                                             reply_domains=tuple(dict.fromkeys(domains)))
     if not added:
         result.duplicates += 1
         return False

@@ -4,9 +4,13 @@
    of the original inside the report);
 2. ``address``: the probe's own reply address (``local+token@``) is in To/Cc/Delivered-To;
 3. ``reference``: the probe's reference number appears in the subject or body;
-4. ``probable``: sent from the company's (or a known helpdesk's) domain, after the probe was
-   sent and before its deadline, with a similar subject; recorded with its score, never as
-   certain.
+4. ``ticket``: a ticket number an earlier reply to this probe carried ("[#48210]",
+   "Ticket#48210", "受付番号：48210") appears in the subject or body: helpdesks that strip
+   our references and rewrite the subject still quote their own ticket number;
+5. ``probable``: sent from the company's domain, a known helpdesk's, a domain an earlier
+   reply to this probe came from, or (outsourced support) a sender naming the company,
+   after the probe was sent and before its deadline, with a similar subject; recorded with
+   its score, never as certain.
 """
 
 from __future__ import annotations
@@ -23,17 +27,27 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from .parse import ParsedEmail
 
-#: domains helpdesk software sends from (replies come from them, not the company's domain)
-HELPDESK_DOMAINS = (
-    "zendesk.com", "freshdesk.com", "freshservice.com", "helpscout.net", "helpscoutapp.com",
-    "intercom-mail.com", "intercom.io", "zohodesk.com", "zohodesk.eu", "gorgias.com",
-    "gorgias.io", "kayako.com", "desk.com", "reamaze.com", "groovehq.com", "kustomerapp.com",
-    "gladly.com", "happyfox.com", "frontapp.com", "hubspot.com", "salesforce.com",
-)
+def _helpdesk_domains() -> tuple[str, ...]:
+    from .phrases import helpdesk_domains
+
+    return helpdesk_domains() + ("desk.com",)
+
+
+#: domains helpdesk software sends from (data/email/helpdesks.toml)
+HELPDESK_DOMAINS = _helpdesk_domains()
 
 PROBABLE_THRESHOLD = 0.6
 
-METHODS = ("message-id", "address", "reference", "probable")
+METHODS = ("message-id", "address", "reference", "ticket", "probable")
+
+#: ticket numbers as helpdesks write them in subjects and bodies
+_TICKET_NUMBER = re.compile(
+    r"\[[^\[\]]{0,40}#\s?(\d{3,12})\]|\(#(\d{3,12})\)|"
+    r"\b(?:ticket|case|request|incident|vorgang|anfrage|demande|caso|pratica|chamado|pedido|"
+    r"ticketnummer|vorgangsnummer)\s?(?:#|no\.?|nr\.?|n°|number|nummer|id|número)?\s?[:#]?\s?"
+    r"\[?#?(\d{3,12})\b|"
+    r"(?:受付番号|お問い合わせ番号|工单号|工单编号|टिकट नंबर|టికెట్ నంబర్)\s?[:：]?\s?(\d{3,12})",
+    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,14 @@ class ProbeTarget:
     sent_at: datetime | None = None
     deadline_at: datetime | None = None
     shopper_addresses: tuple[str, ...] = field(default_factory=tuple)
+    #: ticket numbers earlier replies to this probe carried
+    tickets: tuple[str, ...] = ()
+    #: domains earlier matched replies to this probe came from (outsourced helpdesks)
+    reply_domains: tuple[str, ...] = ()
+    #: the company's display name, to recognise an outsourced sender naming it
+    company_name: str | None = None
+    #: the question we asked (an answer shares its words)
+    question: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +158,27 @@ def _by_address(email: ParsedEmail, targets: Sequence[ProbeTarget]) -> Match | N
     return None
 
 
+def ticket_numbers(subject: str | None, text: str | None = None) -> tuple[str, ...]:
+    """Ticket numbers a helpdesk wrote into a subject or body, in order of appearance."""
+    found = []
+    for m in _TICKET_NUMBER.finditer(f"{subject or ''}\n{(text or '')[:20000]}"):
+        number = next(g for g in m.groups() if g)
+        if number not in found:
+            found.append(number)
+    return tuple(found[:5])
+
+
+def _by_ticket(email: ParsedEmail, targets: Sequence[ProbeTarget],
+               text: str | None) -> Match | None:
+    numbers = set(ticket_numbers(email.subject, text))
+    if not numbers:
+        return None
+    hits = [t for t in targets if numbers & set(t.tickets)]
+    if len(hits) == 1:  # a number two probes share says nothing
+        return Match(hits[0].probe_id, "ticket")
+    return None
+
+
 def _by_reference(email: ParsedEmail, targets: Sequence[ProbeTarget],
                   text: str | None) -> Match | None:
     haystack = f"{email.subject or ''}\n{text or ''}"
@@ -151,9 +194,12 @@ def probable_score(email: ParsedEmail, target: ProbeTarget,
     sender = domain_of(email.from_addr or "")
     if not sender:
         return 0.0
-    own = _within(sender, target.company_domains)
+    own = _within(sender, target.company_domains) or _within(sender, target.reply_domains)
+    factor = 1.0 if own else 0.85  # a helpdesk shared by many companies is weaker evidence
     if not own and not _within(sender, HELPDESK_DOMAINS):
-        return 0.0
+        if not _names_company(email, target):
+            return 0.0
+        factor = 0.75  # outsourced support: another domain, writing in the company's name
     if arrived_at is not None:
         # INTERNALDATE has whole seconds: a fast reply can look up to 1 s older than our send
         if target.sent_at is not None and arrived_at < target.sent_at - timedelta(seconds=1):
@@ -161,8 +207,21 @@ def probable_score(email: ParsedEmail, target: ProbeTarget,
         if target.deadline_at is not None and arrived_at > target.deadline_at:
             return 0.0
     similarity = subject_similarity(email.subject or "", target.subject)
-    # the company's own domain is stronger evidence than a helpdesk shared by many companies
-    return round(similarity * (1.0 if own else 0.85), 3)
+    return round(similarity * factor, 3)
+
+
+def _names_company(email: ParsedEmail, target: ProbeTarget) -> bool:
+    """The sender writes for the company: its name in the From display name, or one of its
+    domains in Reply-To or the text (outsourced contact centres sign as the brand)."""
+    name = (target.company_name or "").lower()
+    display = (email.from_name or "").lower()
+    if name and len(name) >= 4 and (name in display or display.startswith(name.split()[0])
+                                    and len(name.split()[0]) >= 4):
+        return True
+    if any(_within(domain_of(a), target.company_domains) for a in email.reply_to):
+        return True
+    text = (email.text or "")[:20000].lower()
+    return any(d and d in text for d in target.company_domains)
 
 
 def _by_probable(email: ParsedEmail, targets: Sequence[ProbeTarget],
@@ -197,7 +256,7 @@ def match_email(email: ParsedEmail, targets: Sequence[ProbeTarget], *,
     if text is None:
         text = email.text
     return (_by_message_id(email, targets) or _by_address(email, targets)
-            or _by_reference(email, targets, text)
+            or _by_reference(email, targets, text) or _by_ticket(email, targets, text)
             or _by_probable(email, targets, arrived_at, threshold))
 
 

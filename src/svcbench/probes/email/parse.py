@@ -33,12 +33,12 @@ _MAX_DEPTH = 30
 _MAX_HEADER_CHARS = 20_000
 _MAX_ADDRESS_CHARS = 8_000
 _MAX_ADDRESSES = 200
+_FLUFL_MAX_BYTES = 256_000
 
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
-_BETWEEN_ENCODED_WORDS = re.compile(r"(\?=)\s+(=\?)")
 _MSGID = re.compile(r"<([^<>\s]+)>")
 # Bounded repetitions: unbounded ones go quadratic on long runs without an '@'.
 _BARE_MSGID = re.compile(r"[^\s<>,;\"@]{1,250}@[^\s<>,;\"]{1,250}")
@@ -73,6 +73,11 @@ class ParsedEmail:
     report_type: str | None = None  # multipart/report's report-type, lower-cased
     dsn_actions: tuple[str, ...] = ()  # Action: fields of a DSN (failed, delayed, ...)
     text_from_html: bool = False
+    #: flufl.bounce's verdict: addresses it found as permanent / temporary failures
+    bounce_permanent: tuple[str, ...] = ()
+    bounce_temporary: tuple[str, ...] = ()
+    #: the delivery report sits below the top level (relayed, forwarded, wrapped in mixed)
+    dsn_nested: bool = False
 
     def header(self, name: str) -> str | None:
         """First decoded value of a header (case-insensitive), or None."""
@@ -106,26 +111,56 @@ def _charset_codec(name: str | None) -> str | None:
         return None
 
 
-def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, bool]:
-    """Decode with the declared charset, else UTF-8, else cp1252, else latin-1.
+def _utf8_multibyte(data: bytes) -> bool:
+    """Valid UTF-8 with at least one multi-byte sequence: almost never an accident."""
+    if data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
-    Returns (text, clean) where clean is False if a fallback or replacement was needed.
+
+def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, bool]:
+    """Decode with the declared charset unless the bytes say otherwise.
+
+    Text that is valid multi-byte UTF-8 is UTF-8 whatever the label says (a body declared
+    iso-8859-1 or Big5 that is really UTF-8 is common); bytes the declared charset cannot
+    decode go to charset-normalizer's detector, then cp1252/latin-1.
+    Returns (text, clean) where clean is False if the label was wrong or a fallback was needed.
     """
     codec = _charset_codec(charset)
     if codec in ("ascii", "us-ascii"):
         codec = None  # mislabelled 8-bit text is common; utf-8 is a superset anyway
-    candidates = [c for c in (codec, "utf-8") if c]
-    for candidate in candidates:
+    if codec not in (None, "utf-8") and _utf8_multibyte(data):
+        return data.decode("utf-8"), False
+    for candidate in [c for c in (codec, "utf-8") if c]:
         try:
             return data.decode(candidate), candidate == (codec or "utf-8")
         except (UnicodeDecodeError, LookupError):
             continue
         except Exception:  # exotic codecs can fail in odd ways
             continue
+    detected = _detect(data)
+    if detected is not None:
+        return detected, False
     try:
         return data.decode("cp1252"), False
     except UnicodeDecodeError:
         return data.decode("latin-1"), False
+
+
+def _detect(data: bytes) -> str | None:
+    if len(data) < 8:
+        return None
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:200_000]).best()
+    except Exception:  # the detector must never take the message down
+        return None
+    return str(best) if best is not None else None
 
 
 def _to_bytes(value: str) -> bytes:
@@ -148,20 +183,52 @@ def _fix_8bit(value: str) -> str:
     return value
 
 
-def _decode_word(charset: str, encoding: str, payload: str) -> str | None:
+def _word_bytes(encoding: str, payload: str) -> bytes | None:
     try:
         if encoding in "bB":
             payload = re.sub(r"[^A-Za-z0-9+/]", "", payload)
             payload = payload[: len(payload) - len(payload) % 4] if len(payload) % 4 == 1 else (
                 payload + "=" * (-len(payload) % 4))
-            data = base64.b64decode(payload)
-        else:
-            data = quopri.decodestring(payload.replace("_", " ").encode("ascii", "replace"),
-                                       header=False)
+            return base64.b64decode(payload)
+        return quopri.decodestring(payload.replace("_", " ").encode("ascii", "replace"),
+                                   header=False)
     except (binascii.Error, ValueError):
         return None
-    text, _ = decode_bytes(data, charset)
-    return text
+
+
+def _decode_words(value: str) -> str:
+    """RFC 2047 words; adjacent words in one charset are joined as bytes first, so a
+    character split across two words (common from some mailers) decodes whole."""
+    out: list[str] = []
+    pending: list[bytes] = []
+    pending_charset: str | None = None
+    pos = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_charset
+        if pending:
+            out.append(decode_bytes(b"".join(pending), pending_charset)[0])
+        pending, pending_charset = [], None
+
+    for m in _ENCODED_WORD.finditer(value):
+        between = value[pos:m.start()]
+        data = _word_bytes(m.group(2), m.group(3))
+        charset = m.group(1).lower()
+        if between and not (pending and between.isspace()):
+            flush()
+            out.append(between)
+        if data is None:
+            flush()
+            out.append(m.group(0))
+        else:
+            if pending and charset != pending_charset:
+                flush()
+            pending.append(data)
+            pending_charset = charset
+        pos = m.end()
+    flush()
+    out.append(value[pos:])
+    return "".join(out)
 
 
 def decode_header_value(value: str) -> str:
@@ -170,14 +237,7 @@ def decode_header_value(value: str) -> str:
         value = _fix_8bit(str(value)[:_MAX_HEADER_CHARS])
         value = _HEADER_CONTROL.sub(" ", value.replace("\r\n", "").replace("\n", ""))
         if "=?" in value:
-            value = _BETWEEN_ENCODED_WORDS.sub(r"\1\2", value)
-
-            def repl(m: re.Match[str]) -> str:
-                decoded = _decode_word(m.group(1), m.group(2), m.group(3))
-                return m.group(0) if decoded is None else decoded
-
-            value = _ENCODED_WORD.sub(repl, value)
-            value = _HEADER_CONTROL.sub(" ", value)
+            value = _HEADER_CONTROL.sub(" ", _decode_words(value))
         return _clean(value.strip())
     except Exception:  # a header must never take the message down with it
         return _clean(re.sub(r"[^\x20-\x7e]", "?", str(value)))
@@ -494,6 +554,24 @@ def received_time(value: str | None) -> datetime | None:
 # ------------------------------------------------------------------------------ DSN
 
 
+def _reports(root: Message) -> list[tuple[Message, int]]:
+    """Every multipart/report in the tree (the root included), not inside attached messages'
+    own reports deeper than _MAX_DEPTH."""
+    found: list[tuple[Message, int]] = []
+    stack: list[tuple[Message, int]] = [(root, 0)]
+    seen = 0
+    while stack and seen < _MAX_PARTS:
+        part, depth = stack.pop()
+        seen += 1
+        ctype = _content_type(part)
+        if ctype == "multipart/report":
+            found.append((part, depth))
+        if depth < _MAX_DEPTH and (ctype.startswith("multipart/") or ctype.startswith(
+                ("message/rfc822", "message/global"))):
+            stack.extend((child, depth + 1) for child in reversed(_children(part)))
+    return found
+
+
 def _dsn_details(root: Message, defects: list[str]) -> tuple[str | None, str | None, list[str]]:
     original_id: str | None = None
     recipient: str | None = None
@@ -501,7 +579,7 @@ def _dsn_details(root: Message, defects: list[str]) -> tuple[str | None, str | N
     for part in _children(root):
         ctype = _content_type(part)
         try:
-            if ctype == "message/delivery-status":
+            if ctype in ("message/delivery-status", "message/global-delivery-status"):
                 blocks = _children(part)
                 if not blocks:  # some parsers leave it as text: parse the fields ourselves
                     text = _part_text(part, defects)
@@ -537,6 +615,38 @@ def _dsn_details(root: Message, defects: list[str]) -> tuple[str | None, str | N
     return original_id, recipient, actions
 
 
+def _quiet_flufl() -> None:
+    # flufl.bounce logs a traceback for every detector that trips over a header it did not
+    # expect (then carries on): that is noise for us, never an error to show a user.
+    import logging
+
+    logger = logging.getLogger("flufl.bounce")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
+def _flufl_bounce(msg: Message, defects: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """GNU Mailman's bounce detectors: (temporary, permanent) failing addresses."""
+    try:
+        from flufl.bounce import all_failures
+
+        _quiet_flufl()
+        temporary, permanent = all_failures(msg)
+    except Exception as exc:  # a detector choking on odd mail is not our message's fault
+        defects.append(f"bounce detection failed ({type(exc).__name__})")
+        return (), ()
+
+    def norm(values) -> tuple[str, ...]:
+        out = []
+        for v in list(values)[:20]:
+            text = v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+            out.append(_clean(text).strip().lower()[:300])
+        return tuple(sorted(set(out)))
+
+    return norm(temporary), norm(permanent)
+
+
 _BODY_MSGID = re.compile(r"^\s*Message-ID:\s*<([^<>\s]+)>", re.IGNORECASE | re.MULTILINE)
 _BODY_RECIPIENT = re.compile(
     r"(?:final-recipient:\s*rfc822;\s*|failed recipient[s]?:?\s*|"
@@ -552,8 +662,12 @@ def _parse_message(raw: bytes, policy: email.policy.Policy) -> Message:
     return BytesParser(policy=policy).parsebytes(raw)
 
 
-def parse_email(raw: bytes) -> ParsedEmail:
-    """Parse raw RFC 5322 bytes. Never raises, whatever the input."""
+def parse_email(raw: bytes, *, detect_bounces: bool = True) -> ParsedEmail:
+    """Parse raw RFC 5322 bytes. Never raises, whatever the input.
+
+    detect_bounces=False skips flufl.bounce's detectors (for header-only triage, where a
+    delivery report cannot be seen anyway and every millisecond counts per message).
+    """
     defects: list[str] = []
     try:
         if isinstance(raw, str):
@@ -575,7 +689,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     for policy in (email.policy.compat32, email.policy.default):
         try:
             msg = _parse_message(data, policy)
-            return _extract(msg, size, list(defects))
+            return _extract(msg, size, list(defects), detect_bounces)
         except Exception as exc:  # try the next policy; then give up gracefully
             defects.append(f"parser failure with {type(policy).__name__} "
                            f"({type(exc).__name__})")
@@ -590,7 +704,8 @@ def _empty(size: int, defects: list[str]) -> ParsedEmail:
         dsn_failed_recipient=None, size=size, defects=tuple(defects))
 
 
-def _extract(msg: Message, size: int, defects: list[str]) -> ParsedEmail:
+def _extract(msg: Message, size: int, defects: list[str],
+             detect_bounces: bool = True) -> ParsedEmail:
     raw_headers: dict[str, list[str]] = {}
     headers: dict[str, list[str]] = {}
     try:
@@ -636,8 +751,10 @@ def _extract(msg: Message, size: int, defects: list[str]) -> ParsedEmail:
         return_path = found[0].lower() if found else ""
 
     content_type = _content_type(msg)
-    report_type = (_param(msg, "report-type") or "").lower() or None
-    is_dsn = content_type == "multipart/report" and report_type in (None, "delivery-status")
+    reports = _reports(msg)
+    report, report_depth = reports[0] if reports else (msg, 0)
+    report_type = (_param(report, "report-type") or "").lower() or None if reports else None
+    is_dsn = bool(reports) and report_type in (None, "delivery-status")
 
     try:
         text, from_html = _best_text(msg, defects)
@@ -649,8 +766,13 @@ def _extract(msg: Message, size: int, defects: list[str]) -> ParsedEmail:
     dsn_id: str | None = None
     dsn_rcpt: str | None = None
     actions: list[str] = []
-    if content_type == "multipart/report":
-        dsn_id, dsn_rcpt, actions = _dsn_details(msg, defects)
+    if reports:
+        dsn_id, dsn_rcpt, actions = _dsn_details(report, defects)
+    # flufl's detectors scan every line; real bounces are small (a returned attachment makes
+    # them big, but then the delivery report above already says so)
+    plausible = detect_bounces and size <= _FLUFL_MAX_BYTES and all(
+        len(v) <= 4000 for values in raw_headers.values() for v in values)
+    temporary, permanent = _flufl_bounce(msg, defects) if plausible else ((), ())
     from_local = (from_addr or "").split("@", 1)[0]
     if is_dsn or from_local in ("mailer-daemon", "postmaster"):
         if dsn_id is None:
@@ -693,6 +815,9 @@ def _extract(msg: Message, size: int, defects: list[str]) -> ParsedEmail:
         report_type=report_type,
         dsn_actions=tuple(actions),
         text_from_html=from_html,
+        bounce_permanent=permanent,
+        bounce_temporary=temporary,
+        dsn_nested=bool(reports) and report_depth > 0,
     )
 
 
