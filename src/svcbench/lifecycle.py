@@ -58,7 +58,11 @@ TRANSCRIPT_CHANNELS = frozenset({Channel.EMAIL, Channel.FORM, Channel.CHAT})
 
 
 def grade_probe(store: Store, probe: Probe, config: Config) -> None:
-    """Apply the scenario's expected-answer checks to the human replies' text."""
+    """Grade by answer key (svcbench.grading) and apply the scenario's older regex checks."""
+    from .grading.store import grade_by_key
+
+    if probe.outcome in COUNTED_OUTCOMES:
+        grade_by_key(store, config, probe)
     scenario = config.scenarios[probe.scenario]
     # phone calls, returns and deliveries keep no transcript: nothing to check against
     if not scenario.checks or probe.channel not in TRANSCRIPT_CHANNELS:

@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,8 +41,9 @@ if TYPE_CHECKING:
     import sqlite3
 
     from .config import Scoring, Targets
+    from .grading.quality import QualityFrame
 
-SCORE_PARTS = ("speed", "within_target", "human", "answered")
+SCORE_PARTS = ("speed", "within_target", "human", "answered", "quality")
 #: channels whose waits are counted in business hours in business-hours mode; returns and
 #: deliveries take days and their targets are calendar days
 BUSINESS_HOURS_CHANNELS = frozenset({"phone", "email", "form", "chat"})
@@ -230,6 +231,8 @@ class CompanyChannelRow:
     movement: str = "new"
     rank_change: int | None = None
     quantiles: dict[float, float | None] = field(default_factory=dict)
+    #: answer quality (svcbench.grading.quality.QualityCell), set by build_report
+    quality: Any = None
 
 
 @dataclass
@@ -285,6 +288,8 @@ class Report:
     seed: int
     top_n: int
     generated_at: datetime
+    #: how answer quality was graded (svcbench.grading.quality.QualityFrame.methodology)
+    quality: dict[str, Any] = field(default_factory=dict)
 
     @property
     def first_started(self) -> str | None:
@@ -822,9 +827,12 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
                  seed: int = 0, overall_min_channels: int | None = None,
                  names: Mapping[str, str] | None = None,
                  industries: Mapping[str, str] | None = None,
-                 now: datetime | None = None) -> Report:
+                 now: datetime | None = None, quality: QualityFrame | None = None) -> Report:
     """Rankings for ``quarter`` (with movement against the quarter before, if in the frame)."""
+    from .grading.quality import QualityFrame
+
     weights = normalised_weights(scoring.weights)
+    quality = quality or QualityFrame.empty()  # the quality part: svcbench.grading.quality
     prev = previous_quarter(quarter)
     current_rankings: dict[str, ChannelRanking] = {}
     previous_rankings: dict[str, ChannelRanking] = {}
@@ -838,11 +846,14 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
             part = frame.take(index)
             ranking, scores = rank_channel(
                 part, str(channel), targets=targets.for_channel(Channel(channel)),
-                weights=weights, minimum_sample=scoring.minimum_sample,
+                weights=quality.score_weights(weights), minimum_sample=scoring.minimum_sample,
                 bootstrap_samples=scoring.bootstrap_samples if q == quarter else 0,
                 seed=seed, quarter=q, names=names,
                 business_hours=business_hours and str(channel) in BUSINESS_HOURS_CHANNELS,
                 industries=industries)
+            scores = quality.apply(
+                ranking, scores, quarter=q, weight=weights.get("quality", 0.0), seed=seed,
+                bootstrap_samples=scoring.bootstrap_samples if q == quarter else 0)
             store_in[str(channel)] = ranking
             if q == quarter:
                 boot[str(channel)] = scores
@@ -866,4 +877,5 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
         channels=current_rankings, overall=overall, overall_min_channels=k, weights=weights,
         minimum_sample=scoring.minimum_sample, bootstrap_samples=scoring.bootstrap_samples,
         seed=seed, top_n=scoring.top_n, generated_at=now or datetime.now(UTC),
+        quality=quality.methodology,
     )

@@ -1,0 +1,116 @@
+"""Answer keys: what a good answer to a scenario contains, as data in the scenario config.
+
+A *fact* is accepted when any of its phrasings (per language, plain words) or regular
+expressions is found in the reply. Phrasings are matched case-insensitively on word
+boundaries with any spacing or punctuation between words; ``{n}`` stands for a number or a
+range ("5", "3-5", "3 to 5"), ``...`` for up to four words in between.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_SLUG = r"^[a-z0-9][a-z0-9._-]*$"
+_NUMBER = r"\d+(?:[.,]\d+)?(?:\s*(?:-|–|to|bis|à|til|a)\s*\d+(?:[.,]\d+)?)?"
+
+
+class Fact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=_SLUG)
+    label: str = Field(min_length=1)
+    #: language code -> accepted phrasings ("ship to norway", "{n} working days")
+    phrases: dict[str, list[str]] = {}
+    #: regular expressions (case-insensitive), for what phrasings cannot say
+    patterns: list[str] = []
+
+    @field_validator("patterns")
+    @classmethod
+    def _regexes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+        return values
+
+    @field_validator("phrases")
+    @classmethod
+    def _phrases(cls, values: dict[str, list[str]]) -> dict[str, list[str]]:
+        for language, phrases in values.items():
+            for phrase in phrases:
+                if not phrase_regex(phrase):
+                    raise ValueError(f"phrases.{language}: {phrase!r} has no words")
+        return values
+
+    @model_validator(mode="after")
+    def _something(self) -> Fact:
+        if not self.phrases and not self.patterns:
+            raise ValueError("give phrases or patterns")
+        return self
+
+    def regexes(self, languages: list[str] | None = None) -> list[re.Pattern[str]]:
+        """Compiled matchers for these languages (None: all of the fact's phrasings)."""
+        out = [_compiled(p, True) for p in self.patterns]
+        for language, phrases in self.phrases.items():
+            if languages is None or language in languages:
+                out += [_compiled(phrase_regex(p), False) for p in phrases]
+        return out
+
+
+class AnswerKey(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: every one of these must be in the reply for "fully answered"
+    facts: list[Fact] = []
+    #: anticipated follow-ups: any of these counts as "anticipated a follow-up"
+    extras: list[Fact] = []
+    #: wrong claims (a wrong policy): any of these makes the answer not fully answered
+    forbidden: list[Fact] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> AnswerKey:
+        seen: set[str] = set()
+        for fact in (*self.facts, *self.extras, *self.forbidden):
+            if fact.id in seen:
+                raise ValueError(f"duplicate fact id {fact.id!r}")
+            seen.add(fact.id)
+        return self
+
+    def languages(self) -> set[str]:
+        return {lang for f in (*self.facts, *self.extras, *self.forbidden) for lang in f.phrases}
+
+    @property
+    def empty(self) -> bool:
+        return not (self.facts or self.extras or self.forbidden)
+
+
+def phrase_regex(phrase: str) -> str:
+    """A plain-words phrasing as a regular expression over casefolded text ('' if no words)."""
+    tokens = re.findall(r"\{n\}|\.\.\.|[^\W_]+(?:['’][^\W_]+)*", phrase.casefold())
+    out = ""
+    for i, token in enumerate(tokens):
+        if token == "...":
+            continue
+        if out:
+            out += r"[\W_]+" + (r"(?:[^\W_]+[\W_]+){0,4}?" if tokens[i - 1] == "..." else "")
+        out += _NUMBER if token == "{n}" else re.sub(r"['’]", "['’]", re.escape(token))
+    return rf"(?<![^\W_]){out}(?![^\W_])" if out else ""
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str, raw: bool) -> re.Pattern[str]:
+    # phrasings are matched against casefolded text; raw patterns too, case-insensitively
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def key_from_checks(checks: list) -> AnswerKey:
+    """The answer key equivalent of a scenario's older ``checks`` (each a required fact)."""
+    facts = []
+    for index, check in enumerate(checks):
+        slug = re.sub(r"[^a-z0-9]+", "-", check.name.casefold()).strip("-") or f"check-{index}"
+        facts.append(Fact(id=slug, label=check.name, patterns=[check.pattern]))
+    return AnswerKey(facts=facts)
