@@ -7,7 +7,8 @@ from typer.core import TyperGroup
 
 #: commands in the order a newcomer meets them; any others follow alphabetically
 ORDER = ("init", "config", "demo", "plan", "tick", "schedule", "collect", "chat", "call", "log",
-         "import", "form", "probes", "results", "report", "simulate", "db", "metrics", "plugins")
+         "import", "form", "probes", "results", "grade", "report", "simulate", "db",
+         "metrics", "plugins")
 
 
 class OrderedGroup(TyperGroup):

@@ -119,7 +119,7 @@ def _negated(text: str, start: int, negation: Negation) -> bool:
     return False
 
 
-def _find(fact: Fact, text: str, negation: Negation) -> tuple[str | None, bool]:
+def _find(fact: Fact, text: str, negation: Negation | None) -> tuple[str | None, bool]:
     """(evidence of an affirmative match, whether a negated match was seen)."""
     negated_seen = False
     for regex in fact.regexes():
@@ -131,8 +131,11 @@ def _find(fact: Fact, text: str, negation: Negation) -> tuple[str | None, bool]:
     return None, negated_seen
 
 
-def grade_reply(key: AnswerKey, text: str | None, languages: list[str]) -> KeyGrade:
+def grade_reply(key: AnswerKey, text: str | None, languages: list[str],
+                channel: str | None = None) -> KeyGrade:
     """Grade one reply (or the company's side of a transcript) against an answer key."""
+    if channel is not None:
+        key = key.for_channel(channel)
     total = len(key.facts)
     if key.empty:
         return KeyGrade(fully_answered=None, facts_total=total)
@@ -146,7 +149,7 @@ def grade_reply(key: AnswerKey, text: str | None, languages: list[str]) -> KeyGr
     for group, found_list in ((key.facts, covered), (key.extras, extras),
                               (key.forbidden, forbidden)):
         for fact in group:
-            hit, negated = _find(fact, folded, negation)
+            hit, negated = _find(fact, folded, negation if fact.polarity != "any" else None)
             if hit is not None:
                 found_list.append(fact.id)
                 evidence[fact.id] = hit

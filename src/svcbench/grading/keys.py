@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..models import Channel
 
 _SLUG = r"^[a-z0-9][a-z0-9._-]*$"
 _NUMBER = r"\d+(?:[.,]\d+)?(?:\s*(?:-|–|to|bis|à|til|a)\s*\d+(?:[.,]\d+)?)?"
@@ -26,6 +29,11 @@ class Fact(BaseModel):
     phrases: dict[str, list[str]] = {}
     #: regular expressions (case-insensitive), for what phrasings cannot say
     patterns: list[str] = []
+    #: ``any``: a negated phrasing counts too ("we do not ship to Norway" answers whether
+    #: they ship); ``affirmative`` (the default): only an affirmed one
+    polarity: Literal["affirmative", "any"] = "affirmative"
+    #: channels this fact is asked for (empty: all), e.g. a cost the chat question omits
+    channels: list[Channel] = []
 
     @field_validator("patterns")
     @classmethod
@@ -82,6 +90,14 @@ class AnswerKey(BaseModel):
 
     def languages(self) -> set[str]:
         return {lang for f in (*self.facts, *self.extras, *self.forbidden) for lang in f.phrases}
+
+    def for_channel(self, channel: str) -> AnswerKey:
+        """The key with only the facts asked on this channel."""
+        def keep(facts: list[Fact]) -> list[Fact]:
+            return [f for f in facts if not f.channels or channel in f.channels]
+
+        return AnswerKey(facts=keep(self.facts), extras=keep(self.extras),
+                         forbidden=keep(self.forbidden))
 
     @property
     def empty(self) -> bool:

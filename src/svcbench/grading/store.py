@@ -107,7 +107,7 @@ def key_grade(item: Interaction) -> KeyGrade | None:
     if item.key is None:
         return None
     text = "\n".join(ln.text for ln in item.lines if ln.who in ("company", "agent", "notes"))
-    return grade_reply(item.key, text, item.languages)
+    return grade_reply(item.key, text, item.languages, str(item.probe.channel))
 
 
 def grade_by_key(store: Store, config: Config, probe: Probe) -> KeyGrade | None:

@@ -37,6 +37,7 @@ def report_document(report: Report) -> dict[str, Any]:
             "top_n": report.top_n,
             "counted_outcomes": ["answered", "answered_auto_only", "unanswered", "abandoned"],
             "excluded_outcomes": ["failed", "cancelled"],
+            "quality": report.quality,
         },
         "channels": [
             {
