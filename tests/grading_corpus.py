@@ -76,5 +76,6 @@ def score(split: str, workspace_dir: Path) -> Score:
                 if (fact.id in found) == (fact.id in expected):
                     s.facts_correct += 1
                 else:
-                    s.misses.append(f"{item['id']}: {fact.id} {'found' if fact.id in found else 'missed'}")
+                    what = "found" if fact.id in found else "missed"
+                    s.misses.append(f"{item['id']}: {fact.id} {what}")
     return s

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from grading_fixtures import GOOD, PARTIAL, WRONG, add_answered
-from test_manual_call import Terminal, needs_tmux
 
+from grading_fixtures import GOOD, PARTIAL, WRONG, add_answered
 from svcbench.grading.store import load_grades
 from svcbench.models import Channel
 from svcbench.workspace import Workspace
+from test_manual_call import Terminal, needs_tmux
 
 SVCBENCH = Path(sys.executable).with_name("svcbench")
 

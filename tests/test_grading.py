@@ -75,7 +75,8 @@ KEY = AnswerKey.model_validate({
     "facts": [
         {"id": "ships", "label": "ships", "polarity": "any",
          "phrases": {"en": ["ship to norway"], "de": ["nach norwegen"]}},
-        {"id": "time", "label": "time", "phrases": {"en": ["{n} days"], "de": ["{n} tage", "{n} tagen"]}},
+        {"id": "time", "label": "time",
+         "phrases": {"en": ["{n} days"], "de": ["{n} tage", "{n} tagen"]}},
         {"id": "cost", "label": "cost", "channels": ["email"],
          "patterns": [r"\d+\s?(eur|€)"]},
     ],

@@ -317,7 +317,7 @@ def auto(
     as_json: bool = JsonOption,
 ) -> None:
     """Grade every answered probe again by its scenario's answer key (after a key changed)."""
-    from ..grading.store import grade_by_key, gradable_probes
+    from ..grading.store import gradable_probes, grade_by_key
 
     ws = open_workspace(workspace)
     counts = {"graded": 0, "fully_answered": 0, "no_key": 0}
