@@ -231,18 +231,42 @@ def test_quality_weight_reorders_and_rescales_the_ungraded():
         ("2026Q4", "email", "fast"): [pq(1, 0.0, False), pq(2, 0.0, False)],
         ("2026Q4", "email", "good"): [pq(3, 100.0, True), pq(4, 100.0, True)],
     })
-    # partial scores (the other parts, at most 50 with half the weight on quality)
-    ranking = _ranking({"fast": 45.0, "good": 30.0, "nobody": 35.0})
+    # scores of the other parts, as rank.py computes them with quality_frame.score_weights
+    ranking = _ranking({"fast": 90.0, "good": 60.0, "nobody": 70.0})
     frame.apply(ranking, {}, quarter="2026Q4", weight=0.5)
     by = {r.company: r for r in ranking.rows}
     assert by["good"].score == 80.0 and by["fast"].score == 45.0
-    assert by["nobody"].score == 70.0  # 35 / (1 - 0.5): rescaled, not punished
+    assert by["nobody"].score == 70.0  # unchanged: neither rewarded nor punished
     assert not by["nobody"].quality.weighted and by["good"].quality.weighted
     assert [r.company for r in ranking.rows] == ["good", "nobody", "fast"]
     assert [r.rank for r in ranking.rows] == [1, 2, 3]
     cell = by["good"].quality
     assert (cell.graded, cell.probed, cell.fully_answered) == (2, 4, 1.0)
     assert cell.fully_answered_low == pytest.approx(wilson(2, 2)[0])
+
+
+def test_score_weights_leave_quality_out_and_sum_to_one():
+    weights = QualityFrame.score_weights({"speed": 0.4, "human": 0.2, "quality": 0.4})
+    assert weights == {"speed": pytest.approx(2 / 3), "human": pytest.approx(1 / 3)}
+    assert QualityFrame.score_weights({"quality": 1.0}) == {}
+
+
+def test_bootstrap_scores_mix_quality_into_rank_intervals():
+    from svcbench.grading.quality import ProbeQuality
+
+    graded = [ProbeQuality(f"p{i}", {}, {}, s, None, None) for i, s in
+              enumerate([0.0, 100.0, 100.0, 0.0, 100.0])]
+    frame = QualityFrame(probes={("2026Q4", "email", "a"): graded})
+    ranking = _ranking({"a": 50.0, "b": 55.0})
+    boot = {"a": np.full(200, 50.0), "b": np.full(200, 55.0)}
+    new = frame.apply(ranking, boot, quarter="2026Q4", weight=0.5, bootstrap_samples=200)
+    a = next(r for r in ranking.rows if r.company == "a")
+    assert a.score == 55.0  # 0.5 x 50 + 0.5 x 60
+    assert a.quality.score == 60.0 and a.quality.score_low < 60 < a.quality.score_high
+    assert np.all(new["b"] == 55.0) and new["a"].std() > 0
+    # a and b cannot be told apart: their rank intervals overlap, one tie group
+    assert {r.rank_low for r in ranking.rows} == {1} and {r.rank_high for r in ranking.rows} == {2}
+    assert {r.tie_group for r in ranking.rows} == {1}
 
 
 def test_without_a_weight_quality_is_shown_but_scores_stay():

@@ -24,7 +24,8 @@ grade_app = typer.Typer(help="Answer quality: grade replies by hand, by answer k
 app.add_typer(grade_app, name="grade")
 
 _REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z~]|\x1b.|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b.|"
+                      r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @grade_app.callback(invoke_without_command=True)

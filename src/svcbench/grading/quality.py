@@ -7,9 +7,10 @@ over its graded probes, with a bootstrap 95% interval; "fully answered" and "ste
 shares of graded probes with Wilson 95% intervals. ``graded`` of ``probed`` says how many of
 the company's counted probes were graded.
 
-In a channel score, the ``quality`` weight applies to companies with graded probes; for a
-company without any, the other parts are rescaled to the full weight (it is neither
-rewarded nor punished for what nobody graded), and the row says so.
+In a channel score, the ``quality`` weight applies to companies with graded probes:
+score = (1 - w) x (score of the other parts) + w x quality. A company without any keeps the
+score of its other parts (it is neither rewarded nor punished for what nobody graded), and
+its row says so (``quality_weighted`` false).
 """
 
 from __future__ import annotations
@@ -134,8 +135,11 @@ class QualityFrame:
 
     @staticmethod
     def score_weights(weights: Mapping[str, float]) -> dict[str, float]:
-        """The weights rank.py scores with: every part but quality (added here after)."""
-        return {k: w for k, w in weights.items() if k != "quality"}
+        """The weights rank.py scores with: every part but quality, normalised to sum to 1
+        (the quality part is mixed in afterwards by :meth:`apply`)."""
+        rest = {k: w for k, w in weights.items() if k != "quality"}
+        total = sum(rest.values())
+        return {k: w / total for k, w in rest.items()} if total else {}
 
     def cell(self, quarter: str, channel: str, company: str, probed: int, *,
              bootstrap_samples: int = 0, seed: int = 0
@@ -189,18 +193,18 @@ class QualityFrame:
         new_boot: dict[str, np.ndarray] = {}
         for row in ranked:
             cell = row.quality
-            partial = boot_scores.get(row.company)
+            partial = boot_scores.get(row.company)  # the score of the other parts
             if cell.score is not None:
                 cell.weighted = True
-                row.score = float(round1(np.array([row.score + weight * cell.score]))[0])
+                mixed = (1 - weight) * row.score + weight * cell.score
+                row.score = float(round1(np.array([mixed]))[0])
                 if partial is not None:
                     q = boots[row.company]
                     q = q if q is not None else np.full(len(partial), cell.score)
-                    new_boot[row.company] = round1(partial + weight * q)
-            elif weight < 1:
-                row.score = float(round1(np.array([row.score / (1 - weight)]))[0])
+                    new_boot[row.company] = round1((1 - weight) * partial + weight * q)
+            elif weight < 1:  # the other parts alone, as if quality had no weight
                 if partial is not None:
-                    new_boot[row.company] = round1(partial / (1 - weight))
+                    new_boot[row.company] = partial
             else:  # quality is the whole score and nobody graded this company
                 row.ranked, row.score, row.status = False, None, "not ranked (no quality grades)"
         ranked = [r for r in ranked if r.ranked]

@@ -1,0 +1,71 @@
+"""Grades in the store: several reviewers side by side, merged across shoppers' databases;
+what a grader sees of each channel."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from grading_fixtures import GOOD, START, add_answered
+from svcbench.cli.grade import clean
+from svcbench.grading.store import interaction, load_grades, save_grades
+from svcbench.models import Channel, Event
+from svcbench.store import Store
+from svcbench.workspace import Workspace
+
+
+def test_reviewers_grades_merge_in_either_order(tmp_path, workspace_dir):
+    ws = Workspace.open(workspace_dir)
+    try:
+        probe = add_answered(ws, "northwind-outfitters", Channel.EMAIL, GOOD)
+    finally:
+        ws.close()
+    # two copies of the database; each reviewer grades in their own
+    base = workspace_dir / "svcbench.db"
+    copies = {}
+    for reviewer, value in (("anna", 1.0), ("bob", 0.0)):
+        path = tmp_path / f"{reviewer}.db"
+        with Store(base) as src:
+            src.conn.execute("VACUUM INTO ?", (str(path),))
+        with Store(path) as store:
+            save_grades(store, probe.id, kind="human", reviewer=reviewer,
+                        values={"fully_answered": value, "knowledge": 3.0})
+        copies[reviewer] = path
+    results = []
+    for order in (("anna", "bob"), ("bob", "anna")):
+        target = tmp_path / f"team-{'-'.join(order)}.db"
+        with Store(base) as src:
+            src.conn.execute("VACUUM INTO ?", (str(target),))
+        with Store(target) as team:
+            for reviewer in order:
+                team.merge(copies[reviewer])
+            again = team.merge(copies[order[0]])
+            assert again.get("quality_grades") == 0
+            rows = load_grades(team.conn)
+            results.append(sorted((r.grader, r.item, r.value) for r in rows))
+    assert results[0] == results[1]
+    graders = {g for g, _, _ in results[0]}
+    assert graders == {"key", "human:anna", "human:bob"}
+
+
+def test_phone_grades_use_the_shoppers_notes_without_undone_ones(workspace_dir):
+    ws = Workspace.open(workspace_dir)
+    try:
+        probe = add_answered(ws, "northwind-outfitters", Channel.PHONE, "ships to norway, 5 days")
+        wrong = Event(probe.id, "call.note", START + timedelta(minutes=3),
+                      {"text": "typo note"}, source="manual")
+        ws.store.add_events([wrong, Event(probe.id, "call.undo", START + timedelta(minutes=4),
+                                          {"event_id": wrong.id}, source="manual"),
+                             Event(probe.id, "call.resolved", START + timedelta(minutes=5),
+                                   source="manual")])
+        seen = interaction(ws.store, ws.config, probe)
+        assert seen.source == "shopper notes"
+        assert [ln.text for ln in seen.lines] == ["ships to norway, 5 days",
+                                                  "(shopper marked the call resolved)"]
+        assert "Ask whether they ship to Norway" in seen.question
+    finally:
+        ws.close()
+
+
+def test_company_text_cannot_drive_the_terminal():
+    assert clean("hi\x1b[2J\x1b]0;title\x07 there\x00\r") == "hi there"
+    assert clean("Grüße\nline two\tTab") == "Grüße\nline two\tTab"
