@@ -74,8 +74,11 @@ def demo_companies() -> list[DemoCompany]:
                     {"agent_joined_after": 1.5, "agent_reply_after": 0.6,
                      "queue_positions": [(0.3, 2), (1.0, 1)]}, "websocket", "topic"),
         DemoCompany("quickparcel", "QuickParcel",
-                    {"ack_after_s": None, "human_after_s": 3.0, "helpdesk": False},
+                    # fast but incomplete: the answer key marks it not fully answered
+                    {"ack_after_s": None, "human_after_s": 3.0, "helpdesk": False,
+                     "human_text": "Hi,\n\nyes, we deliver to Norway.\n\nSam"},
                     {"agent_joined_after": 3.0, "agent_reply_after": 1.0,
+                     "agent_text": "Hello! Yes, we ship there.",
                      "queue_positions": [(0.4, 3), (1.5, 2), (2.5, 1)],
                      "wait_estimate": (0.5, 120.0)}, "rest", "multistep"),
         DemoCompany("homestead-living", "Homestead Living",

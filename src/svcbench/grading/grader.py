@@ -61,14 +61,15 @@ def _negation_data() -> dict[str, dict[str, list[str]]]:
     return tomllib.loads(text)
 
 
-Words = tuple[str, ...]
-
-
 @dataclass(frozen=True)
 class Negation:
-    cues: frozenset[Words]
-    stops: frozenset[Words]
-    pseudo: frozenset[Words]
+    """Cues, scope terminators and pseudo-negations as space-joined casefolded words."""
+
+    cues: tuple[str, ...]
+    stops: tuple[str, ...]
+    pseudo: tuple[str, ...]
+    #: elided cues ("n'") that start a word ("n'expédions")
+    prefixes: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.cues)
@@ -76,54 +77,43 @@ class Negation:
 
 @lru_cache(maxsize=64)
 def negation_cues(languages: tuple[str, ...]) -> Negation:
-    """Cues, scope terminators and pseudo-negations of these languages, as word tuples."""
+    """The negation vocabulary of these languages (data/grading/negation.toml)."""
     data = _negation_data()
-    sets: dict[str, set[Words]] = {"cues": set(), "terminate": set(), "pseudo": set()}
+    found: dict[str, set[str]] = {"cues": set(), "terminate": set(), "pseudo": set()}
     for language in languages:
         entry = data.get(language.split("-")[0].casefold(), {})
-        for name, found in sets.items():
-            found |= {tuple(_WORD.findall(c.casefold())) or (c.casefold(),)
+        for name, words in found.items():
+            words |= {" ".join(_WORD.findall(c.casefold())) or c.casefold()
                       for c in entry.get(name, [])}
-    return Negation(frozenset(sets["cues"]), frozenset(sets["terminate"]),
-                    frozenset(sets["pseudo"]))
-
-
-def _drop(words: list[str], phrases: frozenset[Words]) -> list[str]:
-    out, i = [], 0
-    while i < len(words):
-        hit = next((p for p in phrases if tuple(words[i:i + len(p)]) == p), None)
-        if hit:
-            i += len(hit)
-            continue
-        out.append(words[i])
-        i += 1
-    return out
+    cues = found["cues"]
+    return Negation(tuple(sorted(c for c in cues if not c.endswith("'"))),
+                    tuple(sorted(found["terminate"])),
+                    tuple(sorted(found["pseudo"], key=len, reverse=True)),
+                    tuple(sorted(c for c in cues if c.endswith("'"))))
 
 
 def _negated(text: str, start: int, negation: Negation) -> bool:
-    before = _CLAUSE_END.split(text[:start])[-1]
-    words = _drop(_WORD.findall(before), negation.pseudo)[-NEGATION_WINDOW:]
-    cues, stops = negation.cues, negation.stops
+    """Whether a negation cue stands in the few words before ``start``, in its clause."""
+    clause = _CLAUSE_END.split(text[:start])[-1]
+    padded = f" {' '.join(_WORD.findall(clause))} "
+    for phrase in negation.pseudo:
+        padded = padded.replace(f" {phrase} ", " ")
+    words = padded.split()[-NEGATION_WINDOW:]
+    padded = f" {' '.join(words)} "
     # the scope starts after the last terminator ("... but we ship to Norway")
-    for i in range(len(words) - 1, -1, -1):
-        if any(tuple(words[i:i + len(s)]) == s for s in stops):
-            words = words[i + 1:]
-            break
-    for i in range(len(words)):
-        for cue in cues:
-            if tuple(words[i:i + len(cue)]) == cue:
-                return True
-            # French elision: "n'expédions" starts with the cue "n'"
-            if len(cue) == 1 and cue[0].endswith("'") and words[i].startswith(cue[0]):
-                return True
-    return False
+    cut = max((padded.rfind(f" {s} ") + len(s) + 1 for s in negation.stops
+               if f" {s} " in padded), default=0)
+    padded = padded[cut:] if cut else padded
+    if any(f" {cue} " in padded for cue in negation.cues):
+        return True
+    return any(w.startswith(p) for p in negation.prefixes for w in padded.split())
 
 
 def _find(fact: Fact, text: str, negation: Negation | None) -> tuple[str | None, bool]:
     """(evidence of an affirmative match, whether a negated match was seen)."""
     negated_seen = False
-    for regex in fact.regexes():
-        for match in regex.finditer(text):
+    for matcher in fact.matchers():
+        for match in matcher.finditer(text):
             if negation and _negated(text, match.start(), negation):
                 negated_seen = True
                 continue

@@ -9,10 +9,9 @@ range ("5", "3-5", "3 to 5"), ``...`` for up to four words in between.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ..models import Channel
 
@@ -34,6 +33,7 @@ class Fact(BaseModel):
     polarity: Literal["affirmative", "any"] = "affirmative"
     #: channels this fact is asked for (empty: all), e.g. a cost the chat question omits
     channels: list[Channel] = []
+    _matchers: list[re.Pattern[str]] | None = PrivateAttr(default=None)
 
     @field_validator("patterns")
     @classmethod
@@ -60,13 +60,16 @@ class Fact(BaseModel):
             raise ValueError("give phrases or patterns")
         return self
 
-    def regexes(self, languages: list[str] | None = None) -> list[re.Pattern[str]]:
-        """Compiled matchers for these languages (None: all of the fact's phrasings)."""
-        out = [_compiled(p, True) for p in self.patterns]
-        for language, phrases in self.phrases.items():
-            if languages is None or language in languages:
-                out += [_compiled(phrase_regex(p), False) for p in phrases]
-        return out
+    def matchers(self) -> list[re.Pattern[str]]:
+        """Compiled once: one regex for all phrasings, then each pattern (which may carry
+        global flags like ``(?i)`` and so cannot join an alternation)."""
+        if self._matchers is None:
+            phrased = [phrase_regex(p) for phrases in self.phrases.values() for p in phrases]
+            out = [re.compile(p, re.IGNORECASE) for p in self.patterns]
+            if phrased:
+                out.insert(0, re.compile("|".join(f"(?:{p})" for p in phrased)))
+            self._matchers = out
+        return self._matchers
 
 
 class AnswerKey(BaseModel):
@@ -96,8 +99,9 @@ class AnswerKey(BaseModel):
         def keep(facts: list[Fact]) -> list[Fact]:
             return [f for f in facts if not f.channels or channel in f.channels]
 
-        return AnswerKey(facts=keep(self.facts), extras=keep(self.extras),
-                         forbidden=keep(self.forbidden))
+        # already validated: construct without validating again (and keep compiled matchers)
+        return AnswerKey.model_construct(facts=keep(self.facts), extras=keep(self.extras),
+                                         forbidden=keep(self.forbidden))
 
     @property
     def empty(self) -> bool:
@@ -115,12 +119,6 @@ def phrase_regex(phrase: str) -> str:
             out += r"[\W_]+" + (r"(?:[^\W_]+[\W_]+){0,4}?" if tokens[i - 1] == "..." else "")
         out += _NUMBER if token == "{n}" else re.sub(r"['’]", "['’]", re.escape(token))
     return rf"(?<![^\W_]){out}(?![^\W_])" if out else ""
-
-
-@lru_cache(maxsize=4096)
-def _compiled(pattern: str, raw: bool) -> re.Pattern[str]:
-    # phrasings are matched against casefolded text; raw patterns too, case-insensitively
-    return re.compile(pattern, re.IGNORECASE)
 
 
 def key_from_checks(checks: list) -> AnswerKey:
