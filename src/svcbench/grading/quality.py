@@ -49,11 +49,11 @@ class ProbeQuality:
 
 def resolve(rows: Iterable[GradeRow], settings: GradingSettings) -> dict[str, ProbeQuality]:
     """Each probe's grade per item from its best grader, and its quality figures."""
-    by_probe: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list)))
+    by_probe: dict[str, dict[str, dict[str, list[float]]]] = {}
     for r in rows:
         if r.value is not None:
-            by_probe[r.probe_id][r.item][r.kind].append(r.value)
+            by_probe.setdefault(r.probe_id, {}).setdefault(r.item, {}).setdefault(
+                r.kind, []).append(r.value)
     known = {i.id: i for i in settings.rubric}
     out = {}
     for probe, items in by_probe.items():
@@ -261,21 +261,24 @@ def build_quality_frame(rows: Iterable[GradeRow], where: Mapping[str, tuple[str,
 
 def load_quality_frame(conn: sqlite3.Connection, settings: GradingSettings, *,
                        quarters: Iterable[str] | None = None) -> QualityFrame:
-    """The grades of counted probes in these quarters (None: all)."""
+    """The grades of counted probes in these quarters (None: all), in one join."""
     import json
 
     from ..models import COUNTED_OUTCOMES
-    from .store import load_grades
 
-    sql = ("SELECT probe_id, quarter, channel, company FROM measurements "
-           "WHERE probe_id IN (SELECT DISTINCT probe_id FROM quality_grades) "
-           "AND outcome IN (SELECT value FROM json_each(?))")
+    sql = ("SELECT g.probe_id, g.grader, g.kind, g.reviewer, g.item, g.value, "
+           "g.prompt_version, g.graded_at, m.quarter, m.channel, m.company "
+           "FROM quality_grades g JOIN measurements m ON m.probe_id = g.probe_id "
+           "WHERE m.outcome IN (SELECT value FROM json_each(?))")
     params: list[Any] = [json.dumps(sorted(COUNTED_OUTCOMES))]
     if quarters is not None:
-        sql += " AND quarter IN (SELECT value FROM json_each(?))"
+        sql += " AND m.quarter IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(list(quarters)))
-    where = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(sql, params)}
-    return build_quality_frame(load_grades(conn, probe_ids=where), where, settings)
+    rows, where = [], {}
+    for r in conn.execute(sql, params):
+        rows.append(GradeRow(r[0], r[1], r[2], r[3], r[4], r[5], {}, r[6], r[7]))
+        where[r[0]] = (r[8], r[9], r[10])
+    return build_quality_frame(rows, where, settings)
 
 
 QUALITY_COLUMNS = [

@@ -37,10 +37,10 @@ def agreement_table(rows: list[GradeRow], settings: GradingSettings) -> list[Agr
     by reviewer id), an approximation of Cohen's two-rater design that is exact when two
     people grade everything. Key and models are compared with the people's consensus.
     """
-    by_item_probe: dict[tuple[str, str], dict[str, GradeRow]] = defaultdict(dict)
+    by_item: dict[str, dict[str, dict[str, GradeRow]]] = defaultdict(lambda: defaultdict(dict))
     for r in rows:
         if r.value is not None:
-            by_item_probe[(r.item, r.probe_id)][r.grader] = r
+            by_item[r.item][r.probe_id][r.grader] = r
     consensus = human_consensus(rows)
     out: list[Agreement] = []
     for item in settings.rubric:
@@ -48,9 +48,9 @@ def agreement_table(rows: list[GradeRow], settings: GradingSettings) -> list[Agr
         cats = [float(v) for v in item.values]
         people: list[tuple[float, float]] = []
         versus: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for (item_id, probe), graders in sorted(by_item_probe.items()):
-            if item_id != item.id:
-                continue
+        for probe, graders in sorted(by_item.get(item.id, {}).items()):
+            if len(graders) < 2:
+                continue  # nobody to agree with
             humans = sorted((g for g in graders.values() if g.kind == "human"),
                             key=lambda g: g.reviewer or "")
             for a, b in combinations(humans, 2):

@@ -167,7 +167,8 @@ class GradeRow:
 
 
 def load_grades(conn, probe_ids: Iterable[str] | None = None,
-                kinds: Iterable[str] | None = None) -> list[GradeRow]:
+                kinds: Iterable[str] | None = None, *, detail: bool = True) -> list[GradeRow]:
+    """Stored grades (``detail=False`` skips decoding the details, for aggregates)."""
     sql = ("SELECT probe_id, grader, kind, reviewer, item, value, detail, prompt_version, "
            "graded_at FROM quality_grades")
     where, params = [], []
@@ -182,7 +183,8 @@ def load_grades(conn, probe_ids: Iterable[str] | None = None,
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY probe_id, grader, item"
-    return [GradeRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"), r[7], r[8])
+    return [GradeRow(r[0], r[1], r[2], r[3], r[4], r[5],
+                     json.loads(r[6] or "{}") if detail else {}, r[7], r[8])
             for r in conn.execute(sql, params)]
 
 
