@@ -10,7 +10,7 @@ from svcbench.models import Channel, Event, Measurement, Outcome, Probe, ProbeSt
 START = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
 GOOD = ("Hi Anna, yes we ship to Norway! Delivery takes 5-7 working days and shipping costs "
-        "14 EUR. Import VAT and customs may apply. Best, Marta")
+        "14 EUR. Import VAT and customs may apply. Best, Marta \x1b]0;title\x07")
 PARTIAL = "Dear customer, we deliver to Norway within 3 to 5 business days. Regards"
 WRONG = "Hi! We ship to Norway in 1 week, shipping 9 EUR. No customs for you!"
 

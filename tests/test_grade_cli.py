@@ -84,6 +84,7 @@ def test_two_reviewers_grade_in_the_terminal_and_agreement_is_computed(graded_ws
         assert "reviewer anna" in screen and "Northwind Outfitters" in screen
         assert "Do you ship there" in screen or "Asked:" in screen
         assert "[company]" in screen and "Marta" in screen  # what came back
+        assert "\\x1b]0;title" in screen  # a company's escape codes are shown, not run
         assert "On Tue, Anna wrote" not in screen  # quoted history is not the answer
         assert "✓ says whether they ship to Norway" in screen and "ship to norway" in screen
         assert "Automatic grade: fully answered" in screen
@@ -128,14 +129,16 @@ def test_two_reviewers_grade_in_the_terminal_and_agreement_is_computed(graded_ws
 
     done = cli("grade", "stats", "--json", cwd=graded_ws)
     assert done.returncode == 0, done.stderr
-    stats = json.loads(done.stdout)
-    rows = {(a["item"], a["pair"]): a for a in stats["agreement"]}
+    rows = {(a["item"], a["pair"]): a for a in json.loads(done.stdout)}
     people = rows[("fully_answered", "person vs person")]
     assert people["n"] == 2 and people["percent"] == 0.5
     assert rows[("knowledge", "person vs person")]["weighted_kappa"] is not None
     assert rows[("fully_answered", "key vs people")]["n"] >= 1
     table = cli("grade", "stats", cwd=graded_ws)
     assert "person vs person" in table.stdout and "kappa" in table.stdout
+    assert "grades used from: human 3, key 8" in table.stdout.replace("\n", " ")
+    csv = cli("grade", "stats", "--csv", cwd=graded_ws)
+    assert csv.stdout.splitlines()[0] == "item,pair,n,percent,kappa,weighted_kappa"
 
 
 def test_report_has_the_quality_part_in_every_format(graded_ws, cli, tmp_path):
@@ -143,7 +146,7 @@ def test_report_has_the_quality_part_in_every_format(graded_ws, cli, tmp_path):
                "-o", str(tmp_path), "--limit", "0", cwd=graded_ws)
     assert done.returncode == 0, done.stderr
     assert "quality (graded/n)" in done.stdout and "(3/3)" in done.stdout
-    assert "Quality: 11 graded probes (key 11)" in done.stdout
+    assert "Quality: 11 graded probes (grades from key 11)" in done.stdout
     csv = pd.read_csv(tmp_path / "rankings-2026Q4.csv")
     email = csv[csv["channel"] == "email"].set_index("company")
     assert email.loc["northwind-outfitters", "graded_n"] == 3

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from grading_fixtures import GOOD, START, add_answered
-from svcbench.cli.grade import clean
 from svcbench.grading.store import interaction, load_grades, save_grades
 from svcbench.models import Channel, Event
 from svcbench.store import Store
@@ -66,6 +65,3 @@ def test_phone_grades_use_the_shoppers_notes_without_undone_ones(workspace_dir):
         ws.close()
 
 
-def test_company_text_cannot_drive_the_terminal():
-    assert clean("hi\x1b[2J\x1b]0;title\x07 there\x00\r") == "hi there"
-    assert clean("Grüße\nline two\tTab") == "Grüße\nline two\tTab"

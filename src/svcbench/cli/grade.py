@@ -6,26 +6,26 @@ from __future__ import annotations
 import os
 import re
 import sys
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ..render.safe import clean
 from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
 
 if TYPE_CHECKING:
     from ..grading.settings import GradingSettings
     from ..grading.store import Interaction
 
-grade_app = typer.Typer(help="Answer quality: grade replies by hand, by answer key or by a "
-                        "model; agreement statistics.")
+grade_app = typer.Typer(help="Answer quality: grade answers by hand in the terminal (one key "
+                        "per rubric item: y/n or 1-5, s can't tell, b back, x skip, q quit); "
+                        "agreement statistics; answer-key and model grading.")
 app.add_typer(grade_app, name="grade")
 
 _REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-_CONTROL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b.|"
-                      r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @grade_app.callback(invoke_without_command=True)
@@ -84,11 +84,6 @@ def _graders(store) -> dict[str, set[str]]:
             "SELECT DISTINCT probe_id, grader FROM quality_grades"):
         out.setdefault(probe_id, set()).add(grader)
     return out
-
-
-def clean(text: str) -> str:
-    """Company text made safe for a terminal: no escape sequences or control characters."""
-    return unicodedata.normalize("NFC", _CONTROL.sub("", text))
 
 
 def _run_view(ws, probes, reviewer: str) -> int:
@@ -260,17 +255,27 @@ def _key_panel(inter: Interaction, grade):
     return text
 
 
+AGREEMENT_KEYS = ("item", "pair", "n", "percent", "kappa", "weighted_kappa")
+
+
 @grade_app.command("stats")
 def stats(
     quarter: str = typer.Option(None, "--quarter", "-q", help="Only this quarter's probes."),
-    workspace: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str = OutputFileOption,
+    workspace: Path | None = WorkspaceOption,
 ) -> None:
     """Agreement per rubric item (percent, Cohen's kappa, weighted kappa for scales).
 
-    People with each other; the answer key and each model with the people's consensus."""
+    People with each other; the answer key and each model with the people's consensus.
+    --json prints one object per item and pair of graders with the keys item, pair, n,
+    percent (0-1), kappa and weighted_kappa (null when undefined).
+    """
     from ..grading.quality import load_quality_frame
 
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     if quarter is not None:
         from ..rank import parse_quarter
 
@@ -282,28 +287,28 @@ def stats(
     frame = load_quality_frame(ws.store.conn, ws.config.grading,
                                quarters=[quarter] if quarter else None)
     method = frame.methodology
-    if as_json:
-        print_json({"quarter": quarter, "graded_probes": method["graded_probes"],
-                    "graded_by": method["graded_by"], "models": method["models"],
-                    "agreement": method["agreement"]})
-        return
-    from rich.table import Table
 
-    out = console()
-    by = ", ".join(f"{k} {v}" for k, v in method["graded_by"].items()) or "none"
-    out.print(f"{method['graded_probes']} graded probes (graded by: {by})"
-              + (f" in {quarter}" if quarter else ""))
-    if not method["agreement"]:
-        out.print("No item was graded twice yet: agreement needs two graders on one answer "
-                  "(svcbench grade --second-opinion).")
-        return
-    table = Table(title="agreement per rubric item", title_justify="left")
-    for header in ("item", "graders", "n", "agreement", "kappa", "weighted kappa"):
-        table.add_column(header, justify="left" if header in ("item", "graders") else "right")
-    for a in method["agreement"]:
-        table.add_row(a["item"], a["pair"], str(a["n"]), _fmt(a["percent"], pct=True),
-                      _fmt(a["kappa"]), _fmt(a["weighted_kappa"]))
-    out.print(table)
+    def table(rows: list[dict[str, Any]]) -> None:
+        from rich.table import Table
+
+        out = console()
+        by = ", ".join(f"{k} {v}" for k, v in method["graded_by"].items()) or "none"
+        out.print(f"{method['graded_probes']} graded probes (grades used from: {by})"
+                  + (f" in {quarter}" if quarter else ""))
+        if not rows:
+            out.print("No item was graded twice yet: agreement needs two graders on one "
+                      "answer (svcbench grade --second-opinion).")
+            return
+        grid = Table(title="agreement per rubric item", title_justify="left")
+        for header in ("item", "graders", "n", "agreement", "kappa", "weighted kappa"):
+            grid.add_column(header, justify="left" if header in ("item", "graders") else "right")
+        for a in rows:
+            grid.add_row(a["item"], a["pair"], str(a["n"]), _fmt(a["percent"], pct=True),
+                         _fmt(a["kappa"]), _fmt(a["weighted_kappa"]))
+        out.print(grid)
+
+    emit(method["agreement"], fmt=fmt, output=output, table=table,
+         columns=list(AGREEMENT_KEYS))
 
 
 def _fmt(value: float | None, *, pct: bool = False) -> str:

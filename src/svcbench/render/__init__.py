@@ -216,7 +216,7 @@ def quality_cells(cell, probed: int) -> tuple[str, str, str]:
 def quality_line(method: dict) -> str:
     """Where the quality figures came from, in one line (graders, agreement)."""
     by = ", ".join(f"{k} {v}" for k, v in method.get("graded_by", {}).items())
-    parts = [f"Quality: {method.get('graded_probes', 0)} graded probes ({by})"]
+    parts = [f"Quality: {method.get('graded_probes', 0)} graded probes (grades from {by})"]
     for a in method.get("agreement", []):
         if a["item"] == "fully_answered" and a["kappa"] is not None:
             parts.append(f"fully answered, {a['pair']}: {100 * a['percent']:.0f}% agreement, "
