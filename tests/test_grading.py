@@ -151,6 +151,22 @@ def test_bad_answer_keys_are_one_line_errors(workspace_dir, cli, toml, message):
     assert message in result.stderr
 
 
+@pytest.mark.parametrize(("toml", "message"), [
+    ('[grading]\nmodel = "m"\nmodel_options = { api_key = "sk-123" }\n',
+     "grading.model_options: api_key: secrets are not stored in config"),
+    ('[grading]\nmodel_items = ["nope"]\n',
+     "grading: model_items: unknown rubric item 'nope'"),
+    ('[[grading.rubric]]\nid = "k"\nlabel = "k"\nquestion = "q"\nkind = "scale"\nlow = 5\n'
+     'high = 1\n', "grading.rubric[0]: low (5) must be below high (1)"),
+])
+def test_bad_grading_settings_are_one_line_errors(workspace_dir, cli, toml, message):
+    path = workspace_dir / "svcbench.toml"
+    path.write_text(path.read_text() + "\n" + toml)
+    result = cli("config", "check", cwd=workspace_dir)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert message in result.stderr and "sk-123" not in result.stderr
+
+
 def test_old_regex_checks_still_grade(workspace):
     from svcbench.grading.store import scenario_key
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _SLUG = r"^[a-z0-9][a-z0-9._-]*$"
+_SECRET_KEYS = {"key", "api_key", "apikey", "token", "password", "secret"}
 
 
 class _Base(BaseModel):
@@ -106,6 +107,15 @@ class GradingSettings(_Base):
     model_options: dict[str, Any] = {}
     #: rubric items the model grades (default: all)
     model_items: list[str] = []
+
+    @field_validator("model_options")
+    @classmethod
+    def _no_secrets(cls, options: dict[str, Any]) -> dict[str, Any]:
+        for key in options:
+            if key.lower() in _SECRET_KEYS or key.lower().endswith(("_key", "_token")):
+                raise ValueError(f"{key}: secrets are not stored in config; llm reads model "
+                                 "keys from `llm keys set` or its environment variables")
+        return options
 
     @model_validator(mode="after")
     def _unique(self) -> GradingSettings:
