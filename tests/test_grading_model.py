@@ -137,3 +137,29 @@ def test_no_model_runs_unless_configured(workspace_dir, rule_model):
             grade_with_model(ws.store, ws.config, gradable_probes(ws.store), model_id="nope")
     finally:
         ws.close()
+
+
+def test_grade_model_command_with_the_configured_model(workspace_dir, rule_model):
+    from typer.testing import CliRunner
+
+    from svcbench.cli import app
+    from svcbench.workspace import Workspace
+
+    configure(workspace_dir, "svcbench-test-rules")
+    ws = Workspace.open(workspace_dir)
+    try:
+        add_answered(ws, "northwind-outfitters", Channel.EMAIL, GOOD)
+        add_answered(ws, "contoso-telecom", Channel.CHAT, "We ship to Norway in 5 days.")
+    finally:
+        ws.close()
+    runner = CliRunner()
+    done = runner.invoke(app, ["grade", "model", "--json", "-w", str(workspace_dir)])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    assert result["model"] == "svcbench-test-rules" and result["graded"] == 2
+    assert len(result["failures"]) == 2  # the unusable "personal" answers, named
+    # graded once: a second run has nothing new unless asked again
+    again = runner.invoke(app, ["grade", "model", "--json", "-w", str(workspace_dir)])
+    assert json.loads(again.output)["graded"] == 0
+    forced = runner.invoke(app, ["grade", "model", "--again", "--json", "-w", str(workspace_dir)])
+    assert json.loads(forced.output)["graded"] == 2
