@@ -32,9 +32,7 @@ def main() -> None:
         ws_dir = init_workspace(Path(tmp) / "ws")
         for split in ("tuning", "heldout"):
             s = score(split, ws_dir)
-            print(f"{split:8s} fully answered {s.fully_correct}/{s.items} "
-                  f"({s.fully_accuracy:.0%}), facts {s.facts_correct}/{s.facts} "
-                  f"({s.fact_accuracy:.0%})")
+            print(f"{split:8s} {s.summary()}")
         config = load_config(ws_dir)
         items = [interaction_of(i, config) for i in load("tuning") + load("heldout")]
         rounds = 100

@@ -53,6 +53,10 @@ class Score:
     def fact_accuracy(self) -> float:
         return self.facts_correct / self.facts
 
+    def summary(self) -> str:
+        return (f"fully answered {self.fully_correct}/{self.items} ({self.fully_accuracy:.0%}), "
+                f"facts {self.facts_correct}/{self.facts} ({self.fact_accuracy:.0%})")
+
 
 def score(split: str, workspace_dir: Path) -> Score:
     config = load_config(workspace_dir)

@@ -51,13 +51,7 @@ def grade(
         fail(f"--reviewer: {reviewer!r} is not a reviewer id (letters, digits, . _ @ -)")
     if channel is not None and channel not in ("email", "chat", "phone"):
         fail(f"--channel: {channel!r} is not one of email, chat, phone")
-    if quarter is not None:
-        from ..rank import parse_quarter
-
-        try:
-            quarter = parse_quarter(quarter)
-        except ValueError as exc:
-            fail(f"--quarter: {exc}")
+    quarter = _quarter(quarter)
     ws = open_workspace(workspace)
     if company is not None and company not in ws.config.companies:
         fail(f"--company: unknown company {company!r}")
@@ -76,6 +70,17 @@ def grade(
         return
     done = _run_view(ws, probes, reviewer)
     console().print(f"Graded {done} of {len(probes)} answers as {reviewer}.")
+
+
+def _quarter(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from ..rank import parse_quarter
+
+    try:
+        return parse_quarter(text)
+    except ValueError as exc:
+        fail(f"--quarter: {exc}")
 
 
 def _graders(store) -> dict[str, set[str]]:
@@ -276,13 +281,7 @@ def stats(
     from ..grading.quality import load_quality_frame
 
     fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
-    if quarter is not None:
-        from ..rank import parse_quarter
-
-        try:
-            quarter = parse_quarter(quarter)
-        except ValueError as exc:
-            fail(f"--quarter: {exc}")
+    quarter = _quarter(quarter)
     ws = open_workspace(workspace)
     frame = load_quality_frame(ws.store.conn, ws.config.grading,
                                quarters=[quarter] if quarter else None)
