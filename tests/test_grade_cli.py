@@ -141,6 +141,31 @@ def test_two_reviewers_grade_in_the_terminal_and_agreement_is_computed(graded_ws
     assert csv.stdout.splitlines()[0] == "item,pair,n,percent,kappa,weighted_kappa"
 
 
+@needs_tmux
+def test_a_long_answer_scrolls_and_nothing_is_left_out(workspace_dir):
+    long_reply = "\n".join(f"Line {i:02d} of our long answer." for i in range(1, 31))
+    ws = Workspace.open(workspace_dir)
+    try:
+        add_answered(ws, "northwind-outfitters", Channel.EMAIL,
+                     long_reply + "\nWe ship to Norway in 5 days for 9 EUR.")
+    finally:
+        ws.close()
+    term = start_grading(workspace_dir, "--reviewer", "anna")
+    try:
+        screen = term.wait_for("j / k scroll")
+        assert "lines 1-12 of 31" in screen and "Line 01" in screen and "Line 13" not in screen
+        for _ in range(4):
+            term.keys("j")
+        screen = term.wait_for("lines 20-31 of 31")
+        assert "We ship to Norway in 5 days" in screen and "Line 01" not in screen
+        term.keys("k")
+        term.wait_for("lines 14-25 of 31")
+        term.keys("q")
+        assert "Graded 0 of 1" in term.wait_for("EXIT=0")
+    finally:
+        term.close()
+
+
 def test_report_has_the_quality_part_in_every_format(graded_ws, cli, tmp_path):
     done = cli("report", "-f", "table", "-f", "csv", "-f", "json", "-f", "html",
                "-o", str(tmp_path), "--limit", "0", cwd=graded_ws)

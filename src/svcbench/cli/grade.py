@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from ..grading.store import Interaction
 
 grade_app = typer.Typer(help="Answer quality: grade answers by hand in the terminal (one key "
-                        "per rubric item: y/n or 1-5, s can't tell, b back, x skip, q quit); "
+                        "per rubric item: y/n or 1-5, s can't tell, b back, j/k scroll, x skip, "
+                        "q quit); "
                         "agreement statistics; answer-key and model grading.")
 app.add_typer(grade_app, name="grade")
 
@@ -112,7 +113,8 @@ def _run_view(ws, probes, reviewer: str) -> int:
 
         def load(i: int) -> None:
             inter = interaction(ws.store, ws.config, probes[i])
-            state.update(inter=inter, key=key_grade(inter), values={}, item=0, message="")
+            state.update(inter=inter, key=key_grade(inter), values={}, item=0, message="",
+                         scroll=0)
 
         load(index)
         with Live(console=console(), auto_refresh=False, screen=True) as live:
@@ -142,8 +144,28 @@ def _run_view(ws, probes, reviewer: str) -> int:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved_tty)
 
 
+#: lines of the answer shown at once; j / k scroll through longer ones
+PAGE_LINES = 12
+
+
+def transcript_rows(inter: Interaction, width: int = 100) -> list[tuple[str, str]]:
+    """(who, text) per screen line: the answer's lines cleaned and wrapped, none left out."""
+    import textwrap
+
+    rows = []
+    for line in inter.lines:
+        for text_line in clean(line.text).splitlines():
+            if text_line.strip():
+                rows += [(line.who, part) for part in textwrap.wrap(text_line, width)]
+    return rows
+
+
 def _press(state: dict[str, Any], settings: GradingSettings, key: str) -> str | None:
     """Apply one key press; returns 'save', 'skip', 'quit' or None."""
+    if key in ("j", "k"):
+        state["scroll"] = max(0, state.get("scroll", 0) + (PAGE_LINES // 2) * (
+            1 if key == "j" else -1))
+        return None
     items = settings.rubric
     if state["item"] >= len(items):  # all answered: confirm
         if key in ("\r", "\n", " "):
@@ -195,15 +217,14 @@ def _screen(state, settings: GradingSettings, index: int, total: int, reviewer: 
     if inter.question:
         parts.append(Text("Asked: " + " ".join(inter.question.split())[:400], style="dim"))
     parts.append(Text(f"What came back ({inter.source}):", style="bold"))
-    shown = 0
-    for line in inter.lines:
-        for text_line in clean(line.text).splitlines() or [""]:
-            if shown >= 14 or not text_line.strip():
-                continue
-            parts.append(Text(f"  [{line.who}] ", style="cyan").append(text_line[:200]))
-            shown += 1
-    if shown >= 14:
-        parts.append(Text("  … (longer; shown in part)", style="dim"))
+    rows = transcript_rows(inter)
+    top = min(state.get("scroll", 0), max(0, len(rows) - PAGE_LINES))
+    state["scroll"] = top
+    for who, text_line in rows[top:top + PAGE_LINES]:
+        parts.append(Text(f"  [{who}] ", style="cyan").append(text_line))
+    if len(rows) > PAGE_LINES:
+        parts.append(Text(f"  lines {top + 1}-{min(top + PAGE_LINES, len(rows))} of "
+                          f"{len(rows)}: j / k scroll", style="dim"))
     if not inter.lines:
         parts.append(Text("  (nothing recorded)", style="dim"))
     parts.append(_key_panel(inter, state["key"]))
@@ -223,8 +244,8 @@ def _screen(state, settings: GradingSettings, index: int, total: int, reviewer: 
         item = settings.rubric[state["item"]]
         anchors = "  ".join(f"{k}: {v}" for k, v in item.anchors.items())
         parts.append(Text(anchors, style="dim"))
-        parts.append(Text("keys: y/n or 1-5 grade · s can't tell · b back · x skip answer · "
-                          "q quit", style="dim"))
+        parts.append(Text("keys: y/n or 1-5 grade · s can't tell · b back · j/k scroll · "
+                          "x skip answer · q quit", style="dim"))
     if state["message"]:
         parts.append(Text(state["message"], style="magenta"))
     return Panel(Group(*parts), title="svcbench grade", title_align="left")
