@@ -23,10 +23,10 @@ SVCBENCH = Path(sys.executable).with_name("svcbench")
 @pytest.fixture
 def graded_ws(workspace_dir):
     toml = workspace_dir / "svcbench.toml"
-    toml.write_text(toml.read_text().replace(
-        "weights = { speed = 0.5, within_target = 0.3, human = 0.2 }",
-        "weights = { speed = 0.4, within_target = 0.2, human = 0.1, quality = 0.3 }")
-        .replace("bootstrap_samples = 200", "bootstrap_samples = 50"))
+    text = toml.read_text()
+    assert "quality = 0.2" in text  # the example workspace ranks with answer quality
+    toml.write_text(text.replace("quality = 0.2", "quality = 0.3")
+                    .replace("bootstrap_samples = 200", "bootstrap_samples = 50"))
     ws = Workspace.open(workspace_dir)
     try:
         for company, reply in (("northwind-outfitters", GOOD), ("contoso-telecom", PARTIAL),
@@ -186,7 +186,7 @@ def test_report_has_the_quality_part_in_every_format(graded_ws, cli, tmp_path):
     assert email.loc["northwind-outfitters", "quality_low"] <= \
         email.loc["northwind-outfitters", "quality"]
     doc = json.loads((tmp_path / "rankings-2026Q4.json").read_text())
-    assert doc["methodology"]["weights"]["quality"] == pytest.approx(0.3)
+    assert doc["methodology"]["weights"]["quality"] == pytest.approx(0.3 / 1.1)
     assert doc["methodology"]["quality"]["graded_by"] == {"key": 11}
     assert {r["graded_n"] for r in doc["rankings"] if r["channel"] == "email"} == {3}
     html = (tmp_path / "rankings-2026Q4.html").read_text()
