@@ -35,9 +35,27 @@ I would like to order a few things but I live in Norway (my customer number is {
 Do you ship there, and how long does delivery take?
 
 Thank you!\"\"\"
+languages = ["en"]
 
 [scenario.questions]
 chat = "Hi! Do you ship to Norway, and how long does delivery take?"
+
+[[scenario.answer_key.facts]]
+id = "ships-to-norway"
+label = "says whether they ship to Norway"
+polarity = "any"
+phrases.en = ["ship to norway", "deliver to norway", "ship there", "deliver there"]
+
+[[scenario.answer_key.facts]]
+id = "delivery-time"
+label = "says how long delivery takes"
+phrases.en = ["delivery takes {n} days", "delivery takes {n} working days", "{n} business days",
+              "it takes {n} days", "takes {n} working days", "delivered in {n} days"]
+
+[[scenario.answer_key.extras]]
+id = "returns"
+label = "explains returns from Norway"
+phrases.en = ["returns are free", "free returns", "returns from norway"]
 
 [[scenario.checks]]
 name = "mentions delivery time"
