@@ -32,8 +32,8 @@ def add_answered(ws, company: str, channel: Channel, reply: str, *, day: int = 0
                   Event(probe.id, "call.note", at + timedelta(seconds=90), {"text": reply},
                         source="manual")]
     store.add_probe(probe, events)
-    if channel == Channel.EMAIL:
-        store.add_message(probe_id=probe.id, channel=channel, direction="in", actor="human",
+    if channel in (Channel.EMAIL, Channel.FORM):  # form replies arrive by email
+        store.add_message(probe_id=probe.id, channel=Channel.EMAIL, direction="in", actor="human",
                           at=at + timedelta(hours=1), subject="Re: Delivery to Norway",
                           text=reply + "\n\nOn Tue, Anna wrote:\n> Do you ship to Norway?")
     elif channel == Channel.CHAT:

@@ -65,3 +65,15 @@ def test_phone_grades_use_the_shoppers_notes_without_undone_ones(workspace_dir):
         ws.close()
 
 
+
+
+def test_web_form_replies_are_graded_like_email(workspace_dir):
+    ws = Workspace.open(workspace_dir)
+    try:
+        probe = add_answered(ws, "northwind-outfitters", Channel.FORM, GOOD)
+        seen = interaction(ws.store, ws.config, probe)
+        assert seen.source == "email replies" and "On Tue" not in seen.company_text()
+        [fully] = [r for r in load_grades(ws.store.conn, [probe.id]) if r.item == "fully_answered"]
+        assert fully.kind == "key" and fully.value == 1.0
+    finally:
+        ws.close()

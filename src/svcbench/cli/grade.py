@@ -34,7 +34,8 @@ def grade(
     ctx: typer.Context,
     reviewer: str = typer.Option(None, "--reviewer", "-r", envvar="SVCBENCH_REVIEWER",
                                  help="Who is grading (stored with every grade)."),
-    channel: str = typer.Option(None, "--channel", "-c", help="Only email, chat or phone."),
+    channel: str = typer.Option(None, "--channel", "-c",
+                                help="Only email, form, chat or phone."),
     company: str = typer.Option(None, "--company", help="Only this company (slug)."),
     quarter: str = typer.Option(None, "--quarter", "-q", help="Only this quarter (2026Q4)."),
     second: bool = typer.Option(False, "--second-opinion",
@@ -50,8 +51,8 @@ def grade(
         fail("--reviewer: say who is grading (or set SVCBENCH_REVIEWER)")
     if not _REVIEWER.match(reviewer):
         fail(f"--reviewer: {reviewer!r} is not a reviewer id (letters, digits, . _ @ -)")
-    if channel is not None and channel not in ("email", "chat", "phone"):
-        fail(f"--channel: {channel!r} is not one of email, chat, phone")
+    if channel is not None and channel not in ("email", "form", "chat", "phone"):
+        fail(f"--channel: {channel!r} is not one of email, form, chat, phone")
     quarter = _quarter(quarter)
     ws = open_workspace(workspace)
     if company is not None and company not in ws.config.companies:

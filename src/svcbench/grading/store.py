@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from ..store import Store
     from .settings import GradingSettings
 
-GRADED_CHANNELS = frozenset({Channel.EMAIL, Channel.CHAT, Channel.PHONE})
+#: web-form replies arrive by email and are graded like email
+GRADED_CHANNELS = frozenset({Channel.EMAIL, Channel.FORM, Channel.CHAT, Channel.PHONE})
 GRADER_KINDS = ("key", "human", "model")
 #: message actors whose words are the company's person speaking
 _PERSON_ACTORS = ("human", "agent")
@@ -72,7 +73,7 @@ def interaction(store: Store, config: Config | None, probe: Probe) -> Interactio
     question = scenario.question_for(probe.channel) if scenario else None
     lines: list[Line] = []
     source = ""
-    if probe.channel == Channel.EMAIL:
+    if probe.channel in (Channel.EMAIL, Channel.FORM):
         from ..probes.email.classify import own_text
 
         source = "email replies"
@@ -190,10 +191,10 @@ def load_grades(conn, probe_ids: Iterable[str] | None = None,
 
 def gradable_probes(store: Store, *, channel: str | None = None, company: str | None = None,
                     quarter: str | None = None) -> list[Probe]:
-    """Finished probes a person answered (email, chat, phone), oldest first."""
+    """Finished probes a person answered (email, form, chat, phone), oldest first."""
     sql = ("SELECT p.* FROM probes p JOIN measurements m ON m.probe_id = p.id "
-           "WHERE p.status = ? AND m.answered_by_human = 1 AND p.channel IN ('email', 'chat', "
-           "'phone') AND m.outcome IN (SELECT value FROM json_each(?))")
+           "WHERE p.status = ? AND m.answered_by_human = 1 AND p.channel IN ('email', 'form', "
+           "'chat', 'phone') AND m.outcome IN (SELECT value FROM json_each(?))")
     params: list[Any] = [ProbeStatus.DONE, json.dumps(sorted(COUNTED_OUTCOMES))]
     for column, value in (("p.channel", channel), ("p.company", company),
                           ("m.quarter", quarter)):
