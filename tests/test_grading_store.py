@@ -77,3 +77,30 @@ def test_web_form_replies_are_graded_like_email(workspace_dir):
         assert fully.kind == "key" and fully.value == 1.0
     finally:
         ws.close()
+
+
+def test_recompute_grades_again_after_the_answer_key_changed(workspace_dir, cli):
+    ws = Workspace.open(workspace_dir)
+    try:
+        probe = add_answered(ws, "northwind-outfitters", Channel.EMAIL,
+                             "We ship to Norway in 5 days for 9 EUR.")
+    finally:
+        ws.close()
+    scenarios = workspace_dir / "probes" / "scenarios.toml"
+    before = grades_of(workspace_dir, probe.id)
+    assert before["fully_answered"] == 1.0
+    # a stricter key: the reply must now mention customs
+    scenarios.write_text(scenarios.read_text().replace(
+        '[[scenario.answer_key.extras]]\nid = "customs"',
+        '[[scenario.answer_key.facts]]\nid = "customs"', 1))
+    done = cli("db", "recompute", cwd=workspace_dir)
+    assert done.returncode == 0, done.stderr
+    assert grades_of(workspace_dir, probe.id)["fully_answered"] == 0.0
+
+
+def grades_of(workspace_dir, probe_id):
+    ws = Workspace.open(workspace_dir)
+    try:
+        return {r.item: r.value for r in load_grades(ws.store.conn, [probe_id])}
+    finally:
+        ws.close()
