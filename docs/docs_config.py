@@ -70,7 +70,8 @@ def _default(field: typing.Any) -> str:
     if field.default is PydanticUndefined and field.default_factory is None:
         return "**required**"
     value = field.default_factory() if field.default_factory is not None else field.default
-    if isinstance(value, BaseModel):
+    if isinstance(value, BaseModel) or (
+            isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value)):
         return "(see below)"
     if isinstance(value, Enum):
         value = value.value
@@ -97,11 +98,15 @@ def model_section(cls: type[BaseModel], title: str, where: str) -> str:
 
 def reference() -> str:
     from svcbench import config as c
+    from svcbench.grading import keys, settings
 
     sections = [
         (c.WorkspaceSettings, "Workspace settings", "svcbench.toml [workspace]"),
         (c.Targets, "Targets in seconds per channel", "svcbench.toml [targets]"),
         (c.Scoring, "Scoring", "svcbench.toml [scoring]"),
+        (settings.GradingSettings, "Answer-quality grading (docs/grading.md)",
+         "svcbench.toml [grading]"),
+        (settings.RubricItem, "A rubric item", "[[grading.rubric]]"),
         (c.Company, "A company", "probes/*.toml [[company]]"),
         (c.Holidays, "Public holidays", "[[company]] holidays = { … }"),
         (c.ScheduleVersion, "A later version of the weekly hours", "[[company.hours_changes]]"),
@@ -112,6 +117,9 @@ def reference() -> str:
         (c.ImapServer, "Incoming mail", "[shopper.imap]"),
         (c.Scenario, "A scenario (what the shopper asks)", "probes/*.toml [[scenario]]"),
         (c.Check, "An expected-answer check", "[[scenario.checks]]"),
+        (keys.AnswerKey, "What a good answer contains", "[scenario.answer_key]"),
+        (keys.Fact, "A fact, extra or wrong claim",
+         "[[scenario.answer_key.facts]], .extras, .forbidden"),
         (c.ChatScript, "How a chat conversation is run", "[scenario.chat]"),
         (c.Campaign, "A campaign (who is probed, on which channels, how often)",
          "probes/*.toml [[campaign]]"),

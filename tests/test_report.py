@@ -72,7 +72,7 @@ def test_csv_and_json_round_trip_in_pandas(sim_ws, cli, tmp_path):
     documented = (Path(__file__).parent.parent / "docs" / "report-columns.md").read_text()
     for column in [*frame.columns, *overall.columns]:
         name = re.sub(r"_\d+", "_N", column)
-        name = re.sub(r"_(phone|email|chat|returns|delivery)$", "_<channel>", name)
+        name = re.sub(r"_(phone|email|form|chat|returns|delivery)$", "_<channel>", name)
         assert f"`{name}`" in documented, column
 
 

@@ -29,6 +29,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
+from .grading.keys import AnswerKey
+from .grading.settings import GradingSettings
 from .hours import WEEKDAYS, BusinessCalendar, Schedule, check_holiday_region, parse_interval
 from .models import Channel
 
@@ -265,6 +267,19 @@ class Scenario(_Model):
     questions: dict[Channel, str] = {}
     checks: list[Check] = []
     chat: ChatScript = ChatScript()
+    #: languages of the question (and of the answer key's phrasings): "en", "de", ...
+    languages: list[str] = Field(default=["en"], min_length=1)
+    #: what a good answer contains (svcbench.grading); ``checks`` count as facts without one
+    answer_key: AnswerKey | None = None
+
+    @model_validator(mode="after")
+    def _key_languages(self) -> Scenario:
+        if self.answer_key is not None:
+            extra = sorted(self.answer_key.languages() - set(self.languages))
+            if extra:
+                raise ValueError(f"answer_key has phrases in {', '.join(extra)}, not in "
+                                 f"languages ({', '.join(self.languages)})")
+        return self
 
     def question_for(self, channel: Channel) -> str:
         return self.questions.get(channel, self.question)
@@ -347,6 +362,7 @@ class WorkspaceFile(_Model):
     workspace: WorkspaceSettings = WorkspaceSettings()
     targets: Targets = Targets()
     scoring: Scoring = Scoring()
+    grading: GradingSettings = GradingSettings()
 
 
 class Config(BaseModel):
@@ -356,6 +372,7 @@ class Config(BaseModel):
     settings: WorkspaceSettings
     targets: Targets
     scoring: Scoring
+    grading: GradingSettings = GradingSettings()
     companies: dict[str, Company] = {}
     shoppers: dict[str, Shopper] = {}
     scenarios: dict[str, Scenario] = {}
@@ -463,7 +480,8 @@ def load_config(root: Path) -> Config:
         ws = WorkspaceFile.model_validate(read_toml(ws_path))
     except ValidationError as exc:
         raise _validation_error(exc, str(ws_path), "") from None
-    config = Config(root=root, settings=ws.workspace, targets=ws.targets, scoring=ws.scoring)
+    config = Config(root=root, settings=ws.workspace, targets=ws.targets, scoring=ws.scoring,
+                    grading=ws.grading)
     probes_dir = root / ws.workspace.probes
     files = sorted(probes_dir.rglob("*.toml")) if probes_dir.is_dir() else []
     for path in files:

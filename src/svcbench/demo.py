@@ -35,9 +35,27 @@ I would like to order a few things but I live in Norway (my customer number is {
 Do you ship there, and how long does delivery take?
 
 Thank you!\"\"\"
+languages = ["en"]
 
 [scenario.questions]
 chat = "Hi! Do you ship to Norway, and how long does delivery take?"
+
+[[scenario.answer_key.facts]]
+id = "ships-to-norway"
+label = "says whether they ship to Norway"
+polarity = "any"
+phrases.en = ["ship to norway", "deliver to norway", "ship there", "deliver there"]
+
+[[scenario.answer_key.facts]]
+id = "delivery-time"
+label = "says how long delivery takes"
+phrases.en = ["delivery takes {n} days", "delivery takes {n} working days", "{n} business days",
+              "it takes {n} days", "takes {n} working days", "delivered in {n} days"]
+
+[[scenario.answer_key.extras]]
+id = "returns"
+label = "explains returns from Norway"
+phrases.en = ["returns are free", "free returns", "returns from norway"]
 
 [[scenario.checks]]
 name = "mentions delivery time"
@@ -74,8 +92,11 @@ def demo_companies() -> list[DemoCompany]:
                     {"agent_joined_after": 1.5, "agent_reply_after": 0.6,
                      "queue_positions": [(0.3, 2), (1.0, 1)]}, "websocket", "topic"),
         DemoCompany("quickparcel", "QuickParcel",
-                    {"ack_after_s": None, "human_after_s": 3.0, "helpdesk": False},
+                    # fast but incomplete: the answer key marks it not fully answered
+                    {"ack_after_s": None, "human_after_s": 3.0, "helpdesk": False,
+                     "human_text": "Hi,\n\nyes, we deliver to Norway.\n\nSam"},
                     {"agent_joined_after": 3.0, "agent_reply_after": 1.0,
+                     "agent_text": "Hello! Yes, we ship there.",
                      "queue_positions": [(0.4, 3), (1.5, 2), (2.5, 1)],
                      "wait_estimate": (0.5, 120.0)}, "rest", "multistep"),
         DemoCompany("homestead-living", "Homestead Living",

@@ -66,7 +66,11 @@ TRANSCRIPT_CHANNELS = frozenset({Channel.EMAIL, Channel.FORM, Channel.CHAT})
 
 
 def grade_probe(store: Store, probe: Probe, config: Config) -> None:
-    """Apply the scenario's expected-answer checks to the human replies' text."""
+    """Grade by answer key (svcbench.grading) and apply the scenario's older regex checks."""
+    from .grading.store import grade_by_key
+
+    if probe.outcome in COUNTED_OUTCOMES:
+        grade_by_key(store, config, probe)
     scenario = config.scenarios[probe.scenario]
     # phone calls, returns and deliveries keep no transcript: nothing to check against
     if not scenario.checks or probe.channel not in TRANSCRIPT_CHANNELS:
@@ -82,11 +86,14 @@ def grade_probe(store: Store, probe: Probe, config: Config) -> None:
 
 def recompute(store: Store, config: Config | None,
               probe_ids: Iterable[str] | None = None) -> int:
-    """Derive every finished probe's measurement again from its events (after a rule change).
+    """Derive every finished probe's measurement again from its events (after a rule change),
+    and its answer-key grade from its replies (after an answer key changed).
 
     With ``probe_ids`` only those probes (the finished ones among them) are measured again,
     e.g. the probes a database merge brought in.
     """
+    from .grading.store import grade_by_key
+
     count = 0
     if probe_ids is None:
         probes = store.probes(status=ProbeStatus.DONE)
@@ -101,5 +108,8 @@ def recompute(store: Store, config: Config | None,
             continue  # simulated probes, a plugin no longer installed, or checks
         measurement = measure_probe(probe, store.events(probe.id), config)
         store.save_measurement(measurement)
+        if config is not None and probe.scenario in config.scenarios \
+                and measurement.outcome in COUNTED_OUTCOMES:
+            grade_by_key(store, config, probe)
         count += 1
     return count

@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     import sqlite3
 
     from .config import Scoring, Targets
+    from .grading.quality import QualityFrame
 
-SCORE_PARTS = ("speed", "within_target", "human", "answered")
+SCORE_PARTS = ("speed", "within_target", "human", "answered", "quality")
 #: channels whose waits are counted in business hours in business-hours mode; returns and
 #: deliveries take days and their targets are calendar days
 BUSINESS_HOURS_CHANNELS = frozenset({"phone", "email", "form", "chat"})
@@ -238,6 +239,8 @@ class CompanyChannelRow:
     quantiles: dict[float, float | None] = field(default_factory=dict)
     #: share of counted probes that found the channel unavailable (also in share_unanswered)
     share_unavailable: float = 0.0
+    #: answer quality (svcbench.grading.quality.QualityCell), set by build_report
+    quality: Any = None
 
 
 @dataclass
@@ -297,6 +300,8 @@ class Report:
     #: promises; "email_replies": replies reviewed by a person, reply-time promises kept),
     #: added by the caller and rendered by each format when present
     sections: dict[str, Any] = field(default_factory=dict)
+    #: how answer quality was graded (svcbench.grading.quality.QualityFrame.methodology)
+    quality: dict[str, Any] = field(default_factory=dict)
 
     @property
     def first_started(self) -> str | None:
@@ -839,9 +844,12 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
                  seed: int = 0, overall_min_channels: int | None = None,
                  names: Mapping[str, str] | None = None,
                  industries: Mapping[str, str] | None = None,
-                 now: datetime | None = None) -> Report:
+                 now: datetime | None = None, quality: QualityFrame | None = None) -> Report:
     """Rankings for ``quarter`` (with movement against the quarter before, if in the frame)."""
+    from .grading.quality import QualityFrame
+
     weights = normalised_weights(scoring.weights)
+    quality = quality or QualityFrame.empty()  # the quality part: svcbench.grading.quality
     prev = previous_quarter(quarter)
     current_rankings: dict[str, ChannelRanking] = {}
     previous_rankings: dict[str, ChannelRanking] = {}
@@ -855,11 +863,14 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
             part = frame.take(index)
             ranking, scores = rank_channel(
                 part, str(channel), targets=targets.for_channel(Channel(channel)),
-                weights=weights, minimum_sample=scoring.minimum_sample,
+                weights=quality.score_weights(weights), minimum_sample=scoring.minimum_sample,
                 bootstrap_samples=scoring.bootstrap_samples if q == quarter else 0,
                 seed=seed, quarter=q, names=names,
                 business_hours=business_hours and str(channel) in BUSINESS_HOURS_CHANNELS,
                 industries=industries)
+            scores = quality.apply(
+                ranking, scores, quarter=q, weight=weights.get("quality", 0.0), seed=seed,
+                bootstrap_samples=scoring.bootstrap_samples if q == quarter else 0)
             store_in[str(channel)] = ranking
             if q == quarter:
                 boot[str(channel)] = scores
@@ -883,4 +894,5 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
         channels=current_rankings, overall=overall, overall_min_channels=k, weights=weights,
         minimum_sample=scoring.minimum_sample, bootstrap_samples=scoring.bootstrap_samples,
         seed=seed, top_n=scoring.top_n, generated_at=now or datetime.now(UTC),
+        quality=quality.methodology,
     )

@@ -12,6 +12,7 @@ from . import (  # noqa: F401 - importing a module registers its commands
     demo,
     email,
     form,
+    grade,
     manual,
     plugins,
     replies,

@@ -7,7 +7,7 @@ from typer.core import TyperGroup
 
 #: commands in the order a newcomer meets them; any others follow alphabetically
 ORDER = ("init", "config", "demo", "plan", "tick", "schedule", "collect", "replies", "chat",
-         "call", "log", "import", "form", "probes", "results", "report", "simulate", "db",
+         "call", "log", "import", "form", "probes", "results", "grade", "report", "simulate", "db",
          "metrics", "plugins")
 
 

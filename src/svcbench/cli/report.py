@@ -76,12 +76,16 @@ def report(
         selected = [c for c in (channels or CHANNELS) if c in present]
         if not selected:
             fail(f"no measurements for {', '.join(channels)} in {wanted_quarter}", code=1)
+        from ..grading.quality import load_quality_frame
+
+        quality = load_quality_frame(store.conn, ws.config.grading, quarters=[
+            wanted_quarter, previous_quarter(wanted_quarter)])
         try:
             result = build_report(
                 frame, quarter=wanted_quarter, channels=selected, targets=ws.config.targets,
                 scoring=ws.config.scoring, business_hours=business_hours, seed=seed,
                 overall_min_channels=overall_min_channels, names=names,
-                industries=store.company_industries())
+                industries=store.company_industries(), quality=quality)
         except ValueError as exc:
             raise ConfigError(str(exc), file=str(ws.root / "svcbench.toml"),
                               key="scoring.weights") from None

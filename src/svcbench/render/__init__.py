@@ -35,6 +35,12 @@ OVERALL_COLUMNS = [
 ]
 
 
+def _quality_columns() -> list[str]:
+    from ..grading.quality import QUALITY_COLUMNS
+
+    return QUALITY_COLUMNS
+
+
 def target_columns(report: Report) -> int:
     return max([MIN_TARGET_COLUMNS, *(len(c.targets) for c in report.channels.values())])
 
@@ -42,7 +48,8 @@ def target_columns(report: Report) -> int:
 def ranking_columns(report: Report) -> list[str]:
     k = target_columns(report)
     return [*RANKING_COLUMNS, *[f"target_{i}_s" for i in range(1, k + 1)],
-            *[f"within_{i}" for i in range(1, k + 1)], *LATER_RANKING_COLUMNS]
+            *[f"within_{i}" for i in range(1, k + 1)], *LATER_RANKING_COLUMNS,
+            *_quality_columns()]
 
 
 def _clean(value: Any) -> Any:
@@ -53,6 +60,8 @@ def _clean(value: Any) -> Any:
 
 def ranking_records(report: Report) -> list[dict[str, Any]]:
     """One record per company per channel (long format), in ranking order per channel."""
+    from ..grading.quality import quality_record
+
     k = target_columns(report)
     records = []
     for channel in ordered_channels(report):
@@ -81,6 +90,7 @@ def ranking_records(report: Report) -> list[dict[str, Any]]:
                 record[f"within_{i + 1}"] = (
                     _share(row.within[targets[i]]) if i < len(targets) else None)
             record["share_unavailable"] = _share(row.share_unavailable)
+            record.update(quality_record(row.quality, row.n))  # answer quality columns
             records.append({key: _clean(v) for key, v in record.items()})
     return records
 
@@ -196,3 +206,23 @@ def movement_mark(movement: str | None, change: int | None) -> str:
 
 def output_name(report: Report, suffix: str) -> str:
     return f"rankings-{report.quarter}{suffix}"
+
+
+def quality_cells(cell, probed: int) -> tuple[str, str, str]:
+    """(quality with graded of probed, share fully answered, stellar share) for a table."""
+    if cell is None or not cell.graded:
+        return (f"– (0/{probed})", "", "")
+    score = f"{cell.score:.0f}" if cell.score is not None else "–"
+    return (f"{score} ({cell.graded}/{cell.probed})", percent(cell.fully_answered),
+            percent(cell.stellar))
+
+
+def quality_line(method: dict) -> str:
+    """Where the quality figures came from, in one line (graders, agreement)."""
+    by = ", ".join(f"{k} {v}" for k, v in method.get("graded_by", {}).items())
+    parts = [f"Quality: {method.get('graded_probes', 0)} graded probes (grades from {by})"]
+    for a in method.get("agreement", []):
+        if a["item"] == "fully_answered" and a["kappa"] is not None:
+            parts.append(f"fully answered, {a['pair']}: {100 * a['percent']:.0f}% agreement, "
+                         f"kappa {a['kappa']:.2f} (n={a['n']})")
+    return "; ".join(parts) + "."

@@ -38,6 +38,7 @@ def report_document(report: Report) -> dict[str, Any]:
             "counted_outcomes": ["answered", "answered_auto_only", "unanswered", "abandoned",
                                  "unavailable"],
             "excluded_outcomes": ["failed", "cancelled", "blocked"],
+            "quality": report.quality,
         },
         "email_replies": report.sections.get("email_replies"),
         "channels": [

@@ -10,6 +10,8 @@ from . import (
     movement_mark,
     ordered_channels,
     percent,
+    quality_cells,
+    quality_line,
     rank_range,
     target_label,
 )
@@ -58,6 +60,10 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
             *[Column(f"≤{target_label(t)}", [percent(r.within[t]) for r in shown],
                      drop=0 if i == 0 else 6 + i) for i, t in enumerate(ranking.targets)],
             Column("human", [percent(r.share_human) for r in shown], drop=2),
+            # answer quality (svcbench.grading): score (graded of probed), fully, stellar
+            *[Column(header, [quality_cells(r.quality, r.n)[i] for r in shown], drop=drop)
+              for i, (header, drop) in enumerate((("quality (graded/n)", 1), ("fully", 2),
+                                                   ("stellar", 3)))],
             Column("score", [f"{r.score:.1f}" if r.score is not None
                              else Text(r.status, style="dim") for r in shown]),
             Column("move", [movement_mark(r.movement, r.rank_change) for r in shown], drop=1),
@@ -73,6 +79,8 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
             console.print(f"  … {len(ranking.rows) - limit} more (--limit 0 shows all)")
         for line in ranking.industry_lines:
             console.print(Text(f"  • {line}"))
+    if report.quality.get("graded_probes"):
+        console.print(Text(quality_line(report.quality), style="dim"))
     if report.overall:
         table = Table(title=f"overall: mean channel score, ranked in ≥ "
                       f"{report.overall_min_channels} channels", title_justify="left")

@@ -316,3 +316,31 @@ def m005_plan_inputs(db: sqlite_utils.Database) -> None:
         CREATE INDEX probes_campaign_company_due ON probes (campaign, company, due_at);
         """
     )
+
+
+@core
+def m009_quality_grades(db: sqlite_utils.Database) -> None:
+    """Answer-quality grades per probe, grader and rubric item (see svcbench.grading).
+
+    ``grader`` is 'key' (the answer key), 'human:<reviewer>' or 'model:<model id>', so one
+    probe keeps every reviewer's grade side by side; ``value`` is 1/0 for yes/no items and
+    the scale value otherwise, NULL when the grader could not tell.
+    """
+    run_script(
+        db,
+        """
+        CREATE TABLE quality_grades (
+            probe_id TEXT NOT NULL REFERENCES probes(id),
+            grader TEXT NOT NULL,
+            kind TEXT NOT NULL,             -- key, human, model
+            reviewer TEXT,                  -- reviewer id or model id
+            item TEXT NOT NULL,             -- rubric item id
+            value REAL,
+            detail TEXT NOT NULL DEFAULT '{}',  -- facts covered, flags, rationale (JSON)
+            prompt_version TEXT,            -- model grades: the prompt they were asked
+            graded_at TEXT NOT NULL,
+            PRIMARY KEY (probe_id, grader, item)
+        );
+        CREATE INDEX quality_grades_item ON quality_grades (item, kind);
+        """
+    )

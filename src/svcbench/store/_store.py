@@ -502,6 +502,7 @@ _MERGE_RULES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("messages", ("id",), None),
     ("measurements", ("probe_id",), "{t}.computed_at"),
     ("grades", ("probe_id", "check_name"), "{t}.graded_at, {t}.passed"),
+    ("quality_grades", ("probe_id", "grader", "item"), "{t}.graded_at, {t}.detail"),
 )
 
 
