@@ -34,11 +34,14 @@ class Outcome(StrEnum):
     #: a CAPTCHA, bot challenge or login wall stopped an automated probe: it needs a person and
     #: counts neither for nor against the company
     BLOCKED = "blocked"
+    #: the company's chat was offline / leave-a-message only / hidden: counts against it
+    UNAVAILABLE = "unavailable"
 
 
 #: outcomes that say something about the company (used by rankings)
 COUNTED_OUTCOMES = frozenset(
-    {Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY, Outcome.UNANSWERED, Outcome.ABANDONED}
+    {Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY, Outcome.UNANSWERED, Outcome.ABANDONED,
+     Outcome.UNAVAILABLE}
 )
 #: outcomes where the company responded in some way (even without a human or a wait)
 RESPONDED_OUTCOMES = (Outcome.ANSWERED, Outcome.ANSWERED_AUTO_ONLY)

@@ -79,6 +79,8 @@ class ChatBehaviour:
     #: text of queue announcements, also sent as a system message (None: structured only)
     queue_text: str | None = "You are number {position} in the queue."
     wait_text: str | None = "The expected waiting time is about {minutes} minutes."
+    #: the chat is offline: the widget shows its "leave a message" form instead of a composer
+    offline: bool = False
 
 
 @dataclass
@@ -445,6 +447,10 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
         engine.close(chat)
         return JSONResponse({"ok": True})
 
+    @api
+    async def chat_status(request, company):
+        return JSONResponse({"online": not engine.behaviour(company).offline})
+
     async def get_truth(request):
         chat = engine.get(request.path_params["company"], request.path_params["chat_id"])
         if chat is None:
@@ -460,6 +466,24 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
             return PlainTextResponse("widget page not installed", status_code=404)
         page = host.read_text(encoding="utf-8").replace("{{company}}", company)
         return HTMLResponse(page)
+
+    async def imitation_page(request):
+        """A shop page embedding an imitation of a vendor's widget (``imitations.py``)."""
+        from .imitations import imitation_html
+
+        company, vendor = request.path_params["company"], request.path_params["vendor"]
+        if engine.behaviour(company) is None:
+            return PlainTextResponse(f"unknown company {company!r}", status_code=404)
+        page = imitation_html(vendor, company, request.query_params)
+        if page is None:
+            return PlainTextResponse(f"no imitation of {vendor!r}", status_code=404)
+        return HTMLResponse(page)
+
+    async def vendor_script(request):
+        """Stands in for a vendor's loader script at a path naming its real host and path, so
+        pages reference it the way real embeds do (the script itself does nothing)."""
+        return Response("/* svcbench sandbox: stands in for " + request.path_params["path"]
+                        + " */", media_type="application/javascript")
 
     async def chat_socket(websocket: WebSocket):
         company = websocket.path_params["company"]
@@ -546,6 +570,9 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
         Route("/c/{company}/api/chats/{chat_id}/truth", get_truth, methods=["GET"]),
         WebSocketRoute("/c/{company}/ws/chats/{chat_id}", chat_socket),
         Route("/c/{company}/widget", widget_page, methods=["GET"]),
+        Route("/c/{company}/api/status", chat_status, methods=["GET"]),
+        Route("/c/{company}/imitate/{vendor}", imitation_page, methods=["GET"]),
+        Route("/vendor-cdn/{path:path}", vendor_script, methods=["GET"]),
         *vendor_routes(engine, api, pump),
     ]
     if STATIC_DIR.is_dir():

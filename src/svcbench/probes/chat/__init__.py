@@ -123,7 +123,7 @@ class ChatProbe(ProbePlugin):
         from ...errors import ProbeError, RetryableProbeError
 
         run = await self.run(probe, ctx)
-        if not run.question_sent:
+        if not run.question_sent and run.outcome is not Outcome.UNAVAILABLE:
             # nothing reached the company: our failure, or a chat that is down (retry later)
             if run.unreachable:
                 raise RetryableProbeError(f"chat: {run.reason}")

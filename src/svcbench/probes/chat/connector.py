@@ -36,6 +36,11 @@ class ChatUnreachableError(ChatTransportError):
     """Nothing answered at all (connection refused, DNS, connect timeout): worth a retry later."""
 
 
+class ChatUnavailableError(ProbeError):
+    """The company's chat is offline, shows only a leave-a-message form, or is hidden: a
+    finding about the company (outcome ``unavailable``), never our failure."""
+
+
 class AnchoredClock:
     """Wall-clock epoch seconds from a monotonic clock anchored once: exact intervals."""
 

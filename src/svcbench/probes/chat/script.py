@@ -34,7 +34,7 @@ from typing import Any
 from ...config import ChatScript
 from ...errors import ProbeError
 from ...models import Outcome
-from .connector import ChatConnector, ChatUnreachableError
+from .connector import ChatConnector, ChatUnavailableError, ChatUnreachableError
 from .events import Actor, ChatEvent, ChatEventKind
 
 #: extra seconds granted to a connector beyond the timeout it was given, before giving up on it
@@ -60,6 +60,10 @@ class ChatRun:
     #: nothing answered at all: the probe may be retried later
     unreachable: bool = False
     question_sent: bool = False
+
+
+#: how exactly an event's instant is known, passed through from connectors
+_EVIDENCE = ("resolution_s", "time_source", "source")
 
 
 def _norm(text: str | None) -> str:
@@ -130,9 +134,10 @@ class _Conversation:
         if kind is ChatEventKind.MESSAGE and event.actor is Actor.VISITOR:
             self._echo(event)
             return
-        if self.realtime and self.pending:
-            self.flush_pending()
-        data: dict[str, Any] = {"t_server": event.t_server}
+        if self.realtime and self.pending and event.t_local >= min(p[2] for p in self.pending):
+            self.flush_pending()   # (a connector may deliver earlier lines late, in order)
+        data: dict[str, Any] = {"t_server": event.t_server,
+                                **{k: v for k, v in event.data.items() if k in _EVIDENCE}}
         if kind is ChatEventKind.CONNECTED:
             if not self.connected:
                 self.connected = True
@@ -282,6 +287,8 @@ async def _converse(chat: _Conversation, question: str) -> tuple[Outcome, str | 
         return Outcome.FAILED, f"could not connect within {script.connect_timeout_s:g} s", True
     except ChatUnreachableError as exc:
         return Outcome.FAILED, str(exc), True
+    except ChatUnavailableError as exc:
+        return Outcome.UNAVAILABLE, str(exc), False
     except ProbeError as exc:
         return Outcome.FAILED, str(exc), False
     opened_at = clock()
