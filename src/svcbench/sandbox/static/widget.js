@@ -304,7 +304,20 @@
     logBox.hidden = true;
   };
 
+  const showContactForm = () => {
+    // a pre-chat contact form (no offline wording): its fields are not a chat composer
+    const fields = ["Your name", "Email", "Your question"].map((label, i) => {
+      const field = el(i === 2 ? "textarea" : "input", { name: ["name", "email", "question"][i] });
+      if (i === 1) field.type = "email";
+      field.setAttribute("aria-label", label);
+      return field;
+    });
+    composer.replaceWith(el("form", { className: "contact-form" }, ...fields,
+      el("button", { type: "button" }, "Start")));
+  };
+
   const start = async () => {
+    if (params.get("form") === "contact") { showContactForm(); return; }
     try {
       const state = await fetch(`${api}/api/status`);
       if (state.ok && (await state.json()).online === false) { showOffline(); return; }

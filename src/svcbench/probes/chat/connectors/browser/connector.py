@@ -265,24 +265,41 @@ class BrowserConnector(ChatConnector):
             with contextlib.suppress(Exception):
                 await self._page.evaluate(f"() => {{ {opts.open_js}; }}")
             self.found["launcher"] = f"js: {opts.open_js}"
+        clicks = 0 if (opts.open_selector or opts.open_js) else opts.open_clicks
         if opts.input_selector:
-            where = scope or self._page.main_frame
-            box = where.locator(opts.input_selector).first
-            try:
-                await box.wait_for(state="visible", timeout=_left_ms(deadline))
-            except Exception:   # noqa: BLE001 - offline form instead of the composer?
+            return await self._configured_composer(scope, deadline, clicks)
+        return await self._discover_composer(scope, deadline, clicks)
+
+    async def _configured_composer(self, scope: Any, deadline: float, clicks: int
+                                   ) -> tuple[Any, Any]:
+        """The configured input, clicking discovered launchers while it is not shown."""
+        opts = self.options
+        settle = time.monotonic() + 0.6
+        clicked = 0
+        box: Any = None
+        while box is None:
+            for frame in [scope] if scope is not None else list(self._page.frames):
+                with contextlib.suppress(Exception):
+                    candidate = frame.locator(opts.input_selector).first
+                    if await candidate.is_visible():
+                        box = candidate
+                        break
+            if box is not None:
+                break
+            if clicked < clicks and time.monotonic() > settle and await self._click_launcher():
+                clicked += 1
+                settle = time.monotonic() + 0.6
+            if time.monotonic() >= deadline:
                 await self._raise_if_offline(None)
                 raise ChatTransportError(
                     f"browser: chat input {opts.input_selector!r} did not appear on {opts.url} "
-                    f"within {opts.open_timeout_s:g} s") from None
-            handle = await box.element_handle()
-            frame = await handle.owner_frame()
-            await self._check_composer(frame, handle)
-            self.found["composer"] = opts.input_selector
-            return frame, handle
-        return await self._discover_composer(scope, deadline,
-                                             clicks=0 if (opts.open_selector or opts.open_js)
-                                             else opts.open_clicks)
+                    f"within {opts.open_timeout_s:g} s")
+            await asyncio.sleep(0.15)
+        handle = await box.element_handle()
+        frame = await handle.owner_frame()
+        await self._check_composer(frame, handle)
+        self.found["composer"] = opts.input_selector
+        return frame, handle
 
     async def _discover_composer(self, scope: Any, deadline: float, clicks: int
                                  ) -> tuple[Any, Any]:
@@ -402,8 +419,8 @@ class BrowserConnector(ChatConnector):
                 self.found["offline"] = {"text": words, "frame": state.get("url")}
                 raise ChatUnavailableError(
                     f"chat unavailable: the widget shows an offline form ({words!r})"
-                    + (f" instead of a chat composer; its first field is "
-                       f"{_describe(field)}" if field else ""))
+                    + (f" instead of a chat composer (field found: {_describe(field)})"
+                       if field else ""))
 
     async def _check_composer(self, frame: Any, handle: Any,
                               described: dict[str, Any] | None = None) -> None:

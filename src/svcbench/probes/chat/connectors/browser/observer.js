@@ -14,6 +14,7 @@
   const observed = new WeakSet();
   const roots = [];
   const reported = new WeakMap();     // element -> bubble id
+  const reportedText = new WeakMap(); // element -> its normalized text when seen
   const keyed = new Map();            // id-like attribute value -> bubble id
   const pending = new Set();          // matching elements without visible text yet
   let removed = [];                   // recently removed bubbles: {id, norm, t}
@@ -109,6 +110,7 @@
     }
     const id = rerenderOf ?? nextId++;
     reported.set(el, id);
+    reportedText.set(el, n);
     if (key) keyed.set(key, id);
     if (rerenderOf !== null) return;      // the same message drawn again: nothing new
     const attrs = {};
@@ -127,7 +129,7 @@
     const check = (el) => {
       const id = reported.get(el);
       if (id !== undefined && !el.isConnected) {
-        removed.push({ id, norm: norm(textOf(el, cfg && cfg.textSelector)), t });
+        removed.push({ id, norm: reportedText.get(el) || "", t });
         reported.delete(el);
       }
     };
@@ -180,7 +182,7 @@
     removed = removed.filter((r) => r.t >= cutoff);
     for (const m of mutations) m.removedNodes.forEach((n) => forget(n, t));
     for (const m of mutations) m.addedNodes.forEach((n) => mark(n, t));
-    if (cfg) { scanBubbles(t); scanStatus(t); }
+    if (cfg) { scanStatus(t); scanBubbles(t); }   // "joined" before the reply it came with
   };
   const watch = (root, t) => {
     if (observed.has(root)) return;
