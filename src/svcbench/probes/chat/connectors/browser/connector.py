@@ -265,7 +265,7 @@ class BrowserConnector(ChatConnector):
             with contextlib.suppress(Exception):
                 await self._page.evaluate(f"() => {{ {opts.open_js}; }}")
             self.found["launcher"] = f"js: {opts.open_js}"
-        clicks = 0 if (opts.open_selector or opts.open_js) else opts.open_clicks
+        clicks = 0 if opts.open_selector else opts.open_clicks   # open_js may not take
         if opts.input_selector:
             return await self._configured_composer(scope, deadline, clicks)
         return await self._discover_composer(scope, deadline, clicks)
