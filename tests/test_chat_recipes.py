@@ -138,3 +138,38 @@ def test_vendor_api_saying_offline_is_unavailable(browser_loop, sandbox):
                                     clock=chat.clock))
     assert run.outcome.value == "unavailable"
     assert "reports it is offline" in run.reason
+
+
+# -- svcbench chat inspect ----------------------------------------------------------------------
+
+def test_chat_inspect_reports_recipe_findings_snippet_and_dumps(sandbox, tmp_path, cli):
+    import json
+
+    url = f"{sandbox.base_url}/c/shop/imitate/gorgias"
+    before = len(sandbox.chats("shop"))
+    result = cli("chat", "inspect", url, "--json", "-o", str(tmp_path / "dump"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["recipe"] == "gorgias" and report["ready"] is True
+    assert report["recognition"][0]["why"][0].startswith("script ")
+    assert report["found"]["launcher"].startswith("js: ")
+    assert "textarea" in report["found"]["composer"]
+    assert 'connector = "browser"' in report["snippet"] and url in report["snippet"]
+    assert (tmp_path / "dump" / "screenshot.png").read_bytes()[:4] == b"\x89PNG"
+    dom = (tmp_path / "dump" / "dom.html").read_text()
+    assert "gorgias-chat-container" in dom and "Type your message" in dom
+    network = json.loads((tmp_path / "dump" / "network.json").read_text())
+    assert any("/api/chats" in r["url"] for r in network["records"])
+    opened = sandbox.chats("shop")[before:]
+    assert opened and all(chat.first_message_at is None for chat in opened)   # nothing said
+
+    offline = cli("chat", "inspect", f"{sandbox.base_url}/c/closed/widget",
+                  "-o", str(tmp_path / "off"))
+    assert offline.returncode == 1
+    assert "unavailable" in offline.stdout and "offline form" in offline.stdout
+
+
+def test_chat_inspect_rejects_a_bad_url_in_one_line(cli):
+    result = cli("chat", "inspect", "ftp://example.org/")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "not an http(s) URL" in result.stderr
