@@ -328,6 +328,11 @@ def test_status_line_optimistic_drafts_and_polling(browser_loop, sandbox):
     assert agent.data["time_source"] == "dom+poll"
     assert 0.8 <= agent.data["resolution_s"] <= 1.6               # the poll gap it came in
     assert 0 <= agent.at - truth["first_human_reply"] <= agent.data["resolution_s"] + 0.1
+    from svcbench.probes.chat import to_event
+    from svcbench.probes.chat.measure import chat_metrics
+
+    metrics = chat_metrics([to_event("p", e) for e in run.events])
+    assert 0.8 <= metrics["resolution_s"] <= 1.6 and "dom+poll" in metrics["time_source"]
     assert chat.network.summary()["transport"] == "polling"
     interval = next(iter(chat.network.summary()["poll_intervals_s"].values()))
     assert 0.9 <= interval <= 1.3
