@@ -201,7 +201,8 @@ def browser_main(n: int) -> int:
             values = sorted(table.get(kind, []))
             if not values:
                 continue
-            p = (lambda q, v=values: v[min(len(v) - 1, round(q * (len(v) - 1)))])
+            def p(q: float, v: list[float] = values) -> float:
+                return v[min(len(v) - 1, round(q * (len(v) - 1)))]
             print(f"  {label:11s} {kind:18s} n={len(values):3d}  p50 {p(0.5):8.1f}  "
                   f"p95 {p(0.95):8.1f}  max {values[-1]:8.1f}  (mean "
                   f"{statistics.fmean(values):.1f})")

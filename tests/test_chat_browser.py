@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from browserloop import browser_loop, needs_chromium  # noqa: F401 - session fixture
 from pydantic import ValidationError
 
+from browserloop import needs_chromium
 from svcbench.plugins import Secrets
 from svcbench.probes.chat.connector import (
     AnchoredClock,

@@ -8,7 +8,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from browserloop import browser_loop  # noqa: F401 - session fixture
 
 from svcbench.errors import ConfigError
 from svcbench.plugins import Secrets
@@ -26,7 +25,7 @@ QUESTION = "Hi, do you ship to Norway and how long does it take?"
 
 def test_every_required_widget_has_a_recipe_saying_what_it_was_verified_against():
     found = recipes.builtin_recipes()
-    assert REQUIRED <= set(found)
+    assert set(found) >= REQUIRED
     for recipe in found.values():
         assert recipe.verified_against and all(len(s) > 20 for s in recipe.verified_against)
         assert recipe.detect.scripts or recipe.detect.globals

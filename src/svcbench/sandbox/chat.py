@@ -16,7 +16,10 @@ API, per company slug::
     WS   /c/{company}/ws/chats/{id}?token=...        pushes events; accepts {"type": "message"}
     POST /c/{company}/api/chats/{id}/close
     GET  /c/{company}/api/chats/{id}/truth           ground truth
-    GET  /c/{company}/widget                         web page with the chat widget
+    GET  /c/{company}/widget                         web page with the chat widget (see
+                                                     static/widget.js for its behaviours)
+    GET  /c/{company}/api/status                     {"online": bool} (``offline`` behaviour)
+    GET  /c/{company}/imitate/{vendor}               a page imitating a vendor's embed
 
 An event is ``{"seq", "type", "ts", "author": {"kind", "name"}, "text", "position", "wait_s"}``
 with type message | queue_position | wait_estimate | agent_joined | chat_ended.

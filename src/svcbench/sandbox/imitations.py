@@ -20,8 +20,8 @@ IMITATIONS: dict[str, dict[str, str]] = {
         "inner": "opaque=1",
         "setup": """
 window.intercomSettings = { app_id: "abc123" };
-const frame = embed("intercom-container", "iframe", { name: "intercom-messenger-frame",
-                                                    title: "Intercom live chat" });
+const frame = embed("intercom-container", "iframe",
+                    { name: "intercom-messenger-frame", title: "Intercom live chat" });
 window.Intercom = function (command) { if (command === "show") open(frame); };
 """,
     },
@@ -31,7 +31,9 @@ window.Intercom = function (command) { if (command === "show") open(frame); };
         "inner": "status=1",
         "setup": """
 const frame = embed(null, "iframe", { title: "Messaging window" });
-window.zE = function (scope, action) { if (scope === "messenger" && action === "open") open(frame); };
+window.zE = function (scope, action) {
+  if (scope === "messenger" && action === "open") open(frame);
+};
 """,
     },
     "livechat": {
@@ -39,9 +41,13 @@ window.zE = function (scope, action) { if (scope === "messenger" && action === "
         "inner": "optimistic=1",
         "setup": """
 window.__lc = { license: 123 };
-const frame = embed("chat-widget-container", "iframe", { id: "chat-widget", title: "LiveChat chat widget" });
-window.LiveChatWidget = { call(method) { if (method === "maximize") open(frame); },
-                          get(what) { return what === "state" ? { availability: OFFLINE ? "offline" : "online", visibility: "minimized" } : null; } };
+const frame = embed("chat-widget-container", "iframe",
+                    { id: "chat-widget", title: "LiveChat chat widget" });
+const state = { availability: OFFLINE ? "offline" : "online", visibility: "minimized" };
+window.LiveChatWidget = {
+  call(method) { if (method === "maximize") open(frame); },
+  get(what) { return what === "state" ? state : null; },
+};
 """,
     },
     "tawkto": {
@@ -68,7 +74,9 @@ window.SVC_WIDGET_CONFIG = INNER_QUERY;
 const script = document.createElement("script");
 script.src = "/static/widget.js";
 document.body.appendChild(script);
-$crisp.push = (command) => { if (command[0] === "do" && command[1] === "chat:open") window.postMessage("svc-chat:open", "*"); };
+$crisp.push = (command) => {
+  if (command[0] === "do" && command[1] === "chat:open") window.postMessage("svc-chat:open", "*");
+};
 $crisp.is = (what) => (what === "website:available" ? !OFFLINE : undefined);
 """,
     },
@@ -89,7 +97,8 @@ window.$chatwoot = { toggle(state) { if (state === "open") open(frame); } };
         "script": "js.hs-scripts.com/4242.js",
         "inner": "",
         "setup": """
-const frame = embed("hubspot-messages-iframe-container", "iframe", { id: "hubspot-conversations-iframe", title: "Chat Widget" });
+const frame = embed("hubspot-messages-iframe-container", "iframe",
+                    { id: "hubspot-conversations-iframe", title: "Chat Widget" });
 window.HubSpotConversations = { widget: { open() { open(frame); } } };
 """,
     },
@@ -97,7 +106,8 @@ window.HubSpotConversations = { widget: { open() { open(frame); } } };
         "script": "config.gorgias.chat/bundle-loader/01J5V1J9ZV",
         "inner": "status=1&optimistic=1",
         "setup": """
-const frame = embed("gorgias-chat-container", "iframe", { id: "chat-window", title: "Gorgias live chat messenger" });
+const frame = embed("gorgias-chat-container", "iframe",
+                    { id: "chat-window", title: "Gorgias live chat messenger" });
 window.GorgiasChat = { init: () => Promise.resolve(), open() { open(frame); } };
 """,
     },
@@ -107,7 +117,8 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{company} - Online shop</title>
 <style>body {{ margin: 0; font: 15px/1.45 system-ui, sans-serif; }} header {{ background: #1d3557;
 color: #fff; padding: 14px 28px; }} main {{ padding: 24px 28px; }}
-.chat-frame {{ position: fixed; right: 16px; bottom: 16px; width: 380px; height: 560px; border: 0; }}
+.chat-frame {{ position: fixed; right: 16px; bottom: 16px; width: 380px; height: 560px;
+               border: 0; }}
 .crisp-client {{ position: fixed; right: 16px; bottom: 16px; width: 380px; height: 560px; }}
 </style>
 <script{script_id} src="/vendor-cdn/{script}" async></script>

@@ -322,10 +322,9 @@ class BrowserConnector(ChatConnector):
             if best is not None and best[0] < 0 and time.monotonic() > settle:
                 _, frame, handle, described = best
                 await self._check_composer(frame, handle, described)   # raises
-            if clicked < clicks and time.monotonic() > settle:
-                if await self._click_launcher():
-                    clicked += 1
-                    settle = time.monotonic() + 0.6
+            if clicked < clicks and time.monotonic() > settle and await self._click_launcher():
+                clicked += 1
+                settle = time.monotonic() + 0.6
             if time.monotonic() >= deadline:
                 await self._raise_if_offline(None)
                 what = "a chat composer" if clicked else "a chat launcher or composer"
@@ -659,10 +658,9 @@ class BrowserConnector(ChatConnector):
             return
         for kind, actor, data in classify_bubble({**report, "text": text}, self.options,
                                                  self._visitor):
-            if actor is Actor.VISITOR and kind is ChatEventKind.MESSAGE:
-                if any(s["echoed_at"] is not None and s["norm"] == norm(text)
-                       for s in self._sent):
-                    return   # our message drawn once more
+            if actor is Actor.VISITOR and kind is ChatEventKind.MESSAGE and any(
+                    s["echoed_at"] is not None and s["norm"] == norm(text) for s in self._sent):
+                return   # our message drawn once more
             if kind == ChatEventKind.MESSAGE and actor not in (None, Actor.SYSTEM) and author:
                 data = {**data, "author": author}
             self._put(ChatEvent(kind=kind, t_local=t_local, actor=actor, text=text,

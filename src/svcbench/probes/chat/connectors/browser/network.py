@@ -168,7 +168,7 @@ def parse_json(text: str | None) -> Any:
     if not text or len(text) > MAX_BODY:
         return None
     stripped = text.lstrip()
-    if not stripped[:1] in ("{", "["):
+    if stripped[:1] not in ("{", "["):
         return None
     try:
         return json.loads(stripped)

@@ -48,92 +48,6 @@ DEFAULT_CHAT_ENDED_PATTERNS = [
     r"\b(?:conversation|discussion) (?:est )?terminée\b",
 ]
 
-
-
-def _check_regexes(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
-    return patterns
-
-
-class ActorRule(ConnectorOptions):
-    """Tells who wrote a bubble; every condition given must hold; first matching rule wins."""
-
-    actor: Actor
-    selector: str | None = None    # CSS the bubble element matches (Element.matches)
-    attribute: str | None = None   # attribute name; with `value`: regex on its value
-    value: str | None = None
-    author: str | None = None      # regex on the author name (author_name_selector)
-    text: str | None = None        # regex on the bubble text
-
-    @model_validator(mode="after")
-    def _one_condition(self) -> ActorRule:
-        if not any((self.selector, self.attribute, self.author, self.text)):
-            raise ValueError("an actor rule needs selector, attribute, author or text")
-        _check_regexes([p for p in (self.value, self.author, self.text) if p])
-        return self
-
-
-class BrowserOptions(ConnectorOptions):
-    """Where the widget is and how to read it. ``log_selector``, ``message_selector``,
-    ``text_selector``, ``author_name_selector`` and rule selectors are plain CSS (they run in the
-    page); ``frame_selector``, ``open_selector``, ``input_selector`` and ``send_selector`` are
-    Playwright selectors."""
-
-    url: str
-    frame_selector: str | list[str] | None = None   # a list = nested iframes, outermost first
-    open_selector: str | None = None                 # launcher to click; None = already open
-    open_scope: Literal["frame", "page"] = "frame"   # where the launcher lives
-    log_selector: str = "[role=log]"
-    message_selector: str = ".msg"
-    ignore_selector: str | None = None               # bubbles to skip (typing indicators)
-    text_selector: str | None = None                 # inside the bubble; default whole bubble
-    author_name_selector: str | None = None
-    author_attribute: str | None = "data-author"     # its value is the author type
-    kind_attribute: str | None = None                # optional structured hint, e.g. data-kind
-    actor_rules: list[ActorRule] = Field(default_factory=list)   # DOM rules, checked first
-    authors: ActorRules = ActorRules()               # author type / name rules (all connectors)
-    input_selector: str = "textarea, input[type=text]"
-    send_key: str | None = "Enter"
-    send_selector: str | None = None
-    end_selector: str | None = None                  # clicked on close() to end the chat
-    end_grace_s: float = Field(0.5, ge=0)            # lets the widget tell its server
-    queue_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_QUEUE_PATTERNS))
-    wait_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_WAIT_PATTERNS))
-    agent_joined_patterns: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_AGENT_JOINED_PATTERNS))
-    chat_ended_patterns: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_CHAT_ENDED_PATTERNS))
-    headless: bool = True
-    open_timeout_s: float = Field(30.0, gt=0)   # page load + launcher + input (after launch)
-    action_timeout_s: float = Field(10.0, gt=0)      # one fill / click / key press
-    user_agent: str | None = None                    # default: don't disguise the browser
-    locale: str = "en-US"
-    viewport: tuple[int, int] = (1280, 800)
-    screenshot_path: str | None = None               # final screenshot, taken on close()
-
-    @field_validator("queue_patterns", "wait_patterns", "agent_joined_patterns",
-                     "chat_ended_patterns")
-    @classmethod
-    def _compile(cls, patterns: list[str]) -> list[str]:
-        return _check_regexes(patterns)
-
-    @model_validator(mode="after")
-    def _can_send(self) -> BrowserOptions:
-        if not self.send_key and not self.send_selector:
-            raise ValueError("set send_key or send_selector")
-        return self
-
-    @property
-    def frames(self) -> list[str]:
-        if self.frame_selector is None:
-            return []
-        chain = self.frame_selector
-        return [chain] if isinstance(chain, str) else chain
-
 #: an operator named in a status line ("Operator: Anna", "Anna · Customer care" needs a recipe)
 DEFAULT_AGENT_JOINED_PATTERNS.append(
     r"^(?:operator|agent|advisor|adviser|berater(?:in)?|mitarbeiter(?:in)?|conseill(?:er|ère)|"
@@ -147,7 +61,8 @@ DEFAULT_OFFLINE_PATTERNS = [
     r"\boutside (?:of )?(?:our )?(?:business|opening|office|support) hours\b",
     r"\bno (?:agents?|operators?) (?:are )?(?:currently )?(?:online|available)\b",
     r"\bnachricht hinterlassen\b|\bhinterlassen sie (?:uns )?eine nachricht\b",
-    r"\b(?:wir sind|chat ist) (?:gerade |derzeit |momentan )?(?:nicht (?:da|erreichbar|verfügbar)|offline)\b",
+    r"\b(?:wir sind|chat ist) (?:gerade |derzeit |momentan )?"
+    r"(?:nicht (?:da|erreichbar|verfügbar)|offline)\b",
     r"\blaissez(?:-nous)? un message\b|\bnous sommes (?:actuellement )?(?:absents|hors ligne)\b",
     r"\bdeja(?:nos)? un mensaje\b|\bestamos (?:desconectados|fuera de línea)\b",
 ]
