@@ -488,3 +488,96 @@ def test_options_are_validated():
         BrowserOptions(url="http://127.0.0.1/", send_key=None)
     with pytest.raises(ValidationError, match="needs selector"):
         BrowserOptions(url="http://127.0.0.1/", actor_rules=[{"actor": "bot"}])
+
+
+@needs_chromium
+def test_one_chromium_a_fresh_context_per_chat_and_a_concurrency_limit(sandbox):
+    from svcbench.probes.chat.connectors.browser import pool
+
+    url = f"http://127.0.0.1:{sandbox.port}/c/acme/widget"
+
+    async def run() -> None:
+        a, b, c = (connector(url=url, **WIDGET) for _ in range(3))
+        await asyncio.gather(a.open(), b.open())
+        waiting = asyncio.create_task(c.open())
+        try:
+            frame_a, frame_b = a._frame, b._frame
+            await frame_a.evaluate("() => { localStorage.setItem('k', 'a'); "
+                                   "document.cookie = 'seen=a'; }")
+            assert await frame_b.evaluate("() => [localStorage.getItem('k'), document.cookie]"
+                                          ) == [None, ""]               # nothing shared
+            await asyncio.sleep(1.0)
+            assert not waiting.done() and not c._ready                  # limit 2: c waits
+            await a.close()
+            await asyncio.wait_for(waiting, 60)
+            assert c._ready and a._shared is None
+            assert b._shared is c._shared and c._shared.launches == 1   # one Chromium
+            assert await c._frame.evaluate("() => localStorage.getItem('k')") is None
+        finally:
+            for chat in (a, b, c):
+                await chat.close()
+            waiting.cancel()
+
+    pool.set_limit(2)
+    try:
+        asyncio.run(run())
+    finally:
+        pool.set_limit(None)
+
+
+# -- network evidence and status lines (pure) -----------------------------------------------------
+
+def test_poll_interval_detection_needs_regular_gaps():
+    from svcbench.probes.chat.connectors.browser.network import poll_interval
+
+    assert poll_interval([0, 3.5, 7.0, 10.6, 14.0]) == 3.5
+    assert poll_interval([0, 3.5, 7.0]) is None                       # too few
+    assert poll_interval([0, 0.5, 7.0, 7.2, 20]) is None              # irregular
+
+
+def test_server_times_from_payloads_and_masked_urls():
+    from svcbench.probes.chat.connectors.browser.network import (
+        NetworkLog,
+        epoch_seconds,
+        mask_url,
+    )
+
+    assert epoch_seconds(1796110872) == 1796110872
+    assert epoch_seconds(1796110872123) == pytest.approx(1796110872.123)
+    assert epoch_seconds("2026-12-01T08:00:00Z") == pytest.approx(1796112000)
+    assert epoch_seconds("2026-12-01T08:00:00") is None              # no timezone: not a time
+    assert epoch_seconds(42) is None
+    log = NetworkLog()
+    log.add({"kind": "response", "t": 1.0, "method": "GET", "url": "http://x/e",
+             "resource_type": "xhr",
+             "json": {"events": [{"text": "Hello  there", "created_at": 1796110872.5}]}})
+    assert log.server_time("hello there") == 1796110872.5
+    assert mask_url("http://x/ws?token=abc&chat=1") == "http://x/ws?token=***&chat=1"
+
+
+def test_status_line_facts_are_reported_once_each():
+    from svcbench.probes.chat.connectors.browser.classify import StatusReader
+
+    reader = StatusReader(BrowserOptions(url="http://127.0.0.1/"))
+    assert reader.read("You are number 3 in the queue") == [
+        (ChatEventKind.QUEUE_POSITION, {"position": 3})]
+    assert reader.read("You are number 3 in the queue") == []        # unchanged
+    assert reader.read("You are number 2 in the queue") == [
+        (ChatEventKind.QUEUE_POSITION, {"position": 2})]
+    assert reader.read("Operator: Maria") == [(ChatEventKind.AGENT_JOINED, {"agent": "Maria"})]
+    assert reader.read("Sie chatten jetzt mit Maria") == []          # already joined
+
+
+def test_opaque_bubbles_are_read_by_side_and_our_own_markers():
+    options = BrowserOptions(url="http://127.0.0.1/")
+    ours = {"side": 0.4, "marks": {"data-uid": "1001"}}
+
+    def who(side, uid, name=None, text="Hello"):
+        return classify_bubble({"text": text, "attrs": {"class": "r-1", "data-uid": uid},
+                                "side": side, "author_name": name}, options, ours)[0][1]
+
+    assert who(0.4, "1001") == Actor.VISITOR
+    assert who(-0.4, "7", "ShopBot") == Actor.BOT
+    assert who(-0.4, "1042", "Anna") == Actor.AGENT
+    assert who(0.0, "0", text="Chat started") == Actor.SYSTEM
+    assert who(-0.4, "5", text="I'm the virtual assistant, how can I help?") == Actor.BOT
