@@ -68,7 +68,7 @@ DEFAULT_OFFLINE_PATTERNS = [
 ]
 
 
-def _check_regexes(patterns: list[str]) -> list[str]:
+def check_regexes(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         try:
             re.compile(pattern, re.IGNORECASE)
@@ -91,7 +91,7 @@ class ActorRule(ConnectorOptions):
     def _one_condition(self) -> ActorRule:
         if not any((self.selector, self.attribute, self.author, self.text)):
             raise ValueError("an actor rule needs selector, attribute, author or text")
-        _check_regexes([p for p in (self.value, self.author, self.text) if p])
+        check_regexes([p for p in (self.value, self.author, self.text) if p])
         return self
 
 
@@ -155,7 +155,7 @@ class BrowserOptions(ConnectorOptions):
                      "chat_ended_patterns", "offline_patterns")
     @classmethod
     def _compile(cls, patterns: list[str]) -> list[str]:
-        return _check_regexes(patterns)
+        return check_regexes(patterns)
 
     @model_validator(mode="after")
     def _can_send(self) -> BrowserOptions:

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .....errors import ConfigError
-from .options import BrowserOptions
+from .options import BrowserOptions, check_regexes
 
 MIN_SCORE = 2
 WEIGHTS = {"scripts": 3, "globals": 2, "selectors": 2, "frames": 2}
@@ -37,12 +37,7 @@ class Detect(BaseModel):
     @field_validator("scripts", "frames")
     @classmethod
     def _regexes(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-        return patterns
+        return check_regexes(patterns)
 
 
 class Recipe(BaseModel):
@@ -98,33 +93,23 @@ def all_globals() -> list[str]:
 
 
 def score(recipe: Recipe, facts: dict[str, Any]) -> tuple[int, list[str]]:
-    """How strongly the page's facts point at this recipe, and why."""
+    """How strongly the page's facts point at this recipe, and why (each detector kind counts
+    once: a regex on script URLs or iframes, a global or selector the page reported)."""
     why: list[str] = []
     total = 0
-    scripts = facts.get("scripts") or []
-    frames = facts.get("frames") or []
-    for pattern in recipe.detect.scripts:
-        hit = next((s for s in scripts if re.search(pattern, s)), None)
+    checks = (
+        ("scripts", "script", recipe.detect.scripts, lambda p, seen: re.search(p, seen)),
+        ("frames", "iframe", recipe.detect.frames, lambda p, seen: re.search(p, seen)),
+        ("globals", "global", recipe.detect.globals, lambda p, seen: p == seen),
+        ("selectors", "element", recipe.detect.selectors, lambda p, seen: p == seen),
+    )
+    for kind, label, patterns, hits in checks:
+        seen = facts.get(kind) or []
+        hit = next(((p, s) for p in patterns for s in seen if hits(p, s)), None)
         if hit:
-            why.append(f"script {hit}")
-            total += WEIGHTS["scripts"]
-            break
-    for pattern in recipe.detect.frames:
-        hit = next((f for f in frames if re.search(pattern, f)), None)
-        if hit:
-            why.append(f"iframe {hit.strip()[:120]}")
-            total += WEIGHTS["frames"]
-            break
-    for name in recipe.detect.globals:
-        if name in (facts.get("globals") or []):
-            why.append(f"global {name}")
-            total += WEIGHTS["globals"]
-            break
-    for selector in recipe.detect.selectors:
-        if selector in (facts.get("selectors") or []):
-            why.append(f"element {selector}")
-            total += WEIGHTS["selectors"]
-            break
+            shown = hit[1] if kind in ("scripts", "frames") else hit[0]
+            why.append(f"{label} {shown.strip()[:120]}")
+            total += WEIGHTS[kind]
     return total, why
 
 
