@@ -105,7 +105,7 @@ def test_each_imitation_is_recognised_as_its_vendor(browser_loop, sandbox):
         assert report["ready"], report                    # opened and a composer found
 
 
-@pytest.mark.parametrize("vendor", ["intercom", "zendesk-messaging", "livechat", "crisp"])
+@pytest.mark.parametrize("vendor", ["intercom", "zendesk-messaging", "crisp"])
 def test_config_of_only_connector_and_url_measures_a_recipe_widget(browser_loop, sandbox,
                                                                    vendor):
     from svcbench.config import ChatScript

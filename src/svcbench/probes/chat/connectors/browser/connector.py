@@ -105,6 +105,7 @@ class BrowserConnector(ChatConnector):
         self.launch_s: float | None = None
         self.clock_samples: dict[str, float] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._clicks: dict[str, float] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -350,6 +351,7 @@ class BrowserConnector(ChatConnector):
         fixed corner of the page or of a corner iframe)."""
         best: tuple[int, Any, Any, str] | None = None
         clicked = self.found.setdefault("launchers_clicked", [])
+        recent = {where for where, at in self._clicks.items() if time.monotonic() - at < 5.0}
         for frame in list(self._page.frames):
             try:
                 handles = await frame.evaluate_handle(
@@ -358,8 +360,8 @@ class BrowserConnector(ChatConnector):
                 bonus = await self._corner_bonus(frame)
                 for i, (points, label) in enumerate(listed):
                     where = f"{label} (in {frame.url})"
-                    if where in clicked:
-                        continue
+                    if where in recent or (where in clicked and points + bonus < 3):
+                        continue   # a launcher still shown 5 s after a click may need another
                     if best is None or points + bonus > best[0]:
                         element = (await handles.evaluate_handle(
                             "(l, i) => l[i].element", i)).as_element()
@@ -373,7 +375,9 @@ class BrowserConnector(ChatConnector):
             await element.click(timeout=5000)
         except Exception:   # noqa: BLE001 - it moved or vanished: try again next round
             return False
-        clicked.append(where)
+        if where not in clicked:
+            clicked.append(where)
+        self._clicks[where] = time.monotonic()
         return True
 
     async def _corner_bonus(self, frame: Any) -> int:

@@ -113,7 +113,7 @@ class BrowserOptions(ConnectorOptions):
     open_scope: Literal["frame", "page"] = "frame"   # where the launcher lives
     open_frame_selector: Chain = None                # launcher inside this frame (chain)
     open_js: str | None = None                       # vendor JS API call that opens the chat
-    open_clicks: int = Field(2, ge=0)                # discovered launchers clicked at most
+    open_clicks: int = Field(3, ge=0)                # clicks on discovered launchers, at most
     log_selector: str | None = None
     message_selector: str | None = None
     ignore_selector: str | None = None               # bubbles to skip (typing indicators)
