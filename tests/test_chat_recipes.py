@@ -146,7 +146,7 @@ def test_chat_inspect_reports_recipe_findings_snippet_and_dumps(sandbox, tmp_pat
 
     url = f"{sandbox.base_url}/c/shop/imitate/gorgias"
     before = len(sandbox.chats("shop"))
-    result = cli("chat", "inspect", url, "--json", "-o", str(tmp_path / "dump"))
+    result = cli("chat", "inspect", url, "--json", "--dump-dir", str(tmp_path / "dump"))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["recipe"] == "gorgias" and report["ready"] is True
@@ -163,7 +163,7 @@ def test_chat_inspect_reports_recipe_findings_snippet_and_dumps(sandbox, tmp_pat
     assert opened and all(chat.first_message_at is None for chat in opened)   # nothing said
 
     offline = cli("chat", "inspect", f"{sandbox.base_url}/c/closed/widget",
-                  "-o", str(tmp_path / "off"))
+                  "--dump-dir", str(tmp_path / "off"))
     assert offline.returncode == 1
     assert "unavailable" in offline.stdout and "offline form" in offline.stdout
 

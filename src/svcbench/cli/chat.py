@@ -150,7 +150,7 @@ def _render(probe_id: str, company: str, outcome, reason, measurement, transcrip
 @chat_app.command("inspect")
 def inspect_chat(
     url: str = typer.Argument(..., help="The shop page with the chat widget."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the screenshot, DOM "
+    out: Path | None = typer.Option(None, "--dump-dir", help="Folder for the screenshot, DOM "
                                     "and network dump (default: ./chat-inspect)."),
     recipe: str = typer.Option("auto", "--recipe", help="Recipe to use ('auto' recognises it, "
                                "'none' forces generic discovery)."),
@@ -232,35 +232,34 @@ def _snippet(url: str, report: dict[str, Any]) -> str:
 
 
 def _render_inspection(report: dict[str, Any]) -> None:
-    from rich.markup import escape
+    from ..render.safe import markup
 
     out = console()
     recipe = report.get("recipe")
-    out.print(f"[bold]{escape(report['url'])}[/]")
+    out.print(markup("[bold]{}[/]", report["url"]))
     if recipe:
         why = "; ".join(report["recognition"][0]["why"]) if report.get("recognition") else ""
-        out.print(f"recipe: [bold]{escape(recipe)}[/] ({escape(report.get('recipe_title') or '')})"
-                  + (f" from {escape(why)}" if why else ""))
+        out.print(markup("recipe: [bold]{}[/] ({}) from {}", recipe,
+                         report.get("recipe_title") or "", why or "its name"))
         for source in report.get("recipe_verified_against") or []:
-            out.print(f"  verified against: {escape(source)}")
+            out.print(markup("  verified against: {}", source))
     else:
         out.print("recipe: none matched, generic discovery")
     found = report.get("found") or {}
     for key in ("launcher", "launchers_clicked", "composer", "offline"):
         if key in found:
-            out.print(f"{key.replace('_', ' ')}: {escape(str(found[key]))}")
+            out.print(markup("{}: {}", key.replace("_", " "), found[key]))
     if report.get("frame"):
-        out.print(f"chat frame: {escape(report['frame'])}")
+        out.print(markup("chat frame: {}", report["frame"]))
     summary = report.get("network_summary") or {}
-    out.print(f"network: {escape(str(summary.get('transport') or 'no chat traffic yet'))}"
-              + (f" {escape(str(summary.get('poll_intervals_s')))}"
-                 if summary.get("poll_intervals_s") else ""))
+    out.print(markup("network: {} {}", summary.get("transport") or "no chat traffic yet",
+                     summary.get("poll_intervals_s") or ""))
     if report.get("unavailable"):
-        out.print(f"[bold]unavailable[/]: {escape(report['error'])}")
+        out.print(markup("[bold]unavailable[/]: {}", report["error"]))
     elif report.get("error"):
-        out.print(f"[bold red]not ready[/]: {escape(report['error'])}")
+        out.print(markup("[bold red]not ready[/]: {}", report["error"]))
     else:
-        out.print("[bold green]ready[/]: a chat composer was found")
-    out.print("\nconfig snippet:\n" + escape(report["snippet"]))
+        out.print(markup("[bold green]ready[/]: {}", "a chat composer was found"))
+    out.print("\nconfig snippet:\n" + report["snippet"])
     files = report.get("files") or {}
-    out.print("files: " + ", ".join(escape(v) for v in files.values() if v))
+    out.print("files: " + ", ".join(v for v in files.values() if v))
