@@ -644,7 +644,7 @@ class BrowserConnector(ChatConnector):
             text = text[len(author):].strip()
         raw = {**report, "frame": getattr(frame, "url", None),
                "binding_lag_ms": round((received - t_local) * 1000, 2)}
-        evidence = self.network.cause(received)
+        evidence = self.network.cause(t_local)
         server = self.network.server_time(text)
         extra = {k: v for k, v in evidence.items() if k in ("resolution_s", "time_source")}
         if report.get("type") == "status":
