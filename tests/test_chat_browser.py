@@ -379,6 +379,15 @@ def test_offline_form_is_unavailable_and_never_typed_into(browser_loop, sandbox)
     assert len(sandbox.chats("closed")) == before                 # no chat was started
 
 
+def test_offline_words_in_the_shop_page_itself_are_not_an_offline_widget(browser_loop, sandbox):
+    """The host page says "leave us a message" in its own text; the widget never loads: our
+    failure to find a chat, not the company's chat being unavailable."""
+    _, run = run_probe(browser_loop, f"http://127.0.0.1:{sandbox.port}/c/acme/widget?widget=off",
+                       open_timeout_s=10)
+    assert run.outcome.value == "failed", run.reason
+    assert "could not find a chat launcher or composer" in run.reason
+
+
 def test_a_contact_form_is_not_a_chat_composer(browser_loop, sandbox):
     _, run = run_probe(browser_loop, f"http://127.0.0.1:{sandbox.port}/c/acme/widget?form=contact",
                        open_timeout_s=20)

@@ -269,8 +269,28 @@
   };
   const pageState = () => {
     const composer = findComposer();
-    const text = (document.body && document.body.innerText || "").slice(0, 4000);
-    const forms = deepAll("form").filter(visible).map((f) => ({
+    // offline wording counts only where a widget is: a widget's own frame, or a fixed overlay
+    // (and shadow roots) on the host page; never the shop's ordinary text
+    const overlay = (el) => {
+      for (let p = el; p && p.nodeType === 1; p = p.parentElement) {
+        if (getComputedStyle(p).position === "fixed") return true;
+      }
+      return false;
+    };
+    let text = "";
+    if (window !== window.top) {
+      text = (document.body && document.body.innerText || "").slice(0, 4000);
+    } else {
+      const parts = [];
+      if (document.body) for (const el of document.body.querySelectorAll("*")) {
+        if (getComputedStyle(el).position === "fixed") parts.push(el.innerText || "");
+        if (parts.length > 20) break;
+      }
+      for (const root of roots) if (root !== document) parts.push(root.host && root.textContent || "");
+      text = parts.join("\n").slice(0, 4000);
+    }
+    const forms = deepAll("form").filter((f) => visible(f)
+      && (window !== window.top || overlay(f) || f.getRootNode() !== document)).map((f) => ({
       text: (f.innerText || "").slice(0, 300),
       fields: [...f.querySelectorAll("input, textarea")].filter(visible).map(describe),
     }));
