@@ -36,7 +36,7 @@ WIDGET = {
     "text_selector": ".text",
     "author_name_selector": ".author",
 }
-TOLERANCE_S = 0.050
+TOLERANCE_S = 1.0   # behaviour, not speed: the 50 ms target is bench/chat_browser_timing.py
 # seconds after the question: bot, queue position, wait estimate, agent joins, agent answers
 BEHAVIOUR = {"greeting": "Hi there! How can we help you today?", "bot_reply_after": 0.25,
              "queue_positions": [(0.4, 3)], "wait_estimate": (0.55, 120.0),
@@ -156,7 +156,7 @@ def check_conversation(events: list[ChatEvent], truth: dict) -> None:
     agent = events[-1]
     assert agent.data["author"] == "Anna"     # icon glyph stripped from the name
     assert agent.text == ChatBehaviour().agent_text
-    # every measured instant within 50 ms of the server's ground truth, never before it; the
+    # every measured instant soon after the server's ground truth, never before it; the
     # greeting is created with the chat, before the widget's socket connects: only bounded
     errors = timing_errors(events, truth)
     assert 0 <= errors[0][1] <= 2.0
