@@ -1,7 +1,11 @@
-"""200 concurrent chat probes (mixed REST polling and WebSocket) against the sandbox.
+"""Concurrent chat probes against the sandbox: 200 API probes (mixed REST polling and
+WebSocket), or with ``--browser N`` N browser chats at once in one shared Chromium (a context
+each, concurrency limit N).
 
 The sandbox runs in a child process so the figures are the probing side's: wall time, peak
-RSS (ru_maxrss) and the tracemalloc peak. Run: ``.venv/bin/python bench/chat_concurrency.py``.
+RSS (ru_maxrss; browser mode: the peak of this process plus its Chromium processes, sampled)
+and, in browser mode, the timing error per event kind under that load beside the same probes
+run one at a time. Run: ``.venv/bin/python bench/chat_concurrency.py [--browser 50]``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ def serve(conn) -> None:
                               agent_reply_after=0.5)
     with ChatSandbox({"acme": behaviour}) as sandbox:
         conn.send(sandbox.url("acme"))
-        conn.recv()  # until the parent is done
+        while conn.recv() == "truths":   # ground truth of every chat, by visitor name
+            conn.send({str(c.visitor.get("name")): sandbox.engine.truth(c)
+                       for c in sandbox.chats("acme")})
 
 
 async def probe(i: int, root: str) -> Outcome:
@@ -56,7 +62,165 @@ async def all_probes(root: str) -> list[Outcome]:
     return await asyncio.gather(*(probe(i, root) for i in range(PROBES)))
 
 
+def tree_rss_mb() -> float:
+    """Memory of this process and all its descendants (Chromium), MiB: the sum of their
+    proportional set sizes (PSS), which counts pages shared between processes once."""
+    import os
+
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/smaps_rollup") as f:
+                pss = next(line for line in f if line.startswith("Pss:"))
+                rss[int(entry)] = int(pss.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            continue
+    mine, total = os.getpid(), 0
+    for pid in rss:
+        p = pid
+        while p > 1 and p in parents and p != mine:
+            p = parents[p]
+        if p == mine:
+            total += rss[pid]
+    return total / 2**20
+
+
+EVENT_KINDS = {"first reply": ("chat.message", "first_reply"),
+               "queue position": ("chat.queue_position", None),
+               "agent joined": ("chat.agent_joined", "agent_joined"),
+               "first human reply": ("chat.message", "first_human_reply")}
+
+
+def errors_of(run, truth: dict) -> dict[str, float]:
+    """Measured minus server instant, seconds, per event kind of one conversation."""
+    out: dict[str, float] = {}
+    t0 = next((e.at for e in run.events if e.kind == "chat.message"
+               and e.data.get("role") == "question"), None)
+    if t0 is None:
+        return out
+    after = [e for e in run.events if e.at >= t0]
+    reply = next((e for e in after if e.kind == "chat.message"
+                  and e.data["actor"] != "visitor"), None)
+    human = next((e for e in after if e.kind == "chat.message"
+                  and e.data["actor"] == "agent"), None)
+    queue = next((e for e in after if e.kind == "chat.queue_position"), None)
+    joined = next((e for e in after if e.kind == "chat.agent_joined"), None)
+    pairs = {"first reply": (reply, truth.get("first_reply")),
+             "queue position": (queue, truth["queue"][0][0] if truth.get("queue") else None),
+             "agent joined": (joined, truth.get("agent_joined")),
+             "first human reply": (human, truth.get("first_human_reply"))}
+    for name, (event, ts) in pairs.items():
+        if event is not None and ts is not None:
+            out[name] = event.at - ts
+    return out
+
+
+async def browser_probe(i: int, widget: str, script: ChatScript):
+    from urllib.parse import quote
+
+    name = f"Shopper {i}"
+    clock = AnchoredClock()
+    # 50 pages loading at once on 2 cores take far longer than one: generous open timeout
+    connector = chat_connector("browser")({"url": f"{widget}?name={quote(name)}",
+                                           "open_timeout_s": 240, "echo_timeout_s": 60},
+                                          clock=clock, secrets=Secrets({}),
+                                          visitor=Visitor(name))
+    run = await run_chat(connector, script, "Do you ship to Norway?", clock=clock)
+    if run.outcome is not Outcome.ANSWERED and not REASONS:
+        REASONS.append(f"browser: {run.reason}")
+    return name, run
+
+
+def browser_main(n: int) -> int:
+    import statistics
+    import threading
+
+    from svcbench.probes.chat.connectors.browser import pool
+
+    script = ChatScript(greeting_wait_s=0.5, ask_human_after_bot_turns=0, close_text=None,
+                        connect_timeout_s=300, first_reply_timeout_s=120, human_timeout_s=180)
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.get_context("spawn").Process(target=serve, args=(child,))
+    server.start()
+    peak = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], tree_rss_mb())
+            stop.wait(0.25)
+
+    try:
+        widget = parent.recv() + "/widget"
+        pool.set_limit(n)
+
+        async def run_all():
+            shared = pool.shared()
+            await shared.acquire(pool.CHROMIUM)
+            try:
+                alone = [await browser_probe(1000 + i, widget, script) for i in range(3)]
+                started = time.monotonic()
+                loaded = await asyncio.gather(*(browser_probe(i, widget, script)
+                                                for i in range(n)))
+                wall = time.monotonic() - started
+                return alone, loaded, wall, shared.launches
+            finally:
+                await shared.release()
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        alone, loaded, wall, launches = asyncio.run(run_all())
+        stop.set()
+        sampler.join()
+        parent.send("truths")
+        truths = parent.recv()
+    finally:
+        parent.send("stop")
+        server.join(timeout=20)
+        if server.is_alive():
+            server.terminate()
+    counts = Counter(str(run.outcome) for _, run in loaded)
+    print(f"browser chats: {n} at once in one Chromium (launched {launches}x), a context each")
+    print(f"outcomes: {dict(counts)}" + (f" (first problem: {REASONS[0]})" if REASONS else ""))
+    print(f"wall time for the {n}: {wall:.1f} s (one conversation alone ~5 s of scripted "
+          f"waiting)")
+    print(f"peak memory (PSS), this process + Chromium: {peak[0]:.0f} MiB (target < 2048)")
+    print("timing error = measured - server instant (ms): one at a time vs "
+          f"{n} at once")
+    for label, runs in (("unloaded", alone), (f"{n} at once", loaded)):
+        table: dict[str, list[float]] = {}
+        for name, run in runs:
+            for kind, err in errors_of(run, truths.get(name, {})).items():
+                table.setdefault(kind, []).append(err * 1000)
+        for kind in EVENT_KINDS:
+            values = sorted(table.get(kind, []))
+            if not values:
+                continue
+            def p(q: float, v: list[float] = values) -> float:
+                return v[min(len(v) - 1, round(q * (len(v) - 1)))]
+            print(f"  {label:11s} {kind:18s} n={len(values):3d}  p50 {p(0.5):8.1f}  "
+                  f"p95 {p(0.95):8.1f}  max {values[-1]:8.1f}  (mean "
+                  f"{statistics.fmean(values):.1f})")
+    return 0 if counts.get("answered") == n and peak[0] < 2048 else 1
+
+
 def main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--browser", type=int, metavar="N", help="N concurrent browser chats")
+    args = parser.parse_args()
+    if args.browser:
+        return browser_main(args.browser)
+    return api_main()
+
+
+def api_main() -> int:
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(child,))
     server.start()

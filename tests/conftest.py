@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from browserloop import browser_loop  # noqa: F401 - session fixture: one Chromium for all
 from svcbench.workspace import Workspace, init_workspace
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -205,3 +205,121 @@ def availability(
         return
     out.print(f"[bold]Chat service, {wanted}[/bold]")
     print_chat_service(findings, out)
+
+
+@chat_app.command("inspect")
+def inspect_chat(
+    url: str = typer.Argument(..., help="The shop page with the chat widget."),
+    out: Path | None = typer.Option(None, "--dump-dir", help="Folder for the screenshot, DOM "
+                                    "and network dump (default: ./chat-inspect)."),
+    recipe: str = typer.Option("auto", "--recipe", help="Recipe to use ('auto' recognises it, "
+                               "'none' forces generic discovery)."),
+    timeout: float = typer.Option(30.0, "--timeout", min=1, help="Seconds for the page and "
+                                  "widget to appear."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Open URL in headless Chromium and report how the browser connector sees its chat widget.
+
+    Says which recipe (or generic discovery) applies and what was found (launcher, composer,
+    status, offline state), prints a config snippet, and writes a screenshot, the DOM of every
+    frame (with shadow roots) and the widget's network traffic for a bug report. No message is
+    sent to anyone. Exit code 0 when a chat composer was found, 1 otherwise.
+    """
+    import asyncio
+    import json
+    from urllib.parse import urlsplit
+
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        fail(f"chat inspect: not an http(s) URL: {url!r}")
+    from pydantic import ValidationError
+
+    from ..errors import ConfigError
+    from ..plugins import Secrets
+    from ..probes.chat.connector import AnchoredClock, Visitor
+    from ..probes.chat.connectors.browser import BrowserConnector
+
+    folder = out or Path("chat-inspect")
+    try:
+        chat = BrowserConnector({"url": url, "recipe": recipe, "open_timeout_s": timeout},
+                                clock=AnchoredClock(), secrets=Secrets({}),
+                                visitor=Visitor("Inspector"))
+    except ValidationError as exc:
+        fail(f"chat inspect: {exc.errors()[0]['msg']}")
+
+    async def go() -> tuple[dict[str, Any], dict[str, Any], bool]:
+        try:
+            report = await chat.inspect()
+            dump = await chat.dump()
+            shot = await chat.screenshot(str(folder / "screenshot.png"))
+            return report, dump, shot
+        finally:
+            await chat.close()
+
+    try:
+        report, dump, shot = asyncio.run(go())
+    except ConfigError as exc:
+        fail(f"chat inspect: {exc}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dom.html").write_text("\n".join(
+        f"<!-- frame {f['url']} -->\n{f['html']}" for f in dump["frames"]), encoding="utf-8")
+    (folder / "network.json").write_text(json.dumps(
+        {"summary": dump["network_summary"], "records": dump["network"]}, indent=1,
+        default=str), encoding="utf-8")
+    report["snippet"] = _snippet(url, report)
+    report["network_summary"] = dump["network_summary"]
+    report["files"] = {"screenshot": str(folder / "screenshot.png") if shot else None,
+                       "dom": str(folder / "dom.html"), "network": str(folder / "network.json")}
+    if as_json:
+        print_json(report)
+    else:
+        _render_inspection(report)
+    if not report["ready"]:
+        raise typer.Exit(1)
+
+
+def _snippet(url: str, report: dict[str, Any]) -> str:
+    import json
+
+    lines = ["[company.channels.chat]", 'connector = "browser"', f"url = {json.dumps(url)}"]
+    if report.get("recipe"):
+        lines.append(f"# recognised as {report['recipe']!r}; pin it with:")
+        lines.append(f"# recipe = {json.dumps(report['recipe'])}")
+    else:
+        lines.append("# no recipe matched: launcher, composer and messages are discovered")
+    if report.get("error") and not report.get("unavailable"):
+        lines.append("# not ready: set frame_selector / open_selector / input_selector here")
+    return "\n".join(lines)
+
+
+def _render_inspection(report: dict[str, Any]) -> None:
+    from ..render.safe import markup
+
+    out = console()
+    recipe = report.get("recipe")
+    out.print(markup("[bold]{}[/]", report["url"]))
+    if recipe:
+        why = "; ".join(report["recognition"][0]["why"]) if report.get("recognition") else ""
+        out.print(markup("recipe: [bold]{}[/] ({}) from {}", recipe,
+                         report.get("recipe_title") or "", why or "its name"))
+        for source in report.get("recipe_verified_against") or []:
+            out.print(markup("  verified against: {}", source))
+    else:
+        out.print("recipe: none matched, generic discovery")
+    found = report.get("found") or {}
+    for key in ("launcher", "launchers_clicked", "composer", "offline"):
+        if key in found:
+            out.print(markup("{}: {}", key.replace("_", " "), found[key]))
+    if report.get("frame"):
+        out.print(markup("chat frame: {}", report["frame"]))
+    summary = report.get("network_summary") or {}
+    out.print(markup("network: {} {}", summary.get("transport") or "no chat traffic yet",
+                     summary.get("poll_intervals_s") or ""))
+    if report.get("unavailable"):
+        out.print(markup("[bold]unavailable[/]: {}", report["error"]))
+    elif report.get("error"):
+        out.print(markup("[bold red]not ready[/]: {}", report["error"]))
+    else:
+        out.print(markup("[bold green]ready[/]: {}", "a chat composer was found"))
+    out.print("\nconfig snippet:\n" + report["snippet"])
+    files = report.get("files") or {}
+    out.print("files: " + ", ".join(v for v in files.values() if v))

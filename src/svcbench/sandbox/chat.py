@@ -17,7 +17,9 @@ API, per company slug::
     POST /c/{company}/api/chats/{id}/close
     GET  /c/{company}/api/chats/{id}/truth           ground truth
     GET  /c/{company}/api/status                     {"online": bool, "message"} (no chat)
-    GET  /c/{company}/widget                         web page with the chat widget
+    GET  /c/{company}/widget                         web page with the chat widget (see
+                                                     static/widget.js for its behaviours)
+    GET  /c/{company}/imitate/{vendor}               a page imitating a vendor's embed
 
 With ``offline`` the status says ``online: false`` and starting a chat is refused with
 409 ``{"error": "offline", "online": false, "message": offline_text}`` (as a widget's visitor
@@ -84,7 +86,8 @@ class ChatBehaviour:
     #: with never_answer: whether the visitor's own messages are still stored and shown
     #: (False: the platform swallows them, so the probe cannot observe the conversation)
     echo_visitor: bool = True
-    #: the chat is offline ("leave a message"): no conversation can start
+    #: the chat is offline ("leave a message"): no conversation can start, and the widget
+    #: shows its "leave a message" form instead of a composer
     offline: bool = False
     offline_text: str = "We're offline right now. Leave us a message and we'll get back to you."
     #: share of HTTP API requests answered with a 500
@@ -491,6 +494,24 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
         page = host.read_text(encoding="utf-8").replace("{{company}}", company)
         return HTMLResponse(page)
 
+    async def imitation_page(request):
+        """A shop page embedding an imitation of a vendor's widget (``imitations.py``)."""
+        from .imitations import imitation_html
+
+        company, vendor = request.path_params["company"], request.path_params["vendor"]
+        if engine.behaviour(company) is None:
+            return PlainTextResponse(f"unknown company {company!r}", status_code=404)
+        page = imitation_html(vendor, company, request.query_params)
+        if page is None:
+            return PlainTextResponse(f"no imitation of {vendor!r}", status_code=404)
+        return HTMLResponse(page)
+
+    async def vendor_script(request):
+        """Stands in for a vendor's loader script at a path naming its real host and path, so
+        pages reference it the way real embeds do (the script itself does nothing)."""
+        return Response("/* svcbench sandbox: stands in for " + request.path_params["path"]
+                        + " */", media_type="application/javascript")
+
     async def chat_socket(websocket: WebSocket):
         company = websocket.path_params["company"]
         chat = engine.get(company, websocket.path_params["chat_id"])
@@ -577,6 +598,8 @@ def create_chat_app(companies: dict[str, ChatBehaviour], *, engine: ChatEngine |
         Route("/c/{company}/api/status", get_status, methods=["GET"]),
         WebSocketRoute("/c/{company}/ws/chats/{chat_id}", chat_socket),
         Route("/c/{company}/widget", widget_page, methods=["GET"]),
+        Route("/c/{company}/imitate/{vendor}", imitation_page, methods=["GET"]),
+        Route("/vendor-cdn/{path:path}", vendor_script, methods=["GET"]),
         *vendor_routes(engine, api, pump),
         *visitor_api_routes(engine, api),
     ]

@@ -118,8 +118,15 @@ def chat_metrics(events: list[Event]) -> dict[str, Any]:
 
     promises = promise_verdicts(events, connected.at if connected else None,
                                 ended.at if ended else (events[-1].at if events else None))
+    timed = [e for e in (first_reply, first_human, joined) if e is not None]
+    resolutions = [e.data["resolution_s"] for e in timed
+                   if isinstance(e.data.get("resolution_s"), int | float)]
+    sources = sorted({str(e.data["time_source"]) for e in timed if e.data.get("time_source")})
     return {
         "question_echoed": bool(question and question.data.get("echoed")),
+        #: how exactly the company's instants are known (e.g. +-3.5 s behind a polling widget)
+        "resolution_s": max(resolutions) if resolutions else None,
+        "time_source": ", ".join(sources) or None,
         "first_reply_s": _seconds(t0, first_reply.at if first_reply else None),
         "first_reply_by": _actor(first_reply) if first_reply else None,
         "first_reply_server_s": server_first_reply,

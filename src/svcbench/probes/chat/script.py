@@ -74,6 +74,10 @@ class ChatRun:
     stored: list[Any] = field(default_factory=list)
 
 
+#: how exactly an event's instant is known, passed through from connectors
+_EVIDENCE = ("resolution_s", "time_source", "source")
+
+
 def _norm(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
@@ -145,9 +149,10 @@ class _Conversation:
         if kind is ChatEventKind.MESSAGE and event.actor is Actor.VISITOR:
             self._echo(event)
             return
-        if self.realtime and self.pending:
-            self.flush_pending()
-        data: dict[str, Any] = {"t_server": event.t_server}
+        if self.realtime and self.pending and event.t_local >= min(p[2] for p in self.pending):
+            self.flush_pending()   # (a connector may deliver earlier lines late, in order)
+        data: dict[str, Any] = {"t_server": event.t_server,
+                                **{k: v for k, v in event.data.items() if k in _EVIDENCE}}
         if kind is ChatEventKind.CONNECTED:
             if not self.connected:
                 self.connected = True
