@@ -38,8 +38,6 @@ class Outcome(StrEnum):
     #: a CAPTCHA, bot challenge or login wall stopped an automated probe: it needs a person and
     #: counts neither for nor against the company
     BLOCKED = "blocked"
-    #: the company's chat was offline / leave-a-message only / hidden: counts against it
-    UNAVAILABLE = "unavailable"
 
 
 #: outcomes that say something about the company (used by rankings)
