@@ -1,0 +1,135 @@
+"""Audio in and out: 8 kHz mono PCM from WAV files, Debian's recorded prompts and
+flite / espeak-ng.
+
+Everything a call plays is 16-bit signed mono at 8 kHz (the narrowband telephone rate the
+G.711 codecs carry). Synthesised phrases are cached on disk by text and voice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+RATE = 8000
+#: Debian asterisk-core-sounds-en-wav (Allison's recorded IVR prompts, CC-BY-SA-3.0)
+PROMPTS_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+#: Debian asterisk-moh-opsound-wav (hold music, CC-BY-SA-3.0)
+MOH_DIR = Path("/usr/share/asterisk/moh")
+
+
+class AudioError(Exception):
+    """An audio file or the synthesiser could not be used; the message names it."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("SVCBENCH_AUDIO_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "svcbench", "audio")
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resample(samples: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
+    """Linear resampling after a moving-average low-pass (enough for speech and prompts)."""
+    if rate == target:
+        return samples.astype(np.int16)
+    x = samples.astype(np.float64)
+    if rate > target:
+        width = max(1, round(rate / target))
+        x = np.convolve(x, np.ones(width) / width, mode="same")
+    n = int(len(x) * target / rate)
+    out = np.interp(np.arange(n) * rate / target, np.arange(len(x)), x)
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def load_wav(path: str | Path) -> np.ndarray:
+    """A WAV file as 8 kHz mono int16; a clear error for anything else."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            if wav.getsampwidth() != 2:
+                raise AudioError(f"{path}: only 16-bit PCM WAV is supported")
+            frames = wav.readframes(wav.getnframes())
+            channels, rate = wav.getnchannels(), wav.getframerate()
+    except (OSError, EOFError, wave.Error) as exc:
+        raise AudioError(f"{path}: not a readable WAV file ({exc})") from None
+    samples = np.frombuffer(frames, dtype="<i2")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    return resample(samples, rate)
+
+
+def save_wav(path: str | Path, samples: np.ndarray, rate: int = RATE) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.astype("<i2").tobytes())
+
+
+def prompt(name: str) -> np.ndarray:
+    """One of Debian's recorded prompts by name ('queue-holdtime', 'digits/5')."""
+    path = PROMPTS_DIR / f"{name}.wav"
+    if not path.exists():
+        raise AudioError(f"recorded prompt {name!r} not found in {PROMPTS_DIR} "
+                         "(install asterisk-core-sounds-en-wav)")
+    return load_wav(path)
+
+
+def hold_music(track: int = 0) -> np.ndarray:
+    tracks = sorted(MOH_DIR.glob("*.wav")) if MOH_DIR.exists() else []
+    if not tracks:
+        raise AudioError(f"no hold music in {MOH_DIR} (install asterisk-moh-opsound-wav)")
+    return load_wav(tracks[track % len(tracks)])
+
+
+def speak(text: str, *, voice: str = "awb") -> np.ndarray:
+    """``text`` spoken by flite (voices awb, slt, rms, kal16) or, without flite, espeak-ng.
+
+    flite's voices are recorded-speech models and are recognised far better than espeak-ng's
+    formant voice; both are Debian packages. Cached on disk; 8 kHz int16.
+    """
+    key = hashlib.sha256(f"{voice}|{text}".encode()).hexdigest()[:20]
+    cached = cache_dir() / f"tts-{key}.wav"
+    if cached.exists():
+        return load_wav(cached)
+    flite, espeak = shutil.which("flite"), shutil.which("espeak-ng")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "out.wav"
+        if flite:
+            cmd = [flite, "-voice", voice, "-o", str(raw), "-t", text]
+        elif espeak:
+            cmd = [espeak, "-v", "en-us", "-s", "150", "-w", str(raw), "--", text]
+        else:
+            raise AudioError("neither flite nor espeak-ng is installed "
+                             "(scripts/install-system-deps)")
+        result = subprocess.run(cmd, capture_output=True, timeout=60)
+        if result.returncode != 0 or not raw.exists():
+            raise AudioError(f"{Path(cmd[0]).name} failed: "
+                             f"{result.stderr.decode(errors='replace')[:200]}")
+        samples = load_wav(raw)
+    peak = max(1, int(np.abs(samples).max()))
+    samples = (samples.astype(np.float64) * (12000 / peak)).astype(np.int16)
+    tmp_path = cached.with_name(cached.name + f".{os.getpid()}.tmp")
+    save_wav(tmp_path, samples)
+    tmp_path.replace(cached)
+    return samples
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), dtype=np.int16)
+
+
+def concat(*parts: np.ndarray, gap_s: float = 0.15) -> np.ndarray:
+    out: list[np.ndarray] = []
+    for i, part in enumerate(parts):
+        if i:
+            out.append(silence(gap_s))
+        out.append(part.astype(np.int16))
+    return np.concatenate(out) if out else silence(0)

@@ -1,0 +1,382 @@
+"""A simulated company phone line (IVR, queue, agent) over real SIP/RTP on 127.0.0.1.
+
+Run as a process (one SIP stack per process)::
+
+    python -m svcbench.sandbox.phone --port 5071 --truth truth.jsonl --time-scale 0.1
+
+A call to ``sip:<scenario>[+<tag>]@127.0.0.1:<port>`` gets that scenario from
+``data/phone/ivr_scenarios.toml``: ringing, greeting and menu (0 works or not), a queue with
+hold music or silence and periodic position / wait announcements from Debian's recorded
+prompts, an optional recorded "Hi, thanks for waiting" that sounds like a person, and an
+agent who answers and replies whenever the caller speaks. Every instant the caller could
+measure is written as ground truth (one JSON object per line: tag, kind, wall-clock ``at``
+of the first sample on the wire).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..probes.phone import voice
+from ..probes.phone.sip import BYTES_PER_SECOND, Account, SipCall, SipStack
+
+FRAME = 320  # bytes: 20 ms at 8 kHz, 16 bit
+
+
+@dataclass(frozen=True)
+class IvrScenario:
+    name: str = "default"
+    company: str = "Northwind Outfitters"
+    ring_s: float = 6.0
+    menu: bool = True
+    zero: str = "works"
+    announce_zero: bool = True
+    menu_wait_s: float = 4.0
+    menu_repeats: int = 2
+    hold: str = "music"
+    hold_s: float = 60.0
+    announce_every_s: float = 30.0
+    announced_wait_s: int = 120
+    position: int = 3
+    fake_human_at_s: float = 0.0
+    fake_human_every_s: float = 0.0
+    agent: bool = True
+    hangup_after_s: float = 0.0
+    agent_voice: str = "rms"
+    recording_voice: str = "slt"
+
+    def scaled(self, scale: float) -> IvrScenario:
+        keys = ("ring_s", "hold_s", "announce_every_s", "fake_human_at_s",
+                "fake_human_every_s", "hangup_after_s")
+        return replace(self, **{k: getattr(self, k) * scale for k in keys})
+
+
+def load_scenarios(path: str | Path | None = None) -> dict[str, IvrScenario]:
+    if path is None:
+        text = resources.files("svcbench").joinpath("data/phone/ivr_scenarios.toml").read_text()
+    else:
+        text = Path(path).read_text()
+    data = tomllib.loads(text)
+    known = {f.name for f in fields(IvrScenario)}
+    defaults = data.get("defaults", {})
+    out = {}
+    for name, values in data.get("scenario", {}).items():
+        merged = {**defaults, **values}
+        unknown = set(merged) - known
+        if unknown:
+            raise ValueError(f"ivr scenario {name}: unknown keys {sorted(unknown)}")
+        out[name] = IvrScenario(name=name, **merged)
+    return out
+
+
+class Clips:
+    """The prompts, built once per process from Debian's recordings and flite."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Any, np.ndarray] = {}
+        self.music = voice.hold_music(2)
+
+    def get(self, key: Any, build) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def menu(self, s: IvrScenario) -> np.ndarray:
+        def build():
+            text = f"Thank you for calling {s.company}. For orders, press 1. For billing, press 2."
+            if s.announce_zero:
+                text += " To speak to a representative, press 0."
+            return voice.speak(text, voice="awb")
+        return self.get(("menu", s.company, s.announce_zero), build)
+
+    def say(self, text: str, who: str = "awb") -> np.ndarray:
+        return self.get(("say", text, who), lambda: voice.speak(text, voice=who))
+
+    def wait(self, minutes: int) -> np.ndarray:
+        return self.get(("wait", minutes), lambda: voice.concat(
+            voice.prompt("queue-holdtime"), _number(minutes),
+            voice.prompt("queue-minute" if minutes == 1 else "queue-minutes")))
+
+    def position(self, n: int) -> np.ndarray:
+        return self.get(("pos", n), lambda: voice.concat(
+            voice.prompt("queue-thereare"), _number(n), voice.prompt("queue-callswaiting")))
+
+    def recorded(self, name: str) -> np.ndarray:
+        return self.get(("rec", name), lambda: voice.prompt(name))
+
+
+def _number(n: int) -> np.ndarray:
+    if n <= 20 or n % 10 == 0:
+        return voice.prompt(f"digits/{min(n, 90)}")
+    return voice.concat(voice.prompt(f"digits/{n // 10 * 10}"),
+                        voice.prompt(f"digits/{n % 10}"), gap_s=0.02)
+
+
+class Truth:
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    def write(self, tag: str, scenario: str, kind: str, at: float, **data: Any) -> None:
+        if self.path is None:
+            return
+        line = json.dumps({"tag": tag, "scenario": scenario, "kind": kind, "at": at, **data})
+        with self.path.open("a") as fh:
+            fh.write(line + "\n")
+
+
+class Line:
+    """One answered call: paced playback, DTMF, and the caller's voice activity."""
+
+    def __init__(self, call: SipCall):
+        self.call = call
+        self.digits: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+        call.on_dtmf(lambda digit, at: self.digits.put_nowait((digit, at)))
+        self.caller_voice_at: float = 0.0  # last time the caller was heard
+        self.caller_spoke: asyncio.Event = asyncio.Event()
+        self._listening = False
+
+    async def play(self, samples: np.ndarray, *, until: float | None = None) -> float:
+        """Play ``samples`` (or up to the instant ``until``); returns when its first sample
+        goes on the wire."""
+        pcm = samples.astype("<i2").tobytes()
+        first_at: float | None = None
+        pos = 0
+        while pos < len(pcm) and not self.call.is_closed:
+            if until is not None and time.time() >= until:
+                break
+            buffered = self.call.tx_buffered()
+            if buffered < 3 * FRAME:
+                if first_at is None:
+                    first_at = time.time() + buffered / BYTES_PER_SECOND
+                written = self.call.write(pcm[pos:pos + FRAME])
+                pos += written if written > 0 else 0
+                if written <= 0:
+                    await asyncio.sleep(0.02)
+                continue
+            await asyncio.sleep(0.01)
+        return first_at if first_at is not None else time.time()
+
+    async def quiet(self, seconds: float) -> None:
+        await self.play(voice.silence(seconds))
+
+    async def listen(self) -> None:
+        """Track the caller's voice (energy above the line's noise) in the background."""
+        self._listening = True
+        while not self.call.is_closed and self._listening:
+            pcm, at = self.call.read()
+            if pcm:
+                x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+                if math.sqrt(float((x * x).mean())) > 400:
+                    self.caller_voice_at = at
+                    self.caller_spoke.set()
+            await asyncio.sleep(0.02)
+
+
+class PhoneCompany:
+    """Answers calls per scenario; writes ground truth."""
+
+    def __init__(self, scenarios: dict[str, IvrScenario], *, time_scale: float = 1.0,
+                 truth: Path | None = None):
+        self.scenarios = scenarios
+        self.time_scale = time_scale
+        self.truth = Truth(truth)
+        self.clips = Clips()
+        self.tasks: set[asyncio.Task] = set()
+
+    def incoming(self, call: SipCall) -> None:
+        task = asyncio.get_running_loop().create_task(self.handle(call))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def handle(self, call: SipCall) -> None:
+        target = _request_user(call)
+        name, _, tag = target.partition("+")
+        scenario = self.scenarios.get(name)
+        if scenario is None:
+            print(f"phone sandbox: no scenario {name!r} (dialed {call.dialed!r})",
+                  file=sys.stderr, flush=True)
+            await call._call.reject()
+            return
+        s = scenario.scaled(self.time_scale)
+        tag = tag or str(id(call))
+        write = lambda kind, at, **d: self.truth.write(tag, name, kind, at, **d)  # noqa: E731
+        try:
+            await self._run(call, s, write)
+        except Exception as exc:  # noqa: BLE001 - a simulator bug must not kill the line
+            write("error", time.time(), text=f"{type(exc).__name__}: {exc}")
+        finally:
+            await call.hangup()
+
+    async def _run(self, call: SipCall, s: IvrScenario, write) -> None:
+        write("ringing", time.time())
+        await asyncio.sleep(s.ring_s)
+        await call.answer()
+        for _ in range(200):
+            if any(sig.kind == "established" for sig in call.signals) or call.is_closed:
+                break
+            await asyncio.sleep(0.01)
+        if call.is_closed:
+            return
+        write("answered", time.time())
+        line = Line(call)
+        listener = asyncio.get_running_loop().create_task(line.listen())
+        try:
+            await line.quiet(0.3)
+            if s.menu and not await self._menu(line, s, write):
+                return
+            await self._queue(line, s, write)
+        finally:
+            line._listening = False
+            listener.cancel()
+
+    async def _menu(self, line: Line, s: IvrScenario, write) -> bool:
+        for attempt in range(s.menu_repeats + 1):
+            at = await line.play(self.clips.menu(s))
+            write("menu", at, attempt=attempt, offers_zero=s.announce_zero)
+            pressed = await self._digit(line, s.menu_wait_s)
+            if pressed is None:
+                continue
+            digit, pressed_at = pressed
+            write("digit", pressed_at, digit=digit)
+            if digit in "12" or (digit == "0" and s.zero == "works"):
+                at = await line.play(self.clips.recorded("pls-hold-while-try"))
+                write("connecting", at)
+                return True
+            at = await line.play(self.clips.recorded("pm-invalid-option"))
+            write("invalid_option", at, digit=digit)
+        return not line.call.is_closed
+
+    async def _digit(self, line: Line, wait_s: float) -> tuple[str, float] | None:
+        # digits pressed while the menu played count too (barge-in)
+        deadline = time.time() + wait_s
+        while time.time() < deadline and not line.call.is_closed:
+            if not line.digits.empty():
+                return line.digits.get_nowait()
+            await line.quiet(0.1)
+        return None
+
+    async def _queue(self, line: Line, s: IvrScenario, write) -> None:
+        start = time.time() + line.call.tx_buffered() / BYTES_PER_SECOND
+        write("hold_started", start, music=s.hold == "music")
+        agent_at = start + s.hold_s if s.agent else math.inf
+        hangup_at = start + s.hangup_after_s if s.hangup_after_s else math.inf
+        next_announce = start + s.announce_every_s if s.announce_every_s else math.inf
+        if s.announce_every_s and (s.announced_wait_s or s.position):
+            next_announce = start + min(3.0, s.announce_every_s)  # first one soon after joining
+        next_fake = start + s.fake_human_at_s if s.fake_human_at_s else math.inf
+        music_pos = 0
+        while not line.call.is_closed:
+            now = time.time()
+            if now >= hangup_at:
+                write("hung_up", now, by="company")
+                return
+            if now >= agent_at:
+                await self._agent(line, s, write)
+                return
+            if now >= next_fake:
+                at = await line.play(self.clips.say(
+                    "Hi, thanks for waiting! All of our agents are still busy. Please stay on "
+                    "the line.", s.recording_voice))
+                write("fake_human", at)
+                next_fake = now + s.fake_human_every_s if s.fake_human_every_s else math.inf
+                continue
+            if now >= next_announce:
+                await self._announce(line, s, write, start, agent_at)
+                next_announce = time.time() + s.announce_every_s
+                continue
+            until = min(agent_at, hangup_at, next_announce, next_fake)
+            if s.hold == "music":
+                chunk = self.clips.music[music_pos:music_pos + 8000]
+                music_pos = (music_pos + 8000) % (len(self.clips.music) - 8000)
+            else:
+                chunk = (np.random.default_rng().normal(0, 20, 8000)).astype(np.int16)
+            await line.play(chunk, until=until)
+
+    async def _announce(self, line: Line, s: IvrScenario, write, start: float,
+                        agent_at: float) -> None:
+        if s.position:
+            left = (agent_at - time.time()) / max(s.hold_s, 1e-9) if s.agent else 1.0
+            n = max(1, math.ceil(s.position * max(0.0, min(1.0, left))))
+            at = await line.play(self.clips.position(n))
+            write("position_announced", at, position=n)
+        if s.announced_wait_s:
+            minutes = max(1, round(s.announced_wait_s / 60))
+            at = await line.play(self.clips.wait(minutes))
+            write("wait_announced", at, seconds=minutes * 60)
+        if not s.position and not s.announced_wait_s:
+            at = await line.play(self.clips.recorded("queue-periodic-announce"))
+            write("announcement", at)
+
+    async def _agent(self, line: Line, s: IvrScenario, write) -> None:
+        line.call.flush()
+        await line.quiet(0.4)
+        at = await line.play(self.clips.say(
+            "Good morning, customer service, this is the orders team. How can I help you?",
+            s.agent_voice))
+        write("agent_answered", at)
+        deadline = time.time() + 60
+        line.caller_spoke.clear()
+        while not line.call.is_closed and time.time() < deadline:
+            if line.caller_spoke.is_set() and time.time() - line.caller_voice_at > 0.5:
+                line.caller_spoke.clear()
+                at = await line.play(self.clips.say(
+                    "Yes, I am here. Sorry, go ahead, what can I do for you?", s.agent_voice))
+                write("agent_replied", at)
+                line.caller_spoke.clear()
+            await line.quiet(0.1)
+
+
+def _request_user(call: SipCall) -> str:
+    """The user part the caller dialed (the scenario), from the To address."""
+    return call.dialed.split("sip:", 1)[-1].split("@", 1)[0]
+
+
+async def serve(port: int, *, time_scale: float, truth: Path | None,
+                scenarios_path: Path | None = None, ready: Path | None = None) -> None:
+    company = PhoneCompany(load_scenarios(scenarios_path), time_scale=time_scale, truth=truth)
+    for s in company.scenarios.values():  # synthesise prompts before the first call
+        company.clips.menu(s)
+    stack = SipStack(Account(user="ivr", domain=f"127.0.0.1:{port}"),
+                     listen=f"127.0.0.1:{port}", max_calls=None, catch_all=True)
+    async with stack:
+        stack.on_incoming(company.incoming)
+        if ready is not None:
+            ready.write_text(str(port))
+        print(f"simulated phone company on sip:*@127.0.0.1:{port}", flush=True)
+        while True:
+            await asyncio.sleep(3600)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m svcbench.sandbox.phone")
+    parser.add_argument("--port", type=int, default=5071)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--truth", type=Path)
+    parser.add_argument("--scenarios", type=Path)
+    parser.add_argument("--ready-file", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(serve(args.port, time_scale=args.time_scale, truth=args.truth,
+                          scenarios_path=args.scenarios, ready=args.ready_file))
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:  # noqa: BLE001
+        print(f"phone sandbox: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
