@@ -117,6 +117,16 @@ class Clips:
         return self.get(("rec", name), lambda: voice.prompt(name))
 
 
+def _leading_quiet(samples: np.ndarray) -> int:
+    """Samples before the first 20 ms frame louder than -45 dBFS."""
+    n = len(samples) // 160
+    if not n:
+        return 0
+    fr = samples[: n * 160].astype(np.float64).reshape(n, 160) / 32768.0
+    loud = np.nonzero(10 * np.log10((fr * fr).mean(axis=1) + 1e-10) >= -45.0)[0]
+    return int(loud[0]) * 160 if len(loud) else 0
+
+
 def _number(n: int) -> np.ndarray:
     if n <= 20 or n % 10 == 0:
         return voice.prompt(f"digits/{min(n, 90)}")
@@ -151,6 +161,7 @@ class Line:
         """Play ``samples`` (or up to the instant ``until``); returns when its first sample
         goes on the wire."""
         pcm = samples.astype("<i2").tobytes()
+        lead = _leading_quiet(samples) / voice.RATE  # truth is the first audible sample
         first_at: float | None = None
         pos = 0
         while pos < len(pcm) and not self.call.is_closed:
@@ -159,7 +170,7 @@ class Line:
             buffered = self.call.tx_buffered()
             if buffered < 3 * FRAME:
                 if first_at is None:
-                    first_at = time.time() + buffered / BYTES_PER_SECOND
+                    first_at = time.time() + buffered / BYTES_PER_SECOND + lead
                 written = self.call.write(pcm[pos:pos + FRAME])
                 pos += written if written > 0 else 0
                 if written <= 0:

@@ -1,0 +1,125 @@
+"""Fit and evaluate the speech / music / silence classifier of the phone probe.
+
+Labelled 1 s windows (8 kHz) built from Debian packages:
+  speech  asterisk-core-sounds-en-wav (Allison's recorded prompts; files split 70/30 by a hash
+          of the name into fitted / held-out) and, held out only, flite voices (slt, rms, awb)
+  music   asterisk-moh-opsound-wav: tracks 1-3 fitted, tracks 4-5 held out
+  silence Gaussian line noise (sigma 0, 5, 20, 60 fitted; 10, 40, 100 plus 50 Hz hum held out)
+Writes src/svcbench/data/phone/classifier.json (with --write) and prints accuracy per class
+for the fitted and the held-out parts.
+
+    .venv/bin/python bench/phone_classifier.py [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from svcbench.probes.phone import classify, voice  # noqa: E402
+
+SENTENCES = [
+    "Thank you for calling. Your call is important to us.",
+    "Please have your account number ready.",
+    "All of our agents are busy helping other customers.",
+    "Hello, this is Sam from the billing team. How can I help?",
+    "Your estimated wait time is four minutes.",
+    "For returns and exchanges, press three.",
+    "I can see your order here, it shipped yesterday.",
+    "Hi, thanks for waiting! Please stay on the line.",
+]
+
+
+def windows(samples: np.ndarray, hop_s: float = 0.5, *, keep_quiet: bool = False):
+    step, size = int(hop_s * 8000), 8000
+    for start in range(0, len(samples) - size + 1, step):
+        w = samples[start:start + size]
+        if keep_quiet or classify.features(w, np.zeros(0))[0] > -50:
+            yield w
+
+
+def held_out(name: str) -> bool:
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10 >= 7
+
+
+def dataset():
+    fitted, held = [], []
+    for path in sorted(voice.PROMPTS_DIR.glob("*.wav")):
+        target = held if held_out(path.name) else fitted
+        for w in windows(voice.load_wav(path)):
+            target.append((w, 1, "allison"))
+    for who in ("slt", "rms", "awb"):
+        for text in SENTENCES:
+            for w in windows(voice.speak(text, voice=who)):
+                held.append((w, 1, f"flite-{who}"))
+    tracks = sorted(voice.MOH_DIR.glob("*.wav"))
+    for i, path in enumerate(tracks):
+        target = fitted if i < 3 else held
+        for w in list(windows(voice.load_wav(path), hop_s=2.0))[:120]:
+            target.append((w, 2, f"moh-{i + 1}"))
+    rng = np.random.default_rng(7)
+    for sigma, target in [(0, fitted), (5, fitted), (20, fitted), (60, fitted),
+                          (10, held), (40, held), (100, held)]:
+        for _ in range(40):
+            target.append((rng.normal(0, sigma, 8000).astype(np.int16), 0, f"noise-{sigma}"))
+    t = np.arange(8000) / 8000
+    for _ in range(20):
+        hum = 80 * np.sin(2 * np.pi * 50 * t) + rng.normal(0, 10, 8000)
+        held.append((hum.astype(np.int16), 0, "hum"))
+    return fitted, held
+
+
+def matrix(items):
+    x = np.stack([classify.features(w) for w, _, _ in items])
+    y = np.array([label for _, label, _ in items])
+    return x, y
+
+
+def report(name: str, model: classify.Model, items) -> float:
+    x, y = matrix(items)
+    predicted = []
+    for w, (feat, _label) in zip((i[0] for i in items), zip(x, y, strict=True), strict=True):
+        if feat[0] < classify.SILENCE_DB:
+            predicted.append(0)
+        else:
+            predicted.append(int(model.probabilities(feat)[0].argmax()))
+    predicted = np.array(predicted)
+    total = float((predicted == y).mean())
+    print(f"{name}: {total:.3f} accuracy on {len(y)} windows of 1 s")
+    for label, label_name in enumerate(classify.LABELS):
+        mask = y == label
+        print(f"  {label_name:8s} n={int(mask.sum()):4d} recall {(predicted[mask] == label).mean():.3f}")
+    sources = sorted({s for _, _, s in items})
+    for source in sources:
+        mask = np.array([s == source for _, _, s in items])
+        print(f"    {source:14s} n={int(mask.sum()):4d} "
+              f"correct {(predicted[mask] == y[mask]).mean():.3f}")
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    fitted, held = dataset()
+    x, y = matrix(fitted)
+    model = classify.fit(x, y)
+    report("fitted", model, fitted)
+    report("held-out", model, held)
+    if args.write:
+        out = ROOT / "src/svcbench/data/phone/classifier.json"
+        out.write_text(json.dumps(model.to_json(), indent=1) + "\n")
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

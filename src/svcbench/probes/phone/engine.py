@@ -1,0 +1,356 @@
+"""One automated call: dial, follow the IVR script, listen, detect hold and the live human.
+
+The engine turns what the SIP stack signals and what the audio stream contains into the
+phone stopwatch's events (``call.dialed``, ``call.ivr_prompt``, ``call.option_pressed``,
+``call.asked_agent``, ``call.hold_started``, ``call.hold_music``, ``call.wait_announced``,
+``call.queue_position``, ``call.agent_answered``, ``call.hung_up``) plus ``call.ringing``,
+``call.connected`` (signalling) and ``call.detector`` (each decision with kind and
+confidence, for audit). ``call.failed`` means our side could not place or observe the call.
+
+Live-human rule: speech during hold that is new (its fingerprint matches no earlier segment)
+and not a queue announcement is a *candidate*; when it ends we say "Hello?" and confirm only
+on new speech that starts within a few seconds after our prompt. Hold music coming back, a
+repeat, or no reply means a recording: hold resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import classify, voice
+from .listen import Change, Listener, Segment
+from .recognise import Heard, Recogniser
+from .sip import BYTES_PER_SECOND, SipCall, SipError, SipStack
+
+Emit = Callable[[str, float, dict[str, Any]], None]
+RING_CYCLE_S = 6.0  # North American ring cadence: 2 s on, 4 s off
+
+
+@dataclass(frozen=True)
+class Step:
+    """One IVR script step: when a prompt with any of ``expect`` is heard, reply."""
+
+    expect: tuple[str, ...] = ()
+    dtmf: str | None = None
+    say: str | None = None
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    uri: str
+    steps: tuple[Step, ...] = ()
+    #: default strategy: press 0 when a menu offers an agent (or anything, after a menu)
+    default_digit: str = "0"
+    ask_agent_phrase: str = "Representative."
+    hello_phrase: str = "Hello?"
+    closing_phrase: str = "Thank you, that is all I needed. Goodbye."
+    abandon_after_s: float = 600.0
+    ring_timeout_s: float = 60.0
+    reply_window_s: float = 4.0
+    record: bool = False
+    voice: str = "slt"
+
+
+@dataclass
+class CallResult:
+    events: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
+    failed: str | None = None
+    recording: np.ndarray | None = None
+
+
+class CallEngine:
+    def __init__(self, stack: SipStack, plan: CallPlan, *, emit: Emit | None = None,
+                 recogniser: Recogniser | None = None):
+        self.stack = stack
+        self.plan = plan
+        self.result = CallResult()
+        self._emit_cb = emit
+        from .recognise import shared
+
+        self.recogniser = recogniser or shared()
+        self.fingerprints: list[np.ndarray] = []
+        self.phase = "ivr"  # ivr -> hold -> agent
+        self.steps_done: set[int] = set()
+        self.pressed: list[str] = []
+        self.asked_by_voice = False
+        self.menus_heard = 0
+        self.hold_music: bool | None = None
+        self.candidate: Segment | None = None
+        self.hello_end: float | None = None
+        self.speaking_until = 0.0
+        self.last_action_at = 0.0
+        self.done = False
+
+    def emit(self, kind: str, at: float, **data: Any) -> None:
+        self.result.events.append((kind, at, data))
+        if self._emit_cb is not None:
+            self._emit_cb(kind, at, data)
+
+    def detector(self, at: float, kind: str, confidence: float, **data: Any) -> None:
+        self.emit("call.detector", at, detector=kind, confidence=round(confidence, 3), **data)
+
+    # -- the call ---------------------------------------------------------------------
+
+    async def run(self) -> CallResult:
+        dialed = time.time()
+        self.emit("call.dialed", dialed, uri_scheme=self.plan.uri.split(":", 1)[0],
+                  clock="local")
+        try:
+            call = await self.stack.dial(self.plan.uri, timeout=self.plan.ring_timeout_s)
+        except SipError as exc:
+            self._signals_before(None)
+            if exc.ours:
+                return self._fail(f"call not placed: {exc.reason}")
+            self.emit("call.hung_up", time.time(), by="company", reason=exc.reason)
+            return self.result
+        self._signals_before(call)
+        try:
+            await self._converse(call)
+        finally:
+            await call.hangup()
+        return self.result
+
+    def _fail(self, reason: str) -> CallResult:
+        self.result.failed = reason
+        self.emit("call.failed", time.time(), reason=reason)
+        return self.result
+
+    def _signals_before(self, call: SipCall | None) -> None:
+        if call is None:
+            return
+        ringing = next((s.at for s in call.signals if s.kind in ("ringing", "progress")), None)
+        connected = next((s.at for s in call.signals if s.kind == "established"), time.time())
+        dialed = self.result.events[0][1]
+        if ringing is not None:
+            self.emit("call.ringing", ringing)
+        ring_s = max(0.0, connected - (ringing or dialed))
+        self.emit("call.connected", connected, answer_s=round(connected - dialed, 3),
+                  ringing_s=round(ring_s, 3), rings=int(np.ceil(ring_s / RING_CYCLE_S)) if
+                  ringing is not None else 0, source="sip")
+
+    async def _converse(self, call: SipCall) -> None:
+        connected = time.time()
+        listener = Listener(connected)
+        if self.plan.record:
+            listener.recording = []
+        deadline = self.result.events[0][1] + self.plan.abandon_after_s
+        chunks: list[tuple[bytes, float]] = []
+
+        async def reader() -> None:  # keeps reading while decisions (recognition) are awaited
+            while not call.is_closed:
+                pcm, at = call.read()
+                if pcm:
+                    chunks.append((pcm, at))
+                await asyncio.sleep(0.02)
+
+        read_task = asyncio.get_running_loop().create_task(reader())
+        try:
+            await self._loop(call, listener, deadline, chunks, connected)
+        finally:
+            read_task.cancel()
+        if listener.recording is not None:
+            self.result.recording = np.concatenate(listener.recording) if \
+                listener.recording else np.zeros(0, dtype=np.int16)
+
+    async def _loop(self, call: SipCall, listener: Listener, deadline: float,
+                    chunks: list[tuple[bytes, float]], connected: float) -> None:
+        heard_any = False
+        while not self.done:
+            if call.is_closed:
+                self.emit("call.hung_up", time.time(), by="company",
+                          reason=call.close_reason or "the far end hung up")
+                break
+            now = time.time()
+            if now >= deadline:
+                self.emit("call.hung_up", now, by="us", abandoned=True,
+                          reason=f"abandoned after {self.plan.abandon_after_s:g} s "
+                                 "without a live agent")
+                break
+            batch, chunks[:] = list(chunks), []
+            for pcm, at in batch:
+                heard_any = True
+                for change in listener.feed(pcm, at):
+                    await self._on_change(call, change)
+            if not heard_any and now - connected > 5.0:
+                self._fail("no audio received from the far end (one-way audio or RTP "
+                           "blocked on our side)")
+                break
+            await self._timers(call, listener)
+            await asyncio.sleep(0.02)
+
+    # -- decisions ----------------------------------------------------------------------
+
+    async def _on_change(self, call: SipCall, change: Change) -> None:
+        seg, ended = change.started, change.ended
+        self.detector(seg.start, "segment", seg.confidence, label=seg.label)
+        if ended is not None and ended.label == "speech" and ended.start >= self.speaking_until:
+            await self._speech_ended(call, ended, next_label=seg.label)
+        if seg.label in ("music", "silence"):
+            self._maybe_hold(seg)
+        if seg.label == "speech" and self.hello_end is not None and \
+                seg.start >= self.hello_end - 0.1:
+            await self._reply_after_hello(call, seg)
+
+    def _maybe_hold(self, seg: Segment) -> None:
+        music = seg.label == "music"
+        if self.phase == "ivr":
+            after_ivr = bool(self.pressed) or self.asked_by_voice or self.menus_heard == 0
+            if seg.start < self.last_action_at:
+                return  # the pause before our key press, not the queue
+            if music or (after_ivr and seg.label == "silence" and self.pressed):
+                self.phase = "hold"
+                self.emit("call.hold_started", seg.start, confidence=round(seg.confidence, 3))
+                self.hold_music = music
+                self.emit("call.hold_music", seg.start, playing=music)
+                return
+        if self.phase == "hold" and music and self.hold_music is False:
+            self.hold_music = True
+            self.emit("call.hold_music", seg.start, playing=True)
+
+    async def _speech_ended(self, call: SipCall, seg: Segment, next_label: str) -> None:
+        audio = seg.audio()
+        if self.candidate is seg:
+            if next_label == "music":
+                self.detector(seg.end or seg.start, "human_rejected", 0.9,
+                              reason="hold music resumed right after the speech")
+                self.candidate = None
+                return
+            await self._say_hello(call)
+            return
+        fp = classify.fingerprint(audio)
+        repeat = max((classify.similarity(fp, old) for old in self.fingerprints), default=0.0)
+        self.fingerprints.append(fp)
+        if repeat >= 0.8:
+            self.detector(seg.start, "repeat_recording", repeat)
+            if self.phase == "hold":
+                return
+        heard = await asyncio.get_running_loop().run_in_executor(
+            None, self.recogniser.recognise, audio)
+        if heard.error:
+            self.detector(seg.start, "recogniser_error", 1.0, error=heard.error)
+        self.detector(seg.start, "speech", seg.confidence, **heard.to_json(),
+                      duration_s=round(seg.duration, 2))
+        self._announcements(seg, heard)
+        if self.phase == "ivr":
+            await self._ivr(call, seg, heard)
+        elif self.phase == "hold" and repeat < 0.8 and not ({"wait", "position", "busy"} &
+                                                            heard.topics):
+            self.candidate = seg
+            self.detector(seg.start, "human_candidate", 0.5, reason="new speech during hold")
+            if next_label != "speech":
+                if next_label == "music":
+                    self.detector(seg.end or seg.start, "human_rejected", 0.9,
+                                  reason="hold music resumed right after the speech")
+                    self.candidate = None
+                else:
+                    await self._say_hello(call)
+
+    def _announcements(self, seg: Segment, heard: Heard) -> None:
+        if heard.position is not None:
+            self.emit("call.queue_position", seg.start, position=heard.position,
+                      text=heard.text)
+        if heard.wait_s is not None or "wait" in heard.topics:
+            data: dict[str, Any] = {"text": heard.text or " ".join(heard.phrases)}
+            if heard.wait_s is not None:
+                data["seconds"] = int(heard.wait_s)
+            self.emit("call.wait_announced", seg.start, **data)
+
+    async def _ivr(self, call: SipCall, seg: Segment, heard: Heard) -> None:
+        if not any(kind == "call.ivr_prompt" for kind, _, _ in self.result.events):
+            self.emit("call.ivr_prompt", seg.start, text=" ".join(heard.phrases))
+        if "menu" in heard.topics:
+            self.menus_heard += 1
+        for i, step in enumerate(self.plan.steps):
+            if i in self.steps_done:
+                continue
+            if step.expect and not any(p in heard.phrases or p in heard.topics
+                                       for p in step.expect):
+                continue
+            self.steps_done.add(i)
+            await self._reply(call, step.dtmf, step.say, why=f"script step {i + 1}")
+            return
+        if "invalid" in heard.topics and not self.asked_by_voice:
+            await self._reply(call, None, self.plan.ask_agent_phrase,
+                              why="the option was refused; asking for an agent by voice")
+            return
+        if "menu" in heard.topics and not self.pressed:
+            why = "the menu offers an agent" if heard.offers_agent else \
+                "a menu without an agent option: trying 0"
+            await self._reply(call, self.plan.default_digit, None, why=why)
+        elif "menu" in heard.topics and self.pressed and self.menus_heard > 1 \
+                and not self.asked_by_voice:
+            await self._reply(call, None, self.plan.ask_agent_phrase,
+                              why="the menu came back; asking for an agent by voice")
+
+    async def _reply(self, call: SipCall, dtmf: str | None, say: str | None, *, why: str) -> None:
+        now = time.time()
+        self.last_action_at = now
+        if dtmf:
+            await call.send_dtmf(dtmf)
+            self.pressed.append(dtmf)
+            self.emit("call.option_pressed", now, option=dtmf, why=why)
+            if dtmf == self.plan.default_digit or "agent" in why:
+                self.emit("call.asked_agent", now, how="dtmf")
+        if say:
+            await self._play(call, say)
+            self.asked_by_voice = True
+            self.emit("call.asked_agent", now, how="speech", phrase=say, why=why)
+
+    async def _play(self, call: SipCall, text: str) -> float:
+        samples = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: voice.speak(text, voice=self.plan.voice))
+        pcm = samples.astype("<i2").tobytes()
+        started = time.time()
+        for i in range(0, len(pcm), 320):
+            while call.tx_buffered() > 960 and not call.is_closed:
+                await asyncio.sleep(0.01)
+            call.write(pcm[i:i + 320])
+        end = started + len(pcm) / BYTES_PER_SECOND + 0.06
+        self.speaking_until = end
+        return end
+
+    async def _say_hello(self, call: SipCall) -> None:
+        self.hello_end = await self._play(call, self.plan.hello_phrase)
+        self.detector(self.hello_end, "hello_sent", 1.0, phrase=self.plan.hello_phrase)
+
+    async def _reply_after_hello(self, call: SipCall, seg: Segment) -> None:
+        candidate, hello_end = self.candidate, self.hello_end
+        self.hello_end = None
+        if candidate is None or hello_end is None:
+            return
+        delay = seg.start - hello_end
+        if delay > self.plan.reply_window_s:
+            return
+        self.candidate = None
+        self.phase = "agent"
+        confidence = 0.9 if delay < 2.5 else 0.7
+        self.detector(seg.start, "human_confirmed", confidence,
+                      reply_after_s=round(delay, 2), reason="new speech answered our hello")
+        self.emit("call.agent_answered", candidate.start, confidence=confidence,
+                  confirmed_at=seg.start)
+        await asyncio.sleep(1.0)
+        await self._play(call, self.plan.closing_phrase)
+        await asyncio.sleep(max(0.0, self.speaking_until - time.time()) + 0.3)
+        self.emit("call.hung_up", time.time(), by="us", reason="done: reached a live agent")
+        self.done = True
+
+    async def _timers(self, call: SipCall, listener: Listener) -> None:
+        now = time.time()
+        if self.hello_end is not None and now - self.hello_end > self.plan.reply_window_s:
+            self.detector(now, "human_rejected", 0.8,
+                          reason="no reply to our hello: a recording")
+            self.hello_end = None
+            self.candidate = None
+        if self.phase == "ivr" and not self.pressed and self.menus_heard == 0 and \
+                listener.current is not None and listener.current.label == "silence" and \
+                now - listener.current.start > 8.0 and \
+                any(k == "call.ivr_prompt" for k, _, _ in self.result.events):
+            await self._reply(call, self.plan.default_digit, None,
+                              why="silence after the prompts: trying 0")

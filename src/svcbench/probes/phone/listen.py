@@ -1,0 +1,149 @@
+"""The received audio as a stream of segments: silence, speech or music, with onsets.
+
+PCM arrives in chunks stamped with the wall-clock time of their last sample. Every 0.25 s the
+last second is classified; a change of label held for two hops becomes a new segment, whose
+onset is refined to the first loud 20 ms frame after the last quiet run (so a segment's start
+is accurate to a frame or two, not to the window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import classify
+
+RATE = classify.RATE
+HOP = 2000  # samples: 0.25 s
+WINDOW = 8000  # 1 s
+QUIET_DB = -45.0
+MAX_KEEP_S = 20.0  # audio kept per segment (for recognition and fingerprints)
+
+
+@dataclass
+class Segment:
+    label: str
+    start: float
+    confidence: float
+    end: float | None = None
+    samples: list[np.ndarray] = field(default_factory=list)
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self.samples) if self.samples else np.zeros(0, dtype=np.int16)
+
+    @property
+    def duration(self) -> float:
+        return (self.end or self.start) - self.start
+
+
+@dataclass
+class Change:
+    """A segment ended (``ended``) and another began (``started``)."""
+
+    ended: Segment | None
+    started: Segment
+
+
+class Listener:
+    def __init__(self, start_at: float):
+        self.buffer = np.zeros(0, dtype=np.int16)
+        self.buffer_start = start_at  # wall time of buffer[0]
+        self.pending = 0  # samples since the last hop
+        self.current: Segment | None = None
+        self._candidate: tuple[str, int] | None = None
+        self.total_samples = 0
+        self.recording: list[np.ndarray] | None = None
+
+    def time_of(self, index: int) -> float:
+        return self.buffer_start + index / RATE
+
+    def feed(self, pcm: bytes, at: float) -> Iterator[Change]:
+        """Add received audio whose last sample arrived at ``at``; yields segment changes."""
+        if not pcm:
+            return
+        chunk = np.frombuffer(pcm, dtype="<i2")
+        if self.recording is not None:
+            self.recording.append(chunk.copy())
+        # re-anchor on the arrival clock: the stack drops audio for a slow reader
+        expected_end = self.buffer_start + (len(self.buffer) + len(chunk)) / RATE
+        if abs(at - expected_end) > 0.2:
+            self.buffer_start += at - expected_end
+        self.buffer = np.concatenate([self.buffer, chunk])
+        self.total_samples += len(chunk)
+        if self.current is not None and self.current.duration < MAX_KEEP_S:
+            self.current.samples.append(chunk)
+        self.pending += len(chunk)
+        while self.pending >= HOP:
+            self.pending -= HOP
+            end = len(self.buffer) - self.pending
+            change = self._hop(end)
+            if change is not None:
+                yield change
+        keep = int(3 * RATE)
+        if len(self.buffer) > keep:
+            drop = len(self.buffer) - keep
+            self.buffer = self.buffer[drop:]
+            self.buffer_start += drop / RATE
+
+    def _hop(self, end: int) -> Change | None:
+        window = self.buffer[max(0, end - WINDOW):end]
+        if len(window) < WINDOW // 2:
+            return None
+        label, confidence = classify.classify(window)
+        if self.current is None:
+            return self._start(label, confidence, end, first=True)
+        if self.current.end is None:
+            self.current.end = self.time_of(end)
+        if label == self.current.label:
+            self._candidate = None
+            self.current.end = self.time_of(end)
+            return None
+        if self._candidate is None or self._candidate[0] != label:
+            self._candidate = (label, 1)
+            return None
+        self._candidate = None
+        return self._start(label, confidence, end)
+
+    def _start(self, label: str, confidence: float, end: int, first: bool = False) -> Change:
+        onset = self._onset(label, end)
+        ended = self.current
+        if ended is not None:
+            ended.end = onset
+        start_index = max(0, int((onset - self.buffer_start) * RATE))
+        segment = Segment(label, onset, confidence, end=self.time_of(end),
+                          samples=[self.buffer[start_index:end].copy()])
+        self.current = segment
+        return Change(ended, segment)
+
+    def _onset(self, label: str, end: int) -> float:
+        """Where the new label really began, within the last ~1.75 s."""
+        look = self.buffer[max(0, end - WINDOW - 3 * HOP):end]
+        base = end - len(look)
+        fr = classify.frames(look)
+        if not len(fr):
+            return self.time_of(end)
+        db = classify.frame_db(fr)
+        quiet = db < QUIET_DB
+        if label == "silence":
+            # start of the trailing quiet run
+            i = len(quiet)
+            while i > 0 and quiet[i - 1]:
+                i -= 1
+            return self.time_of(base + i * classify.FRAME)
+        # first loud frame after the first quiet run of at least 200 ms (later runs may be
+        # pauses between the new speaker's words)
+        run, onset_frame = 0, None
+        for i, q in enumerate(quiet):
+            if q:
+                run += 1
+            elif run >= 10:
+                onset_frame = i
+                break
+            else:
+                run = 0
+        if onset_frame is not None:
+            return self.time_of(base + onset_frame * classify.FRAME)
+        # no pause: the label changed inside sound; the first window that said so
+        return self.time_of(end - WINDOW // 2 - HOP)

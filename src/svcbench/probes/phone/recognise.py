@@ -1,0 +1,213 @@
+"""Offline keyword spotting on speech segments (pocketsphinx, model shipped in its wheel).
+
+Two passes over a segment: keyphrase search for topics (menu, agent, wait, position, invalid
+option, ...) from ``data/phone/keyphrases.toml``; then, when a wait or position topic was
+heard, a strict JSGF grammar (``data/phone/numbers.jsgf``) reads the number. Decoding runs in
+a worker process with a time limit: a search that hangs (pocketsphinx's loop grammars can)
+costs one segment, never the call.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+_NUMBERS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())} | {
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
+
+
+@dataclass
+class Heard:
+    """What was recognised in one speech segment."""
+
+    phrases: list[str] = field(default_factory=list)
+    topics: set[str] = field(default_factory=set)
+    text: str = ""
+    wait_s: float | None = None
+    position: int | None = None
+    error: str | None = None
+
+    @property
+    def offers_agent(self) -> bool:
+        return {"menu", "agent"} <= self.topics
+
+    def to_json(self) -> dict[str, Any]:
+        return {"phrases": self.phrases, "topics": sorted(self.topics), "text": self.text,
+                "wait_s": self.wait_s, "position": self.position}
+
+
+def _data(name: str) -> str:
+    return resources.files("svcbench").joinpath(f"data/phone/{name}").read_text()
+
+
+def keyphrases() -> tuple[dict[str, list[str]], dict[str, float]]:
+    data = tomllib.loads(_data("keyphrases.toml"))
+    topics = data["topics"]
+    thresholds = data.get("thresholds", {})
+    out = {}
+    for phrases in topics.values():
+        for phrase in phrases:
+            words = len(phrase.split())
+            default = thresholds["default_one_word"] if words == 1 else (
+                thresholds["default_two_words"] if words == 2 else thresholds["default_more"])
+            out[phrase] = float(thresholds.get(phrase, default))
+    return topics, out
+
+
+def read_number(text: str) -> tuple[float | None, int | None]:
+    """(wait seconds, queue position) from a grammar hypothesis."""
+    words = text.split()
+    wait = position = None
+    for i, word in enumerate(words):
+        if word not in _NUMBERS:
+            continue
+        value = _NUMBERS[word]
+        if i + 1 < len(words) and words[i + 1] in _NUMBERS and value >= 20:
+            value += _NUMBERS[words[i + 1]]
+        after = words[i + 1] if i + 1 < len(words) else ""
+        before = " ".join(words[max(0, i - 2):i])
+        if after.startswith("minute"):
+            wait = value * 60.0
+        elif after.startswith("second"):
+            wait = float(value)
+        elif "number" in before:
+            position = value
+    return wait, position
+
+
+def _upsample(pcm: bytes) -> bytes:
+    a = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    if not len(a):
+        return b""
+    up = np.interp(np.arange(len(a) * 2) / 2.0, np.arange(len(a)), a)
+    return up.astype("<i2").tobytes()
+
+
+def serve() -> None:
+    """The worker: length-prefixed PCM on stdin, one JSON line per segment on stdout."""
+    import json
+    import os
+    import struct
+    import sys
+    import tempfile
+
+    from pocketsphinx import Decoder
+
+    topics, phrases = keyphrases()
+    tmp = tempfile.mkdtemp(prefix="svcbench-kws-")
+    kws_path = os.path.join(tmp, "keyphrases.list")
+    with open(kws_path, "w") as fh:
+        fh.write("".join(f"{p} /{t:g}/\n" for p, t in phrases.items()))
+    gram_path = os.path.join(tmp, "numbers.jsgf")
+    with open(gram_path, "w") as fh:
+        fh.write(_data("numbers.jsgf"))
+    kws = Decoder(kws=kws_path, samprate=16000, loglevel="FATAL")
+    numbers = Decoder(jsgf=gram_path, samprate=16000, loglevel="FATAL")
+    stdin, stdout = sys.stdin.buffer, sys.stdout
+    stdout.write("ready\n")
+    stdout.flush()
+    while True:
+        head = stdin.read(4)
+        if len(head) < 4:
+            return
+        pcm = stdin.read(struct.unpack("<I", head)[0])
+        audio = _upsample(pcm)
+        kws.start_utt()
+        kws.process_raw(audio, full_utt=True)
+        kws.end_utt()
+        found = [seg.word.strip() for seg in (kws.seg() or [])]
+        heard_topics = sorted({t for t, ps in topics.items() if any(p in found for p in ps)})
+        text = ""
+        if {"wait", "position"} & set(heard_topics):
+            numbers.start_utt()
+            numbers.process_raw(audio, full_utt=True)
+            numbers.end_utt()
+            hyp = numbers.hyp()
+            text = hyp.hypstr if hyp else ""
+        stdout.write(json.dumps({"phrases": found, "topics": heard_topics, "text": text}) + "\n")
+        stdout.flush()
+
+
+class Recogniser:
+    """A pocketsphinx worker process; ``recognise`` is thread-safe and time-limited."""
+
+    def __init__(self, timeout_s: float = 20.0):
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._proc: Any = None
+
+    def _start(self) -> None:
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "svcbench.probes.phone.recognise"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if self._readline(60.0) != "ready":
+            self.close()
+            raise RuntimeError("the speech recogniser did not start (is pocketsphinx installed?)")
+
+    def _readline(self, timeout: float) -> str | None:
+        import select
+
+        ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self._proc.stdout.readline()
+        return line.decode().strip() if line else None
+
+    def recognise(self, samples: np.ndarray) -> Heard:
+        import json
+        import struct
+
+        with self._lock:
+            try:
+                if self._proc is None or self._proc.poll() is not None:
+                    self._start()
+                pcm = samples.astype("<i2").tobytes()
+                self._proc.stdin.write(struct.pack("<I", len(pcm)) + pcm)
+                self._proc.stdin.flush()
+            except (OSError, RuntimeError) as exc:
+                self.close()
+                return Heard(error=f"recogniser unavailable: {exc}")
+            line = self._readline(self.timeout_s)
+            if not line:
+                self.close()
+                return Heard(error=f"recogniser gave no answer within {self.timeout_s:g} s")
+        reply = json.loads(line)
+        heard = Heard(phrases=reply["phrases"], topics=set(reply["topics"]), text=reply["text"])
+        if heard.text:
+            heard.wait_s, heard.position = read_number(heard.text)
+        return heard
+
+    def close(self) -> None:
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.kill()
+            proc.wait(5)
+
+
+_shared: Recogniser | None = None
+
+
+def shared() -> Recogniser:
+    global _shared
+    if _shared is None:
+        _shared = Recogniser()
+    return _shared
+
+
+def wait_phrase(text: str) -> bool:
+    return bool(re.search(r"\b(hold|wait) time\b", text))
+
+
+if __name__ == "__main__":
+    serve()
