@@ -14,6 +14,7 @@ from . import (  # noqa: F401 - importing a module registers its commands
     form,
     grade,
     manual,
+    phone,
     plugins,
     replies,
     report,

@@ -7,8 +7,8 @@ from typer.core import TyperGroup
 
 #: commands in the order a newcomer meets them; any others follow alphabetically
 ORDER = ("init", "config", "demo", "plan", "tick", "schedule", "collect", "replies", "chat",
-         "call", "log", "import", "form", "probes", "results", "grade", "report", "simulate", "db",
-         "metrics", "plugins")
+         "call", "phone", "log", "import", "form", "probes", "results", "grade", "report",
+         "simulate", "db", "metrics", "plugins")
 
 
 class OrderedGroup(TyperGroup):

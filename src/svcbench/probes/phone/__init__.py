@@ -43,7 +43,8 @@ class SipAccountOptions(BaseModel):
     user: str = "shopper"
     domain: str = "127.0.0.1"
     registrar: str | None = None
-    register: bool = False
+    #: REGISTER before dialing (a SIP account); False dials the URI directly (a trunk by IP)
+    registration: bool = False
     password_env: str | None = None
     auth_user: str | None = None
     transport: Literal["udp", "tcp", "tls"] = "udp"
@@ -86,7 +87,7 @@ def account_for(endpoint: SipEndpoint, secrets: Any) -> Any:
     password = secrets.get(a.password_env, what="channels.phone.account.password_env") or ""
     return Account(user=a.user, domain=a.domain, password=password, registrar=a.registrar,
                    auth_user=a.auth_user, transport=a.transport, codecs=tuple(a.codecs),
-                   register=a.register)
+                   register=a.registration)
 
 
 async def place_call(endpoint: SipEndpoint, account: Any, abandon_after_s: float,
