@@ -86,7 +86,7 @@ def matrix(items):
 def report(name: str, model: classify.Model, items) -> float:
     x, y = matrix(items)
     predicted = []
-    for w, (feat, _label) in zip((i[0] for i in items), zip(x, y, strict=True), strict=True):
+    for feat in x:
         if feat[0] < classify.SILENCE_DB:
             predicted.append(0)
         else:
@@ -96,7 +96,8 @@ def report(name: str, model: classify.Model, items) -> float:
     print(f"{name}: {total:.3f} accuracy on {len(y)} windows of 1 s")
     for label, label_name in enumerate(classify.LABELS):
         mask = y == label
-        print(f"  {label_name:8s} n={int(mask.sum()):4d} recall {(predicted[mask] == label).mean():.3f}")
+        recall = (predicted[mask] == label).mean()
+        print(f"  {label_name:8s} n={int(mask.sum()):4d} recall {recall:.3f}")
     sources = sorted({s for _, _, s in items})
     for source in sources:
         mask = np.array([s == source for _, _, s in items])

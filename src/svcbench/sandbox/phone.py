@@ -19,6 +19,9 @@ import argparse
 import asyncio
 import json
 import math
+import os
+import socket
+import subprocess
 import sys
 import time
 import tomllib
@@ -54,6 +57,8 @@ class IvrScenario:
     fake_human_every_s: float = 0.0
     agent: bool = True
     hangup_after_s: float = 0.0
+    fake_human_text: str = ("Hi there, thanks so much for waiting. We really appreciate your "
+                            "patience today.")
     agent_voice: str = "rms"
     recording_voice: str = "slt"
 
@@ -297,9 +302,7 @@ class PhoneCompany:
                 await self._agent(line, s, write)
                 return
             if now >= next_fake:
-                at = await line.play(self.clips.say(
-                    "Hi, thanks for waiting! All of our agents are still busy. Please stay on "
-                    "the line.", s.recording_voice))
+                at = await line.play(self.clips.say(s.fake_human_text, s.recording_voice))
                 write("fake_human", at)
                 next_fake = now + s.fake_human_every_s if s.fake_human_every_s else math.inf
                 continue
@@ -368,6 +371,61 @@ async def serve(port: int, *, time_scale: float, truth: Path | None,
         print(f"simulated phone company on sip:*@127.0.0.1:{port}", flush=True)
         while True:
             await asyncio.sleep(3600)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PhoneSandbox:
+    """The simulated company in its own process (one SIP stack per process)."""
+
+    def __init__(self, directory: Path, *, time_scale: float):
+        self.directory = directory
+        self.port = free_udp_port()
+        self.truth_path = directory / "truth.jsonl"
+        self.time_scale = time_scale
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> PhoneSandbox:
+        ready = self.directory / "ready"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "svcbench.sandbox.phone", "--port", str(self.port),
+             "--time-scale", str(self.time_scale), "--truth", str(self.truth_path),
+             "--ready-file", str(ready)],
+            stdout=subprocess.DEVNULL, stderr=(self.directory / "ivr.log").open("w"), env=env)
+        deadline = time.time() + 120
+        while not ready.exists():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("phone sandbox did not start: "
+                                   + (self.directory / "ivr.log").read_text()[-500:])
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def uri(self, scenario: str, tag: str) -> str:
+        return f"sip:{scenario}+{tag}@127.0.0.1:{self.port}"
+
+    def truth(self, tag: str) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        if not self.truth_path.exists():
+            return out
+        for line in self.truth_path.read_text().splitlines():
+            row = json.loads(line)
+            if row["tag"] == tag:
+                out.setdefault(row["kind"], []).append(row)
+        return out
 
 
 def main(argv: list[str] | None = None) -> int:

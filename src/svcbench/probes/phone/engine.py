@@ -29,7 +29,8 @@ from .recognise import Heard, Recogniser
 from .sip import BYTES_PER_SECOND, SipCall, SipError, SipStack
 
 Emit = Callable[[str, float, dict[str, Any]], None]
-RING_CYCLE_S = 6.0  # North American ring cadence: 2 s on, 4 s off
+RING_CYCLE_S = 6.0
+HOLD_MIN_S = 1.5  # North American ring cadence: 2 s on, 4 s off
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class CallEngine:
         self.hello_end: float | None = None
         self.speaking_until = 0.0
         self.last_action_at = 0.0
+        self._hold_checked: Segment | None = None
         self.done = False
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
@@ -190,10 +192,8 @@ class CallEngine:
     async def _on_change(self, call: SipCall, change: Change) -> None:
         seg, ended = change.started, change.ended
         self.detector(seg.start, "segment", seg.confidence, label=seg.label)
-        if ended is not None and ended.label == "speech" and ended.start >= self.speaking_until:
+        if ended is not None and ended.label == "speech":
             await self._speech_ended(call, ended, next_label=seg.label)
-        if seg.label in ("music", "silence"):
-            self._maybe_hold(seg)
         if seg.label == "speech" and self.hello_end is not None and \
                 seg.start >= self.hello_end - 0.1:
             await self._reply_after_hello(call, seg)
@@ -240,8 +240,10 @@ class CallEngine:
         self._announcements(seg, heard)
         if self.phase == "ivr":
             await self._ivr(call, seg, heard)
-        elif self.phase == "hold" and repeat < 0.8 and not ({"wait", "position", "busy"} &
-                                                            heard.topics):
+        elif self.phase == "hold" and repeat < 0.8 and _announcement(heard):
+            self.detector(seg.start, "announcement", 0.7, reason="queue announcement words: "
+                          + ", ".join(sorted(heard.topics)))
+        elif self.phase == "hold" and repeat < 0.8:
             self.candidate = seg
             self.detector(seg.start, "human_candidate", 0.5, reason="new speech during hold")
             if next_label != "speech":
@@ -284,15 +286,15 @@ class CallEngine:
             why = "the menu offers an agent" if heard.offers_agent else \
                 "a menu without an agent option: trying 0"
             await self._reply(call, self.plan.default_digit, None, why=why)
-        elif "menu" in heard.topics and self.pressed and self.menus_heard > 1 \
+        elif "menu" in heard.topics and self.pressed and seg.start > self.last_action_at \
                 and not self.asked_by_voice:
             await self._reply(call, None, self.plan.ask_agent_phrase,
                               why="the menu came back; asking for an agent by voice")
 
     async def _reply(self, call: SipCall, dtmf: str | None, say: str | None, *, why: str) -> None:
         now = time.time()
-        self.last_action_at = now
         if dtmf:
+            self.last_action_at = now
             await call.send_dtmf(dtmf)
             self.pressed.append(dtmf)
             self.emit("call.option_pressed", now, option=dtmf, why=why)
@@ -343,6 +345,13 @@ class CallEngine:
 
     async def _timers(self, call: SipCall, listener: Listener) -> None:
         now = time.time()
+        current = listener.current
+        # music or silence counts for hold once it lasted HOLD_MIN_S (a short misread of
+        # speech as music must not start the hold)
+        if current is not None and current.label in ("music", "silence") and \
+                current is not self._hold_checked and now - current.start >= HOLD_MIN_S:
+            self._hold_checked = current
+            self._maybe_hold(current)
         if self.hello_end is not None and now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
                           reason="no reply to our hello: a recording")
@@ -354,3 +363,9 @@ class CallEngine:
                 any(k == "call.ivr_prompt" for k, _, _ in self.result.events):
             await self._reply(call, self.plan.default_digit, None,
                               why="silence after the prompts: trying 0")
+
+
+def _announcement(heard: Heard) -> bool:
+    """Queue wording (wait, position, 'all our agents are busy') that no agent greets with."""
+    return bool({"wait", "position"} & heard.topics) or (
+        "busy" in heard.topics and "greeting" not in heard.topics)

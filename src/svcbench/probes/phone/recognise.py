@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-_NUMBERS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split())} | {
+_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+          "fourteen fifteen sixteen seventeen eighteen nineteen twenty")
+_NUMBERS = {w: i for i, w in enumerate(_WORDS.split())} | {
     "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
 
 
