@@ -201,6 +201,10 @@ def run_demo(directory: Path, *, browser: bool | None = None, history_companies:
                  for c in companies]
         (root / "probes" / "demo.toml").write_text("\n".join(toml))
         _live_campaign(root, companies, say, forms=browser)
+        from .sandbox.phone_demo import demo_calls
+
+        if note := demo_calls(root, [c.id for c in companies], say):
+            result.notes.append(note)
         result.live = _live_results(root)
     say(f"Adding a quarter of synthetic history ({history_companies} more companies)")
     _history(root, history_companies)

@@ -66,13 +66,16 @@ def read_number(text: str) -> tuple[float | None, int | None]:
     """(wait seconds, queue position) from a grammar hypothesis."""
     words = text.split()
     wait = position = None
-    for i, word in enumerate(words):
+    i = 0
+    while i < len(words):
+        word = words[i]
         if word not in _NUMBERS:
+            i += 1
             continue
-        value = _NUMBERS[word]
+        value, used = _NUMBERS[word], 1
         if i + 1 < len(words) and words[i + 1] in _NUMBERS and value >= 20:
-            value += _NUMBERS[words[i + 1]]
-        after = words[i + 1] if i + 1 < len(words) else ""
+            value, used = value + _NUMBERS[words[i + 1]], 2
+        after = words[i + used] if i + used < len(words) else ""
         before = " ".join(words[max(0, i - 2):i])
         if after.startswith("minute"):
             wait = value * 60.0
@@ -80,6 +83,7 @@ def read_number(text: str) -> tuple[float | None, int | None]:
             wait = float(value)
         elif "number" in before:
             position = value
+        i += used
     return wait, position
 
 

@@ -1,0 +1,86 @@
+"""What the phone probe hears: classifier, fingerprints, keyphrases, announced-wait numbers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from svcbench.probes.phone import classify, voice
+from svcbench.probes.phone.measure import promise_kept
+from svcbench.probes.phone.recognise import read_number
+
+needs_audio = pytest.mark.skipif(
+    not voice.PROMPTS_DIR.exists() or not voice.MOH_DIR.exists() or not shutil.which("flite"),
+    reason="Debian prompts, hold music or flite missing (scripts/install-system-deps)")
+
+
+def test_read_number_and_promise():
+    assert read_number("the estimated hold time is currently two minutes") == (120.0, None)
+    assert read_number("you are currently caller number twenty three") == (None, 23)
+    assert read_number("press one for orders") == (None, None)
+    assert promise_kept(120, 140) and not promise_kept(60, 7 * 60)
+
+
+@needs_audio
+def test_classifier_on_held_out_debian_audio():
+    import hashlib
+
+    def held_out(name):  # the same split as bench/phone_classifier.py
+        return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10 >= 7
+
+    prompts = [p for p in sorted(voice.PROMPTS_DIR.glob("*.wav")) if held_out(p.name)][:25]
+    right = total = 0
+    for path in prompts:
+        samples = voice.load_wav(path)
+        for start in range(0, len(samples) - 8000, 8000):
+            w = samples[start:start + 8000]
+            if classify.features(w, np.zeros(0))[0] < -50:
+                continue
+            total += 1
+            right += classify.classify(w)[0] == "speech"
+    tracks = sorted(voice.MOH_DIR.glob("*.wav"))[3:]  # never fitted on
+    for track in tracks:
+        samples = voice.load_wav(track)
+        for start in range(8000 * 10, 8000 * 70, 8000 * 3):
+            total += 1
+            right += classify.classify(samples[start:start + 8000])[0] == "music"
+    quiet = np.random.default_rng(1).normal(0, 30, 8000).astype(np.int16)
+    assert classify.classify(quiet)[0] == "silence"
+    assert total > 60 and right / total >= 0.9, (right, total)
+
+
+@needs_audio
+def test_fingerprint_tells_a_repeat_from_new_speech():
+    a = voice.prompt("queue-periodic-announce")
+    b = voice.prompt("queue-youarenext")
+    noisy = (a + np.random.default_rng(2).normal(0, 200, len(a))).astype(np.int16)
+    same = classify.similarity(classify.fingerprint(a), classify.fingerprint(noisy))
+    other = classify.similarity(classify.fingerprint(a), classify.fingerprint(b))
+    assert same >= 0.8 > other
+
+
+@needs_audio
+def test_keyphrases_and_wait_number_from_recorded_prompts():
+    pytest.importorskip("pocketsphinx")
+    from svcbench.probes.phone.recognise import Recogniser
+
+    wait = voice.concat(voice.prompt("queue-holdtime"), voice.prompt("digits/3"),
+                        voice.prompt("queue-minutes"))
+    rec = Recogniser()
+    try:
+        heard = rec.recognise(wait)
+        assert "wait" in heard.topics and heard.wait_s == 180.0, heard
+        menu = voice.speak("For orders, press 1. To speak to a representative, press 0.")
+        assert rec.recognise(menu).offers_agent
+    finally:
+        rec.close()
+
+
+def test_bad_wav_is_a_clear_error(tmp_path: Path):
+    bad = tmp_path / "x.wav"
+    bad.write_bytes(b"not a wav")
+    with pytest.raises(voice.AudioError, match="x.wav"):
+        voice.load_wav(bad)
