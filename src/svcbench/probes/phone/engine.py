@@ -167,7 +167,8 @@ class CallEngine:
         while not self.done:
             if call.is_closed:
                 self.emit("call.hung_up", time.time(), by="company",
-                          reason=call.close_reason or "the far end hung up")
+                          reason="the company hung up"
+                          + (f" ({call.close_reason})" if call.close_reason else ""))
                 break
             now = time.time()
             if now >= deadline:
