@@ -144,3 +144,65 @@ def test_dial_command_records_the_call(sandbox, tmp_path):
     kinds = [e["kind"] for e in data["events"]]
     assert "call.agent_answered" in kinds and "call.connected" in kinds
     assert data["measurement"]["wait_s"] > 0
+
+
+class _RefusingRegistrar:
+    """A UDP registrar on loopback that challenges every REGISTER and refuses every answer
+    (wrong credentials): 401 with a digest challenge, then 403."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.seen: list[str] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            text = data.decode(errors="replace")
+            if not text.startswith("REGISTER"):
+                continue
+            self.seen.append(text)
+            headers = [line for line in text.split("\r\n")
+                       if line.split(":", 1)[0].lower() in ("via", "from", "to", "call-id",
+                                                             "cseq")]
+            headers = [h + ";tag=reg1" if h.lower().startswith("to:") else h for h in headers]
+            if "authorization:" in text.lower():
+                status = "403 Forbidden"
+            else:
+                status = "401 Unauthorized"
+                headers.append('WWW-Authenticate: Digest realm="svcbench", nonce="n0nce", '
+                               'algorithm=MD5, qop="auth"')
+            reply = f"SIP/2.0 {status}\r\n" + "\r\n".join(headers) + "\r\nContent-Length: 0\r\n\r\n"
+            self.sock.sendto(reply.encode(), addr)
+
+    def close(self):
+        self._stop = True
+        self._thread.join(2)
+        self.sock.close()
+
+
+def test_wrong_credentials_fail_on_our_side():
+    from svcbench.probes.phone import SipEndpoint, place_call
+    from svcbench.probes.phone.sip import Account
+
+    registrar = _RefusingRegistrar()
+    try:
+        account = Account(user="anna", domain=f"127.0.0.1:{registrar.port}",
+                          password="wrong", register=True)
+        endpoint = SipEndpoint(uri="sip:quick@127.0.0.1:9")
+        result = asyncio.run(place_call(endpoint, account, 30))
+    finally:
+        registrar.close()
+    assert registrar.seen and any("authorization:" in m.lower() for m in registrar.seen)
+    assert result.failed and "credentials" in result.failed, result.failed
