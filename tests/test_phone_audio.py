@@ -84,3 +84,16 @@ def test_bad_wav_is_a_clear_error(tmp_path: Path):
     bad.write_bytes(b"not a wav")
     with pytest.raises(voice.AudioError, match="x.wav"):
         voice.load_wav(bad)
+
+
+def test_bad_dtmf_in_an_ivr_script_names_file_and_key(tmp_path: Path, cli):
+    root = tmp_path / "ws"
+    assert cli("init", str(root)).returncode == 0
+    (root / "probes" / "bad.toml").write_text(
+        '[[company]]\nid = "bad-ivr"\nname = "Bad"\n[company.channels.phone]\nplugin = "sip"\n'
+        'uri = "sip:x@127.0.0.1"\n[[company.channels.phone.ivr]]\nexpect = ["agent"]\n'
+        'dtmf = "0x"\n')
+    result = cli("config", "check", "-w", str(root))
+    assert result.returncode == 2
+    assert "bad.toml" in result.stderr and "ivr[0].dtmf" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
