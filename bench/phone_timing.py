@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
 import sys
@@ -29,10 +30,17 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from svcbench.probes.phone import SipEndpoint, plan_for  # noqa: E402
 from svcbench.probes.phone.engine import CallEngine  # noqa: E402
+from svcbench.probes.phone.recognise import shared  # noqa: E402
 from svcbench.probes.phone.sip import Account, SipStack  # noqa: E402
 from svcbench.sandbox.phone import PhoneSandbox  # noqa: E402
 
 SCENARIOS = ["quick", "no-zero", "silent", "fake-human", "silent-fake-human", "broken-promise"]
+
+
+def proc_cpu(pid: int) -> float:
+    """utime + stime of a live process, in seconds (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def first(result, kind):
@@ -81,6 +89,8 @@ def main() -> int:
                 missed += 1
             elif real is None or got < real - 1.0:
                 false_agent += 1
+                offset = got - real if real else 0.0
+                print(f"  false agent: {tag} ({dict(jobs)[tag]}) at {offset:+.1f} s")
             else:
                 agent.append(got - real)
             if first(result, "call.hold_started") and truth.get("hold_started"):
@@ -96,20 +106,24 @@ def main() -> int:
         print(f"  false 'agent answered' on recordings: {false_agent}; agent missed: {missed}; "
               f"failed calls: {failed}")
 
+        recogniser = shared()
         cpu0 = time.process_time()
+        others0 = proc_cpu(box.proc.pid) + proc_cpu(recogniser._proc.pid)
         wall0 = time.time()
         jobs = [(f"c{i}", "quick") for i in range(args.concurrent)]
         results = asyncio.run(run_calls(box, jobs, args.concurrent))
         wall = time.time() - wall0
         cpu = time.process_time() - cpu0
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ivr_cpu = proc_cpu(box.proc.pid)
+        rec_cpu = proc_cpu(recogniser._proc.pid)
+        others = ivr_cpu + rec_cpu - others0
         answered = sum(1 for r in results.values() if first(r, "call.agent_answered"))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"concurrency: {args.concurrent} simultaneous calls in {wall:.1f} s wall; "
               f"{answered} reached the agent; probe process CPU {cpu:.1f} s "
               f"({100 * cpu / wall:.0f} % of one core), peak RSS {peak_mb:.0f} MB; "
-              "recogniser + sandbox children CPU so far "
-              f"{children.ru_utime + children.ru_stime:.1f} s")
+              f"recogniser + simulated company processes CPU {others:.1f} s; "
+              f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -30,7 +30,9 @@ from .sip import BYTES_PER_SECOND, SipCall, SipError, SipStack
 
 Emit = Callable[[str, float, dict[str, Any]], None]
 RING_CYCLE_S = 6.0
-HOLD_MIN_S = 1.5  # North American ring cadence: 2 s on, 4 s off
+HOLD_MIN_S = 1.5
+#: silence counts as (silent) hold after a "please hold" prompt, or once it lasted this long
+SILENT_HOLD_S = 8.0  # North American ring cadence: 2 s on, 4 s off
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class CallEngine:
         self.speaking_until = 0.0
         self.last_action_at = 0.0
         self._hold_checked: Segment | None = None
+        self.last_topics: set[str] = set()
+        self.reply: Segment | None = None
+        self.reply_delay = 0.0
         self.done = False
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
@@ -205,7 +210,9 @@ class CallEngine:
             after_ivr = bool(self.pressed) or self.asked_by_voice or self.menus_heard == 0
             if seg.start < self.last_action_at:
                 return  # the pause before our key press, not the queue
-            if music or (after_ivr and seg.label == "silence" and self.pressed):
+            silent_hold = seg.label == "silence" and (self.pressed or self.asked_by_voice) and (
+                self.last_topics & {"busy"} or time.time() - seg.start >= SILENT_HOLD_S)
+            if music or (after_ivr and silent_hold):
                 self.phase = "hold"
                 self.emit("call.hold_started", seg.start, confidence=round(seg.confidence, 3))
                 self.hold_music = music
@@ -230,7 +237,7 @@ class CallEngine:
         self.fingerprints.append(fp)
         if repeat >= 0.8:
             self.detector(seg.start, "repeat_recording", repeat)
-            if self.phase == "hold":
+            if self.phase == "hold" and self.reply is not seg:
                 return
         heard = await asyncio.get_running_loop().run_in_executor(
             None, self.recogniser.recognise, audio)
@@ -239,6 +246,10 @@ class CallEngine:
         self.detector(seg.start, "speech", seg.confidence, **heard.to_json(),
                       duration_s=round(seg.duration, 2))
         self._announcements(seg, heard)
+        self.last_topics = set(heard.topics)
+        if self.reply is seg:
+            await self._judge_reply(call, seg, heard, repeat)
+            return
         if self.phase == "ivr":
             await self._ivr(call, seg, heard)
         elif self.phase == "hold" and repeat < 0.8 and _announcement(heard):
@@ -256,14 +267,16 @@ class CallEngine:
                     await self._say_hello(call)
 
     def _announcements(self, seg: Segment, heard: Heard) -> None:
+        audio = seg.audio()
         if heard.position is not None:
-            self.emit("call.queue_position", seg.start, position=heard.position,
-                      text=heard.text)
+            at = seg.start + sentence_start(audio, heard.first_start(POSITION_CUES))
+            self.emit("call.queue_position", at, position=heard.position, text=heard.text)
         if heard.wait_s is not None or "wait" in heard.topics:
             data: dict[str, Any] = {"text": heard.text or " ".join(heard.phrases)}
             if heard.wait_s is not None:
                 data["seconds"] = int(heard.wait_s)
-            self.emit("call.wait_announced", seg.start, **data)
+            at = seg.start + sentence_start(audio, heard.first_start(WAIT_CUES))
+            self.emit("call.wait_announced", at, **data)
 
     async def _ivr(self, call: SipCall, seg: Segment, heard: Heard) -> None:
         if not any(kind == "call.ivr_prompt" for kind, _, _ in self.result.events):
@@ -331,7 +344,20 @@ class CallEngine:
         delay = seg.start - hello_end
         if delay > self.plan.reply_window_s:
             return
+        self.reply = seg  # judged when it ends: new, and not IVR wording
+        self.reply_delay = delay
+
+    async def _judge_reply(self, call: SipCall, seg: Segment, heard: Heard,
+                           repeat: float) -> None:
+        candidate, delay = self.candidate, self.reply_delay
+        self.reply = None
         self.candidate = None
+        if candidate is None:
+            return
+        if repeat >= 0.8 or _announcement(heard):
+            self.detector(seg.start, "human_rejected", 0.8,
+                          reason="the reply after our hello was a recording or IVR prompt")
+            return
         self.phase = "agent"
         confidence = 0.9 if delay < 2.5 else 0.7
         self.detector(seg.start, "human_confirmed", confidence,
@@ -351,9 +377,12 @@ class CallEngine:
         # speech as music must not start the hold)
         if current is not None and current.label in ("music", "silence") and \
                 current is not self._hold_checked and now - current.start >= HOLD_MIN_S:
-            self._hold_checked = current
             self._maybe_hold(current)
-        if self.hello_end is not None and now - self.hello_end > self.plan.reply_window_s:
+            if self.phase != "ivr" or current.label == "music" or \
+                    now - current.start >= SILENT_HOLD_S:
+                self._hold_checked = current
+        if self.hello_end is not None and self.reply is None and \
+                now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
                           reason="no reply to our hello: a recording")
             self.hello_end = None
@@ -366,7 +395,32 @@ class CallEngine:
                               why="silence after the prompts: trying 0")
 
 
+WAIT_CUES = ("estimated", "hold time", "wait time")
+POSITION_CUES = ("currently caller", "caller number")
+
+
+def sentence_start(audio: np.ndarray, cue_s: float | None) -> float:
+    """Seconds into a segment where the sentence holding a spotted phrase begins: the end of
+    the last pause (>= 100 ms below -45 dBFS) before the phrase, else the segment start."""
+    if cue_s is None:
+        return 0.0
+    fr = classify.frames(audio[: int(cue_s * classify.RATE)])
+    if not len(fr):
+        return 0.0
+    quiet = classify.frame_db(fr) < -45.0
+    run = 0
+    for i in range(len(quiet) - 1, -1, -1):
+        if quiet[i]:
+            run += 1
+            if run >= 5:
+                end = i + run
+                return end * classify.FRAME / classify.RATE
+        else:
+            run = 0
+    return 0.0
+
+
 def _announcement(heard: Heard) -> bool:
     """Queue wording (wait, position, 'all our agents are busy') that no agent greets with."""
     return bool({"wait", "position"} & heard.topics) or (
-        "busy" in heard.topics and "greeting" not in heard.topics)
+        bool({"busy", "menu", "invalid"} & heard.topics) and "greeting" not in heard.topics)

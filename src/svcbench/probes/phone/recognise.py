@@ -34,6 +34,12 @@ class Heard:
     wait_s: float | None = None
     position: int | None = None
     error: str | None = None
+    #: seconds into the segment where each phrase was first spotted
+    starts: dict[str, float] = field(default_factory=dict)
+
+    def first_start(self, phrases: tuple[str, ...]) -> float | None:
+        found = [self.starts[p] for p in phrases if p in self.starts]
+        return min(found) if found else None
 
     @property
     def offers_agent(self) -> bool:
@@ -127,7 +133,11 @@ def serve() -> None:
         kws.start_utt()
         kws.process_raw(audio, full_utt=True)
         kws.end_utt()
-        found = [seg.word.strip() for seg in (kws.seg() or [])]
+        segs = list(kws.seg() or [])
+        found = [seg.word.strip() for seg in segs]
+        starts: dict[str, float] = {}
+        for seg in segs:  # 100 frames a second
+            starts.setdefault(seg.word.strip(), seg.start_frame / 100.0)
         heard_topics = sorted({t for t, ps in topics.items() if any(p in found for p in ps)})
         text = ""
         if {"wait", "position"} & set(heard_topics):
@@ -136,7 +146,8 @@ def serve() -> None:
             numbers.end_utt()
             hyp = numbers.hyp()
             text = hyp.hypstr if hyp else ""
-        stdout.write(json.dumps({"phrases": found, "topics": heard_topics, "text": text}) + "\n")
+        stdout.write(json.dumps({"phrases": found, "topics": heard_topics, "text": text,
+                                 "starts": starts}) + "\n")
         stdout.flush()
 
 
@@ -187,7 +198,8 @@ class Recogniser:
                 self.close()
                 return Heard(error=f"recogniser gave no answer within {self.timeout_s:g} s")
         reply = json.loads(line)
-        heard = Heard(phrases=reply["phrases"], topics=set(reply["topics"]), text=reply["text"])
+        heard = Heard(phrases=reply["phrases"], topics=set(reply["topics"]), text=reply["text"],
+                      starts=reply.get("starts", {}))
         if heard.text:
             heard.wait_s, heard.position = read_number(heard.text)
         return heard
