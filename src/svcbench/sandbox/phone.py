@@ -342,13 +342,21 @@ class PhoneCompany:
         write("agent_answered", at)
         deadline = time.time() + 60
         line.caller_spoke.clear()
+        spoke_at = time.time()
         while not line.call.is_closed and time.time() < deadline:
+            if not line.caller_spoke.is_set() and time.time() - max(
+                    spoke_at, line.caller_voice_at) > 6.0:
+                # a silent line: the agent checks whether anyone is there
+                at = await line.play(self.clips.say("Hello? Are you there?", s.agent_voice))
+                write("agent_prompted", at)
+                spoke_at = time.time()
             if line.caller_spoke.is_set() and time.time() - line.caller_voice_at > 0.5:
                 line.caller_spoke.clear()
                 at = await line.play(self.clips.say(
                     "Yes, I am here. Sorry, go ahead, what can I do for you?", s.agent_voice))
                 write("agent_replied", at)
                 line.caller_spoke.clear()
+                spoke_at = time.time()
             await line.quiet(0.1)
 
 

@@ -56,7 +56,8 @@ class CallPlan:
     closing_phrase: str = "Thank you, that is all I needed. Goodbye."
     abandon_after_s: float = 600.0
     ring_timeout_s: float = 60.0
-    reply_window_s: float = 4.0
+    #: people answer "Hello?" within about a second; 2 s leaves room for the line's delay
+    reply_window_s: float = 2.5
     record: bool = False
     voice: str = "slt"
 
@@ -93,6 +94,7 @@ class CallEngine:
         self.last_topics: set[str] = set()
         self.reply: Segment | None = None
         self.reply_delay = 0.0
+        self.candidate_topics: set[str] = set()
         self.done = False
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
@@ -257,6 +259,7 @@ class CallEngine:
                           + ", ".join(sorted(heard.topics)))
         elif self.phase == "hold" and repeat < 0.8:
             self.candidate = seg
+            self.candidate_topics = set(heard.topics)
             self.detector(seg.start, "human_candidate", 0.5, reason="new speech during hold")
             if next_label != "speech":
                 if next_label == "music":
@@ -362,7 +365,11 @@ class CallEngine:
         confidence = 0.9 if delay < 2.5 else 0.7
         self.detector(seg.start, "human_confirmed", confidence,
                       reply_after_s=round(delay, 2), reason="new speech answered our hello")
-        self.emit("call.agent_answered", candidate.start, confidence=confidence,
+        # an agent who picked up just after our hello greets us; the candidate before was
+        # then a recording, and the agent's own greeting is when they answered
+        answered = seg if "greeting" in heard.topics and \
+            "greeting" not in self.candidate_topics else candidate
+        self.emit("call.agent_answered", answered.start, confidence=confidence,
                   confirmed_at=seg.start)
         await asyncio.sleep(1.0)
         await self._play(call, self.plan.closing_phrase)
