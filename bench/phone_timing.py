@@ -95,9 +95,11 @@ def main() -> int:
                 agent.append(got - real)
             if first(result, "call.hold_started") and truth.get("hold_started"):
                 hold.append(first(result, "call.hold_started") - truth["hold_started"][0]["at"])
-            for name, errors in (("agent", agent), ("hold", hold)):
-                if errors and abs(errors[-1]) > 0.5 and len(errors) == len(set(errors)):
-                    print(f"  outlier: {tag} ({dict(jobs)[tag]}) {name} {errors[-1]:+.1f} s")
+            mine = {"agent": got - real if got is not None and real is not None else None,
+                    "hold": hold[-1] if first(result, "call.hold_started") else None}
+            for name, error in mine.items():
+                if error is not None and abs(error) > 0.5:
+                    print(f"  outlier: {tag} ({dict(jobs)[tag]}) {name} {error:+.1f} s")
             if first(result, "call.wait_announced") and truth.get("wait_announced"):
                 wait.append(first(result, "call.wait_announced")
                             - truth["wait_announced"][0]["at"])
