@@ -228,9 +228,11 @@ class Ticker:
     async def _start(self, probe: Probe, ctx: ProbeContext) -> None:
         claimed_at = self.now()
         state = {**probe.state, "claimed_at": claimed_at.isoformat(), "claimed_by": os.getpid()}
+        # durable: a claim lost to a power cut or filesystem error would let a later run send
+        # again; if the fsync fails, StoreError is raised here and nothing is sent
         if not self.store.update_probe(probe.id, expect_status=ProbeStatus.PLANNED,
                                        status=ProbeStatus.STARTING, state=state,
-                                       attempts=probe.attempts + 1):
+                                       attempts=probe.attempts + 1, durable=True):
             return  # another run claimed it first
         probe.state, probe.status, probe.attempts = state, ProbeStatus.STARTING, probe.attempts + 1
         plugin = probe_plugin(probe.plugin)
@@ -251,6 +253,8 @@ class Ticker:
             ctx.logger.warning("probe %s (%s %s): %s; retry at %s", probe.id[:8],
                                probe.company, probe.channel, exc, retry_at.isoformat())
             return
+        except StoreError:
+            raise  # the database failed, not the probe: nothing more can be recorded
         except (ProbeError, SvcbenchError) as exc:
             self._finish(probe, Outcome.FAILED, str(exc))
             self.report.failed.append(f"{probe.company} {probe.channel}: {exc}")

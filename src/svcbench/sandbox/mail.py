@@ -20,6 +20,7 @@ import secrets
 import ssl
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -118,6 +119,9 @@ class MailSandbox:
         self.smtp_starttls_port = self.smtp_tls_port = 0
         self.cert_file: Path | None = None
         self._by_address = {c.email: c for c in self.companies}
+        #: fault injection: called with each accepted message after delivery, before the
+        #: server answers; returning "drop" closes the connection instead of answering 250
+        self.on_data: Callable[[Received], str | None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -232,20 +236,22 @@ class MailSandbox:
         assert self.imap is not None
         return self.imap.deliver(rcpt, raw, mail_from)
 
-    def accept(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
+    def accept(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> Received:
         original = message_from_bytes(raw, policy=policy.default)
         for rcpt in rcpt_tos:
             if self.is_shopper(rcpt):
                 self.deliver(rcpt, raw, mail_from)
+        received = Received(
+            at=utcnow(), mail_from=mail_from, rcpt_tos=list(rcpt_tos),
+            message_id=str(original.get("Message-ID") or "") or None,
+            subject=str(original.get("Subject") or "") or None)
         with self._lock:
-            self.received.append(Received(
-                at=utcnow(), mail_from=mail_from, rcpt_tos=list(rcpt_tos),
-                message_id=str(original.get("Message-ID") or "") or None,
-                subject=str(original.get("Subject") or "") or None))
+            self.received.append(received)
         for rcpt in rcpt_tos:
             company = self._by_address.get(rcpt.lower())
             if company is not None:
                 self._schedule_replies(company, mail_from, original)
+        return received
 
     def _schedule_replies(self, company: CompanyBehaviour, mail_from: str,
                           original: EmailMessage) -> None:
@@ -334,10 +340,15 @@ class _Handler:
         if isinstance(raw, str):
             raw = raw.encode()
         try:
-            await asyncio.to_thread(self.sandbox.accept, envelope.mail_from or "",
-                                    list(envelope.rcpt_tos), raw)
+            received = await asyncio.to_thread(self.sandbox.accept, envelope.mail_from or "",
+                                               list(envelope.rcpt_tos), raw)
         except Exception as exc:  # noqa: BLE001 - tell the client, as a real server would
             return f"451 4.3.0 local delivery failed: {type(exc).__name__}"
+        hook = self.sandbox.on_data
+        if hook is not None and await asyncio.to_thread(hook, received) == "drop":
+            # taken and delivered, but the client never hears 250: "delivery unknown"
+            server.transport.abort()
+            return "421 4.4.2 connection dropped"
         return "250 2.0.0 Message accepted"
 
 

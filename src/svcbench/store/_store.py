@@ -72,6 +72,7 @@ class Store:
     def __init__(self, path: Path | str, *, migrations: Sequence[Migrations] = ()):
         self.path = Path(path)
         self._depth = 0
+        self._durable = False
         conn = None
         try:
             conn = sqlite3.connect(
@@ -112,9 +113,17 @@ class Store:
     # -- transactions -----------------------------------------------------------------
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic state change; nested calls join the outer transaction."""
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One atomic state change; nested calls join the outer transaction.
+
+        ``durable`` commits with ``synchronous = FULL``: the WAL is fsync'd before COMMIT
+        returns, so the change (and every commit before it) survives a power cut or a
+        filesystem error. The claim that stands between us and a second contact needs it;
+        everything else can be recovered from evidence and keeps the cheaper NORMAL.
+        """
         if self._depth:
+            if durable and not self._durable:
+                raise RuntimeError("a durable transaction cannot join a non-durable one")
             self._depth += 1
             try:
                 yield self.conn
@@ -122,29 +131,43 @@ class Store:
                 self._depth -= 1
             return
         try:
+            if durable:
+                self.conn.execute("PRAGMA synchronous = FULL")
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            self._relax(durable)
             raise _friendly(exc, self.path) from None
-        self._depth = 1
+        self._depth, self._durable = 1, durable
         try:
             yield self.conn
         except sqlite3.Error as exc:
             self._depth = 0
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
+            self._relax(durable)
             raise _friendly(exc, self.path) from None
         except BaseException:
             self._depth = 0
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
+            self._relax(durable)
             raise
         self._depth = 0
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            # with durable, a failed fsync lands here: the caller must not act on the change
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             raise _friendly(exc, self.path) from None
+        finally:
+            self._relax(durable)
+
+    def _relax(self, durable: bool) -> None:
+        self._durable = False
+        if durable:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA synchronous = NORMAL")
 
     def _insert(self, table: str, row: dict[str, Any], *, conflict: str = "ABORT") -> int:
         columns = ", ".join(row)
@@ -303,12 +326,14 @@ class Store:
         return parse_instant(row[0]) if row and row[0] else None
 
     def update_probe(self, probe_id: str, *, expect_status: ProbeStatus | None = None,
-                     events: Sequence[Event] = (), **fields: Any) -> bool:
+                     events: Sequence[Event] = (), durable: bool = False,
+                     **fields: Any) -> bool:
         """Change a probe and add events in one transaction.
 
         With ``expect_status`` it is a compare-and-set: nothing changes (and False is
         returned) unless the probe is still in that status. That is how two overlapping runs
-        never both start the same probe.
+        never both start the same probe. ``durable``: on disk before this returns (see
+        ``transaction``).
         """
         values: dict[str, Any] = {}
         for key, value in fields.items():
@@ -326,7 +351,7 @@ class Store:
         if expect_status is not None:
             sql += " AND status = ?"
             params.append(str(expect_status))
-        with self.transaction() as conn:
+        with self.transaction(durable=durable) as conn:
             changed = conn.execute(sql, params).rowcount
             if changed:
                 self.add_events(events)

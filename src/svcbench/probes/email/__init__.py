@@ -148,8 +148,9 @@ class EmailProbe(ProbePlugin):
                  "reply_to": outgoing.reply_to, "ref": outgoing.ref,
                  "subject": str(outgoing.message["Subject"]),
                  "sending_at": format_instant(ctx.clock())}
-        # intent first: a crash after the send can then find our copy by this Message-ID
-        ctx.store.update_probe(probe.id, state=state)
+        # intent first, on disk: a crash after the send can then find our copy by this
+        # Message-ID
+        ctx.store.update_probe(probe.id, state=state, durable=True)
         probe.state = state
         accepted_at = await asyncio.to_thread(
             submit, outgoing.message, host=smtp.host, port=smtp.port, security=smtp.security,
