@@ -209,11 +209,15 @@ class MailServer(_Model):
     password_env: str | None = None
     #: CA bundle for self-signed test servers; None means the system store
     ca_file: Path | None = None
-    timeout_s: float = 30.0
+    #: bounds each read from the server
+    timeout_s: float = Field(default=30.0, gt=0)
+    #: bounds a whole session (connect to QUIT/LOGOUT), however the server trickles bytes
+    deadline_s: float = Field(default=120.0, gt=0)
 
 
 class ImapServer(MailServer):
     security: Literal["starttls", "tls", "none"] = "tls"
+    deadline_s: float = Field(default=300.0, gt=0)
     #: folders to collect from; the \\Junk special-use folder is added when the server has one
     folders: list[str] = ["INBOX"]
 
@@ -356,6 +360,13 @@ class WorkspaceSettings(_Model):
     log_file: Path | None = None
     #: node_exporter textfile collector file, rewritten after every tick
     prometheus_textfile: Path | None = None
+    #: a tick starts no new work after this long and caps its network deadlines to it
+    #: (keep it below the cron interval: an overlapping run just exits 75)
+    tick_budget: DurationText = "4m"
+
+    @property
+    def tick_budget_s(self) -> float:
+        return parse_duration(self.tick_budget).total_seconds()
 
 
 class WorkspaceFile(_Model):

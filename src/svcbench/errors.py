@@ -42,3 +42,9 @@ class ProbeError(SvcbenchError):
 
 class RetryableProbeError(ProbeError):
     """Our side could not reach a server right now: leave the probe pending and retry later."""
+
+
+class StartUnknownError(ProbeError):
+    """The start may or may not have reached the company (e.g. the connection dropped during
+    SMTP DATA): the probe stays claimed and recovery decides from evidence, never by sending
+    again."""

@@ -64,7 +64,17 @@ class ProbeContext:
     clock: Callable[[], datetime] = utcnow
     secrets: Secrets = field(default_factory=Secrets)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("svcbench"))
+    #: time.monotonic() at which the tick's budget ends (None: no budget)
+    budget_ends: float | None = None
     _http: Any = None
+
+    def time_left(self, limit: float) -> float:
+        """``limit`` seconds, or less if the tick's budget ends sooner (never below 1 s)."""
+        if self.budget_ends is None:
+            return limit
+        import time
+
+        return max(1.0, min(limit, self.budget_ends - time.monotonic()))
 
     @property
     def http(self) -> httpx.AsyncClient:

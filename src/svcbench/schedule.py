@@ -23,7 +23,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .dispatch import DEFAULT_POLL_S, dispatch
-from .errors import LockedError, ProbeError, RetryableProbeError, StoreError, SvcbenchError
+from .errors import (
+    LockedError,
+    ProbeError,
+    RetryableProbeError,
+    StartUnknownError,
+    StoreError,
+    SvcbenchError,
+)
 from .lifecycle import finish_probe
 from .models import Event, Outcome, Probe, ProbeStatus, utcnow
 from .plan_sync import sync_plans
@@ -50,6 +57,12 @@ class TickReport:
     finished: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     would_start: list[Probe] = field(default_factory=list)
+    #: due probes left for the next run because the tick's budget was spent
+    deferred: int = 0
+    #: steps skipped because the budget was spent
+    skipped: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    budget_s: float | None = None
 
     def count_finished(self, outcome: Outcome) -> None:
         self.finished[str(outcome)] = self.finished.get(str(outcome), 0) + 1
@@ -59,6 +72,8 @@ class TickReport:
             "planned": self.planned, "started": self.started, "retried": self.retried,
             "recovered": self.recovered, "events": self.advanced_events,
             "finished": dict(self.finished), "failed": list(self.failed),
+            "deferred": self.deferred, "skipped": list(self.skipped),
+            "elapsed_s": round(self.elapsed_s, 3), "budget_s": self.budget_s,
             "would_start": [
                 {"id": p.id, "company": p.company, "channel": str(p.channel),
                  "due_at": p.due_at.isoformat() if p.due_at else None}
@@ -112,7 +127,7 @@ class Ticker:
                  concurrency: int = DEFAULT_CONCURRENCY, dry_run: bool = False,
                  progress: Callable[[str, int], None] | None = None,
                  start_window: timedelta = START_WINDOW, poll_s: float = DEFAULT_POLL_S,
-                 only_probe: str | None = None):
+                 only_probe: str | None = None, budget_s: float | None = None):
         self.ws = workspace
         self.store = workspace.store
         self.config = workspace.config
@@ -127,9 +142,20 @@ class Ticker:
         self.report = TickReport()
         #: run just this probe now, due or not (``tick --probe``, ``probes run``)
         self.only_probe = only_probe
+        self.budget_s = budget_s if budget_s is not None else self.config.settings.tick_budget_s
+        self.report.budget_s = self.budget_s
+        self.began = time.monotonic()
+
+    @property
+    def budget_ends(self) -> float:
+        return self.began + self.budget_s
+
+    def over_budget(self) -> bool:
+        return time.monotonic() >= self.budget_ends
 
     async def run(self) -> TickReport:
-        ctx = self.ws.context(clock=self.now)
+        self.began = time.monotonic()
+        ctx = self.ws.context(clock=self.now, budget_ends=self.budget_ends)
         try:
             self.plan()
             if self.dry_run:
@@ -144,6 +170,7 @@ class Ticker:
             self.expire_unstarted()
         finally:
             await ctx.aclose()
+            self.report.elapsed_s = time.monotonic() - self.began
         return self.report
 
     # -- steps ------------------------------------------------------------------------
@@ -202,13 +229,17 @@ class Ticker:
         for probe in self.store.probes(status=ProbeStatus.STARTING):
             if not self._is_stale(probe):
                 continue  # a live run may still be starting it
+            if self.over_budget():
+                self.report.skipped.append("recover")
+                return  # stays claimed: the next run looks for the evidence
             events = await probe_plugin(probe.plugin).recover(probe, ctx)
             if events:
                 self._mark_running(probe, events)
                 self.report.recovered += 1
             else:
+                why = probe.state.get("start_unknown") or "after a crash"
                 self._finish(probe, Outcome.FAILED,
-                             "start outcome unknown after a crash; not started again so the "
+                             f"start outcome unknown ({why}); not started again so the "
                              "company is never contacted twice")
 
     async def start_due(self, ctx: ProbeContext) -> None:
@@ -216,12 +247,16 @@ class Ticker:
         begun = time.monotonic()
 
         async def start_one(probe: Probe) -> None:
+            if self.over_budget():
+                self.report.deferred += 1  # still planned: the next run starts it
+                return
             await self._start(probe, ctx)
             self.progress("started", 1)
 
         await dispatch(
             self.due, start_one, concurrency=self.concurrency, clock=self.now,
-            may_start=lambda: time.monotonic() - begun < self.start_window.total_seconds(),
+            may_start=lambda: (time.monotonic() - begun < self.start_window.total_seconds()
+                               and not self.over_budget()),
             next_due=lambda: self.store.next_due_at(self.now()), poll_s=self.poll_s,
             on_found=lambda total: self.progress("start", total))
 
@@ -255,6 +290,14 @@ class Ticker:
             return
         except StoreError:
             raise  # the database failed, not the probe: nothing more can be recorded
+        except StartUnknownError as exc:
+            # it may have reached the company: stay claimed, recovery decides from evidence
+            current = self.store.get_probe(probe.id) or probe
+            self.store.update_probe(probe.id, state={**current.state, "start_unknown": str(exc)})
+            self.report.failed.append(f"{probe.company} {probe.channel}: {exc}")
+            ctx.logger.warning("probe %s (%s %s): %s", probe.id[:8], probe.company,
+                               probe.channel, exc)
+            return
         except (ProbeError, SvcbenchError) as exc:
             self._finish(probe, Outcome.FAILED, str(exc))
             self.report.failed.append(f"{probe.company} {probe.channel}: {exc}")
@@ -271,6 +314,9 @@ class Ticker:
         self._maybe_finish(probe)
 
     async def advance_running(self, ctx: ProbeContext) -> None:
+        if self.over_budget():
+            self.report.skipped.append("advance")  # running probes wait for the next run
+            return
         running = self.store.probes(status=ProbeStatus.RUNNING)
         by_plugin: dict[str, list[Probe]] = {}
         for probe in running:

@@ -137,7 +137,7 @@ class EmailProbe(ProbePlugin):
         return shopper, outgoing
 
     async def start(self, probe: Probe, ctx: ProbeContext) -> list[Event]:
-        from .send import submit
+        from .send import DeliveryUnknown, submit
 
         shopper, outgoing = self._prepare(probe, ctx)
         smtp = shopper.smtp
@@ -152,12 +152,23 @@ class EmailProbe(ProbePlugin):
         # Message-ID
         ctx.store.update_probe(probe.id, state=state, durable=True)
         probe.state = state
-        accepted_at = await asyncio.to_thread(
-            submit, outgoing.message, host=smtp.host, port=smtp.port, security=smtp.security,
-            username=smtp.username or shopper.email, password=password,
-            mail_from=outgoing.reply_to, recipients=[outgoing.to, shopper.email.lower()],
-            ca_file=smtp.ca_file, timeout=smtp.timeout_s, clock=ctx.clock,
-        )
+        try:
+            accepted_at = await asyncio.to_thread(
+                submit, outgoing.message, host=smtp.host, port=smtp.port,
+                security=smtp.security, username=smtp.username or shopper.email,
+                password=password, mail_from=outgoing.reply_to,
+                recipients=[outgoing.to, shopper.email.lower()], ca_file=smtp.ca_file,
+                timeout=smtp.timeout_s, clock=ctx.clock, deadline=ctx.time_left(smtp.deadline_s),
+            )
+        except DeliveryUnknown as exc:
+            # the evidence crash recovery uses: our BCC copy is in the mailbox if it went out
+            events = await self.recover(probe, ctx)
+            if events:
+                ctx.logger.info("email probe %s: %s; our copy is in the mailbox: sent",
+                                probe.id[:8], exc)
+                return events
+            raise DeliveryUnknown(f"{exc}; no copy in the mailbox yet, checked again by "
+                                  "the next run") from None
         state = {**state, "sent_at": format_instant(accepted_at)}
         ctx.store.update_probe(probe.id, state=state)
         probe.state = state
@@ -182,7 +193,8 @@ class EmailProbe(ProbePlugin):
         if shopper.imap is None:
             return None
         try:
-            at = await asyncio.to_thread(find_sent_copy, shopper, ctx.secrets, message_id)
+            at = await asyncio.to_thread(find_sent_copy, shopper, ctx.secrets, message_id,
+                                         deadline_s=ctx.time_left(shopper.imap.deadline_s))
         except MailboxError as exc:
             # unknown is treated as "not sent": the probe fails on our side, never goes twice
             ctx.logger.warning("probe %s: cannot check for the sent copy: %s", probe.id[:8], exc)
@@ -203,7 +215,8 @@ class EmailProbe(ProbePlugin):
         if not shoppers:
             return {p.id: [] for p in probes}
         report = await asyncio.to_thread(collect, ctx.config, ctx.store, secrets=ctx.secrets,
-                                         shoppers=shoppers, clock=ctx.clock)
+                                         shoppers=shoppers, clock=ctx.clock,
+                                         time_left=ctx.time_left)
         for mailbox in report.mailboxes:
             if mailbox.status == "error":
                 ctx.logger.warning("email collect: %s", mailbox.summary())

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ...errors import StoreError
 from ...models import Channel, Event, Probe, ProbeStatus, format_instant, utcnow
@@ -171,8 +171,12 @@ def collect(config: Config, store: Store, *, secrets: Secrets,
             shoppers: Iterable[str] | None = None, clock: Callable[[], datetime] = utcnow,
             retry_delays: Iterable[float] = RETRY_DELAYS,
             sleep: Callable[[float], None] | None = None,
-            session_factory: Callable[..., ImapSession] | None = None) -> CollectReport:
-    """One collection pass over the shoppers' mailboxes; never raises for one mailbox's sake."""
+            session_factory: Callable[..., ImapSession] | None = None,
+            time_left: Callable[[float], float] | None = None) -> CollectReport:
+    """One collection pass over the shoppers' mailboxes; never raises for one mailbox's sake.
+
+    Each shopper's session is bounded by its server's ``deadline_s``, capped by
+    ``time_left`` (the tick's remaining budget)."""
     import time
 
     report = CollectReport()
@@ -182,32 +186,45 @@ def collect(config: Config, store: Store, *, secrets: Secrets,
             continue
         collect_shopper(config, store, shopper, secrets=secrets, report=report, clock=clock,
                         retry_delays=tuple(retry_delays), sleep=sleep or time.sleep,
-                        session_factory=session_factory)
+                        session_factory=session_factory,
+                        deadline_s=(time_left or (lambda limit: limit))(shopper.imap.deadline_s))
     return report
 
 
 def open_session(shopper: Shopper, secrets: Secrets, *, retry_delays=RETRY_DELAYS,
-                 sleep=None, session_factory=None) -> ImapSession:
+                 sleep=None, session_factory=None,
+                 deadline_s: float | None | Literal["server"] = "server") -> ImapSession:
+    """A logged-in session whose whole life is bounded by ``deadline_s`` (default: the
+    server's ``deadline_s``; None: unbounded, for IDLE watchers)."""
     import time
+
+    from ...deadline import Watchdog
 
     server = shopper.imap
     assert server is not None
     password = secrets.get(server.password_env, what=f"shopper {shopper.id}: imap.password_env")
-    factory = session_factory or ImapSession.connect_with_retry
-    return factory(host=server.host, port=server.port, security=server.security,
-                   username=server.username or shopper.email, password=password,
-                   ca_file=server.ca_file, timeout=server.timeout_s, delays=retry_delays,
-                   sleep=sleep or time.sleep)
+    if session_factory is not None:
+        return session_factory(host=server.host, port=server.port, security=server.security,
+                               username=server.username or shopper.email, password=password,
+                               ca_file=server.ca_file, timeout=server.timeout_s,
+                               delays=retry_delays, sleep=sleep or time.sleep)
+    seconds = server.deadline_s if deadline_s == "server" else deadline_s
+    return ImapSession.connect_with_retry(
+        host=server.host, port=server.port, security=server.security,
+        username=server.username or shopper.email, password=password, ca_file=server.ca_file,
+        timeout=server.timeout_s, delays=retry_delays, sleep=sleep or time.sleep,
+        watchdog=Watchdog.after(seconds, f"imap-{shopper.id}"))
 
 
 def collect_shopper(config: Config, store: Store, shopper: Shopper, *, secrets: Secrets,
                     report: CollectReport, clock=utcnow, retry_delays=RETRY_DELAYS,
-                    sleep=None, session_factory=None) -> None:
+                    sleep=None, session_factory=None,
+                    deadline_s: float | None | Literal["server"] = "server") -> None:
     assert shopper.imap is not None
     folders = list(dict.fromkeys(shopper.imap.folders))
     try:
         session = open_session(shopper, secrets, retry_delays=retry_delays, sleep=sleep,
-                               session_factory=session_factory)
+                               session_factory=session_factory, deadline_s=deadline_s)
     except MailboxError as exc:
         for folder in folders:
             report.mailboxes.append(MailboxResult(shopper.id, folder, status="error",
@@ -229,7 +246,8 @@ def collect_shopper(config: Config, store: Store, shopper: Shopper, *, secrets: 
             try:
                 sync_folder(session, store, shopper, folder, targets, result, report, clock)
             except Exception as exc:  # noqa: BLE001 - one mailbox never stops the others
-                result.status, result.error = "error", _one_line(exc)
+                result.status = "error"
+                result.error = session.deadline_error() or _one_line(exc)
                 log.warning("collect %s:%s: %s", shopper.id, folder, result.error)
                 if isinstance(exc, OSError | EOFError | imaplib.IMAP4.abort):
                     # the connection is gone: the remaining folders are reported, not tried
@@ -415,9 +433,11 @@ def _one_line(exc: object) -> str:
 
 
 def find_sent_copy(shopper: Shopper, secrets: Secrets, message_id: str, *,
-                   retry_delays=RETRY_DELAYS) -> datetime | None:
+                   retry_delays=RETRY_DELAYS,
+                   deadline_s: float | None | Literal["server"] = "server") -> datetime | None:
     """INTERNALDATE of our own copy (BCC or Sent folder) of a sent message, or None."""
-    with open_session(shopper, secrets, retry_delays=retry_delays) as session:
+    with open_session(shopper, secrets, retry_delays=retry_delays,
+                      deadline_s=deadline_s) as session:
         folders = list(dict.fromkeys([*shopper.imap.folders, "INBOX"]))  # type: ignore[union-attr]
         for flag in ("\\Sent", "\\Junk"):
             name = session.special_use(flag)
@@ -481,7 +501,7 @@ def _idle_loop(shopper: Shopper, secrets: Secrets, wake: threading.Event,
     delay = 1.0
     while not stop.is_set():
         try:
-            with open_session(shopper, secrets, retry_delays=()) as session:
+            with open_session(shopper, secrets, retry_delays=(), deadline_s=None) as session:
                 delay = 1.0
                 while not stop.is_set():
                     if wake.is_set():  # a collection is due anyway; don't spin

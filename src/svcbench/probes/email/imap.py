@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ...deadline import Watchdog
+
 #: delays between connection attempts (seconds): few and bounded, cron runs again anyway
 RETRY_DELAYS = (1.0, 3.0)
 
@@ -63,36 +65,79 @@ def _decode_folder(name: bytes) -> str:
     return text
 
 
-class ImapSession:
-    """One logged-in IMAP connection. Counts FETCH commands so callers can report them."""
+def _watched(base: type[imaplib.IMAP4]) -> type[imaplib.IMAP4]:
+    class Watched(base):  # type: ignore[misc, valid-type]
+        """imaplib connects and reads the greeting in __init__: the watchdog follows the
+        socket from the moment it exists (and after STARTTLS replaces it)."""
 
-    def __init__(self, client: imaplib.IMAP4):
+        def __init__(self, *args, watchdog: Watchdog, **kwargs):
+            watchdog.follow(lambda: getattr(self, "sock", None))
+            super().__init__(*args, **kwargs)
+
+    Watched.__name__ = base.__name__
+    return Watched
+
+
+_IMAP4 = _watched(imaplib.IMAP4)
+_IMAP4_SSL = _watched(imaplib.IMAP4_SSL)
+
+
+class ImapSession:
+    """One logged-in IMAP connection. Counts FETCH commands so callers can report them.
+
+    ``watchdog`` bounds the whole session: when its deadline passes the socket is shut down
+    and the blocked command fails (``deadline_error`` then says why)."""
+
+    def __init__(self, client: imaplib.IMAP4, watchdog: Watchdog | None = None):
         self.client = client
         self.fetch_commands = 0
+        self.watchdog = watchdog or Watchdog(None)
+
+    def deadline_error(self) -> str | None:
+        return str(self.watchdog.error()) if self.watchdog.expired else None
 
     # -- connecting ---------------------------------------------------------------------
 
     @classmethod
     def connect(cls, *, host: str, port: int, security: str, username: str | None,
                 password: str | None, ca_file: Path | str | None = None,
-                timeout: float = 30.0) -> ImapSession:
+                timeout: float = 30.0, watchdog: Watchdog | None = None) -> ImapSession:
         where = f"IMAP {host}:{port}"
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        own = watchdog is None
+        watchdog = (watchdog or Watchdog(None)).start()
+        try:
+            return cls._connect(where, host, port, security, username, password, context,
+                                timeout, watchdog)
+        except BaseException:
+            if own:
+                watchdog.stop()
+            raise
+
+    @classmethod
+    def _connect(cls, where, host, port, security, username, password, context, timeout,
+                 watchdog: Watchdog) -> ImapSession:
+        def late(exc: BaseException) -> str:
+            return watchdog.error().args[0] if watchdog.expired else f"{type(exc).__name__}: {exc}"
+
         try:
             if security == "tls":
-                client: imaplib.IMAP4 = imaplib.IMAP4_SSL(host, port, ssl_context=context,
-                                                          timeout=timeout)
+                client: imaplib.IMAP4 = _IMAP4_SSL(host, port, ssl_context=context,
+                                                   timeout=timeout, watchdog=watchdog)
             else:
-                client = imaplib.IMAP4(host, port, timeout=timeout)
+                client = _IMAP4(host, port, timeout=timeout, watchdog=watchdog)
                 if security == "starttls":
                     client.starttls(ssl_context=context)
         except ssl.SSLError as exc:
             raise MailboxError(f"{where}: TLS failed: {exc.reason or exc} "
                                "(self-signed server? set imap.ca_file)", retryable=False) from None
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise MailboxError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from None
+            raise MailboxError(f"{where}: cannot connect ({late(exc)})") from None
         try:
             client.login(username or "", password or "")
+        except imaplib.IMAP4.abort as exc:
+            _close(client)
+            raise MailboxError(f"{where}: connection lost during login ({late(exc)})") from None
         except imaplib.IMAP4.error as exc:
             text = _one_line(exc)
             _close(client)
@@ -102,25 +147,35 @@ class ImapSession:
                                retryable=retryable) from None
         except OSError as exc:
             _close(client)
-            raise MailboxError(f"{where}: connection lost during login ({exc})") from None
-        return cls(client)
+            raise MailboxError(f"{where}: connection lost during login ({late(exc)})") from None
+        return cls(client, watchdog)
 
     @classmethod
     def connect_with_retry(cls, *, delays: Iterable[float] = RETRY_DELAYS,
-                           sleep: Callable[[float], None] = time.sleep, **kwargs) -> ImapSession:
-        """``connect`` with exponential-ish backoff on retryable failures."""
-        for attempts, delay in enumerate((*delays, None), start=1):
-            try:
-                return cls.connect(**kwargs)
-            except MailboxError as exc:
-                if not exc.retryable or delay is None:
-                    exc.attempts = attempts
-                    raise
-                sleep(delay)
-        raise AssertionError("unreachable")
+                           sleep: Callable[[float], None] = time.sleep,
+                           watchdog: Watchdog | None = None, **kwargs) -> ImapSession:
+        """``connect`` with exponential-ish backoff on retryable failures, all of it within
+        the watchdog's deadline."""
+        watchdog = (watchdog or Watchdog(None)).start()
+        try:
+            for attempts, delay in enumerate((*delays, None), start=1):
+                try:
+                    return cls.connect(watchdog=watchdog, **kwargs)
+                except MailboxError as exc:
+                    left = watchdog.left()
+                    if (not exc.retryable or delay is None or watchdog.expired
+                            or (left is not None and left < delay + 1)):
+                        exc.attempts = attempts
+                        raise
+                    sleep(delay)
+            raise AssertionError("unreachable")
+        except BaseException:
+            watchdog.stop()
+            raise
 
     def close(self) -> None:
         _close(self.client)
+        self.watchdog.stop()
 
     def __enter__(self) -> ImapSession:
         return self

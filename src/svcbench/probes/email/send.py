@@ -16,11 +16,16 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from ...errors import ProbeError, RetryableProbeError
+from ...deadline import Watchdog
+from ...errors import ProbeError, RetryableProbeError, StartUnknownError
 from ...models import utcnow
 
 #: test hook: SIGKILL this process right after the server accepted the message
 KILL_AFTER_SEND_ENV = "SVCBENCH_TEST_KILL_AFTER_SEND"
+
+
+class DeliveryUnknown(StartUnknownError):
+    """The connection was lost during DATA: the server may have taken the message."""
 
 
 def tls_context(ca_file: Path | str | None) -> ssl.SSLContext:
@@ -34,22 +39,31 @@ def _where(host: str, port: int) -> str:
 def submit(message: EmailMessage, *, host: str, port: int, security: str,
            username: str | None, password: str | None, mail_from: str,
            recipients: Sequence[str], ca_file: Path | str | None = None,
-           timeout: float = 30.0, clock: Callable[[], datetime] = utcnow) -> datetime:
+           timeout: float = 30.0, clock: Callable[[], datetime] = utcnow,
+           deadline: float | None = None) -> datetime:
     """Send ``message`` to ``recipients``; return the instant the server answered 250 to DATA.
 
-    Raises RetryableProbeError (connection refused/timed out, 4xx) or ProbeError (auth, 5xx,
-    TLS), with a one-line reason.
+    ``timeout`` bounds each read, ``deadline`` (seconds) the whole session. Raises
+    RetryableProbeError (connection refused/timed out, 4xx, deadline before DATA),
+    DeliveryUnknown (connection lost during DATA) or ProbeError (auth, 5xx, TLS), with a
+    one-line reason.
     """
     where = _where(host, port)
     data = message.as_bytes()
     started_data = False
+    watchdog = Watchdog.after(deadline, "smtp")
     try:
+        # connect after the watchdog is armed: a trickled greeting must be bounded too
         if security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout,
-                                                    context=tls_context(ca_file))
+            client: smtplib.SMTP = smtplib.SMTP_SSL(timeout=timeout, context=tls_context(ca_file))
         else:
-            client = smtplib.SMTP(host, port, timeout=timeout)
+            client = smtplib.SMTP(timeout=timeout)
+        client._host = host  # smtplib verifies TLS against the host given to __init__
+        watchdog.follow(lambda: client.sock).start()
         try:
+            code, reply = client.connect(host, port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, reply)
             client.ehlo()
             if security == "starttls":
                 client.starttls(context=tls_context(ca_file))
@@ -99,14 +113,17 @@ def submit(message: EmailMessage, *, host: str, port: int, security: str,
         raise ProbeError(f"{where}: TLS failed: {exc.reason or exc} "
                          "(self-signed server? set shopper.smtp.ca_file)") from None
     except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError, OSError) as exc:
+        cause = watchdog.error() if watchdog.expired else exc
         if started_data:
             # the server may or may not have taken the message: retrying could send it twice
-            raise ProbeError(f"{where}: connection lost during DATA, delivery unknown "
-                             f"({type(exc).__name__}: {exc})") from None
+            raise DeliveryUnknown(f"{where}: connection lost during DATA, delivery unknown "
+                                  f"({type(cause).__name__}: {cause})") from None
         raise RetryableProbeError(f"{where}: cannot connect or connection lost "
-                                  f"({type(exc).__name__}: {exc})") from None
+                                  f"({type(cause).__name__}: {cause})") from None
     except smtplib.SMTPException as exc:
         raise ProbeError(f"{where}: {type(exc).__name__}: {exc}") from None
+    finally:
+        watchdog.stop()
 
 
 def _text(value: bytes | str) -> str:
