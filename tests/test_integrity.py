@@ -91,3 +91,163 @@ def test_filesystem_error_mid_tick_then_repair_never_contacts_a_company_twice(tm
             else:
                 assert probe.status != ProbeStatus.RUNNING
         ws.close()
+
+
+# -- overall deadlines, tick budget, stale locks --------------------------------------------
+
+
+def _trickle_workspace(root: Path, *, smtp_port: int | None = None,
+                       imap_port: int | None = None, budget: str = "4m") -> Workspace:
+    from svcbench.tomlwrite import toml_table
+    from svcbench.workspace import init_workspace
+
+    root = init_workspace(root, examples=False)
+    toml = (root / "svcbench.toml").read_text()
+    (root / "svcbench.toml").write_text(toml.replace("[workspace]",
+                                                     f'[workspace]\ntick_budget = "{budget}"', 1))
+    shopper = {"id": "anna", "name": "Anna Berg", "email": "anna@shopper.test"}
+    common = {"host": "127.0.0.1", "security": "none", "timeout_s": 1.0, "deadline_s": 2.0}
+    if smtp_port:
+        shopper["smtp"] = {**common, "port": smtp_port}
+    if imap_port:
+        shopper["imap"] = {**common, "port": imap_port}
+    company = {"id": "acme", "name": "Acme", "channels": {"email": {"address": "s@acme.test"}}}
+    from mailservers import SCENARIO
+
+    (root / "probes" / "mail.toml").write_text(
+        toml_table("shopper", shopper) + toml_table("company", company) + SCENARIO)
+    return Workspace.open(root)
+
+
+def _run_tick(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SVCBENCH), "tick", "-w", str(root), "--json", *args],
+                          env=os.environ.copy(), capture_output=True, text=True, timeout=90)
+
+
+def test_smtp_server_trickling_220_lines_is_cut_off_by_the_overall_deadline(tmp_path):
+    import json
+    import time
+
+    from svcbench.sandbox.faults import TricklingServer
+
+    with TricklingServer("smtp", interval_s=0.2) as server:
+        ws = _trickle_workspace(tmp_path / "ws", smtp_port=server.port)
+        (probe_id,) = plan_email_probes(ws, ["acme"])
+        ws.close()
+        started = time.monotonic()
+        result = _run_tick(tmp_path / "ws")
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert server.connections == 1
+    assert elapsed < 60
+    assert json.loads(result.stdout)["retried"] == 1
+    probe = Workspace.open(tmp_path / "ws").store.get_probe(probe_id)
+    # never reached DATA: nothing was sent, the probe waits for a retry, nobody is blamed
+    assert probe.status == ProbeStatus.PLANNED and probe.outcome is None
+    assert "overall deadline of 2 s" in probe.state["last_error"]
+
+
+def test_imap_server_trickling_untagged_ok_is_cut_off_and_nothing_is_concluded(tmp_path):
+    import json
+
+    from mailservers import sent_probe
+    from svcbench.sandbox.faults import TricklingServer
+
+    with TricklingServer("imap", interval_s=0.2) as server:
+        ws = _trickle_workspace(tmp_path / "ws", imap_port=server.port)
+        probe = sent_probe(ws, "tok1234567")
+        ws.close()
+        result = _run_tick(tmp_path / "ws")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert any("overall deadline" in line for line in report["failed"]), report
+    after = Workspace.open(tmp_path / "ws").store.get_probe(probe.id)
+    assert after.status == ProbeStatus.RUNNING and after.outcome is None
+
+
+def test_tick_budget_stops_starting_work_and_the_next_run_carries_on(tmp_path, monkeypatch):
+    import asyncio
+
+    from fake_probe import ENV, FakeProbe
+    from svcbench.plugins import PROBES_GROUP, register
+    from svcbench.schedule import tick as run_tick
+    from svcbench.workspace import init_workspace
+
+    monkeypatch.setenv("SVCBENCH_EXTRA_PROBES", ENV["SVCBENCH_EXTRA_PROBES"])
+    register(PROBES_GROUP, "fake", FakeProbe)
+    root = init_workspace(tmp_path / "ws", examples=False)
+    text = (root / "svcbench.toml").read_text()
+    (root / "svcbench.toml").write_text(text.replace("[workspace]",
+                                                     '[workspace]\ntick_budget = "1s"', 1))
+    ledger = tmp_path / "ledger.txt"
+    (root / "probes" / "fake.toml").write_text(
+        f'[[company]]\nid = "fake-co"\nname = "Fake"\n[company.channels.chat]\nplugin = "fake"\n'
+        f'ledger = "{ledger}"\nsend_delay_s = 0.3\n')
+    ws = Workspace.open(root)
+    now = utcnow()
+    for i in range(12):
+        ws.store.add_probe(Probe(id=f"p{i:02d}", company="fake-co", channel=Channel.CHAT,
+                                 plugin="fake", due_at=now - timedelta(minutes=1),
+                                 deadline_at=now + timedelta(hours=1)))
+    assert ws.config.settings.tick_budget_s == 1.0
+    report = run_tick(ws, concurrency=1)
+    assert 1 <= report.started < 12 and report.deferred == 12 - report.started
+    assert report.elapsed_s < 1.0 + 0.3 + 2.0  # the budget, one send, bookkeeping
+    assert "advance" in report.skipped
+    for _ in range(12):
+        if len(ws.store.probes(status=ProbeStatus.PLANNED)) == 0:
+            break
+        asyncio.run(asyncio.sleep(0))
+        run_tick(ws, concurrency=1)
+    sent = ledger.read_text().split("\n")[:-1]
+    assert sorted(line.split()[0] for line in sent) == [f"p{i:02d}" for i in range(12)]
+    ws.close()
+
+
+def test_lock_held_by_an_overdue_run_is_reported_as_stale(tmp_path):
+    import fcntl
+
+    from svcbench.schedule import LOCK_FILE
+    from svcbench.workspace import init_workspace
+
+    root = init_workspace(tmp_path / "ws", examples=False)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time\n"
+        f"f = open({str(root / LOCK_FILE)!r}, 'a+')\n"
+        "fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "f.truncate(0); import os\n"
+        "f.write(f'pid {os.getpid()} since 2026-01-01T00:00:00+00:00 budget_s 240\\n')\n"
+        "f.flush(); print('held', flush=True); time.sleep(60)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = subprocess.run([str(SVCBENCH), "tick", "-w", str(root)], capture_output=True,
+                                text=True, timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 75
+    assert result.stderr.count("\n") == 1
+    assert "stale lock" in result.stderr and f"pid {holder.pid}" in result.stderr
+    assert "overdue" in result.stderr and "hung" in result.stderr
+    assert fcntl  # the holder used flock exactly as tick does
+
+
+def test_a_run_killed_holding_the_lock_is_reported_by_the_next_run(tmp_path):
+    import json
+    import signal
+
+    from svcbench.schedule import LOCK_FILE
+    from svcbench.workspace import init_workspace
+
+    root = init_workspace(tmp_path / "ws", examples=False)
+    (root / LOCK_FILE).write_text("pid 999999 since 2026-01-01T00:00:00+00:00 budget_s 240\n")
+    result = subprocess.run([str(SVCBENCH), "tick", "-w", str(root), "--json",
+                             "--log-file", str(tmp_path / "tick.log")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    stale = json.loads(result.stdout)["stale_lock"]
+    assert "pid 999999" in stale and "killed or crashed" in stale
+    assert "killed or crashed" in (tmp_path / "tick.log").read_text()
+    assert (root / LOCK_FILE).read_text() == ""  # released cleanly this time
+    assert signal  # (kill -9 itself is exercised in test_tick)

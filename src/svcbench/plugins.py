@@ -66,6 +66,9 @@ class ProbeContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("svcbench"))
     #: time.monotonic() at which the tick's budget ends (None: no budget)
     budget_ends: float | None = None
+    #: our side's trouble a plugin met without failing a probe (e.g. a mailbox it could not
+    #: collect); the tick reports them
+    problems: list[str] = field(default_factory=list)
     _http: Any = None
 
     def time_left(self, limit: float) -> float:

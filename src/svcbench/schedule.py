@@ -63,6 +63,8 @@ class TickReport:
     skipped: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     budget_s: float | None = None
+    #: the previous run died holding the lock (what the lock file said)
+    stale_lock: str | None = None
 
     def count_finished(self, outcome: Outcome) -> None:
         self.finished[str(outcome)] = self.finished.get(str(outcome), 0) + 1
@@ -74,6 +76,7 @@ class TickReport:
             "finished": dict(self.finished), "failed": list(self.failed),
             "deferred": self.deferred, "skipped": list(self.skipped),
             "elapsed_s": round(self.elapsed_s, 3), "budget_s": self.budget_s,
+            "stale_lock": self.stale_lock,
             "would_start": [
                 {"id": p.id, "company": p.company, "channel": str(p.channel),
                  "due_at": p.due_at.isoformat() if p.due_at else None}
@@ -82,9 +85,62 @@ class TickReport:
         }
 
 
+#: a lock held this long past the holder's tick budget means that run is hung
+OVERDUE_GRACE = timedelta(minutes=5)
+
+
+@dataclass
+class LockHolder:
+    """What the lock file says about the run that holds (or last held) the lock."""
+
+    pid: int | None
+    since: datetime | None
+    budget_s: float | None
+
+    @classmethod
+    def parse(cls, text: str) -> LockHolder | None:
+        fields = dict(zip(text.split()[::2], text.split()[1::2], strict=False))
+        if "pid" not in fields:
+            return None
+        try:
+            pid = int(fields["pid"])
+            since = datetime.fromisoformat(fields["since"]) if "since" in fields else None
+            budget = float(fields["budget_s"]) if "budget_s" in fields else None
+        except ValueError:
+            return None
+        return cls(pid, since, budget)
+
+    def alive(self) -> bool:
+        if self.pid is None:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def describe(self) -> str:
+        since = f" since {self.since.isoformat(timespec='seconds')}" if self.since else ""
+        return f"pid {self.pid}{since}"
+
+    def overdue(self, now: datetime) -> bool:
+        if self.since is None:
+            return False
+        budget = timedelta(seconds=self.budget_s) if self.budget_s else timedelta(0)
+        return now - self.since > budget + OVERDUE_GRACE
+
+
 @contextlib.contextmanager
-def workspace_lock(root: Path) -> Iterator[None]:
-    """An exclusive, non-blocking lock; the kernel releases it even after kill -9."""
+def workspace_lock(root: Path, *, budget_s: float | None = None,
+                   on_stale: Callable[[str], None] | None = None) -> Iterator[None]:
+    """An exclusive, non-blocking lock; the kernel releases it even after kill -9.
+
+    The file names the holder (pid, start, budget) while a run holds it and is emptied when
+    it ends, so a run that finds it non-empty knows the previous one died (``on_stale`` is
+    told), and a run that finds it held can say whether the holder is gone or overdue.
+    """
     path = root / LOCK_FILE
     try:
         handle = path.open("a+")
@@ -96,17 +152,46 @@ def workspace_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise LockedError(
-                f"{path}: another svcbench run holds the lock ({holder}); try again later"
-            ) from None
+            raise LockedError(_held_message(path, handle.read().strip())) from None
         handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} since {utcnow().isoformat(timespec='seconds')}\n")
-        handle.flush()
-        yield
+        previous = LockHolder.parse(handle.read())
+        if previous is not None and on_stale is not None:
+            on_stale(f"{path}: the previous run ({previous.describe()}) ended without "
+                     "releasing the lock: it was killed or crashed; its claimed probes are "
+                     "recovered from evidence")
+        try:
+            handle.seek(0)
+            handle.truncate()
+            budget = f" budget_s {budget_s:g}" if budget_s else ""
+            handle.write(f"pid {os.getpid()} since "
+                         f"{utcnow().isoformat(timespec='seconds')}{budget}\n")
+            handle.flush()
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot write the lock file ({exc.strerror}); "
+                             "is the disk full or read-only?") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # ended, not killed: the next run finds it empty
+                handle.seek(0)
+                handle.truncate()
     finally:
         handle.close()
+
+
+def _held_message(path: Path, text: str) -> str:
+    holder = LockHolder.parse(text)
+    if holder is None:
+        return f"{path}: another svcbench run holds the lock ({text or 'unknown'}); try again later"
+    if not holder.alive():
+        return (f"{path}: stale lock: {holder.describe()} is no longer running but the lock is "
+                "still held (a child process of it may have inherited the file); "
+                f"find it with 'fuser {path}' and end it")
+    if holder.overdue(utcnow()):
+        budget = f" (budget {holder.budget_s:g} s)" if holder.budget_s else ""
+        return (f"{path}: stale lock: the run holding it ({holder.describe()}) is overdue"
+                f"{budget} and looks hung; check it, e.g. 'kill {holder.pid}'")
+    return f"{path}: another svcbench run holds the lock ({holder.describe()}); try again later"
 
 
 class NotStartable(SvcbenchError):
@@ -170,6 +255,7 @@ class Ticker:
             self.expire_unstarted()
         finally:
             await ctx.aclose()
+            self.report.failed.extend(ctx.problems)
             self.report.elapsed_s = time.monotonic() - self.began
         return self.report
 
@@ -370,8 +456,17 @@ class Ticker:
 
 def tick(workspace: Workspace, **kwargs) -> TickReport:
     """One locked tick; raises LockedError if another run holds the workspace lock."""
-    with workspace_lock(workspace.root):
-        report = asyncio.run(Ticker(workspace, **kwargs).run())
+    import logging
+
+    budget = kwargs.get("budget_s") or workspace.config.settings.tick_budget_s
+    log = logging.getLogger("svcbench")
+    stale: list[str] = []
+    with workspace_lock(workspace.root, budget_s=budget, on_stale=stale.append):
+        for line in stale:
+            log.warning("%s", line)
+        ticker = Ticker(workspace, **kwargs)
+        ticker.report.stale_lock = stale[0] if stale else None
+        report = asyncio.run(ticker.run())
     from .metrics_export import write_textfile_if_configured
 
     write_textfile_if_configured(workspace)

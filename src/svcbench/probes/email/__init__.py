@@ -220,6 +220,7 @@ class EmailProbe(ProbePlugin):
         for mailbox in report.mailboxes:
             if mailbox.status == "error":
                 ctx.logger.warning("email collect: %s", mailbox.summary())
+                ctx.problems.append(f"email collect {mailbox.summary()}")
         return {p.id: report.events.get(p.id, []) for p in probes}
 
     # -- outcome and measure ------------------------------------------------------------
