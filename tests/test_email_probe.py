@@ -122,6 +122,12 @@ def test_plain_human_reply_and_silent_company(sandbox, tmp_path):
         ("human", "message-id")]
     assert got[silent.id] == []
     after_deadline = silent.deadline_at
+    # no collection has covered the deadline yet: not concluded (item 2 of issue 12)
+    assert plugin.outcome(silent, ws.store.events(silent.id), after_deadline) is None
+    late = context(ws, sandbox, clock=lambda: after_deadline)
+    (collected,) = asyncio.run(plugin.advance_all([silent], late))[silent.id]
+    assert collected.kind == "email.collected" and collected.at == after_deadline
+    ws.store.add_events([collected])
     assert plugin.outcome(silent, ws.store.events(silent.id), after_deadline) == \
         Outcome.UNANSWERED
 

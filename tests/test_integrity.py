@@ -251,3 +251,50 @@ def test_a_run_killed_holding_the_lock_is_reported_by_the_next_run(tmp_path):
     assert "killed or crashed" in (tmp_path / "tick.log").read_text()
     assert (root / LOCK_FILE).read_text() == ""  # released cleanly this time
     assert signal  # (kill -9 itself is exercised in test_tick)
+
+
+# -- no false blame: unanswered only after a collection that covers the deadline -------------
+
+
+@needs_dovecot
+def test_imap_down_at_the_deadline_leaves_probes_awaiting_collection(tmp_path, monkeypatch):
+    """Replies are in the mailbox but IMAP is down when the deadline passes: the probe stays
+    running ("awaiting collection"); when IMAP is back the replies are found."""
+    import asyncio
+
+    import time
+
+    from svcbench.models import Outcome
+    from svcbench.probes.email import awaiting_collection
+    from svcbench.schedule import Ticker
+
+    slow = [CompanyBehaviour("slowco", ack_after_s=None, human_after_s=1.5, helpdesk=False)]
+    with MailSandbox(tmp_path / "sandbox", companies=slow) as sandbox:
+        for name, value in sandbox.env().items():
+            monkeypatch.setenv(name, value)
+        ws = make_workspace(tmp_path / "ws", sandbox)
+        (probe_id,) = plan_email_probes(ws, ["slowco"])
+        deadline = ws.store.get_probe(probe_id).deadline_at
+
+        def tick_at(at):
+            return asyncio.run(Ticker(ws, now=lambda: at).run())
+
+        assert tick_at(utcnow()).started == 1
+        for _ in range(200):
+            if any(d.company == "slowco" for d in sandbox.ground_truth):
+                break
+            time.sleep(0.05)
+        assert ws.store.get_probe(probe_id).status == ProbeStatus.RUNNING
+        sandbox.imap.pause()  # the reply is in the mailbox; the mailbox cannot be read
+        report = tick_at(deadline + timedelta(minutes=1))
+        after = ws.store.get_probe(probe_id)
+        assert after.status == ProbeStatus.RUNNING and after.outcome is None, \
+            after.outcome_reason
+        assert awaiting_collection(after, ws.store.events(probe_id),
+                                   deadline + timedelta(minutes=1))
+        assert any("email collect" in line for line in report.failed)
+        sandbox.imap.resume()
+        tick_at(deadline + timedelta(minutes=30))
+        done = ws.store.get_probe(probe_id)
+        assert done.outcome == Outcome.ANSWERED  # the reply that was there all along
+        ws.close()

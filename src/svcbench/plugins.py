@@ -154,6 +154,10 @@ class ProbePlugin:
         """The outcome if the probe is finished, else None."""
         raise NotImplementedError
 
+    def status_note(self, probe: Probe, events: list[Event], now: datetime) -> str | None:
+        """Why an unfinished probe is still open, for listings (e.g. 'awaiting collection')."""
+        return None
+
     def outcome_reason(self, probe: Probe, events: list[Event]) -> str | None:
         """Why the probe ended as it did, stored with its outcome (e.g. 'bounced: <address>')."""
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import sys
@@ -128,8 +129,11 @@ def probes(
     ws = open_workspace(workspace)
     found = ws.store.probes(status=status_value, channel=channel_value, company=company,
                             campaign=campaign, limit=limit)
+    notes = _status_notes(ws, found)
     rows = [{"id": p.id, "company": p.company, "channel": str(p.channel), "status": str(p.status),
-             "outcome": str(p.outcome) if p.outcome else None, "reason": p.outcome_reason,
+             "outcome": str(p.outcome) if p.outcome else None,
+             "reason": p.outcome_reason or notes.get(p.id),
+             "awaiting_collection": "awaiting collection" in (notes.get(p.id) or ""),
              "due_at": p.due_at.isoformat() if p.due_at else None,
              "started_at": p.started_at.isoformat() if p.started_at else None,
              "attempts": p.attempts} for p in found]
@@ -160,6 +164,21 @@ def probes_run(
     """
     tick(dry_run=False, log_file=None, concurrency=1, workspace=workspace, as_json=as_json,
          probe=probe_id)
+
+
+def _status_notes(ws, probes) -> dict[str, str]:
+    """Notes on running probes past their deadline (e.g. awaiting collection)."""
+    from ..models import ProbeStatus, utcnow
+    from ..plugins import probe_plugin
+
+    now, notes = utcnow(), {}
+    for p in probes:
+        if p.status == ProbeStatus.RUNNING and p.deadline_at and p.deadline_at <= now:
+            with contextlib.suppress(Exception):  # an uninstalled plugin: no note
+                note = probe_plugin(p.plugin).status_note(p, ws.store.events(p.id), now)
+                if note:
+                    notes[p.id] = note
+    return notes
 
 
 @app.command(epilog=TICK_EXIT_CODES)

@@ -26,6 +26,11 @@ _EVENT_NS = uuid.UUID("9b8f2c1e-7d64-4a0b-8e3f-1c2d3e4f5a6b")
 
 SENT = "email.sent"
 RECEIVED = "email.received"
+#: a complete collection of the shopper's mailbox began after the deadline: every reply that
+#: arrived in time has been seen, so "no human reply" is the company's doing
+COLLECTED = "email.collected"
+#: ``outcome_reason``-style text for a running probe past its deadline
+AWAITING = "awaiting collection: no complete mailbox collection since the deadline"
 
 
 class EmailEndpoint(BaseModel):
@@ -94,6 +99,17 @@ def _business_day(calendar: BusinessCalendar, day) -> bool:
     if schedule is ALWAYS_OPEN or schedule == ALWAYS_OPEN:
         return day.weekday() < 5
     return bool(schedule.weekly[day.weekday()])
+
+
+def collected(probe: Probe, events: list[Event]) -> bool:
+    """A complete collection that began at or after the probe's deadline is recorded."""
+    return probe.deadline_at is not None and any(
+        e.kind == COLLECTED and e.at >= probe.deadline_at for e in events)
+
+
+def awaiting_collection(probe: Probe, events: list[Event], now: datetime) -> bool:
+    return (probe.status == "running" and probe.deadline_at is not None
+            and now >= probe.deadline_at and not collected(probe, events))
 
 
 def is_human(event: Event) -> bool:
@@ -209,7 +225,7 @@ class EmailProbe(ProbePlugin):
     # -- collect ------------------------------------------------------------------------
 
     async def advance_all(self, probes: list[Probe], ctx: ProbeContext) -> dict[str, list[Event]]:
-        from .collect import collect
+        from .collect import collect, covered_at
 
         shoppers = sorted({p.shopper for p in probes if p.shopper})
         if not shoppers:
@@ -221,21 +237,38 @@ class EmailProbe(ProbePlugin):
             if mailbox.status == "error":
                 ctx.logger.warning("email collect: %s", mailbox.summary())
                 ctx.problems.append(f"email collect {mailbox.summary()}")
-        return {p.id: report.events.get(p.id, []) for p in probes}
+        out = {p.id: list(report.events.get(p.id, [])) for p in probes}
+        covered = {s: report.covered.get(s) or covered_at(ctx.store, s) for s in shoppers}
+        for probe in probes:
+            at = covered.get(probe.shopper) if probe.shopper else None
+            if probe.deadline_at is not None and at is not None and at >= probe.deadline_at:
+                out[probe.id].append(self._collected_event(probe, at))
+        return out
+
+    def _collected_event(self, probe: Probe, at: datetime) -> Event:
+        return Event(probe_id=probe.id, kind=COLLECTED, at=at, source="imap",
+                     id=str(uuid.uuid5(_EVENT_NS, f"{probe.id}|{COLLECTED}")),
+                     data={"covers": format_instant(probe.deadline_at)})
 
     # -- outcome and measure ------------------------------------------------------------
 
     def outcome(self, probe: Probe, events: list[Event], now: datetime) -> Outcome | None:
         """Answered as soon as a human replied; a bounce is our failure (wrong address), not
-        the company's; after the deadline, automatic-only or unanswered."""
+        the company's; after the deadline, automatic-only or unanswered, but only once a
+        complete collection has covered the deadline (until then: awaiting collection)."""
         got = replies(events)
         if any(is_human(e) for e in got):
             return Outcome.ANSWERED
         if any(is_bounce(e) for e in got):
             return Outcome.FAILED
         if probe.deadline_at is not None and now >= probe.deadline_at:
+            if not collected(probe, events):
+                return None  # replies may be waiting in a mailbox we could not read
             return Outcome.ANSWERED_AUTO_ONLY if got else Outcome.UNANSWERED
         return None
+
+    def status_note(self, probe: Probe, events: list[Event], now: datetime) -> str | None:
+        return AWAITING if awaiting_collection(probe, events, now) else None
 
     def outcome_reason(self, probe: Probe, events: list[Event]) -> str | None:
         """Why a probe failed, e.g. 'bounced: service@example.com'."""

@@ -98,10 +98,17 @@ class MailboxResult:
         return dict(self.__dict__)
 
 
+#: cursor name under which each shopper's last complete collection is kept
+COVERED = "imap-covered"
+
+
 @dataclass
 class CollectReport:
     mailboxes: list[MailboxResult] = field(default_factory=list)
     events: dict[str, list[Event]] = field(default_factory=dict)
+    #: shopper -> when a pass began that then read every folder without error: mail
+    #: delivered before that instant has been seen
+    covered: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[MailboxResult]:
@@ -222,6 +229,7 @@ def collect_shopper(config: Config, store: Store, shopper: Shopper, *, secrets: 
                     deadline_s: float | None | Literal["server"] = "server") -> None:
     assert shopper.imap is not None
     folders = list(dict.fromkeys(shopper.imap.folders))
+    began = clock()
     try:
         session = open_session(shopper, secrets, retry_delays=retry_delays, sleep=sleep,
                                session_factory=session_factory, deadline_s=deadline_s)
@@ -232,14 +240,17 @@ def collect_shopper(config: Config, store: Store, shopper: Shopper, *, secrets: 
         log.warning("collect %s: %s", shopper.id, exc)
         return
     with session:
+        complete = True
         try:
             junk = session.special_use("\\Junk")
         except (MailboxError, OSError) as exc:
             log.warning("collect %s: LIST failed: %s", shopper.id, exc)
             junk = None
+            complete = False  # a Junk folder we could not find was not read
         if junk and junk not in folders:
             folders.append(junk)
         targets = targets_for(store, config, shopper)
+        first = len(report.mailboxes)
         for folder in folders:
             result = MailboxResult(shopper.id, folder)
             report.mailboxes.append(result)
@@ -255,6 +266,18 @@ def collect_shopper(config: Config, store: Store, shopper: Shopper, *, secrets: 
                         report.mailboxes.append(MailboxResult(
                             shopper.id, rest, status="error", error="connection lost"))
                     return
+        if complete and all(m.status != "error" for m in report.mailboxes[first:]):
+            report.covered[shopper.id] = began
+            store.set_cursor(COVERED, shopper.id, {"at": format_instant(began),
+                                                   "folders": folders})
+
+
+def covered_at(store: Store, shopper: str) -> datetime | None:
+    """When the shopper's last complete collection began (None: never)."""
+    from ...models import parse_instant
+
+    value = store.get_cursor(COVERED, shopper)
+    return parse_instant(value["at"]) if value and value.get("at") else None
 
 
 def sync_folder(session: ImapSession, store: Store, shopper: Shopper, folder: str,
