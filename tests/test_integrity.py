@@ -298,3 +298,28 @@ def test_imap_down_at_the_deadline_leaves_probes_awaiting_collection(tmp_path, m
         done = ws.store.get_probe(probe_id)
         assert done.outcome == Outcome.ANSWERED  # the reply that was there all along
         ws.close()
+
+
+@needs_dovecot
+def test_connection_dropped_during_data_is_concluded_from_our_copy_in_the_mailbox(
+        tmp_path, monkeypatch):
+    import asyncio
+
+    from svcbench.schedule import Ticker
+
+    companies = [CompanyBehaviour("dropco", ack_after_s=None, human_after_s=None)]
+    with MailSandbox(tmp_path / "sandbox", companies=companies) as sandbox:
+        for name, value in sandbox.env().items():
+            monkeypatch.setenv(name, value)
+        ws = make_workspace(tmp_path / "ws", sandbox)
+        (probe_id,) = plan_email_probes(ws, ["dropco"])
+        sandbox.on_data = lambda received: "drop"  # delivered, but no 250 reaches us
+        report = asyncio.run(Ticker(ws).run())
+        probe = ws.store.get_probe(probe_id)
+        assert len(sandbox.received) == 1
+        assert probe.status == ProbeStatus.RUNNING, probe.outcome_reason
+        assert report.started == 1 and report.finished == {}
+        (sent,) = [e for e in ws.store.events(probe_id) if e.kind == "email.sent"]
+        assert sent.source == "imap.internaldate"  # the copy's arrival, on the server clock
+        assert sent.data["message_id"] == sandbox.received[0].message_id
+        ws.close()
