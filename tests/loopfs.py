@@ -98,6 +98,23 @@ class LoopFS:
             time.sleep(0.01)
         raise RuntimeError(f"{self.mount} did not become read-only")
 
+    def remount(self, *, read_only: bool) -> None:
+        """A clean remount (everything written first), read-only or back to read-write."""
+        _run("mount", "-o", "remount," + ("ro" if read_only else "rw"), str(self.mount))
+
+    def fill(self) -> None:
+        """Fill the filesystem to the last block (root's reserve included)."""
+        fd = os.open(self.mount / ".fill", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            for size in (1 << 20, 65536, 4096, 512, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError:
+                    continue
+        finally:
+            os.close(fd)
+
     def repair(self) -> None:
         """Unmount, check and repair with e2fsck, mount again (read-write)."""
         self._umount()

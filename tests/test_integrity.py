@@ -261,7 +261,6 @@ def test_imap_down_at_the_deadline_leaves_probes_awaiting_collection(tmp_path, m
     """Replies are in the mailbox but IMAP is down when the deadline passes: the probe stays
     running ("awaiting collection"); when IMAP is back the replies are found."""
     import asyncio
-
     import time
 
     from svcbench.models import Outcome

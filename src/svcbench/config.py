@@ -55,6 +55,8 @@ def parse_duration(value: Any) -> timedelta:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"{value!r} must be a positive duration")
+    if seconds > 3660 * 86400:  # past this, date arithmetic overflows
+        raise ValueError(f"{value!r} is too long a duration (at most 10 years)")
     return timedelta(seconds=seconds)
 
 
@@ -464,6 +466,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
+    except RecursionError:
+        raise ConfigError("invalid TOML: tables or arrays nested too deeply",
+                          file=str(path)) from None
 
 
 _SECTIONS = {"company": Company, "shopper": Shopper, "scenario": Scenario, "campaign": Campaign}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,10 @@ _SECONDS = re.compile(
 _CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d+):(\d{1,2}(?:\.\d+)?)\s*$")
 
 
+#: longer than any call, return or delivery; beyond this, date arithmetic overflows anyway
+MAX_DURATION_S = 366 * 86400
+
+
 def parse_seconds(text: str | float | int, field: str) -> float:
     """'95', '95s', '1m35s', '2m', '1h', '1:35' or '0:01:35' -> seconds (never negative)."""
     if isinstance(text, int | float) and not isinstance(text, bool):
@@ -63,6 +67,8 @@ def parse_seconds(text: str | float | int, field: str) -> float:
             raise EntryError(field, f"{raw!r} is not a duration like 95, 95s, 1m35s or 1:35")
     if value < 0:
         raise EntryError(field, f"{value:g}: a duration cannot be negative")
+    if value > MAX_DURATION_S:
+        raise EntryError(field, f"{text!s:.40}: too long a duration (at most a year)")
     return value
 
 
@@ -122,6 +128,12 @@ def parse_when(text: str, timezone: str, field: str, *,
     except ValueError:
         raise EntryError(field, f"{raw!r} is not an ISO 8601 date or time "
                                 "(e.g. 2026-03-02 or 2026-03-02T10:15)") from None
+    try:
+        value.astimezone(UTC) - timedelta(days=400)  # room for the arithmetic that follows
+    except OverflowError:
+        raise EntryError(field, f"{raw}: date out of range") from None
+    if value.year < 1970:
+        raise EntryError(field, f"{raw}: before 1970, not a date a probe was made")
     if value - now > FUTURE_SLACK:
         raise EntryError(field, f"{raw} is in the future")
     return value

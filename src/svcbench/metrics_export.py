@@ -5,10 +5,12 @@ The file is written to a temporary name and renamed, so the collector never read
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
 
+from .errors import ConfigError, StoreError
 from .store import Store
 from .workspace import Workspace
 
@@ -53,10 +55,18 @@ def render_metrics(store: Store, *, now: float | None = None) -> str:
 
 
 def write_textfile(store: Store, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() or not path.name:
+        raise ConfigError("is a directory; give a file name such as svcbench.prom",
+                          file=str(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(render_metrics(store))
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(render_metrics(store))
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise StoreError(f"{path}: cannot write the metrics file ({exc.strerror})") from None
     return path
 
 

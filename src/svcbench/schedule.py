@@ -176,7 +176,8 @@ def workspace_lock(root: Path, *, budget_s: float | None = None,
                 handle.seek(0)
                 handle.truncate()
     finally:
-        handle.close()
+        with contextlib.suppress(OSError):  # a full disk fails the flush on close again
+            handle.close()
 
 
 def _held_message(path: Path, text: str) -> str:

@@ -18,15 +18,19 @@ from .store import Store
 class Workspace:
     """Config plus store for one workspace directory."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, read_only: bool = False):
         self.config = config
+        #: only reads: a workspace that cannot be written is opened read-only
+        self.read_only = read_only
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Workspace:
+    def open(cls, path: Path | None = None, *, read_only: bool = False) -> Workspace:
+        """``read_only``: the caller only reads (results, probes, report, metrics), so a
+        workspace that cannot be written is opened without writing anything."""
         from .config_cache import load_cached
 
         root = find_workspace(path)
-        return cls(load_cached(root, load_validated))
+        return cls(load_cached(root, load_validated), read_only=read_only)
 
     @property
     def root(self) -> Path:
@@ -34,7 +38,12 @@ class Workspace:
 
     @cached_property
     def store(self) -> Store:
-        store = Store(self.config.database_path, migrations=plugin_migrations())
+        from .store._store import writable
+
+        path = self.config.database_path
+        if self.read_only and not writable(path):
+            return Store(path, migrations=plugin_migrations(), read_only=True)
+        store = Store(path, migrations=plugin_migrations())
         store.sync_companies(self.config.companies.values())
         store.sync_campaigns(self.config.campaigns.values())
         return store
@@ -88,9 +97,16 @@ def validate_endpoints(config: Config) -> None:
 def init_workspace(directory: Path, *, examples: bool = True) -> Path:
     """Create a workspace: svcbench.toml, probes/ with examples, reports/, the database."""
     directory = directory.resolve()
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError("exists and is not a directory; give a new or existing directory",
+                          file=str(directory))
     if (directory / WORKSPACE_FILE).exists():
         raise ConfigError("a workspace already exists here", file=str(directory / WORKSPACE_FILE))
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the directory ({exc.strerror})",
+                          file=str(directory)) from None
     template = resources.files("svcbench") / "data" / "workspace"
     (directory / WORKSPACE_FILE).write_text((template / WORKSPACE_FILE).read_text())
     probes = directory / "probes"

@@ -25,10 +25,11 @@ RawCsvOption = typer.Option(
     "spreadsheet would run as a formula (=, +, -, @). For tools that are not spreadsheets.")
 
 
-def open_workspace(path: Path | None) -> Workspace:
+def open_workspace(path: Path | None, *, read_only: bool = False) -> Workspace:
+    """``read_only`` for commands that only read: they then work on a read-only workspace."""
     from ..workspace import Workspace
 
-    return Workspace.open(path)
+    return Workspace.open(path, read_only=read_only)
 
 
 def console(stderr: bool = False) -> Console:

@@ -25,8 +25,16 @@ def _setup_logging(log_file: Path | None, interactive: bool) -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file)
+        if log_file.is_dir():
+            fail(f"--log-file: {log_file} is a directory; give a file name")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(log_file)
+        except OSError as exc:
+            from ..errors import StoreError
+
+            raise StoreError(f"{log_file}: cannot write the log file ({exc.strerror}); "
+                             "is the workspace read-only or the disk full?") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
         logger.addHandler(handler)
     if interactive:
@@ -126,7 +134,7 @@ def probes(
         fail(f"--channel: unknown channel {channel!r} (use {', '.join(Channel)})")
     status_value = ProbeStatus(status) if status else None
     channel_value = Channel(channel) if channel else None
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, read_only=True)
     found = ws.store.probes(status=status_value, channel=channel_value, company=company,
                             campaign=campaign, limit=limit)
     notes = _status_notes(ws, found)
@@ -309,7 +317,9 @@ def metrics(
     """Prometheus metrics: probe counts and latest measurements (textfile collector format)."""
     from ..metrics_export import render_metrics, write_textfile
 
-    ws = open_workspace(workspace)
+    if textfile is not None and (textfile.is_dir() or not textfile.name):
+        fail(f"--textfile: {textfile} is a directory; give a file name such as svcbench.prom")
+    ws = open_workspace(workspace, read_only=True)
     if textfile:
         write_textfile(ws.store, textfile)
         console(stderr=True).print(f"wrote {textfile}")

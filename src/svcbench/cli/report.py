@@ -55,7 +55,7 @@ def report(
     from ..errors import ConfigError
     from ..rank import build_report, load_frame, previous_quarter, quarters_with_data
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, read_only=True)
     try:
         store = ws.store
         available = quarters_with_data(store.conn)
@@ -118,22 +118,29 @@ def report(
             from ..render.terminal import print_report
 
             print_report(result, console(), limit=limit)
-        elif fmt == "csv":
-            from ..render.tables import write_csv
+            continue
+        try:
+            if fmt == "csv":
+                from ..render.tables import write_csv
 
-            written += write_csv(result, out_dir, raw=raw_csv)
-        elif fmt == "json":
-            from ..render.json_ import write_json
+                written += write_csv(result, out_dir, raw=raw_csv)
+            elif fmt == "json":
+                from ..render.json_ import write_json
 
-            written += write_json(result, out_dir)
-        elif fmt == "html":
-            from ..render.html import write_html
+                written += write_json(result, out_dir)
+            elif fmt == "html":
+                from ..render.html import write_html
 
-            written += write_html(result, out_dir)
-        elif fmt == "pdf":
-            from ..render.pdf import write_pdf
+                written += write_html(result, out_dir)
+            elif fmt == "pdf":
+                from ..render.pdf import write_pdf
 
-            written += write_pdf(result, out_dir)
+                written += write_pdf(result, out_dir)
+        except OSError as exc:
+            from ..errors import StoreError
+
+            raise StoreError(f"{exc.filename or out_dir}: cannot write the {fmt} report "
+                             f"({exc.strerror}); choose another --output") from None
     for path in written:
         typer.echo(f"wrote {path}")
 

@@ -162,7 +162,7 @@ def results(
         if not match:
             fail(f"--quarter: {quarter!r} is not a quarter like 2026Q4")
         quarter = f"{match.group(1)}Q{match.group(2)}"
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, read_only=True)
     store = ws.store
     if company is not None and company not in ws.config.companies \
             and company not in store.company_names():

@@ -66,13 +66,29 @@ def _friendly(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreError(f"{path}: {text}")
 
 
-class Store:
-    """A svcbench database. Opening it applies pending migrations."""
+def writable(path: Path) -> bool:
+    """Whether the database (and its directory, for the WAL and lock files) can be written;
+    False on a read-only mount even for root."""
+    folder = path.parent if path.parent != Path("") else Path(".")
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
-    def __init__(self, path: Path | str, *, migrations: Sequence[Migrations] = ()):
+
+class Store:
+    """A svcbench database. Opening it applies pending migrations.
+
+    ``read_only`` opens it without writing anything (no migrations, no journal-mode change):
+    listing and reporting then work on a read-only workspace or medium.
+    """
+
+    def __init__(self, path: Path | str, *, migrations: Sequence[Migrations] = (),
+                 read_only: bool = False):
         self.path = Path(path)
         self._depth = 0
         self._durable = False
+        self.read_only = read_only
+        if read_only:
+            self._open_read_only(migrations)
+            return
         conn = None
         try:
             conn = sqlite3.connect(
@@ -96,6 +112,38 @@ class Store:
             if isinstance(exc, StoreError):
                 raise
             raise _friendly(exc, self.path) from None
+
+    def _open_read_only(self, migrations: Sequence[Migrations]) -> None:
+        if not self.path.is_file():
+            raise StoreError(f"{self.path}: no database here (run 'svcbench init' or a tick "
+                             "on a writable workspace first)")
+        conn = None
+        # mode=ro needs the WAL index (-shm) to exist or be creatable; on read-only media it
+        # is neither, and immutable=1 (no locking, nobody can be writing) is what remains
+        for query in ("mode=ro", "immutable=1"):
+            try:
+                conn = sqlite3.connect(f"file:{self.path}?{query}", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                break
+            except sqlite3.DatabaseError as exc:
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                last = exc
+        if conn is None:
+            raise _friendly(last, self.path) from None
+        self.db = sqlite_utils.Database(conn)
+        try:
+            pending = [f"{m.name}.{n}" for m in (core, *migrations) for n in m.pending(self.db)]
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{self.path}: not a svcbench database ({exc})") from None
+        if pending:
+            conn.close()
+            raise StoreError(
+                f"{self.path}: the database is read-only and needs migrations "
+                f"({', '.join(pending[:3])}); run svcbench once where it can be written")
 
     @property
     def conn(self) -> sqlite3.Connection:
