@@ -319,7 +319,13 @@ class Ticker:
             if self.over_budget():
                 self.report.skipped.append("recover")
                 return  # stays claimed: the next run looks for the evidence
-            events = await probe_plugin(probe.plugin).recover(probe, ctx)
+            try:
+                events = await probe_plugin(probe.plugin).recover(probe, ctx)
+            except RetryableProbeError as exc:
+                self.report.failed.append(f"{probe.company} {probe.channel}: {exc}")
+                ctx.logger.warning("probe %s: %s; recovery tried again next run",
+                                   probe.id[:8], exc)
+                continue
             if events:
                 self._mark_running(probe, events)
                 self.report.recovered += 1

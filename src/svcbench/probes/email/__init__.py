@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from ...errors import ConfigError
+from ...errors import ConfigError, RetryableProbeError
 from ...models import Channel, Event, Measurement, Outcome, Probe, format_instant
 from ...plugins import ProbeContext, ProbePlugin
 
@@ -178,7 +178,10 @@ class EmailProbe(ProbePlugin):
             )
         except DeliveryUnknown as exc:
             # the evidence crash recovery uses: our BCC copy is in the mailbox if it went out
-            events = await self.recover(probe, ctx)
+            try:
+                events = await self.recover(probe, ctx)
+            except RetryableProbeError:  # never a retry of the send: it may have gone out
+                events = None
             if events:
                 ctx.logger.info("email probe %s: %s; our copy is in the mailbox: sent",
                                 probe.id[:8], exc)
@@ -212,9 +215,9 @@ class EmailProbe(ProbePlugin):
             at = await asyncio.to_thread(find_sent_copy, shopper, ctx.secrets, message_id,
                                          deadline_s=ctx.time_left(shopper.imap.deadline_s))
         except MailboxError as exc:
-            # unknown is treated as "not sent": the probe fails on our side, never goes twice
-            ctx.logger.warning("probe %s: cannot check for the sent copy: %s", probe.id[:8], exc)
-            return None
+            # the evidence cannot be read now: the probe stays claimed (never sent again)
+            # and a later run looks again, rather than failing a probe that may have gone out
+            raise RetryableProbeError(f"cannot check for the sent copy: {exc}") from None
         if at is None:
             return None
         state = {**probe.state, "sent_at": format_instant(at), "recovered": True}
