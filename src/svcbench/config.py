@@ -366,9 +366,21 @@ class WorkspaceSettings(_Model):
     #: (keep it below the cron interval: an overlapping run just exits 75)
     tick_budget: DurationText = "4m"
 
+    #: first wait before retrying a probe our side could not start; doubles up to the max
+    retry_backoff: DurationText = "1m"
+    retry_backoff_max: DurationText = "2h"
+
     @property
     def tick_budget_s(self) -> float:
         return parse_duration(self.tick_budget).total_seconds()
+
+    @property
+    def retry_backoff_td(self) -> timedelta:
+        return parse_duration(self.retry_backoff)
+
+    @property
+    def retry_backoff_max_td(self) -> timedelta:
+        return parse_duration(self.retry_backoff_max)
 
 
 class WorkspaceFile(_Model):

@@ -201,9 +201,10 @@ class NotStartable(SvcbenchError):
     exit_code = 2
 
 
-def backoff(attempts: int) -> timedelta:
+def backoff(attempts: int, first: timedelta = timedelta(minutes=1),
+            cap: timedelta = MAX_BACKOFF) -> timedelta:
     """1, 2, 4, ... minutes, capped: how long a probe waits after our side failed to start it."""
-    return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
+    return min(first * 2 ** min(max(0, attempts - 1), 30), cap)
 
 
 class Ticker:
@@ -367,7 +368,9 @@ class Ticker:
         try:
             events = await plugin.start(probe, ctx)
         except RetryableProbeError as exc:
-            retry_at = self.now() + backoff(probe.attempts)
+            settings = self.config.settings
+            retry_at = self.now() + backoff(probe.attempts, settings.retry_backoff_td,
+                                            settings.retry_backoff_max_td)
             # the plugin may have stored state (e.g. its Message-ID) during start: keep it
             current = self.store.get_probe(probe.id) or probe
             self.store.update_probe(
