@@ -15,9 +15,10 @@ from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
 
 TICK_EXIT_CODES = """Exit codes: 0 the tick ran (probes that failed on our side are recorded, not
-fatal); 2 bad configuration or arguments; 3 the database cannot be written (read-only, disk full,
-locked too long); 75 another svcbench run holds the workspace lock (cron may simply retry);
-70 internal error."""
+fatal); 2 bad configuration or arguments; 3 the database, lock or log file cannot be written
+(read-only, disk full, locked too long); 75 another svcbench run holds the workspace lock (cron
+may simply retry; 'stale lock' when the holder is gone or overdue); 70 internal error. The
+[workspace] tick_budget bounds a run: see docs/cron.md."""
 
 
 def _setup_logging(log_file: Path | None, interactive: bool) -> None:
