@@ -14,7 +14,7 @@ import pytest
 
 from loopfs import LoopFS, loop_unavailable
 from mailservers import make_workspace, needs_dovecot
-from svcbench.models import Channel, Probe, ProbeStatus, new_id, utcnow
+from svcbench.models import Channel, Probe, ProbeStatus, format_instant, new_id, utcnow
 from svcbench.sandbox.mail import CompanyBehaviour, MailSandbox
 from svcbench.workspace import Workspace
 
@@ -66,8 +66,11 @@ def test_filesystem_error_mid_tick_then_repair_never_contacts_a_company_twice(tm
 
         sandbox.on_data = fault_on_second
         first = tick(fs.mount / "ws", sandbox, "--concurrency", concurrency)
-        assert first.returncode == 3, (first.returncode, first.stderr)
-        assert first.stderr.count("\n") == 1 and "Traceback" not in first.stderr
+        # 3 when a write hit the read-only filesystem; 0 when every write after the fault
+        # still landed in the page cache (lost at the unmount): either way, one line at most
+        assert first.returncode in (0, 3), (first.returncode, first.stderr)
+        assert first.stderr.count("\n") == (first.returncode == 3)
+        assert "Traceback" not in first.stderr
         sandbox.on_data = None
         fs.repair()  # unmount drops whatever never reached the disk, as a crash would
 
@@ -292,6 +295,17 @@ def test_imap_down_at_the_deadline_leaves_probes_awaiting_collection(tmp_path, m
         assert awaiting_collection(after, ws.store.events(probe_id),
                                    deadline + timedelta(minutes=1))
         assert any("email collect" in line for line in report.failed)
+        # the listing says so (the CLI's clock is the real one: move the deadline to the past)
+        with ws.store.transaction() as conn:
+            conn.execute("UPDATE probes SET deadline_at = ? WHERE id = ?",
+                         (format_instant(utcnow() - timedelta(minutes=1)), probe_id))
+        listed = subprocess.run([str(SVCBENCH), "probes", "--json", "-w", str(ws.root)],
+                                capture_output=True, text=True, timeout=60)
+        (row,) = __import__("json").loads(listed.stdout)
+        assert row["awaiting_collection"] and "awaiting collection" in row["reason"]
+        with ws.store.transaction() as conn:
+            conn.execute("UPDATE probes SET deadline_at = ? WHERE id = ?",
+                         (format_instant(deadline), probe_id))
         sandbox.imap.resume()
         tick_at(deadline + timedelta(minutes=30))
         done = ws.store.get_probe(probe_id)
