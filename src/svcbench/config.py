@@ -368,6 +368,7 @@ class WorkspaceSettings(_Model):
 
     #: first wait before retrying a probe our side could not start; doubles up to the max
     retry_backoff: DurationText = "1m"
+    #: the longest wait between two retries
     retry_backoff_max: DurationText = "2h"
 
     @property
