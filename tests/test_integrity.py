@@ -336,3 +336,76 @@ def test_connection_dropped_during_data_is_concluded_from_our_copy_in_the_mailbo
         assert sent.source == "imap.internaldate"  # the copy's arrival, on the server clock
         assert sent.data["message_id"] == sandbox.received[0].message_id
         ws.close()
+
+
+def test_chat_against_an_http_server_trickling_headers_ends_within_its_timeouts(tmp_path):
+    """httpx's timeouts bound each read only; the chat script's phase deadlines bound the
+    whole conversation, so a trickling platform cannot hold a tick."""
+    import asyncio
+    import time
+
+    from svcbench.errors import ProbeError
+    from svcbench.plugins import probe_plugin
+    from svcbench.sandbox.faults import TricklingServer
+    from svcbench.workspace import init_workspace
+
+    root = init_workspace(tmp_path / "ws", examples=False)
+    with TricklingServer("http", interval_s=0.2) as server:
+        (root / "probes" / "chat.toml").write_text(f"""
+[[scenario]]
+id = "quick-chat"
+question = "Do you ship to Norway?"
+[scenario.chat]
+connect_timeout_s = 2
+first_reply_timeout_s = 2
+human_timeout_s = 2
+follow_up_timeout_s = 1
+
+[[company]]
+id = "slowchat"
+name = "Slow Chat"
+[company.channels.chat]
+connector = "rest"
+base_url = "http://127.0.0.1:{server.port}"
+""")
+        ws = Workspace.open(root)
+        now = utcnow()
+        probe = Probe(id=new_id(), company="slowchat", channel=Channel.CHAT, plugin="chat",
+                      scenario="quick-chat", status=ProbeStatus.STARTING, due_at=now,
+                      deadline_at=now + timedelta(minutes=5))
+        ws.store.add_probe(probe)
+        started = time.monotonic()
+        with pytest.raises(ProbeError):
+            asyncio.run(asyncio.wait_for(probe_plugin("chat").start(probe, ws.context()), 60))
+        assert time.monotonic() - started < 15
+        assert server.connections >= 1
+        ws.close()
+
+
+def test_lock_held_after_its_process_died_is_reported_as_stale(tmp_path):
+    """The run that wrote the lock file is gone, but a child it forked still holds the lock."""
+    from svcbench.schedule import LOCK_FILE
+    from svcbench.workspace import init_workspace
+
+    root = init_workspace(tmp_path / "ws", examples=False)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"f = open({str(root / LOCK_FILE)!r}, 'a+')\n"
+        "fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "f.write(f'pid {os.getpid()} since 2026-01-01T00:00:00+00:00 budget_s 240\\n')\n"
+        "f.flush()\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    time.sleep(60); os._exit(0)\n"  # the child keeps the locked file open
+        "print(os.getpid(), child, flush=True)\n")], stdout=subprocess.PIPE, text=True)
+    parent, child = map(int, holder.stdout.readline().split())
+    holder.wait()
+    try:
+        result = subprocess.run([str(SVCBENCH), "tick", "-w", str(root)], capture_output=True,
+                                text=True, timeout=60)
+    finally:
+        os.kill(child, 9)
+    assert result.returncode == 75
+    assert result.stderr.count("\n") == 1
+    assert "stale lock" in result.stderr and f"pid {parent}" in result.stderr
+    assert "no longer running" in result.stderr

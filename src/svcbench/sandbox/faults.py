@@ -2,8 +2,8 @@
 
 ``TricklingServer("smtp")`` greets with an endless ``220-`` continuation, one line every
 ``interval_s``; ``TricklingServer("imap")`` greets and then sends ``* OK`` lines forever,
-whatever it is asked. Each line arrives well within any read timeout, so only an overall
-deadline ends the conversation.
+whatever it is asked; ``TricklingServer("http")`` answers with headers that never end. Each
+line arrives well within any read timeout, so only an overall deadline ends the conversation.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from .mail_servers import free_port
 _LINES = {
     "smtp": (b"", b"220-mail.example.test still getting ready\r\n"),
     "imap": (b"* OK [CAPABILITY IMAP4rev1] ready\r\n", b"* OK still working on it\r\n"),
+    # a response whose headers never end
+    "http": (b"HTTP/1.1 200 OK\r\n", b"X-Still-Working: yes\r\n"),
 }
 
 
