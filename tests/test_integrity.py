@@ -303,6 +303,10 @@ def test_imap_down_at_the_deadline_leaves_probes_awaiting_collection(tmp_path, m
                                 capture_output=True, text=True, timeout=60)
         (row,) = __import__("json").loads(listed.stdout)
         assert row["awaiting_collection"] and "awaiting collection" in row["reason"]
+        results = subprocess.run([str(SVCBENCH), "results", "-w", str(ws.root)],
+                                 capture_output=True, text=True, timeout=60)
+        assert results.returncode == 0, results.stderr
+        assert "1 probe(s) past their deadline are awaiting collection" in results.stderr
         with ws.store.transaction() as conn:
             conn.execute("UPDATE probes SET deadline_at = ? WHERE id = ?",
                          (format_instant(deadline), probe_id))

@@ -180,6 +180,25 @@ def results(
     rows = [measurement_row(m, ws.config) for m in found]
     emit(rows, fmt=fmt, output=output, table=render_table, columns=list(RESULT_KEYS),
          raw_csv=raw_csv)
+    if fmt == "table":
+        _awaiting_note(ws, channel_value)
+
+
+def _awaiting_note(ws, channel) -> None:
+    """Probes past their deadline that cannot be concluded yet are not in the results: say so."""
+    from ..models import ProbeStatus, utcnow
+    from .campaign import _status_notes
+
+    running = [p for p in ws.store.probes(status=ProbeStatus.RUNNING, channel=channel,
+                                          due_before=utcnow())
+               if p.deadline_at and p.deadline_at <= utcnow()]
+    waiting = sum(1 for note in _status_notes(ws, running).values()
+                  if "awaiting collection" in note)
+    if waiting:
+        console(stderr=True).print(
+            f"{waiting} probe(s) past their deadline are awaiting collection (their mailbox "
+            "has not been read completely since): not counted yet; see 'svcbench probes "
+            "--status running'")
 
 
 def render_table(rows: list[dict[str, Any]]) -> None:
