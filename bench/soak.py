@@ -167,9 +167,13 @@ def run_tick(root: Path, env: dict[str, str],
         return (-9 if kill_after else 124), time.monotonic() - started, None
     wall = time.monotonic() - started
     try:
-        elapsed = json.loads(out)["elapsed_s"] if proc.returncode == 0 else None
-    except (ValueError, KeyError):
-        elapsed = None
+        summary = json.loads(out) if proc.returncode == 0 else {}
+    except ValueError:
+        summary = {}
+    elapsed = summary.get("elapsed_s")
+    if elapsed is not None and elapsed > BUDGET_S + OVER_BUDGET_SLACK_S:
+        print(f"  over budget: {elapsed:.1f} s, steps {summary.get('step_s')}, "
+              f"failed {summary.get('failed')}")
     return proc.returncode, wall, elapsed
 
 
@@ -208,6 +212,12 @@ def figures(root: Path, sandbox: MailSandbox) -> dict:
         if probe["outcome"] in ("unanswered", "answered_auto_only") and (
                 not contacts[company] or human_in_time):
             blamed += 1
+            truth = [(d.kind, d.delivered_at.isoformat()) for d in sandbox.ground_truth
+                     if d.company == company]
+            seen = [(e["kind"], e["data"].get("kind"), e["data"].get("reasons"))
+                    for e in events.get(probe["id"], [])]
+            lost_detail.append(f"BLAMED {company}: {probe['outcome']} deadline {deadline}, "
+                               f"contacts {contacts[company]}, truth {truth}, events {seen}")
     db.close()
     reasons = Counter(" ".join(str(p["outcome_reason"]).split()[:12]) for p in probes.values()
                       if p["outcome"] == "failed")

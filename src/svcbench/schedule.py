@@ -65,6 +65,8 @@ class TickReport:
     budget_s: float | None = None
     #: the previous run died holding the lock (what the lock file said)
     stale_lock: str | None = None
+    #: seconds each step took
+    step_s: dict[str, float] = field(default_factory=dict)
 
     def count_finished(self, outcome: Outcome) -> None:
         self.finished[str(outcome)] = self.finished.get(str(outcome), 0) + 1
@@ -76,7 +78,7 @@ class TickReport:
             "finished": dict(self.finished), "failed": list(self.failed),
             "deferred": self.deferred, "skipped": list(self.skipped),
             "elapsed_s": round(self.elapsed_s, 3), "budget_s": self.budget_s,
-            "stale_lock": self.stale_lock,
+            "stale_lock": self.stale_lock, "step_s": dict(self.step_s),
             "would_start": [
                 {"id": p.id, "company": p.company, "channel": str(p.channel),
                  "due_at": p.due_at.isoformat() if p.due_at else None}
@@ -240,6 +242,11 @@ class Ticker:
     def over_budget(self) -> bool:
         return time.monotonic() >= self.budget_ends
 
+    async def _timed(self, name: str, step) -> None:
+        began = time.monotonic()
+        await step
+        self.report.step_s[name] = round(time.monotonic() - began, 3)
+
     async def run(self) -> TickReport:
         self.began = time.monotonic()
         ctx = self.ws.context(clock=self.now, budget_ends=self.budget_ends)
@@ -248,12 +255,12 @@ class Ticker:
             if self.dry_run:
                 self.report.would_start = self.due()
                 return self.report
-            await self.recover_stale(ctx)
+            await self._timed("recover", self.recover_stale(ctx))
             if self.only_probe is not None:
                 await self._start(self.one_probe(), ctx)
                 return self.report
-            await self.start_due(ctx)
-            await self.advance_running(ctx)
+            await self._timed("start", self.start_due(ctx))
+            await self._timed("advance", self.advance_running(ctx))
             self.expire_unstarted()
         finally:
             await ctx.aclose()
