@@ -362,9 +362,10 @@ class WorkspaceSettings(_Model):
     log_file: Path | None = None
     #: node_exporter textfile collector file, rewritten after every tick
     prometheus_textfile: Path | None = None
-    #: a tick starts no new work after this long and caps its network deadlines to it
-    #: (keep it below the cron interval: an overlapping run just exits 75)
-    tick_budget: DurationText = "4m"
+    #: a tick starts no new work after this long and caps its network deadlines to it (a
+    #: conversation already under way runs to its own timeouts; an overlapping cron run
+    #: meanwhile just exits 75)
+    tick_budget: DurationText = "10m"
 
     #: first wait before retrying a probe our side could not start; doubles up to the max
     retry_backoff: DurationText = "1m"

@@ -87,8 +87,9 @@ class TickReport:
         }
 
 
-#: a lock held this long past the holder's tick budget means that run is hung
-OVERDUE_GRACE = timedelta(minutes=5)
+#: a lock held this long past the holder's tick budget means that run is hung (a chat under
+#: way when the budget ran out may rightly take a quarter of an hour more)
+OVERDUE_GRACE = timedelta(minutes=30)
 
 
 @dataclass
