@@ -69,7 +69,7 @@ def test_filesystem_error_mid_tick_then_repair_never_contacts_a_company_twice(tm
         # 3 when a write hit the read-only filesystem; 0 when every write after the fault
         # still landed in the page cache (lost at the unmount): either way, one line at most
         assert first.returncode in (0, 3), (first.returncode, first.stderr)
-        assert first.stderr.count("\n") == (first.returncode == 3)
+        assert first.stderr.count("\n") == (first.returncode == 3), first.stderr
         assert "Traceback" not in first.stderr
         sandbox.on_data = None
         fs.repair()  # unmount drops whatever never reached the disk, as a crash would

@@ -56,4 +56,10 @@ async def dispatch(due: Callable[[], list[Probe]], start: Callable[[Probe], Awai
                                      return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             running.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                # e.g. the database failed: stop the others and collect their outcome too, so
+                # the error is reported once, in one line, not as "never retrieved" tracebacks
+                for other in running:
+                    other.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
             task.result()  # a bug in start() surfaces here, as it did with gather
