@@ -207,21 +207,24 @@ def test_tick_budget_stops_starting_work_and_the_next_run_carries_on(tmp_path, m
     ws.close()
 
 
-def test_lock_held_by_an_overdue_run_is_reported_as_stale(tmp_path):
-    import fcntl
+def _lock_holder(lock: Path, then: str) -> subprocess.Popen:
+    """A process that takes the lock as tick does, names itself as started long ago, then
+    runs ``then``."""
+    return subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, time\n"
+        f"f = open({str(lock)!r}, 'a+')\n"
+        "fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "f.truncate(0)\n"
+        "f.write(f'pid {os.getpid()} since 2026-01-01T00:00:00+00:00 budget_s 240\\n')\n"
+        "f.flush()\n" + then)], stdout=subprocess.PIPE, text=True)
 
+
+def test_lock_held_by_an_overdue_run_is_reported_as_stale(tmp_path):
     from svcbench.schedule import LOCK_FILE
     from svcbench.workspace import init_workspace
 
     root = init_workspace(tmp_path / "ws", examples=False)
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, sys, time\n"
-        f"f = open({str(root / LOCK_FILE)!r}, 'a+')\n"
-        "fcntl.flock(f, fcntl.LOCK_EX)\n"
-        "f.truncate(0); import os\n"
-        "f.write(f'pid {os.getpid()} since 2026-01-01T00:00:00+00:00 budget_s 240\\n')\n"
-        "f.flush(); print('held', flush=True); time.sleep(60)\n")],
-        stdout=subprocess.PIPE, text=True)
+    holder = _lock_holder(root / LOCK_FILE, "print('held', flush=True); time.sleep(60)\n")
     try:
         assert holder.stdout.readline().strip() == "held"
         result = subprocess.run([str(SVCBENCH), "tick", "-w", str(root)], capture_output=True,
@@ -233,7 +236,6 @@ def test_lock_held_by_an_overdue_run_is_reported_as_stale(tmp_path):
     assert result.stderr.count("\n") == 1
     assert "stale lock" in result.stderr and f"pid {holder.pid}" in result.stderr
     assert "overdue" in result.stderr and "hung" in result.stderr
-    assert fcntl  # the holder used flock exactly as tick does
 
 
 def test_a_run_killed_holding_the_lock_is_reported_by_the_next_run(tmp_path):
@@ -351,11 +353,12 @@ def test_chat_against_an_http_server_trickling_headers_ends_within_its_timeouts(
     from svcbench.errors import ProbeError
     from svcbench.plugins import probe_plugin
     from svcbench.sandbox.faults import TricklingServer
+    from svcbench.tomlwrite import toml_table
     from svcbench.workspace import init_workspace
 
     root = init_workspace(tmp_path / "ws", examples=False)
     with TricklingServer("http", interval_s=0.2) as server:
-        (root / "probes" / "chat.toml").write_text(f"""
+        (root / "probes" / "chat.toml").write_text("""
 [[scenario]]
 id = "quick-chat"
 question = "Do you ship to Norway?"
@@ -364,14 +367,8 @@ connect_timeout_s = 2
 first_reply_timeout_s = 2
 human_timeout_s = 2
 follow_up_timeout_s = 1
-
-[[company]]
-id = "slowchat"
-name = "Slow Chat"
-[company.channels.chat]
-connector = "rest"
-base_url = "http://127.0.0.1:{server.port}"
-""")
+""" + toml_table("company", {"id": "slowchat", "name": "Slow Chat", "channels": {"chat": {
+            "connector": "rest", "base_url": f"http://127.0.0.1:{server.port}"}}}))
         ws = Workspace.open(root)
         now = utcnow()
         probe = Probe(id=new_id(), company="slowchat", channel=Channel.CHAT, plugin="chat",
@@ -392,16 +389,11 @@ def test_lock_held_after_its_process_died_is_reported_as_stale(tmp_path):
     from svcbench.workspace import init_workspace
 
     root = init_workspace(tmp_path / "ws", examples=False)
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        f"f = open({str(root / LOCK_FILE)!r}, 'a+')\n"
-        "fcntl.flock(f, fcntl.LOCK_EX)\n"
-        "f.write(f'pid {os.getpid()} since 2026-01-01T00:00:00+00:00 budget_s 240\\n')\n"
-        "f.flush()\n"
+    holder = _lock_holder(root / LOCK_FILE, (
         "child = os.fork()\n"
         "if child == 0:\n"
         "    time.sleep(60); os._exit(0)\n"  # the child keeps the locked file open
-        "print(os.getpid(), child, flush=True)\n")], stdout=subprocess.PIPE, text=True)
+        "print(os.getpid(), child, flush=True)\n"))
     parent, child = map(int, holder.stdout.readline().split())
     holder.wait()
     try:
