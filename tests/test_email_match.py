@@ -216,8 +216,12 @@ def test_outcome_rules():
     assert plugin.outcome(p, [sent()], before) is None
     assert plugin.outcome(p, [sent(), ack], before) is None
     assert plugin.outcome(p, [sent(), ack, human], before) == Outcome.ANSWERED
-    assert plugin.outcome(p, [sent(), ack], after) == Outcome.ANSWERED_AUTO_ONLY
-    assert plugin.outcome(p, [sent()], after) == Outcome.UNANSWERED
+    # past the deadline: concluded only once a complete collection began after it
+    collected = Event("p1", "email.collected", after, source="imap")
+    assert plugin.outcome(p, [sent(), ack], after) is None
+    assert plugin.outcome(p, [sent()], after) is None
+    assert plugin.outcome(p, [sent(), ack, collected], after) == Outcome.ANSWERED_AUTO_ONLY
+    assert plugin.outcome(p, [sent(), collected], after) == Outcome.UNANSWERED
     bounce = reply(SENT + timedelta(seconds=5), "bounce",
                    dsn_failed_recipient="support@acme.test")
     assert plugin.outcome(p, [sent(), bounce], before) == Outcome.FAILED
