@@ -35,7 +35,7 @@ def sim_ws(tmp_path_factory) -> Path:
 
 
 def test_table_in_terminal(sim_ws, cli):
-    done = cli("report", "--limit", "0", cwd=sim_ws)
+    done = cli("report", "--include-simulated", "--limit", "0", cwd=sim_ws)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "rankings 2026Q3" in out  # the latest quarter with data
@@ -43,19 +43,22 @@ def test_table_in_terminal(sim_ws, cli):
         assert f"{channel}:" in out
     assert XSS in out
     assert "companies (" in out  # an industry line
+    assert out.count("INCLUDES SIMULATED DATA") == 2 and "[sim]" in out
 
 
 def test_csv_and_json_round_trip_in_pandas(sim_ws, cli, tmp_path):
     import pandas as pd
 
-    done = cli("report", "--quarter", "2026Q3", "-f", "csv", "-f", "json", "-o",
-               str(tmp_path), cwd=sim_ws)
+    done = cli("report", "--include-simulated", "--quarter", "2026Q3", "-f", "csv", "-f",
+               "json", "-o", str(tmp_path), cwd=sim_ws)
     assert done.returncode == 0, done.stderr
-    csv_path = tmp_path / "rankings-2026Q3.csv"
+    csv_path = tmp_path / "rankings-2026Q3-incl-simulated.csv"
     assert f"wrote {csv_path}" in done.stdout
     frame = pd.read_csv(csv_path)
-    doc = json.loads((tmp_path / "rankings-2026Q3.json").read_text())
-    assert doc["schema_version"] == 1 and doc["quarter"] == "2026Q3"
+    doc = json.loads((tmp_path / "rankings-2026Q3-incl-simulated.json").read_text())
+    assert doc["schema_version"] == 2 and doc["quarter"] == "2026Q3"
+    assert doc["includes_simulated"] is True and "SIMULATED" in doc["notice"]
+    assert [s["source"] for s in doc["methodology"]["sources"]] == ["simulated"]
     from_json = pd.json_normalize(doc, record_path="rankings")
     assert list(frame.columns) == list(from_json.columns)
     assert len(frame) == len(from_json) > 0
@@ -66,7 +69,7 @@ def test_csv_and_json_round_trip_in_pandas(sim_ws, cli, tmp_path):
     assert (ranked["rank_low"] <= ranked["rank"]).all()
     assert (ranked["rank"] <= ranked["rank_high"]).all()
     assert ((frame["within_1"] >= 0) & (frame["within_1"] <= 1)).all()
-    overall = pd.read_csv(tmp_path / "rankings-2026Q3-overall.csv")
+    overall = pd.read_csv(tmp_path / "rankings-2026Q3-incl-simulated-overall.csv")
     assert len(overall) == len(doc["overall"]) and "score_email" in overall.columns
     assert XSS in set(frame["name"])
     documented = (Path(__file__).parent.parent / "docs" / "report-columns.md").read_text()
@@ -79,13 +82,13 @@ def test_csv_and_json_round_trip_in_pandas(sim_ws, cli, tmp_path):
 def test_company_filter_keeps_ranks(sim_ws, cli, tmp_path):
     import pandas as pd
 
-    cli("report", "-f", "csv", "-o", str(tmp_path / "all"), cwd=sim_ws)
-    full = pd.read_csv(tmp_path / "all" / "rankings-2026Q3.csv")
+    cli("report", "--include-simulated", "-f", "csv", "-o", str(tmp_path / "all"), cwd=sim_ws)
+    full = pd.read_csv(tmp_path / "all" / "rankings-2026Q3-incl-simulated.csv")
     slug = full[(full["channel"] == "email") & (full["rank"] > 1)]["company"].iloc[0]
-    done = cli("report", "-f", "csv", "--company", slug, "-o", str(tmp_path / "one"),
-               cwd=sim_ws)
+    done = cli("report", "--include-simulated", "-f", "csv", "--company", slug, "-o",
+               str(tmp_path / "one"), cwd=sim_ws)
     assert done.returncode == 0, done.stderr
-    one = pd.read_csv(tmp_path / "one" / "rankings-2026Q3.csv")
+    one = pd.read_csv(tmp_path / "one" / "rankings-2026Q3-incl-simulated.csv")
     assert set(one["company"]) == {slug}
     expected = full[full["company"] == slug]["rank"].tolist()
     assert one["rank"].tolist() == expected
@@ -104,6 +107,12 @@ def test_bad_arguments_one_line_exit_2(sim_ws, cli, args, message):
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+def test_simulated_data_is_left_out_unless_asked(sim_ws, cli):
+    done = cli("report", cwd=sim_ws)
+    assert done.returncode == 1
+    assert "--include-simulated" in done.stderr and len(done.stderr.splitlines()) == 1
 
 
 def test_empty_workspace(workspace_dir, cli):
@@ -163,9 +172,9 @@ def test_html_is_self_contained_and_safe_in_chromium(sim_ws, cli, tmp_path):
         pytest.skip("/usr/bin/chromium is not installed")
     from playwright.sync_api import sync_playwright
 
-    done = cli("report", "-f", "html", "-o", str(tmp_path), cwd=sim_ws)
+    done = cli("report", "--include-simulated", "-f", "html", "-o", str(tmp_path), cwd=sim_ws)
     assert done.returncode == 0, done.stderr
-    page_path = tmp_path / "rankings-2026Q3.html"
+    page_path = tmp_path / "rankings-2026Q3-incl-simulated.html"
     html = page_path.read_text()
     assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     for needle in ("http://", "https://", "<link", "<img", "@import", "url("):
@@ -197,6 +206,8 @@ def test_html_is_self_contained_and_safe_in_chromium(sim_ws, cli, tmp_path):
             assert page.locator("svg.boxplot").first.is_visible()
             assert page.locator("svg.histogram").first.is_visible()
             assert page.locator("#methodology").is_visible()
+            assert page.locator(".simulated-banner").is_visible()
+            assert page.locator('li[data-source="simulated"]').is_visible()
             assert page.locator("svg.boxplot g.company").count() > 5
             # the script-tag company name is text: visible literally, nothing injected
             assert page.get_by_text(XSS).first.is_visible()

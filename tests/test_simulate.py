@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from svcbench.errors import ConfigError
-from svcbench.simulate import _WeekCalendar, simulate
+from svcbench.simulate import simulate
 from svcbench.store import Store
 
 _ROWS = ("SELECT probe_id, company, channel, quarter, outcome, wait_s, wait_bh_s, "
@@ -68,17 +68,47 @@ def test_total_probes_and_replace(tmp_path):
     assert store.conn.execute("SELECT COUNT(*) FROM probes").fetchone()[0] == again.probes
 
 
-def test_week_calendar_round_trip():
-    import numpy as np
+def test_business_waits_and_periods_follow_each_companys_real_calendar(tmp_path):
+    """Every simulated business-hours wait is what the company's own calendar (hours.py via
+    config.Company: DST, public holidays) gives for the stored instants, and every quarter and
+    month is the local one. 2026Q1-Q2 has the March DST change in Europe and the US, Easter
+    and May holidays."""
+    import json
 
-    cal = _WeekCalendar({d: (9, 17) for d in range(5)})
-    monday_9 = 4 * 86400 + 9 * 3600  # 1970-01-05 09:00
-    friday_16 = monday_9 + 4 * 86400 + 7 * 3600
-    # Friday 16:00 plus 2 business hours is Monday 10:00
-    f = cal.business(np.array([float(friday_16)]))
-    later = cal.instant(f + 7200)
-    assert later[0] == monday_9 + 7 * 86400 + 3600
-    # Saturday counts nothing
-    sat = friday_16 + 86400
-    assert cal.business(np.array([float(sat)]))[0] == cal.business(
-        np.array([float(sat + 3600)]))[0]
+    from svcbench.config import Company
+    from svcbench.models import parse_instant
+    from svcbench.periods import month_of, quarter_of
+
+    store, _ = _run(tmp_path / "cal.db", companies=25, probes_per_company_channel=10)
+    conn = store.conn
+    companies = {}
+    for slug, data in conn.execute("SELECT slug, data FROM companies"):
+        definition = json.loads(data)
+        definition.pop("simulated")
+        assert definition["holidays"]["country"]
+        companies[slug] = Company.model_validate(definition)
+    rows = conn.execute(
+        "SELECT m.company, m.quarter, m.month, m.wait_bh_s, m.first_response_bh_s, "
+        "s.at, a.at, f.at FROM measurements m "
+        "JOIN events s ON s.probe_id = m.probe_id AND s.kind = 'sim.started' "
+        "LEFT JOIN events a ON a.probe_id = m.probe_id AND a.kind = 'sim.answered' "
+        "LEFT JOIN events f ON f.probe_id = m.probe_id AND f.kind = 'sim.first_response'"
+    ).fetchall()
+    checked = crossing_dst = 0
+    for company, quarter, month, wait_bh, first_bh, started, answered, first in rows:
+        definition = companies[company]
+        start = parse_instant(started)
+        assert (quarter, month) == (quarter_of(start, definition.timezone),
+                                    month_of(start, definition.timezone))
+        calendar = definition.calendar()
+        if answered is not None:
+            end = parse_instant(answered)
+            assert wait_bh == pytest.approx(calendar.business_seconds(start, end), abs=2e-3)
+            checked += 1
+            zone = calendar.tz
+            crossing_dst += start.astimezone(zone).utcoffset() != end.astimezone(
+                zone).utcoffset()
+        if first is not None:
+            assert first_bh == pytest.approx(
+                calendar.business_seconds(start, parse_instant(first)), abs=2e-3)
+    assert checked > 1000 and crossing_dst > 0

@@ -372,6 +372,9 @@ class WorkspaceSettings(_Model):
     #: the longest wait between two retries
     retry_backoff_max: DurationText = "2h"
 
+    #: machine/region label recorded on every new probe (default: $SVCBENCH_REGION, hostname)
+    region: str | None = None
+
     @property
     def tick_budget_s(self) -> float:
         return parse_duration(self.tick_budget).total_seconds()

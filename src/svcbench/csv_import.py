@@ -260,7 +260,8 @@ def entry_from_row(channel: Channel, row: dict[str, str], config: Config) -> Ent
 
 
 def plan_rows(channel: Channel, rows: list[tuple[int, dict[str, str]]], config: Config,
-              file_name: str) -> tuple[list[tuple[int, Planned]], list[RowError]]:
+              file_name: str, *, allow_unlisted_channel: bool = False,
+              ) -> tuple[list[tuple[int, Planned]], list[RowError]]:
     """Good rows as planned probes, bad rows as errors (pure: nothing is written)."""
     planned: list[tuple[int, Planned]] = []
     errors: list[RowError] = []
@@ -280,7 +281,9 @@ def plan_rows(channel: Channel, rows: list[tuple[int, dict[str, str]]], config: 
             state = {"imported_from": file_name, "line": line}
             if row.get("id", "").strip():
                 state["import_id"] = row["id"].strip()
-            item = plan(entry, config, probe_id, state=state)
+            item = plan(entry, config, probe_id, state=state, source="csv",
+                        source_detail=file_name,
+                        allow_unlisted_channel=allow_unlisted_channel)
         except EntryError as exc:
             errors.append(RowError(line, _FIELD_TO_COLUMN.get(exc.field, exc.field),
                                    exc.problem))
@@ -294,13 +297,17 @@ def plan_rows(channel: Channel, rows: list[tuple[int, dict[str, str]]], config: 
 
 
 def import_csv(store: Store, config: Config, path: Path, channel: Channel, *,
-               dry_run: bool = False) -> ImportResult:
-    """Read, check and (unless ``dry_run``) store a CSV file's probes in one transaction."""
+               dry_run: bool = False, allow_unlisted_channel: bool = False) -> ImportResult:
+    """Read, check and (unless ``dry_run``) store a CSV file's probes in one transaction.
+
+    Rows for a company that does not offer ``channel`` are rejected unless
+    ``allow_unlisted_channel`` (history kept from before a channel was dropped)."""
     import sqlite3
 
     header, rows = read_csv(path)
     check_header(header, channel, str(path))
-    planned, errors = plan_rows(channel, rows, config, path.name)
+    planned, errors = plan_rows(channel, rows, config, path.name,
+                                allow_unlisted_channel=allow_unlisted_channel)
     result = ImportResult(file=str(path), channel=channel, rows=len(rows), planned=planned,
                           errors=errors, dry_run=dry_run)
     if dry_run or not planned:

@@ -281,7 +281,8 @@ def _history(root: Path, companies: int) -> None:
 def _render(root: Path) -> list[Path]:
     """The same `svcbench report` a user runs, so the demo shows exactly that."""
     command = [sys.executable, "-m", "svcbench", "report", "-w", str(root),
-               "--format", "html", "--format", "csv", "--format", "json"]
+               "--format", "html", "--format", "csv", "--format", "json",
+               "--include-simulated"]  # the demo's history is simulated, and says so
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise ConfigError(f"report failed: {done.stderr.strip()}")

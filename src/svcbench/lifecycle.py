@@ -28,13 +28,13 @@ from .store import Store
 
 def measure_probe(probe: Probe, events: list[Event], config: Config | None) -> Measurement:
     """Measurement for a finished probe (pure apart from looking up the company calendar)."""
-    if probe.outcome is not None and probe.outcome not in COUNTED_OUTCOMES:
-        return failed_measurement(probe, probe.outcome_reason)
     from .hours import BusinessCalendar
 
     calendar = BusinessCalendar()
     if config is not None and probe.company in config.companies:
         calendar = config.companies[probe.company].calendar()
+    if probe.outcome is not None and probe.outcome not in COUNTED_OUTCOMES:
+        return failed_measurement(probe, probe.outcome_reason, calendar.timezone)
     return probe_plugin(probe.plugin).measure(probe, events, calendar)
 
 

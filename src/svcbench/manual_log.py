@@ -327,7 +327,8 @@ ENTRY_TYPES: dict[Channel, type[Entry]] = {
 
 
 def probe_for(entry: Entry, config: Config, probe_id: str, *,
-              state: dict[str, Any] | None = None) -> Probe:
+              state: dict[str, Any] | None = None, source: str = "manual",
+              source_detail: str | None = None) -> Probe:
     """A new probe for an entry (running, started at its first event)."""
     from .plugins import plugin_for
 
@@ -337,15 +338,40 @@ def probe_for(entry: Entry, config: Config, probe_id: str, *,
         id=probe_id, company=company.id, channel=entry.channel,
         plugin=plugin_for(company, entry.channel), campaign=entry.campaign,
         scenario=entry.scenario, shopper=entry.shopper, status=ProbeStatus.RUNNING,
-        started_at=first_at, state=state or {},
+        started_at=first_at, state=state or {}, source=source, source_detail=source_detail,
     )
 
 
-def check_references(entry: Entry, config: Config) -> None:
-    """Company, scenario, shopper and campaign must be defined in the workspace."""
+#: the override named in the error when a company does not offer a channel
+UNLISTED_CHANNEL_FLAG = "--allow-unlisted-channel"
+
+
+def offers(company: Company, channel: Channel) -> bool:
+    """Whether the company's definition lists this channel (and does not disable it)."""
+    endpoint = company.channels.get(channel)
+    return endpoint is not None and endpoint.enabled
+
+
+def check_channel(company: Company, channel: Channel) -> None:
+    """EntryError (field ``company``) if the company does not offer the channel."""
+    if not offers(company, channel):
+        listed = ", ".join(sorted(str(c) for c in company.channels
+                                  if company.channels[c].enabled)) or "none"
+        raise EntryError("company", f"{company.id} does not offer {channel} (its channels: "
+                                    f"{listed}); add [company.channels.{channel}] to its "
+                                    f"definition, or pass {UNLISTED_CHANNEL_FLAG} to keep "
+                                    "a historical record")
+
+
+def check_references(entry: Entry, config: Config, *,
+                     allow_unlisted_channel: bool = False) -> None:
+    """Company, scenario, shopper and campaign must be defined in the workspace, and the
+    company must offer the entry's channel (unless ``allow_unlisted_channel``)."""
     if entry.company not in config.companies:
         names = ", ".join(sorted(config.companies)) or "none defined"
         raise EntryError("company", f"unknown company {entry.company!r} (known: {names})")
+    if not allow_unlisted_channel:
+        check_channel(config.companies[entry.company], entry.channel)
     for kind, value, known in (("scenario", entry.scenario, config.scenarios),
                                ("shopper", entry.shopper, config.shoppers),
                                ("campaign", entry.campaign, config.campaigns)):
@@ -426,11 +452,13 @@ class Planned:
 
 
 def plan(entry: Entry, config: Config, probe_id: str, *,
-         state: dict[str, Any] | None = None) -> Planned:
+         state: dict[str, Any] | None = None, source: str = "manual",
+         source_detail: str | None = None, allow_unlisted_channel: bool = False) -> Planned:
     """Check an entry and derive its probe and events (pure)."""
-    check_references(entry, config)
+    check_references(entry, config, allow_unlisted_channel=allow_unlisted_channel)
     entry.check()
-    probe = probe_for(entry, config, probe_id, state=state)
+    probe = probe_for(entry, config, probe_id, state=state, source=source,
+                      source_detail=source_detail)
     return Planned(probe, entry.events(probe_id), entry.outcome())
 
 

@@ -1,7 +1,8 @@
 """Events in, numbers out: helpers shared by every probe plugin's ``measure``.
 
 Pure functions only; the plugins decide which events mark the start, the first response and
-the answer that counts for their channel.
+the answer that counts for their channel. A measurement's quarter and month are those of its
+start in the company's time zone (the calendar's), never UTC: see ``svcbench.periods``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from .hours import BusinessCalendar
-from .models import Event, Measurement, Outcome, Probe, quarter_of
+from .models import Event, Measurement, Outcome, Probe
+from .periods import month_of, quarter_of
 
 
 def first(events: Iterable[Event], predicate: str | Callable[[Event], bool]) -> Event | None:
@@ -51,18 +53,21 @@ def build(probe: Probe, events: list[Event], calendar: BusinessCalendar, *,
         flags.append("started_outside_hours")
     return Measurement(
         probe_id=probe.id, company=probe.company, channel=probe.channel, outcome=outcome,
-        started_at=started, quarter=quarter_of(started), campaign=probe.campaign,
+        started_at=started, quarter=quarter_of(started, calendar.timezone),
+        month=month_of(started, calendar.timezone), campaign=probe.campaign,
         wait_s=wait_s, wait_bh_s=wait_bh_s, first_response_s=first_s,
         first_response_bh_s=first_bh_s, answered_by_human=human, metrics=metrics or {},
         flags=flags,
     )
 
 
-def failed_measurement(probe: Probe, reason: str | None) -> Measurement:
+def failed_measurement(probe: Probe, reason: str | None,
+                       timezone: str | None = None) -> Measurement:
     """Our side failed or the probe was cancelled: recorded, never counted against anyone."""
     started = probe.started_at or probe.due_at or probe.created_at
     return Measurement(
         probe_id=probe.id, company=probe.company, channel=probe.channel,
-        outcome=probe.outcome or Outcome.FAILED, started_at=started, quarter=quarter_of(started),
+        outcome=probe.outcome or Outcome.FAILED, started_at=started,
+        quarter=quarter_of(started, timezone), month=month_of(started, timezone),
         campaign=probe.campaign, metrics={"reason": reason} if reason else {},
     )

@@ -99,7 +99,7 @@ def parse_instant(text: str) -> datetime:
 
 
 def quarter_of(value: datetime) -> str:
-    """'2026Q4' for an instant (in UTC)."""
+    """'2026Q4' for an instant in UTC (planning; measurements use svcbench.periods)."""
     value = to_utc(value)
     return f"{value.year}Q{(value.month - 1) // 3 + 1}"
 
@@ -144,6 +144,14 @@ class Probe:
     state: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     created_at: datetime = field(default_factory=utcnow)
+    #: provenance: live, manual, csv or simulated (see svcbench.provenance); merged probes
+    #: keep theirs and get ``merge_batch``
+    source: str = "live"
+    #: e.g. the CSV file a probe was imported from
+    source_detail: str | None = None
+    #: machine or region label of the workspace that ran the probe
+    region: str | None = None
+    merge_batch: str | None = None
 
 
 @dataclass
@@ -169,3 +177,5 @@ class Measurement:
     answered_by_human: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    #: '2026-11', in the company's local time like ``quarter`` (svcbench.periods)
+    month: str | None = None

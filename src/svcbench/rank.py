@@ -1,4 +1,4 @@
-"""Measurements in, quarterly rankings out: statistics, scores, ranks, confidence, movement.
+"""Measurements in, rankings out: statistics, scores, ranks, confidence, ties, movement.
 
 Everything here is a pure function of a :class:`MeasurementFrame` (columns as numpy arrays, so
 a million probes aggregate in well under a second) except :func:`load_frame`, the one reader.
@@ -21,10 +21,18 @@ The rules (documented for readers in docs/report-columns.md):
   ``minimum_sample`` are listed as not ranked.
 - Bootstrap (``bootstrap_samples`` resamples of each company's probes, seeded): 95% intervals
   for the median and for the rank (the whole score and ranking recomputed per resample).
-  Companies are put in the same "statistically tied" group as the group's first company when
-  their rank interval overlaps that company's.
+- Ties: two ranked companies are statistically tied exactly when their 95% rank intervals
+  overlap. The relation is pairwise (not a partition: A~B and B~C does not make A~C), so
+  each row carries the companies it is tied with (``tied_with``), never a group number.
 - Overall: mean of channel scores for companies ranked in at least ``overall_min_channels``
   channels; ranked like a channel.
+- Periods: a quarter ('2026Q4') or a month ('2026-11') of the probes' local start
+  (``svcbench.periods``). Earlier periods are ranked too (without bootstrap) for movement,
+  streaks and newcomers (:class:`Highlights`).
+- Simulated probes are left out unless ``include_simulated``; every report counts its
+  probes per source (:attr:`Report.sources`).
+
+No English here: wording lives in ``svcbench.render.wording``.
 """
 
 from __future__ import annotations
@@ -81,6 +89,11 @@ class MeasurementFrame:
     group_index: dict[tuple[str, str], np.ndarray] | None = None
     #: outcome ``unavailable`` (None: no row is)
     unavailable: np.ndarray | None = None
+    #: local month 1-12 of each probe's start
+    month: np.ndarray | None = None
+    #: provenance label of each probe: 'live', 'manual', 'csv', 'simulated', plus
+    #: '@<merge batch>' for merged ones
+    source: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.company)
@@ -90,6 +103,29 @@ class MeasurementFrame:
         arrays = {k: v[index] for k, v in self.__dict__.items()
                   if k not in ("spans", "group_index") and v is not None}
         return MeasurementFrame(**arrays, spans=self.spans)
+
+    def simulated(self) -> np.ndarray:
+        """Boolean mask of simulated probes."""
+        if self.source is None or not len(self):
+            return np.zeros(len(self), dtype=bool)
+        import pandas as pd
+
+        labels = pd.Series(self.source)
+        wanted = [x for x in labels.unique() if is_simulated_label(str(x))]
+        return labels.isin(wanted).to_numpy() if wanted else np.zeros(len(self), dtype=bool)
+
+    def period_groups(self, monthly: bool) -> dict[tuple[str, str], np.ndarray]:
+        """Row indices per (period, channel): quarters, or months ('2026-11')."""
+        groups = self.groups()
+        if not monthly:
+            return groups
+        months = self.month if self.month is not None else np.zeros(len(self), np.uint8)
+        out: dict[tuple[str, str], np.ndarray] = {}
+        for (quarter, channel), index in groups.items():
+            these = months[index]
+            for m in np.unique(these):
+                out[(f"{quarter[:4]}-{int(m):02d}", channel)] = index[these == m]
+        return out
 
     def groups(self) -> dict[tuple[str, str], np.ndarray]:
         """Row indices per (quarter, channel), by hashing rather than repeated comparisons."""
@@ -103,8 +139,14 @@ class MeasurementFrame:
         return {(str(q), str(c)): idx for (q, c), idx in frame.groupby(["q", "c"]).indices.items()}
 
 
-def frame_from_measurements(measurements: Iterable[Measurement]) -> MeasurementFrame:
-    """A frame from Measurement objects (small data, tests)."""
+def is_simulated_label(label: str) -> bool:
+    return label.split("@", 1)[0] == "simulated"
+
+
+def frame_from_measurements(measurements: Iterable[Measurement],
+                            sources: Mapping[str, str] | None = None) -> MeasurementFrame:
+    """A frame from Measurement objects (small data, tests); ``sources`` maps probe ids to
+    provenance labels (default: 'simulated' for measurements flagged so, else 'live')."""
     from .models import format_instant
 
     ms = list(measurements)
@@ -129,7 +171,11 @@ def frame_from_measurements(measurements: Iterable[Measurement]) -> MeasurementF
         wait_bh_s=column(lambda m: m.wait_bh_s, float),
         first_response_s=column(lambda m: m.first_response_s, float),
         human=column(lambda m: bool(m.answered_by_human), bool),
-        spans=spans, unavailable=column(lambda m: m.outcome == Outcome.UNAVAILABLE, bool))
+        spans=spans, unavailable=column(lambda m: m.outcome == Outcome.UNAVAILABLE, bool),
+        month=column(lambda m: int((m.month or format_instant(m.started_at)[:7])[5:7]),
+                     np.uint8),
+        source=column(lambda m: (sources or {}).get(
+            m.probe_id, "simulated" if "simulated" in m.flags else "live"), object))
 
 
 def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = None,
@@ -163,13 +209,21 @@ def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = Non
         spans[key] = (min(first, s.first_started), max(last, s.last_started))
         runs.setdefault(key, [end - len(s), end])[1] = end
     flags = column("flags")
+    labels = [np.array(s.sources or ["live"], dtype=object) for s in slices]
+    for array in labels:  # one shared str object per label
+        array[:] = [shared.setdefault(v, v) for v in array]
+    source = np.concatenate([lab[s.source] if len(s.source) == len(s) else
+                             np.full(len(s), lab[0], dtype=object)
+                             for lab, s in zip(labels, slices, strict=True)])
+    month = np.concatenate([s.month if len(s.month) == len(s) else
+                            np.zeros(len(s), np.uint8) for s in slices])
     return MeasurementFrame(
         company=text("company"), channel=text("channel"), quarter=text("quarter"),
         counted=(flags & COUNTED) != 0, responded=(flags & RESPONDED) != 0,
         wait_s=column("wait_s"), wait_bh_s=column("wait_bh_s"),
         first_response_s=column("first_response_s"), human=(flags & HUMAN) != 0,
         spans=spans, group_index={k: np.arange(a, b) for k, (a, b) in runs.items()},
-        unavailable=(flags & UNAVAILABLE) != 0)
+        unavailable=(flags & UNAVAILABLE) != 0, month=month, source=source)
 
 
 def quarters_with_data(conn: sqlite3.Connection) -> list[str]:
@@ -180,26 +234,49 @@ def quarters_with_data(conn: sqlite3.Connection) -> list[str]:
         "WHERE q.quarter IS NOT NULL) SELECT quarter FROM q WHERE quarter IS NOT NULL")]
 
 
-# -- quarters ---------------------------------------------------------------------------
+# -- periods ----------------------------------------------------------------------------
+
+#: how many periods back a report ranks (for movement, streaks and newcomers)
+HISTORY = {"quarter": 4, "month": 12}
 
 
 def parse_quarter(text: str) -> str:
     """'2026Q4' (also '2026q4', '2026-Q4'); ValueError otherwise."""
-    cleaned = text.strip().upper().replace("-", "")
-    if len(cleaned) == 6 and cleaned[:4].isdigit() and cleaned[4] == "Q" and cleaned[5] in "1234":
-        return cleaned
-    raise ValueError(f"{text!r} is not a quarter like 2026Q4")
+    from .periods import is_month, parse_period
+
+    try:
+        period = parse_period(text)
+    except ValueError:
+        period = ""
+    if not period or is_month(period):
+        raise ValueError(f"{text!r} is not a quarter like 2026Q4")
+    return period
 
 
 def previous_quarter(quarter: str) -> str:
-    year, q = int(quarter[:4]), int(quarter[5])
-    return f"{year - 1}Q4" if q == 1 else f"{year}Q{q - 1}"
+    from .periods import previous
+
+    return previous(quarter)
 
 
 def shift_quarter(quarter: str, steps: int) -> str:
-    year, q = int(quarter[:4]), int(quarter[5]) - 1
-    total = year * 4 + q + steps
-    return f"{total // 4}Q{total % 4 + 1}"
+    from .periods import shift
+
+    return shift(quarter, steps)
+
+
+def history_periods(period: str) -> list[str]:
+    """The periods a report on ``period`` ranks, oldest first, ending with it."""
+    from .periods import is_month, periods_back
+
+    return periods_back(period, HISTORY["month" if is_month(period) else "quarter"])
+
+
+def history_quarters(period: str) -> list[str]:
+    """The quarters to load for a report on ``period`` (see :func:`history_periods`)."""
+    from .periods import quarters_for
+
+    return quarters_for(history_periods(period))
 
 
 # -- results ----------------------------------------------------------------------------
@@ -220,7 +297,6 @@ class CompanyChannelRow:
     rank: int | None
     rank_low: int | None
     rank_high: int | None
-    tie_group: int | None
     score: float | None
     speed: float | None
     within_target_score: float | None
@@ -241,6 +317,10 @@ class CompanyChannelRow:
     share_unavailable: float = 0.0
     #: answer quality (svcbench.grading.quality.QualityCell), set by build_report
     quality: Any = None
+    #: companies whose rank interval overlaps this one's (statistically tied), by rank
+    tied_with: list[str] = field(default_factory=list)
+    #: counted probes of this row that are simulated (0 unless the report includes them)
+    simulated_n: int = 0
 
 
 @dataclass
@@ -254,15 +334,54 @@ class OverallRow:
     rank: int | None
     rank_low: int | None
     rank_high: int | None
-    tie_group: int | None
     score: float | None
     channel_scores: dict[str, float]
     channel_ranks: dict[str, int]
     top_n_channels: int
-    top_n_summary: str
     previous_rank: int | None = None
     movement: str = "new"
     rank_change: int | None = None
+    tied_with: list[str] = field(default_factory=list)
+    simulated_n: int = 0
+
+
+@dataclass
+class IndustryFact:
+    """One industry-wide count, phrased by the renderers (``render.wording``).
+
+    ``companies_half_within``: ranked companies with at least half of their counted probes
+    answered within ``target_s`` (k of n companies). ``probes_over``: counted probes not
+    answered within ``target_s`` (longer, or never). ``probes_never``: counted probes never
+    answered.
+    """
+
+    kind: str
+    k: int
+    n: int
+    target_s: float | None = None
+
+
+@dataclass
+class Streak:
+    """A company's run up to this period: ``kind`` is 'top' (rank 1), 'top_n' (consecutive
+    periods in the Top N) or 'top_n_year' (every period of the year so far in the Top N).
+    ``at_least``: the run reaches back as far as the report looked."""
+
+    company: str
+    kind: str
+    periods: int
+    at_least: bool = False
+
+
+@dataclass
+class Highlights:
+    """Per channel (or overall): streaks, newcomers to the Top N, best movers."""
+
+    streaks: list[Streak] = field(default_factory=list)
+    #: in the Top N now, not in the previous period's Top N (ranked there or not)
+    newcomers: list[str] = field(default_factory=list)
+    #: (company, places gained), best first, only gains
+    movers: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -276,14 +395,26 @@ class ChannelRanking:
     excluded: int
     first_started: str | None
     last_started: str | None
-    industry_lines: list[str]
+    industry: list[IndustryFact]
     #: histogram of all counted probes' waits: (edges in seconds, counts), plus unanswered
     histogram: tuple[list[float], list[int]] = ((), ())  # type: ignore[assignment]
     unanswered: int = 0
 
 
 @dataclass
+class SourceCount:
+    """Probes of the report's period and channels from one source."""
+
+    source: str  # live, manual, csv, simulated
+    merge_batch: str | None
+    probes: int
+    counted: int
+    included: bool
+
+
+@dataclass
 class Report:
+    #: the period: a quarter ('2026Q4') or a month ('2026-11')
     quarter: str
     previous_quarter: str
     business_hours: bool
@@ -302,6 +433,27 @@ class Report:
     sections: dict[str, Any] = field(default_factory=dict)
     #: how answer quality was graded (svcbench.grading.quality.QualityFrame.methodology)
     quality: dict[str, Any] = field(default_factory=dict)
+    include_simulated: bool = False
+    sources: list[SourceCount] = field(default_factory=list)
+    #: counted simulated probes in the rankings (0 unless include_simulated)
+    simulated_counted: int = 0
+    #: the periods ranked, oldest first, ending with this one
+    history: list[str] = field(default_factory=list)
+    #: channel (or 'overall') -> period -> company -> rank
+    history_ranks: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    highlights: dict[str, Highlights] = field(default_factory=dict)
+    #: merge batch id -> the file it came from
+    batches: dict[str, str] = field(default_factory=dict)
+    #: show seal bands beside scores (a rendering option)
+    seals: bool = False
+
+    @property
+    def period(self) -> str:
+        return self.quarter
+
+    @property
+    def monthly(self) -> bool:
+        return "-" in self.quarter
 
     @property
     def first_started(self) -> str | None:
@@ -385,6 +537,7 @@ class _Slice:
     answered: np.ndarray
     excluded: dict[str, int]
     unavailable: np.ndarray
+    simulated: np.ndarray  # counted simulated probes per company
 
 
 def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
@@ -411,9 +564,11 @@ def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
     unavailable = f.unavailable if f.unavailable is not None else np.zeros(len(f), bool)
     n = np.bincount(codes, minlength=len(uniques)).astype(np.int64)
     off = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+    simulated = np.bincount(codes, weights=f.simulated(), minlength=len(uniques))
     return _Slice(
         companies=uniques, n=n, off=off, wait=wait[order], human=f.human[order],
         answered=answered[order], excluded=excluded, unavailable=unavailable[order],
+        simulated=simulated.astype(np.int64),
     )
 
 
@@ -485,17 +640,26 @@ def _bootstrap(s: _Slice, targets: Sequence[float], samples: int,
     }
 
 
-def _tie_groups(order: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Walk companies best first; one joins the group while its rank interval overlaps the
-    interval of the group's first company."""
-    group = np.zeros(len(low), dtype=np.int64)  # indexed by company, not by rank order
-    current, leader_high = 0, -1
-    for i in order:
-        if current == 0 or low[i] > leader_high:
-            current += 1
-            leader_high = high[i]
-        group[i] = current
-    return group
+def tied(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The tie relation: ``[i, j]`` is True when rank intervals i and j overlap (i != j).
+
+    Symmetric and pairwise by construction; not transitive, so it is never turned into
+    groups."""
+    low, high = np.asarray(low), np.asarray(high)
+    overlap = (low[:, None] <= high[None, :]) & (low[None, :] <= high[:, None])
+    np.fill_diagonal(overlap, False)
+    return overlap
+
+
+def _tied_with(companies: Sequence[str], order: np.ndarray, low: np.ndarray,
+               high: np.ndarray) -> dict[str, list[str]]:
+    """Each company's tied companies, in ``order`` (rank order)."""
+    relation = tied(low[order], high[order])
+    names = np.array([companies[i] for i in order], dtype=object)
+    rows, cols = np.nonzero(relation)  # row-major: each row's columns in rank order
+    cuts = np.searchsorted(rows, np.arange(1, len(order)))
+    return {name: part.tolist()
+            for name, part in zip(names.tolist(), np.split(names[cols], cuts), strict=True)}
 
 
 def _seed_for(seed: int, *parts: str) -> np.random.Generator:
@@ -566,10 +730,10 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
             rank_high[ranked_idx] = np.maximum(rank_high[ranked_idx], rank[ranked_idx])
             for j, i in enumerate(ranked_idx):
                 boot_scores[str(s.companies[i])] = sc_b[:, j]
-    tie_group = np.zeros(groups, dtype=np.int64)
+    ties: dict[str, list[str]] = {}
     if len(ranked_idx):
         order = ranked_idx[np.lexsort((s.companies[ranked_idx].astype(str), rank[ranked_idx]))]
-        tie_group = _tie_groups(order, rank_low, rank_high)
+        ties = _tied_with(s.companies.tolist(), order, rank_low, rank_high)
 
     rows = []
     all_companies = set(s.companies.tolist()) | set(s.excluded)
@@ -582,7 +746,7 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
                 channel=channel, company=company, name=names.get(company, company),
                 industry=industries.get(company, ""), n=0, excluded=excluded, ranked=False,
                 status=f"not ranked (n<{minimum_sample})", rank=None, rank_low=None,
-                rank_high=None, tie_group=None, score=None, speed=None,
+                rank_high=None, score=None, speed=None,
                 within_target_score=None, median_s=None, median_low_s=None,
                 median_high_s=None, mean_answered_s=None, p90_s=None,
                 within={t: 0.0 for t in targets}, share_answered=0.0, share_human=0.0,
@@ -597,7 +761,6 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
             rank=int(rank[i]) if is_ranked else None,
             rank_low=int(rank_low[i]) if is_ranked else None,
             rank_high=int(rank_high[i]) if is_ranked else None,
-            tie_group=int(tie_group[i]) if is_ranked else None,
             score=float(score[i]) if is_ranked else None,
             speed=round(float(speed[i]), 1) if is_ranked else None,
             within_target_score=round(float(within_score[i]), 1) if is_ranked else None,
@@ -611,6 +774,7 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
             share_unanswered=float(1.0 - answered_n[i] / s.n[i]),
             quantiles={q: _finite_or_none(v[i]) for q, v in quantiles.items()},
             share_unavailable=float(share_unavailable[i]),
+            tied_with=ties.get(company, []), simulated_n=int(s.simulated[i]),
         ))
     rows.sort(key=_row_order)
     edges, counts = _histogram(x)
@@ -619,10 +783,10 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
         channel=channel, targets=list(targets), rows=rows, companies=len(all_companies),
         ranked=len(ranked_idx), probes=int(s.n.sum()), excluded=sum(s.excluded.values()),
         first_started=span[0] if span else None, last_started=span[1] if span else None,
-        industry_lines=[],
+        industry=[],
         histogram=(edges, counts), unanswered=int((~finite).sum()),
     )
-    ranking.industry_lines = industry_lines(channel, ranking, x)
+    ranking.industry = industry_facts(ranking, x)
     return ranking, boot_scores
 
 
@@ -677,10 +841,15 @@ def rank_overall(channels: Mapping[str, ChannelRanking], *, min_channels: int, t
             ranks_b = np.stack([competition_ranks(row) for row in boot])
             low = np.minimum(np.quantile(ranks_b, 0.025, axis=0, method="lower"), rank)
             high = np.maximum(np.quantile(ranks_b, 0.975, axis=0, method="higher"), rank)
-    groups = np.zeros(len(eligible), dtype=np.int64)
+    ties: dict[str, list[str]] = {}
     if eligible:
         order = np.lexsort((np.array(eligible, dtype=object).astype(str), rank))
-        groups = _tie_groups(order, low, high)
+        ties = _tied_with(eligible, order, low, high)
+    simulated: dict[str, int] = {}
+    for ranking in channels.values():
+        for row in ranking.rows:
+            if row.ranked:
+                simulated[row.company] = simulated.get(row.company, 0) + row.simulated_n
     position = {c: i for i, c in enumerate(eligible)}
     rows = []
     for c in companies:
@@ -695,10 +864,9 @@ def rank_overall(channels: Mapping[str, ChannelRanking], *, min_channels: int, t
             rank=int(rank[i]) if i is not None else None,
             rank_low=int(low[i]) if i is not None else None,
             rank_high=int(high[i]) if i is not None else None,
-            tie_group=int(groups[i]) if i is not None else None,
             score=float(overall[i]) if i is not None else None,
             channel_scores=scores[c], channel_ranks=ranks[c], top_n_channels=in_top,
-            top_n_summary=f"top {top_n} in {in_top} of {m} {plural('channel', m)}",
+            tied_with=ties.get(c, []), simulated_n=simulated.get(c, 0),
         ))
     rows.sort(key=_row_order)
     return rows
@@ -721,119 +889,64 @@ def apply_movement(current: Sequence[CompanyChannelRow | OverallRow],
                             "down" if row.rank_change < 0 else "same")
 
 
-# -- industry lines ---------------------------------------------------------------------
-
-#: per channel: (probe noun, company verb phrase "...within {t}", probe fail phrase, none phrase)
-_PHRASES = {
-    "phone": ("call", "connected at least half of their callers to a person within {t}",
-              "waited more than {t} for a person or never reached one",
-              "never reached a person"),
-    "email": ("email", "answered at least half of their emails in person within {t}",
-              "took more than {t} to get a human answer, or got none",
-              "never got a human answer"),
-    "chat": ("chat", "had a person reply to at least half of their chats within {t}",
-             "waited more than {t} for a person or never got one",
-             "never got a person"),
-    "returns": ("return", "refunded at least half of their returns within {t}",
-                "took more than {t} to be refunded, or never were",
-                "were never refunded"),
-    "delivery": ("order", "delivered at least half of their orders within {t}",
-                 "took more than {t} to arrive, or never did",
-                 "never arrived"),
-}
+# -- industry facts ---------------------------------------------------------------------
 
 
-def plural(noun: str, count: int) -> str:
-    if count == 1:
-        return noun
-    if noun == "company":
-        return "companies"
-    return noun + "s"
-
-
-def duration_phrase(seconds: float) -> str:
-    """30 -> '30 seconds', 120 -> '2 minutes', 43200 -> '12 hours', 604800 -> '7 days'."""
-    s = float(seconds)
-    if s < 60 or s % 60:
-        value, unit = s, "second"
-    elif s < 3600 or s % 3600:
-        value, unit = s / 60, "minute"
-    elif s <= 48 * 3600 or s % 86400:
-        value, unit = s / 3600, "hour"
-    else:
-        value, unit = s / 86400, "day"
-    number = f"{value:g}"
-    return f"{number} {plural(unit, 1 if value == 1 else 2)}"
-
-
-_ONE_IN = (10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 100)
-
-
-def share_phrase(k: int, n: int, noun: str) -> str:
-    """'4 in 10 emails', '1 in 20 calls', 'almost all chats', 'none of the 12 orders'."""
-    nouns = plural(noun, n)
-    if n == 0:
-        return f"no {nouns}"
-    if k == 0:
-        return f"none of the {n} {nouns}" if n > 1 else f"not the one {noun}"
-    if k == n:
-        return f"all {n} {nouns}" if n > 1 else f"the one {noun}"
-    share = k / n
-    tenths = round(share * 10)
-    if share >= 0.95:
-        return f"almost all {nouns}"
-    if tenths >= 1:
-        return f"{tenths} in 10 {plural(noun, 10)}"
-    if share >= 0.01:
-        nice = min(_ONE_IN, key=lambda d: abs(math.log(d * share)))
-        return f"1 in {nice} {plural(noun, 2)}"
-    return f"fewer than 1 in 100 {plural(noun, 2)}"
-
-
-def _percent(k: int, n: int) -> str:
-    pct = 100.0 * k / n if n else 0.0
-    text = f"{pct:.0f}%" if pct >= 1 or pct == 0 else "<1%"
-    return text
-
-
-def _sentence(text: str) -> str:
-    return text[0].upper() + text[1:] + "."
-
-
-def industry_lines(channel: str, ranking: ChannelRanking, waits: np.ndarray) -> list[str]:
-    """Plain-English findings for one channel, generated from the data."""
-    noun, company_verb, fail_phrase, none_phrase = _PHRASES.get(
-        channel, ("probe", "answered at least half of their probes within {t}",
-                  "took more than {t} or got no answer", "never got an answer"))
-    lines = []
+def industry_facts(ranking: ChannelRanking, waits: np.ndarray) -> list[IndustryFact]:
+    """Industry-wide counts for one channel (see :class:`IndustryFact`)."""
+    facts = []
     targets = ranking.targets
     ranked = [r for r in ranking.rows if r.ranked]
     if targets and ranked:
         t = targets[0]
-        k = sum(1 for r in ranked if r.median_s is not None and r.median_s <= t)
-        n = len(ranked)
-        phrase = share_phrase(k, n, "company")
-        only = "only " if 0 < k / n < 0.25 else ""
-        lines.append(_sentence(
-            f"{only}{phrase} ({_percent(k, n)}, {k} of {n}) "
-            f"{company_verb.format(t=duration_phrase(t))}"))
+        k = sum(1 for r in ranked if r.within[t] >= 0.5)
+        facts.append(IndustryFact("companies_half_within", k, len(ranked), t))
     n_probes = len(waits)
     if targets and n_probes:
         t = targets[len(targets) // 2]
-        k = int((waits > t).sum())
-        lines.append(_sentence(
-            f"{share_phrase(k, n_probes, noun)} ({_percent(k, n_probes)}) "
-            f"{fail_phrase.format(t=duration_phrase(t))}"))
-        unanswered = int(np.isinf(waits).sum())
-        if unanswered:
-            # the "none" phrase uses a plural verb only where the subject needs it
-            verb = none_phrase
-            if unanswered == 1 or share_phrase(unanswered, n_probes, noun).startswith("1 in"):
-                verb = verb.replace("were never", "was never")
-            lines.append(_sentence(
-                f"{share_phrase(unanswered, n_probes, noun)} ({_percent(unanswered, n_probes)}) "
-                f"{verb}"))
-    return lines
+        facts.append(IndustryFact("probes_over", int((waits > t).sum()), n_probes, t))
+        never = int(np.isinf(waits).sum())
+        if never:
+            facts.append(IndustryFact("probes_never", never, n_probes))
+    return facts
+
+
+def highlights(ranks: Mapping[str, Mapping[str, int]], history: Sequence[str], *,
+               top_n: int, changes: Mapping[str, int] | None = None,
+               movers: int = 3) -> Highlights:
+    """Streaks, newcomers and movers from ranks per period (``history`` oldest first, ending
+    with the current period; a company missing from a period was not ranked there)."""
+    from .periods import year_to_date
+
+    current = history[-1]
+    now = ranks.get(current, {})
+    previous = ranks.get(history[-2], {}) if len(history) > 1 else {}
+    ytd = [p for p in year_to_date(current) if p in history]
+    out = Highlights()
+    for company in sorted(now, key=lambda c: (now[c], c)):
+        def run(test, company=company) -> int:
+            count = 0
+            for period in reversed(history):
+                rank = ranks.get(period, {}).get(company)
+                if rank is None or not test(rank):
+                    break
+                count += 1
+            return count
+
+        top = run(lambda r: r == 1)
+        top_n_run = run(lambda r: r <= top_n)
+        if top >= 2:
+            out.streaks.append(Streak(company, "top", top, top == len(history)))
+        if len(ytd) >= 2 and top_n_run >= len(ytd):
+            out.streaks.append(Streak(company, "top_n_year", len(ytd)))
+        elif top_n_run >= 2 and top < 2:
+            out.streaks.append(Streak(company, "top_n", top_n_run, top_n_run == len(history)))
+        if now[company] <= top_n and previous and previous.get(company, top_n + 1) > top_n:
+            out.newcomers.append(company)
+    gains = sorted(((c, d) for c, d in (changes or {}).items() if d > 0),
+                   key=lambda item: (-item[1], now.get(item[0], 0), item[0]))
+    out.movers = gains[:movers]
+    return out
 
 
 # -- the whole report -------------------------------------------------------------------
@@ -844,55 +957,105 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
                  seed: int = 0, overall_min_channels: int | None = None,
                  names: Mapping[str, str] | None = None,
                  industries: Mapping[str, str] | None = None,
-                 now: datetime | None = None, quality: QualityFrame | None = None) -> Report:
-    """Rankings for ``quarter`` (with movement against the quarter before, if in the frame)."""
+                 now: datetime | None = None, quality: QualityFrame | None = None,
+                 include_simulated: bool = False,
+                 batches: Mapping[str, str] | None = None) -> Report:
+    """Rankings for the period ``quarter`` (a quarter or a month like '2026-11'), with
+    movement, streaks and newcomers against the earlier periods in the frame (up to
+    :data:`HISTORY` back). Simulated probes count only with ``include_simulated``."""
     from .grading.quality import QualityFrame
+    from .periods import is_month, previous
 
     weights = normalised_weights(scoring.weights)
     quality = quality or QualityFrame.empty()  # the quality part: svcbench.grading.quality
-    prev = previous_quarter(quarter)
-    current_rankings: dict[str, ChannelRanking] = {}
-    previous_rankings: dict[str, ChannelRanking] = {}
+    period = quarter
+    monthly = is_month(period)
+    history = history_periods(period)
+    groups = frame.period_groups(monthly)
+    sources = _source_counts(frame, groups, period, channels, include_simulated)
+    if not include_simulated:
+        keep = ~frame.simulated()
+        if not keep.all():
+            frame = frame.take(keep)
+            groups = frame.period_groups(monthly)
+    per_period: dict[str, dict[str, ChannelRanking]] = {p: {} for p in history}
     boot: dict[str, dict[str, np.ndarray]] = {}
-    groups = frame.groups()
-    for channel in channels:
-        for q, store_in in ((quarter, current_rankings), (prev, previous_rankings)):
-            index = groups.get((q, str(channel)))
+    for channel in map(str, channels):
+        for p in history:
+            index = groups.get((p, channel))
             if index is None:
                 continue
-            part = frame.take(index)
             ranking, scores = rank_channel(
-                part, str(channel), targets=targets.for_channel(Channel(channel)),
+                frame.take(index), channel, targets=targets.for_channel(Channel(channel)),
                 weights=quality.score_weights(weights), minimum_sample=scoring.minimum_sample,
-                bootstrap_samples=scoring.bootstrap_samples if q == quarter else 0,
-                seed=seed, quarter=q, names=names,
-                business_hours=business_hours and str(channel) in BUSINESS_HOURS_CHANNELS,
+                bootstrap_samples=scoring.bootstrap_samples if p == period else 0,
+                seed=seed, quarter=p, names=names,
+                business_hours=business_hours and channel in BUSINESS_HOURS_CHANNELS,
                 industries=industries)
+            # graded quality is kept per quarter: a month's report has no quality part
             scores = quality.apply(
-                ranking, scores, quarter=q, weight=weights.get("quality", 0.0), seed=seed,
-                bootstrap_samples=scoring.bootstrap_samples if q == quarter else 0)
-            store_in[str(channel)] = ranking
-            if q == quarter:
-                boot[str(channel)] = scores
-        if str(channel) in current_rankings and str(channel) in previous_rankings:
-            apply_movement(current_rankings[str(channel)].rows,
-                           previous_rankings[str(channel)].rows)
-        elif str(channel) in current_rankings:
-            apply_movement(current_rankings[str(channel)].rows, [])
-    channels_present = sum(1 for c in current_rankings.values() if c.ranked)
+                ranking, scores, quarter=p, weight=weights.get("quality", 0.0), seed=seed,
+                bootstrap_samples=scoring.bootstrap_samples if p == period else 0)
+            if monthly and p == period:  # spans are per quarter: a month's are its own
+                ranking.first_started = ranking.last_started = None
+            per_period[p][channel] = ranking
+            if p == period:
+                boot[channel] = scores
+    current = per_period[period]
+    before = per_period.get(previous(period), {})
+    for channel, ranking in current.items():
+        apply_movement(ranking.rows, before[channel].rows if channel in before else [])
+    channels_present = sum(1 for c in current.values() if c.ranked)
     k = overall_min_channels or min(2, max(channels_present, 1))
-    overall = rank_overall(current_rankings, min_channels=k, top_n=scoring.top_n,
-                           boot_scores=boot, names=names, industries=industries)
-    if previous_rankings:
-        prev_overall = rank_overall(previous_rankings, min_channels=k, top_n=scoring.top_n,
-                                    names=names, industries=industries)
-        apply_movement(overall, prev_overall)
-    else:
-        apply_movement(overall, [])
+    overall_by_period: dict[str, list[OverallRow]] = {}
+    for p, rankings in per_period.items():
+        if rankings:
+            overall_by_period[p] = rank_overall(
+                rankings, min_channels=k, top_n=scoring.top_n,
+                boot_scores=boot if p == period else None, names=names, industries=industries)
+    overall = overall_by_period.get(period, [])
+    apply_movement(overall, overall_by_period.get(previous(period), []))
+    history_ranks: dict[str, dict[str, dict[str, int]]] = {}
+    for p, rankings in per_period.items():
+        for channel, ranking in rankings.items():
+            history_ranks.setdefault(channel, {})[p] = {
+                r.company: r.rank for r in ranking.rows if r.ranked and r.rank is not None}
+        if p in overall_by_period:
+            history_ranks.setdefault("overall", {})[p] = {
+                r.company: r.rank for r in overall_by_period[p]
+                if r.ranked and r.rank is not None}
+    found = {}
+    for key, rows in [*((c, r.rows) for c, r in current.items()), ("overall", overall)]:
+        changes = {r.company: r.rank_change for r in rows if r.rank_change is not None}
+        found[key] = highlights(history_ranks.get(key, {}), history, top_n=scoring.top_n,
+                                changes=changes)
+    simulated = sum(r.simulated_n for c in current.values() for r in c.rows)
     return Report(
-        quarter=quarter, previous_quarter=prev, business_hours=business_hours,
-        channels=current_rankings, overall=overall, overall_min_channels=k, weights=weights,
+        quarter=period, previous_quarter=previous(period), business_hours=business_hours,
+        channels=current, overall=overall, overall_min_channels=k, weights=weights,
         minimum_sample=scoring.minimum_sample, bootstrap_samples=scoring.bootstrap_samples,
         seed=seed, top_n=scoring.top_n, generated_at=now or datetime.now(UTC),
         quality=quality.methodology,
+        include_simulated=include_simulated, sources=sources, simulated_counted=simulated,
+        history=history, history_ranks=history_ranks, highlights=found,
+        batches=dict(batches or {}),
     )
+
+
+def _source_counts(frame: MeasurementFrame, groups: Mapping[tuple[str, str], np.ndarray],
+                   period: str, channels: Sequence[str],
+                   include_simulated: bool) -> list[SourceCount]:
+    """Probes and counted probes per provenance label in the period's channels."""
+    parts = [groups[(period, str(c))] for c in channels if (period, str(c)) in groups]
+    if not parts or frame.source is None:
+        return []
+    import pandas as pd
+
+    index = np.concatenate(parts)
+    table = pd.DataFrame({"label": frame.source[index], "counted": frame.counted[index]})
+    out = []
+    for label, group in table.groupby("label", sort=True):
+        source, _, batch = str(label).partition("@")
+        out.append(SourceCount(source, batch or None, len(group), int(group["counted"].sum()),
+                               include_simulated or source != "simulated"))
+    return out

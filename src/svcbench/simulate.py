@@ -13,15 +13,21 @@ channels get probes with channel-typical timings:
 - returns and delivery: days.
 
 About 1% of probes fail on our side (outcome ``failed``) and a few are cancelled, so reports
-show the exclusion rule at work. Every simulated probe has campaign ``simulated``, plugin
-``simulated``, the measurement flag ``simulated`` and ``metrics.simulated = true``; its
-company row has ``data.simulated = true``. Same seed, same data (ids included).
+show the exclusion rule at work. Every simulated probe has source ``simulated`` (reports
+leave it out unless asked), campaign ``simulated``, plugin ``simulated``, the measurement
+flag ``simulated`` and ``metrics.simulated = true``; its company row has
+``data.simulated = true``. Same seed, same data (ids included).
 
-Simplification: local time uses each zone's standard UTC offset (no DST).
+Business time uses each company's real calendar, built by ``config.Company`` and
+``hours.BusinessCalendar`` exactly as for real companies (DST, public holidays of its
+country): its open intervals over the simulated span are taken once from
+``BusinessCalendar.intervals`` and searched vectorised, so every ``wait_bh_s`` equals
+``calendar.business_seconds(start, answer)``. Quarters and months are the local ones.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -34,17 +40,16 @@ import numpy as np
 from .models import format_instant, stable_id, utcnow
 
 SIMULATED = "simulated"
-WEEK = 7 * 86400
-_MONDAY = 4 * 86400  # 1970-01-05 was a Monday; the epoch was a Thursday
 DEADLINE_S = {"phone": 3600.0, "email": 7 * 86400.0, "chat": 1800.0,
               "returns": 30 * 86400.0, "delivery": 21 * 86400.0}
 CHANNELS = ("phone", "email", "chat", "returns", "delivery")
 #: share of companies offering each channel
 _CHANNEL_SHARE = {"phone": 0.85, "email": 0.95, "chat": 0.6, "returns": 0.7, "delivery": 0.7}
 
-_ZONES = [("Europe/Berlin", 1), ("Europe/London", 0), ("Europe/Paris", 1),
-          ("America/New_York", -5), ("America/Chicago", -6), ("America/Los_Angeles", -8),
-          ("Asia/Tokyo", 9), ("Australia/Sydney", 10), ("Europe/Madrid", 1)]
+#: time zone and the country whose public holidays close the company
+_ZONES = [("Europe/Berlin", "DE"), ("Europe/London", "GB"), ("Europe/Paris", "FR"),
+          ("America/New_York", "US"), ("America/Chicago", "US"), ("America/Los_Angeles", "US"),
+          ("Asia/Tokyo", "JP"), ("Australia/Sydney", "AU"), ("Europe/Madrid", "ES")]
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: weekly opening hours, local: name -> {day index: (open hour, close hour)}
 _HOURS = {
@@ -78,7 +83,7 @@ class SimCompany:
     name: str
     industry: str
     timezone: str
-    utc_offset_h: int
+    country: str
     hours: str
     quality: float
     channels: tuple[str, ...]
@@ -92,8 +97,13 @@ class SimCompany:
             "timezone": self.timezone, SIMULATED: True,
             "hours": {_DAYS[d]: [f"{o:02d}:00-{c:02d}:00" if c < 24 else f"{o:02d}:00-24:00"]
                       for d, (o, c) in sorted(week.items())},
+            "holidays": {"country": self.country},
             "channels": {c: {} for c in self.channels},
         }
+
+    def calendar(self):
+        """The company's BusinessCalendar, built as a real company's is."""
+        return _calendar(self.timezone, self.hours, self.country)
 
 
 @dataclass
@@ -127,10 +137,10 @@ def make_companies(count: int, rng: np.random.Generator,
         if slug in seen:
             continue
         seen.add(slug)
-        zone, offset = _ZONES[rng.integers(len(_ZONES))]
+        zone, country = _ZONES[rng.integers(len(_ZONES))]
         channels = tuple(c for c in CHANNELS if rng.random() < _CHANNEL_SHARE[c])
         companies.append(SimCompany(
-            slug=slug, name=name, industry=industry, timezone=zone, utc_offset_h=offset,
+            slug=slug, name=name, industry=industry, timezone=zone, country=country,
             hours=hour_names[rng.choice(len(hour_names), p=[0.35, 0.25, 0.2, 0.1, 0.1])],
             quality=float(rng.normal()), channels=channels or ("email",),
             ack_share=float(rng.uniform(0, 0.9)), has_bot=bool(rng.random() < 0.35),
@@ -138,46 +148,76 @@ def make_companies(count: int, rng: np.random.Generator,
     return companies
 
 
-class _WeekCalendar:
-    """Business seconds for a fixed weekly schedule, vectorised (local = UTC + offset)."""
+@functools.cache
+def _calendar(timezone: str, hours: str, country: str):
+    from .config import Company
 
-    def __init__(self, hours: dict[int, tuple[int, int]]):
-        spans = sorted((d * 86400 + o * 3600, d * 86400 + c * 3600) for d, (o, c) in hours.items())
-        self.starts = np.array([s for s, _ in spans], dtype=float)
-        self.ends = np.array([e for _, e in spans], dtype=float)
+    data = SimCompany("x", "x", "general", timezone, country, hours, 0.0, (), 0.0,
+                      False).as_data()
+    data.pop(SIMULATED)
+    return Company.model_validate(data).calendar()
+
+
+class IntervalCalendar:
+    """A BusinessCalendar's open intervals between two instants, as arrays, so business
+    seconds and their inverse are vectorised (times are epoch seconds, UTC)."""
+
+    def __init__(self, calendar, t0: float, t1: float):
+        from datetime import UTC, datetime
+
+        spans = list(calendar.intervals(datetime.fromtimestamp(t0, UTC),
+                                        datetime.fromtimestamp(t1, UTC)))
+        self.starts = np.array([a.timestamp() for a, _ in spans], dtype=float)
+        self.ends = np.array([b.timestamp() for _, b in spans], dtype=float)
         lengths = self.ends - self.starts
         self.cum_end = np.cumsum(lengths)
         self.cum_start = self.cum_end - lengths
-        self.per_week = float(self.cum_end[-1])
+        self.t0, self.t1 = t0, t1
 
-    def business(self, t_local: np.ndarray) -> np.ndarray:
-        """Business seconds since the (local) epoch week start, F(t)."""
-        shifted = t_local - _MONDAY
-        weeks = np.floor(shifted / WEEK)
-        r = shifted - weeks * WEEK
-        i = np.clip(np.searchsorted(self.ends, r, side="right"), 0, len(self.ends) - 1)
-        inside = np.clip(r - self.starts[i], 0, self.ends[i] - self.starts[i])
-        # before the first span of the week starts, all of earlier spans count: cum_start
-        value = np.where(r >= self.ends[-1], self.per_week, self.cum_start[i] + inside)
-        return weeks * self.per_week + value
+    def business(self, t: np.ndarray) -> np.ndarray:
+        """Business seconds from t0 to t (NaN stays NaN)."""
+        i = np.clip(np.searchsorted(self.starts, t, side="right") - 1, 0, len(self.starts) - 1)
+        inside = np.clip(t - self.starts[i], 0, self.ends[i] - self.starts[i])
+        value = self.cum_start[i] + inside
+        return np.where(t < self.starts[0], 0.0, value)
 
     def instant(self, business: np.ndarray) -> np.ndarray:
-        """The earliest local instant at which F reaches ``business`` (the inverse of F)."""
-        weeks = np.floor(business / self.per_week)
-        r = business - weeks * self.per_week
-        i = np.clip(np.searchsorted(self.cum_end, r, side="right"), 0, len(self.ends) - 1)
-        return weeks * WEEK + _MONDAY + self.starts[i] + (r - self.cum_start[i])
+        """The earliest instant at which ``business`` seconds have passed since t0."""
+        i = np.clip(np.searchsorted(self.cum_end, business, side="left"), 0,
+                    len(self.ends) - 1)
+        return self.starts[i] + (business - self.cum_start[i])
 
 
-def quarter_bounds(quarter: str) -> tuple[float, float]:
-    """Epoch seconds of a quarter's start and end (UTC)."""
-    year, q = int(quarter[:4]), int(quarter[5])
-    start = np.datetime64(f"{year}-{3 * (q - 1) + 1:02d}-01T00:00:00")
-    end_year, end_month = (year + 1, 1) if q == 4 else (year, 3 * q + 1)
-    end = np.datetime64(f"{end_year}-{end_month:02d}-01T00:00:00")
-    epoch = np.datetime64("1970-01-01T00:00:00")
-    return float((start - epoch) / np.timedelta64(1, "s")), float(
-        (end - epoch) / np.timedelta64(1, "s"))
+def _local_bounds(quarter: str, timezone: str) -> tuple[float, float]:
+    """Epoch seconds of a quarter's start and end in a time zone (local midnights)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from .hours import local_to_utc
+    from .periods import shift
+
+    def start_of(q: str) -> float:
+        naive = datetime(int(q[:4]), 3 * (int(q[5]) - 1) + 1, 1)
+        return local_to_utc(naive, ZoneInfo(timezone)).timestamp()
+
+    return start_of(quarter), start_of(shift(quarter, 1))
+
+
+def _local_periods(seconds: np.ndarray, zones: np.ndarray) -> tuple[list[str], list[str]]:
+    """(quarter, month) of each instant in its zone's local time."""
+    from zoneinfo import ZoneInfo
+
+    import pandas as pd
+
+    quarters = np.empty(len(seconds), dtype=object)
+    months = np.empty(len(seconds), dtype=object)
+    for zone in np.unique(zones):
+        sel = zones == zone
+        local = pd.to_datetime(seconds[sel], unit="s", utc=True).tz_convert(ZoneInfo(zone))
+        year, month = local.year.to_numpy(), local.month.to_numpy()
+        quarters[sel] = [f"{y}Q{(m - 1) // 3 + 1}" for y, m in zip(year, month, strict=True)]
+        months[sel] = [f"{y}-{m:02d}" for y, m in zip(year, month, strict=True)]
+    return quarters.tolist(), months.tolist()
 
 
 def _instants(seconds: np.ndarray) -> list[str | None]:
@@ -203,7 +243,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _channel_probes(channel: str, quality: np.ndarray, t0: np.ndarray, t1: np.ndarray,
-                    cal_index: np.ndarray, offsets: np.ndarray, calendars: list[_WeekCalendar],
+                    cal_index: np.ndarray, calendars: list[IntervalCalendar],
                     ack_share: np.ndarray, has_bot: np.ndarray,
                     rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Timings for n probes of one channel. Times are epoch seconds (UTC); NaN = none."""
@@ -215,9 +255,9 @@ def _channel_probes(channel: str, quality: np.ndarray, t0: np.ndarray, t1: np.nd
         if not sel.any():
             continue
         if live:  # shoppers call and chat while the company is open
-            lo = cal.business(t0[sel] + offsets[sel])
-            hi = cal.business(t1[sel] + offsets[sel])
-            start[sel] = cal.instant(rng.uniform(lo, hi)) - offsets[sel]
+            lo = cal.business(t0[sel])
+            hi = cal.business(t1[sel])
+            start[sel] = cal.instant(rng.uniform(lo, hi))
         else:
             start[sel] = rng.uniform(t0[sel], t1[sel])
     first = np.full(n, np.nan)
@@ -255,8 +295,8 @@ def _channel_probes(channel: str, quality: np.ndarray, t0: np.ndarray, t1: np.nd
         for k, cal in enumerate(calendars):
             sel = cal_index == k
             if sel.any():
-                f0 = cal.business(start[sel] + offsets[sel])
-                answer[sel] = cal.instant(f0 + business_wait[sel]) - offsets[sel]
+                f0 = cal.business(start[sel])
+                answer[sel] = cal.instant(f0 + business_wait[sel])
         ignored = rng.random(n) < 0.03 + 0.15 * _sigmoid(-1.5 * quality - 1)
         answer = np.where(ignored | (answer - start > DEADLINE_S["email"]), np.nan, answer)
         first = np.fmin(ack_at, answer)
@@ -289,12 +329,13 @@ def _channel_probes(channel: str, quality: np.ndarray, t0: np.ndarray, t1: np.nd
     for k, cal in enumerate(calendars):
         sel = cal_index == k
         if sel.any():
-            f0 = cal.business(start[sel] + offsets[sel])
-            wait_bh[sel] = cal.business(answer[sel] + offsets[sel]) - f0
-            first_bh[sel] = cal.business(first[sel] + offsets[sel]) - f0
-    if live:  # a caller on hold or a chat in a queue is waiting whatever the hours say
-        wait_bh = answer - start
-        first_bh = first - start
+            f0 = cal.business(start[sel])
+            wait_bh[sel] = cal.business(answer[sel]) - f0
+            first_bh[sel] = cal.business(first[sel]) - f0
+    # the same rule as real measurements (measure.elapsed): business seconds between the two
+    # instants, so a call that runs past closing time counts only the open part
+    wait_bh = np.where(np.isnan(answer), np.nan, wait_bh)
+    first_bh = np.where(np.isnan(first), np.nan, first_bh)
     return {"start": start, "first": first, "answer": answer, "human": human,
             "outcome": outcome, "wait_bh": wait_bh, "first_bh": first_bh}
 
@@ -310,7 +351,7 @@ def simulate(store, *, companies: int = 500, quarters: int = 4, end_quarter: str
     import time
 
     from .errors import ConfigError
-    from .rank import shift_quarter
+    from .periods import shift
     from .slices import read_slices
 
     began = time.perf_counter()
@@ -324,7 +365,7 @@ def simulate(store, *, companies: int = 500, quarters: int = 4, end_quarter: str
     taken = {r[0] for r in conn.execute(
         "SELECT slug FROM companies WHERE json_extract(data, '$.simulated') IS NOT 1")}
     firms = make_companies(companies, rng, taken)
-    quarter_list = [shift_quarter(end_quarter, -k) for k in range(quarters - 1, -1, -1)]
+    quarter_list = [shift(end_quarter, -k) for k in range(quarters - 1, -1, -1)]
 
     # quality: persistent per company, drifting per quarter, with a per-channel accent
     base = np.array([f.quality for f in firms])
@@ -358,8 +399,15 @@ def simulate(store, *, companies: int = 500, quarters: int = 4, end_quarter: str
 
 def _fill(store, conn, firms, groups, sizes, quarter_list, base, drift, accent, rng, now,
           totals, replace) -> None:
-    hour_names = list(_HOURS)
-    calendars = [_WeekCalendar(_HOURS[h]) for h in hour_names]
+    keys = sorted({(f.timezone, f.hours, f.country) for f in firms})
+    key_index = {k: i for i, k in enumerate(keys)}
+    firm_cal = np.array([key_index[(f.timezone, f.hours, f.country)] for f in firms])
+    # local quarter bounds per (zone, quarter); intervals cover them plus the longest deadline
+    bounds_by_zone = {z: np.array([_local_bounds(q, z) for q in quarter_list])
+                      for z in {k[0] for k in keys}}
+    span0 = min(b[0, 0] for b in bounds_by_zone.values()) - 2 * 86400
+    span1 = max(b[-1, 1] for b in bounds_by_zone.values()) + max(DEADLINE_S.values()) + 30 * 86400
+    calendars = [IntervalCalendar(_calendar(*k), span0, span1) for k in keys]
     with store.transaction():
         if replace:
             _delete_simulated(conn)
@@ -377,20 +425,22 @@ def _fill(store, conn, firms, groups, sizes, quarter_list, base, drift, accent, 
             counts = sizes[chosen]
             q_idx = np.repeat([groups[i][0] for i in chosen], counts)
             c_idx = np.repeat([groups[i][1] for i in chosen], counts)
-            bounds = np.array([quarter_bounds(q) for q in quarter_list])
+            zones = np.array([firms[c].timezone for c in c_idx], dtype=object)
+            t0, t1 = np.empty(len(c_idx)), np.empty(len(c_idx))
+            for zone, bounds in bounds_by_zone.items():
+                sel = zones == zone
+                t0[sel], t1[sel] = bounds[q_idx[sel], 0], bounds[q_idx[sel], 1]
             # history, not prophecy: the current quarter is filled only up to now
             now_s = time.time()
-            bounds[:, 1] = np.where(bounds[:, 0] < now_s, np.minimum(bounds[:, 1], now_s),
-                                    bounds[:, 1])
+            t1 = np.where(t0 < now_s, np.minimum(t1, now_s), t1)
             quality = 0.8 * (base[c_idx] + drift[q_idx, c_idx]) + accent[channel][c_idx]
             sim = _channel_probes(
-                channel, quality, bounds[q_idx, 0], bounds[q_idx, 1],
-                np.array([hour_names.index(firms[c].hours) for c in c_idx], dtype=np.int64),
-                np.array([firms[c].utc_offset_h * 3600.0 for c in c_idx]), calendars,
+                channel, quality, t0, t1, firm_cal[c_idx], calendars,
                 np.array([firms[c].ack_share for c in c_idx]),
                 np.array([firms[c].has_bot for c in c_idx]), rng)
+            local_quarters, local_months = _local_periods(sim["start"], zones)
             written = _write(conn, channel, sim, [firms[c].slug for c in c_idx],
-                             [quarter_list[q] for q in q_idx], rng, now)
+                             local_quarters, local_months, rng, now)
             for key, value in written.items():
                 totals[key] += value
 
@@ -404,7 +454,8 @@ def _delete_simulated(conn) -> None:
 
 
 def _write(conn, channel: str, sim: dict[str, np.ndarray], companies: Sequence[str],
-           quarters: Sequence[str], rng: np.random.Generator, now: str) -> dict[str, int]:
+           quarters: Sequence[str], months: Sequence[str], rng: np.random.Generator,
+           now: str) -> dict[str, int]:
     n = len(companies)
     ids = _ids(rng, n)
     # inserting in key order appends to the primary-key b-trees instead of splitting pages
@@ -412,6 +463,7 @@ def _write(conn, channel: str, sim: dict[str, np.ndarray], companies: Sequence[s
     ids = [ids[i] for i in order]
     companies = [companies[i] for i in order]
     quarters = [quarters[i] for i in order]
+    months = [months[i] for i in order]
     sim = {k: v[order] for k, v in sim.items()}
     start, first, answer = sim["start"], sim["first"], sim["answer"]
     deadline = start + DEADLINE_S[channel]
@@ -430,9 +482,9 @@ def _write(conn, channel: str, sim: dict[str, np.ndarray], companies: Sequence[s
     conn.executemany(
         "INSERT INTO probes (id, campaign, company, channel, plugin, scenario, shopper, status, "
         "outcome, outcome_reason, due_at, deadline_at, started_at, finished_at, token, state, "
-        "attempts, created_at, updated_at) "
+        "attempts, created_at, updated_at, source) "
         "VALUES (?, 'simulated', ?, ?, 'simulated', NULL, NULL, 'done', ?, ?, ?, ?, ?, ?, NULL, "
-        "'{}', 1, ?, ?)",
+        "'{}', 1, ?, ?, 'simulated')",
         [(ids[i], companies[i], channel, outcome[i],
           "simulated failure on our side" if outcome[i] == "failed" else None,
           start_s[i], deadline_s[i], start_s[i], finished_s[i], start_s[i], now)
@@ -451,9 +503,9 @@ def _write(conn, channel: str, sim: dict[str, np.ndarray], companies: Sequence[s
     conn.executemany(
         "INSERT INTO measurements (probe_id, company, campaign, channel, quarter, outcome, "
         "started_at, wait_s, wait_bh_s, first_response_s, first_response_bh_s, "
-        "answered_by_human, metrics, flags, computed_at) "
-        "VALUES (?, ?, 'simulated', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "answered_by_human, metrics, flags, computed_at, month, source) "
+        "VALUES (?, ?, 'simulated', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'simulated')",
         [(ids[i], companies[i], channel, quarters[i], outcome[i], start_s[i], clean(wait[i]),
           clean(wait_bh[i]), clean(first_wait[i]), clean(first_bh[i]), int(human[i]),
-          metrics, flags, now) for i in range(n)])
+          metrics, flags, now, months[i]) for i in range(n)])
     return {"probes": n, "events": len(events), "measurements": n}

@@ -12,9 +12,10 @@ slices are rebuilt from ``measurements`` when read; where the database cannot be
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,7 +31,13 @@ _FLAGS_SQL = (
 )
 _FLOATS = ("wait_s", "wait_bh_s", "first_response_s")
 _KEY = ("quarter", "channel", "company")
-_CACHE_COLUMNS = (*_KEY, "version", "rows", "first_started", "last_started", "flags", *_FLOATS)
+_CACHE_COLUMNS = (*_KEY, "version", "rows", "first_started", "last_started", "flags", *_FLOATS,
+                  "month", "source", "sources")
+#: month 1-12 of the local start (UTC where a row has none), and the provenance label:
+#: the source, plus '@' and the merge batch for merged rows (see svcbench.provenance)
+_MONTH_SQL = ("COALESCE(CAST(substr(month, 6, 2) AS INTEGER), "
+              "CAST(substr(started_at, 6, 2) AS INTEGER))")
+_SOURCE_SQL = "COALESCE(source, 'live') || COALESCE('@' || merge_batch, '')"
 #: rows per fetchmany: bounds the Python row tuples alive at once (a few tens of MB)
 _FETCH_ROWS = 50_000
 #: up to this many stale slices are read one index range each; more, in one pass
@@ -46,7 +53,8 @@ class Slice:
     """One company's measurements in one quarter and channel, as columns.
 
     Durations are float64 with NaN for none; ``first_started``/``last_started`` are the
-    earliest and latest ``started_at`` (ISO text), None for an empty slice.
+    earliest and latest ``started_at`` (ISO text), None for an empty slice. ``month`` is each
+    row's local month (1-12); ``source`` indexes ``sources``, the slice's provenance labels.
     """
 
     quarter: str
@@ -58,6 +66,9 @@ class Slice:
     first_response_s: np.ndarray
     first_started: str | None
     last_started: str | None
+    month: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.uint8))
+    source: np.ndarray = field(default_factory=lambda: np.array([], dtype="<u2"))
+    sources: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.flags)
@@ -109,9 +120,11 @@ def _read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _unpack(row: Sequence) -> Slice:
-    quarter, channel, company, _, _, first, last, flags, *floats = row
+    quarter, channel, company, _, _, first, last, flags, *floats, month, source, sources = row
     return Slice(quarter, channel, company, np.frombuffer(flags, np.uint8),
-                 *(np.frombuffer(blob, "<f8") for blob in floats), first, last)
+                 *(np.frombuffer(blob, "<f8") for blob in floats), first, last,
+                 np.frombuffer(month, np.uint8), np.frombuffer(source, "<u2"),
+                 json.loads(sources))
 
 
 def _build(conn: sqlite3.Connection, keys: Sequence[Key]) -> dict[Key, Slice]:
@@ -125,7 +138,8 @@ def _build(conn: sqlite3.Connection, keys: Sequence[Key]) -> dict[Key, Slice]:
     parts: dict[Key, list[tuple]] = {}
     for where, params in queries:
         cursor = conn.execute(
-            f"SELECT {', '.join(_KEY)}, {_FLAGS_SQL}, {', '.join(_FLOATS)}, started_at "
+            f"SELECT {', '.join(_KEY)}, {_FLAGS_SQL}, {', '.join(_FLOATS)}, {_MONTH_SQL}, "
+            f"{_SOURCE_SQL}, started_at "
             f"FROM measurements INDEXED BY measurements_slice{where} "
             f"ORDER BY {', '.join(_KEY)}", params)
         while rows := cursor.fetchmany(_FETCH_ROWS):
@@ -137,15 +151,17 @@ def _build(conn: sqlite3.Connection, keys: Sequence[Key]) -> dict[Key, Slice]:
         if not pieces:
             built[key] = Slice(*key, *empty, None, None)
             continue
-        columns = [np.concatenate([p[i] for p in pieces]) for i in range(1 + len(_FLOATS))]
-        built[key] = Slice(*key, *columns, min(p[-2] for p in pieces),
-                           max(p[-1] for p in pieces))
+        columns = [np.concatenate([p[i] for p in pieces]) for i in range(2 + len(_FLOATS))]
+        sources, codes = _slice_sources([p[2 + len(_FLOATS)] for p in pieces])
+        built[key] = Slice(*key, *columns[:-1], min(p[-2] for p in pieces),
+                           max(p[-1] for p in pieces), columns[-1].astype(np.uint8),
+                           codes, sources)
     return built
 
 
 def _split_runs(rows: list[tuple], parts: dict[Key, list[tuple]]) -> None:
     """Rows ordered by slice key -> (flags, floats..., first, last started) per key run."""
-    quarter, channel, company, flags, *floats, started = zip(*rows, strict=True)
+    quarter, channel, company, flags, *floats, month, source, started = zip(*rows, strict=True)
     texts = [np.array(column, dtype=object) for column in (quarter, channel, company)]
     changed = np.zeros(len(rows) - 1, dtype=bool)
     for column in texts:
@@ -153,10 +169,29 @@ def _split_runs(rows: list[tuple], parts: dict[Key, list[tuple]]) -> None:
     bounds = [0, *(np.flatnonzero(changed) + 1).tolist(), len(rows)]
     flag_array = np.array(flags, dtype=np.uint8)
     float_arrays = [np.array(values, dtype="<f8") for values in floats]  # None becomes NaN
+    month_array = np.array(month, dtype=np.uint8)
+    # labels are few: codes into this chunk's distinct labels, by hashing (not sorting)
+    import pandas as pd
+
+    source_codes, source_labels = pd.factorize(np.array(source, dtype=object))
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         run = started[start:end]
         parts.setdefault((quarter[start], channel[start], company[start]), []).append((
-            flag_array[start:end], *(a[start:end] for a in float_arrays), min(run), max(run)))
+            flag_array[start:end], *(a[start:end] for a in float_arrays),
+            month_array[start:end], (source_codes[start:end], source_labels), min(run),
+            max(run)))
+
+
+def _slice_sources(pieces: list[tuple[np.ndarray, Sequence[str]]]) -> tuple[list[str],
+                                                                             np.ndarray]:
+    """One slice's labels (sorted) and uint16 codes from its pieces' chunk codes."""
+    if len(pieces) == 1 and len(pieces[0][1]) == 1:  # the usual case: one source
+        return [str(pieces[0][1][0])], np.zeros(len(pieces[0][0]), dtype="<u2")
+    labels = sorted({str(chunk[c]) for codes, chunk in pieces for c in np.unique(codes)})
+    index = {label: i for i, label in enumerate(labels)}
+    out = [np.array([index[str(x)] for x in chunk], dtype="<u2")[codes]
+           for codes, chunk in pieces]
+    return labels, np.concatenate(out)
 
 
 def _keep(conn: sqlite3.Connection, built: dict[Key, Slice], versions: dict[Key, int]) -> None:
@@ -165,7 +200,8 @@ def _keep(conn: sqlite3.Connection, built: dict[Key, Slice], versions: dict[Key,
     if not built or conn.in_transaction:
         return
     rows = [(*key, versions[key], len(s), s.first_started, s.last_started, s.flags.tobytes(),
-             *(getattr(s, name).tobytes() for name in _FLOATS))
+             *(getattr(s, name).tobytes() for name in _FLOATS), s.month.tobytes(),
+             s.source.tobytes(), json.dumps(s.sources))
             for key, s in built.items()]
     wait = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute(f"PRAGMA busy_timeout = {min(wait, _KEEP_WAIT_MS)}")

@@ -44,6 +44,8 @@ class Workspace:
         if self.read_only and not writable(path):
             return Store(path, migrations=plugin_migrations(), read_only=True)
         store = Store(path, migrations=plugin_migrations())
+        if self.config.settings.region:
+            store.region = self.config.settings.region
         store.sync_companies(self.config.companies.values())
         store.sync_campaigns(self.config.campaigns.values())
         return store

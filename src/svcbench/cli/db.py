@@ -1,4 +1,5 @@
-"""Commands: db merge (combine shoppers' databases), db recompute, db info."""
+"""Commands: db merge / unmerge / batches (combine shoppers' databases, undo a merge),
+db recompute, db info."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import typer
 
-from ..render.safe import markup
+from ..render.safe import markup, plain
 from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
 
@@ -19,40 +20,144 @@ app.add_typer(db_app, name="db")
 @db_app.command("merge")
 def merge(
     other: Path = typer.Argument(..., help="Another svcbench database (e.g. a shopper's)."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Show what would be added; change nothing."),
+    allow_unknown_companies: bool = typer.Option(
+        False, "--allow-unknown-companies",
+        help="Merge probes of companies this workspace's config does not define (without it "
+        "you are asked, or, not on a terminal, the merge is refused)."),
     workspace: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Copy another database's probes, events and results into this workspace's database.
 
     Safe to repeat: merging the same file again adds nothing, and merging several shoppers'
-    files in any order gives the same result. Measurements of the finished probes that came
-    in are derived again with this workspace's rules.
+    files in any order gives the same result. What it adds is one merge batch (`db batches`),
+    which `db unmerge BATCH` removes again. Probes keep their source, so a demo database's
+    simulated probes stay out of reports unless --include-simulated. Measurements of the
+    finished probes that came in are derived again with this workspace's rules.
     """
+    import sys
+
     from ..errors import SvcbenchError
     from ..lifecycle import recompute
+    from ..store._store import MergeResult
 
     ws = open_workspace(workspace)
+    preview = MergeResult()
+    ws.store.merge(other, dry_run=True, result=preview)
+    unknown = [c for c in preview.companies if c not in ws.config.companies]
+    if dry_run:
+        _print_merge(preview, unknown, as_json)
+        return
+    if unknown and not allow_unknown_companies:
+        listed = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5
+                                           else "")
+        message = (f"{other} has probes of {len(unknown)} companies not in this workspace's "
+                   f"config ({listed})")
+        if not (sys.stdin.isatty() and not as_json):
+            fail(f"{message}; nothing was merged (pass --allow-unknown-companies to merge "
+                 "them, or --dry-run to see what would be added)")
+        console().print(markup("[yellow]Warning:[/yellow] {}; they would rank beside yours.",
+                               message))
+        if not typer.confirm("Merge them anyway?", default=False):
+            fail("nothing was merged", code=1)
     touched: set[str] = set()
-    counts = ws.store.merge(other, touched=touched)
+    result = MergeResult()
+    ws.store.merge(other, touched=touched, result=result)
+    if result.batch and unknown:
+        ws.store.record_unknown_companies(result.batch, unknown)
     try:
         recomputed = recompute(ws.store, ws.config, touched) if touched else 0
     except SvcbenchError as exc:
-        fail(f"merged {sum(counts.values())} new rows from {other}, but measuring them failed: "
-             f"{exc} (fix it, then run 'svcbench db recompute')", code=exc.exit_code)
-    result = {"merged": str(other), "into": str(ws.store.path), "new_rows": counts,
-              "probes_changed": len(touched), "recomputed": recomputed}
+        fail(f"merged {sum(result.counts.values())} new rows from {other}, but measuring them "
+             f"failed: {exc} (fix it, then run 'svcbench db recompute')", code=exc.exit_code)
+    _print_merge(result, unknown, as_json, into=str(ws.store.path), recomputed=recomputed)
+
+
+def _print_merge(result: Any, unknown: list[str], as_json: bool, *, into: str | None = None,
+                 recomputed: int = 0) -> None:
+    data = {"merged": result.file, "into": into, "dry_run": result.dry_run,
+            "batch": result.batch, "new_rows": result.counts,
+            "new_probes_by_source": result.new_probes_by_source,
+            "companies": result.companies, "unknown_companies": unknown,
+            "probes_changed": len(result.touched), "recomputed": recomputed}
     if as_json:
-        print_json(result)
+        print_json(data)
         return
     from rich.table import Table
 
     out = console()
-    out.print(markup("Merged [bold]{}[/bold] into {}", other, ws.store.path))
+    verb = "Would merge" if result.dry_run else "Merged"
+    out.print(plain(f"{verb} {result.file}" + (f" into {into}" if into else "")))
     table = Table("table", "new rows", box=None, pad_edge=False)
-    for name, number in counts.items():
+    for name, number in result.counts.items():
         table.add_row(name, str(number))
     out.print(table)
-    out.print(f"{len(touched)} probes changed; {recomputed} measurements recomputed")
+    if result.new_probes_by_source:
+        out.print("new probes by source: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(result.new_probes_by_source.items())))
+    if unknown:
+        out.print(plain(f"{len(unknown)} companies not in the config: " + ", ".join(unknown)))
+    if result.dry_run:
+        out.print("Dry run: nothing was changed.")
+        return
+    if result.batch:
+        out.print(f"Merge batch {result.batch} (undo with: svcbench db unmerge "
+                  f"{result.batch[:8]})")
+    else:
+        out.print("Nothing new: no batch recorded.")
+    out.print(f"{len(result.touched)} probes changed; {recomputed} measurements recomputed")
+
+
+@db_app.command("unmerge")
+def unmerge(
+    batch: str = typer.Argument(..., help="The merge batch id (or its first 4+ characters)."),
+    workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove everything one merge batch added (its probes, events and company rows)."""
+    from ..errors import StoreError
+    from ..lifecycle import recompute
+
+    ws = open_workspace(workspace)
+    try:
+        result = ws.store.unmerge(batch)
+    except StoreError as exc:
+        fail(str(exc))
+    recomputed = recompute(ws.store, ws.config, result["recompute"]) if result["recompute"] \
+        else 0
+    result["recomputed"] = recomputed
+    if as_json:
+        print_json(result)
+        return
+    if result["already_removed"]:
+        console().print(plain(f"Batch {result['batch']} ({result['file']}) was already "
+                             "removed; nothing changed."))
+        return
+    console().print(plain(f"Removed batch {result['batch']} ({result['file']}): "
+                         f"{result['probes']} probes, {result['events']} other events, "
+                         f"{result['companies']} company rows; {recomputed} measurements "
+                         "recomputed"))
+
+
+@db_app.command("batches")
+def batches(workspace: Path | None = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """The merge batches of this database: file, when, what each added, removed or not."""
+    ws = open_workspace(workspace)
+    rows = ws.store.merge_batches()
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("batch", "file", "merged at", "probes", "events", "companies", "unknown",
+                  "removed", box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(row["id"][:8], row["file"], row["merged_at"][:19], str(row["probes"]),
+                      str(row["events"]), str(row["companies"]),
+                      str(len(row["unknown_companies"])), (row["unmerged_at"] or "")[:19])
+    console().print(table if rows else "No merge batches.")
 
 
 @db_app.command("recompute")

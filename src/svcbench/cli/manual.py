@@ -53,6 +53,12 @@ _OPTION_NAMES = {
 }
 
 
+AllowUnlistedOption = typer.Option(
+    False, "--allow-unlisted-channel",
+    help="Accept a company that does not list this channel (e.g. history from before it "
+    "dropped the channel).")
+
+
 def _entry_fail(exc: EntryError) -> NoReturn:
     fail(f"{_OPTION_NAMES.get(exc.field, exc.field)}: {exc.problem}; nothing was written")
 
@@ -109,6 +115,7 @@ def call(
     scenario: str | None = typer.Option(None, "--scenario", help="Scenario id (what you ask)."),
     shopper: str | None = typer.Option(None, "--shopper", help="Shopper id (who calls)."),
     campaign: str | None = typer.Option(None, "--campaign", help="Campaign id."),
+    allow_unlisted_channel: bool = AllowUnlistedOption,
     workspace: Path | None = WorkspaceOption,
 ) -> None:
     """Time a phone call live: a stopwatch in the terminal, one key per thing that happens.
@@ -120,9 +127,17 @@ def call(
     Every key is stored the moment you press it. To record a call afterwards use
     `svcbench log call`.
     """
+    from ..manual_log import EntryError, check_channel
+    from ..models import Channel
+
     ws = open_workspace(workspace)
     target = _company(ws.config, company)
     _check_refs(ws.config, scenario=scenario, shopper=shopper, campaign=campaign)
+    if not allow_unlisted_channel:
+        try:
+            check_channel(target, Channel.PHONE)
+        except EntryError as exc:
+            _entry_fail(exc)
     if not sys.stdin.isatty():
         fail("stdin is not a terminal: `svcbench call` reads single key presses; to record a "
              "call afterwards use `svcbench log call`")
@@ -221,7 +236,7 @@ def _run_stopwatch(ws: Workspace, company: Company, *, scenario: str | None,
                 id=watch.probe_id, company=company.id, channel=Channel.PHONE,
                 plugin=plugin_for(company, Channel.PHONE), campaign=campaign, scenario=scenario,
                 shopper=shopper, status=ProbeStatus.RUNNING, started_at=events[0].at,
-                state={"recorded_with": "svcbench call"},
+                state={"recorded_with": "svcbench call"}, source="manual",
             )
             store.add_probe(probe, events)
         else:
@@ -366,12 +381,14 @@ def _seconds(text: str | None, option: str) -> float | None:
         fail(f"{option}: {exc.problem}; nothing was written")
 
 
-def _save_new(ws: Workspace, entry, as_json: bool, what: str) -> None:
+def _save_new(ws: Workspace, entry, as_json: bool, what: str,
+              allow_unlisted_channel: bool = False) -> None:
     from ..manual_log import EntryError, plan, save
     from ..models import new_id
 
     try:
-        planned = plan(entry, ws.config, new_id(), state={"recorded_with": "svcbench log"})
+        planned = plan(entry, ws.config, new_id(), state={"recorded_with": "svcbench log"},
+                       allow_unlisted_channel=allow_unlisted_channel)
     except EntryError as exc:
         _entry_fail(exc)
     save(ws.store, ws.config, [planned])
@@ -401,6 +418,7 @@ def log_call(
     shopper: str | None = typer.Option(None, "--shopper", help="Shopper id."),
     campaign: str | None = typer.Option(None, "--campaign", help="Campaign id."),
     note: str | None = typer.Option(None, "--note", help="Free text kept with the call."),
+    allow_unlisted_channel: bool = AllowUnlistedOption,
     as_json: bool = JsonOption,
     workspace: Path | None = WorkspaceOption,
 ) -> None:
@@ -420,7 +438,7 @@ def log_call(
         wait_announced_s=_seconds(wait_announced, "--wait-announced"),
         scenario=scenario, shopper=shopper, campaign=campaign, note=note,
     )
-    _save_new(ws, entry, as_json, "phone call")
+    _save_new(ws, entry, as_json, "phone call", allow_unlisted_channel)
 
 
 def _open_probe(ws: Workspace, probe_ref: str, company: Company, channel) -> Probe:
@@ -462,6 +480,7 @@ def log_return(
     shopper: str | None = typer.Option(None, "--shopper", help="Shopper id."),
     campaign: str | None = typer.Option(None, "--campaign", help="Campaign id."),
     note: str | None = typer.Option(None, "--note", help="Free text kept with the return."),
+    allow_unlisted_channel: bool = AllowUnlistedOption,
     as_json: bool = JsonOption,
     workspace: Path | None = WorkspaceOption,
 ) -> None:
@@ -486,7 +505,8 @@ def log_return(
     if requested is None:
         fail("--requested is required for a new return (or give --probe ID to complete one)")
     _save_new(ws, ReturnCase(target.id, **dates, amount=amount, scenario=scenario,
-                             shopper=shopper, campaign=campaign, note=note), as_json, "return")
+                             shopper=shopper, campaign=campaign, note=note), as_json, "return",
+              allow_unlisted_channel)
 
 
 @log_app.command("delivery")
@@ -504,6 +524,7 @@ def log_delivery(
     shopper: str | None = typer.Option(None, "--shopper", help="Shopper id."),
     campaign: str | None = typer.Option(None, "--campaign", help="Campaign id."),
     note: str | None = typer.Option(None, "--note", help="Free text kept with the order."),
+    allow_unlisted_channel: bool = AllowUnlistedOption,
     as_json: bool = JsonOption,
     workspace: Path | None = WorkspaceOption,
 ) -> None:
@@ -524,7 +545,8 @@ def log_delivery(
     if placed is None:
         fail("--placed is required for a new delivery (or give --probe ID to complete one)")
     _save_new(ws, DeliveryOrder(target.id, **dates, scenario=scenario, shopper=shopper,
-                                campaign=campaign, note=note), as_json, "delivery")
+                                campaign=campaign, note=note), as_json, "delivery",
+              allow_unlisted_channel)
 
 
 @log_app.command("open")
@@ -577,6 +599,7 @@ def import_csv_command(
     file: Path = typer.Argument(..., help="The CSV file (UTF-8, header row).", dir_okay=True),
     channel: str = typer.Option(..., "--channel", help="phone, returns or delivery."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check every row; write nothing."),
+    allow_unlisted_channel: bool = AllowUnlistedOption,
     as_json: bool = JsonOption,
     workspace: Path | None = WorkspaceOption,
 ) -> None:
@@ -605,7 +628,8 @@ def import_csv_command(
         fail(f"--channel: {channel!r} cannot be imported from CSV (use phone, returns or "
              "delivery)")
     ws = open_workspace(workspace)
-    result = import_csv(ws.store, ws.config, file, Channel(channel.lower()), dry_run=dry_run)
+    result = import_csv(ws.store, ws.config, file, Channel(channel.lower()), dry_run=dry_run,
+                        allow_unlisted_channel=allow_unlisted_channel)
     summary = result.summary()
     for error in result.errors:
         sys.stderr.write(f"svcbench: error: {file}: {error}\n")

@@ -1,4 +1,5 @@
-"""Commands: report (quarterly rankings in the terminal, CSV, JSON, HTML) and simulate."""
+"""Commands: report (quarterly or monthly rankings in the terminal, CSV, JSON, HTML) and
+simulate."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ CHANNELS = ("phone", "email", "form", "chat", "returns", "delivery")
 def report(
     quarter: str = typer.Option(None, "--quarter", "-q",
                                 help="Quarter like 2026Q4 (default: the latest with data)."),
+    period: str = typer.Option(None, "--period", "-p",
+                               help="Quarter (2026Q4) or month (2026-11); months and quarters "
+                               "by the companies' local time."),
+    include_simulated: bool = typer.Option(
+        False, "--include-simulated",
+        help="Also rank simulated probes (left out by default; marked in every format)."),
+    seals: bool = typer.Option(False, "--seals",
+                               help="Show seal bands beside scores (Elite 90-100, Excellent "
+                               "80-89, Approved 70-79)."),
     channel: list[str] = typer.Option(
         None, "--channel", "-c", help="Channel to rank (repeatable; default: all with data): "
         "phone, email, chat, returns, delivery."),
@@ -38,10 +48,13 @@ def report(
         help="Channels a company must be ranked in for the overall ranking (default 2)."),
     workspace: Path = WorkspaceOption,
 ) -> None:
-    """Quarterly rankings per channel and overall, with confidence and movement."""
+    """Rankings per channel and overall for a quarter or a month, with confidence, ties,
+    movement, streaks and sources."""
     formats = _check_choices(format or ["table"], FORMATS, "--format")
     channels = _check_choices(channel or [], CHANNELS, "--channel")
     wanted_quarter = None
+    if quarter is not None and period is not None:
+        fail("--period: give --period or --quarter, not both")
     if quarter is not None:
         from ..rank import parse_quarter
 
@@ -49,11 +62,19 @@ def report(
             wanted_quarter = parse_quarter(quarter)
         except ValueError as exc:
             fail(f"--quarter: {exc}")
+    if period is not None:
+        from ..periods import parse_period
+
+        try:
+            wanted_quarter = parse_period(period)
+        except ValueError as exc:
+            fail(f"--period: {exc}")
     if limit < 0:
         fail("--limit: must be 0 (all) or more")
 
     from ..errors import ConfigError
-    from ..rank import build_report, load_frame, previous_quarter, quarters_with_data
+    from ..periods import is_month, quarter_of_period
+    from ..rank import build_report, history_quarters, load_frame, quarters_with_data
 
     ws = open_workspace(workspace, read_only=True)
     try:
@@ -63,29 +84,40 @@ def report(
             fail("no measurements yet: run probes, import results, or `svcbench simulate`",
                  code=1)
         wanted_quarter = wanted_quarter or available[-1]
-        if wanted_quarter not in available:
-            fail(f"--quarter: no measurements for {wanted_quarter} "
+        if quarter_of_period(wanted_quarter) not in available:
+            option = "--period" if period is not None else "--quarter"
+            fail(f"{option}: no measurements for {wanted_quarter} "
                  f"(quarters with data: {', '.join(available)})")
         names = store.company_names()
         unknown = [c for c in company or [] if c not in names]
         if unknown:
             fail(f"--company: unknown company {unknown[0]!r}")
-        frame = load_frame(store.conn, quarters=[wanted_quarter, previous_quarter(wanted_quarter)],
+        frame = load_frame(store.conn, quarters=history_quarters(wanted_quarter),
                            channels=channels or None)
-        present = {c for q, c in frame.spans if q == wanted_quarter}
+        simulated = frame.simulated()
+        shown = frame if include_simulated or not simulated.any() else frame.take(~simulated)
+        present = {c for p, c in shown.period_groups(is_month(wanted_quarter))
+                   if p == wanted_quarter}
         selected = [c for c in (channels or CHANNELS) if c in present]
         if not selected:
-            fail(f"no measurements for {', '.join(channels)} in {wanted_quarter}", code=1)
+            everything = {c for p, c in frame.period_groups(is_month(wanted_quarter))
+                          if p == wanted_quarter and c in (channels or CHANNELS)}
+            if everything:
+                fail(f"only simulated measurements in {wanted_quarter}: pass "
+                     "--include-simulated to rank them (they are marked as simulated)", code=1)
+            fail(f"no measurements for {', '.join(channels or CHANNELS)} in {wanted_quarter}",
+                 code=1)
         from ..grading.quality import load_quality_frame
 
-        quality = load_quality_frame(store.conn, ws.config.grading, quarters=[
-            wanted_quarter, previous_quarter(wanted_quarter)])
+        quality = load_quality_frame(store.conn, ws.config.grading,
+                                     quarters=history_quarters(wanted_quarter))
         try:
             result = build_report(
                 frame, quarter=wanted_quarter, channels=selected, targets=ws.config.targets,
                 scoring=ws.config.scoring, business_hours=business_hours, seed=seed,
                 overall_min_channels=overall_min_channels, names=names,
-                industries=store.company_industries(), quality=quality)
+                industries=store.company_industries(), quality=quality,
+                include_simulated=include_simulated, batches=merge_batch_files(store))
         except ValueError as exc:
             raise ConfigError(str(exc), file=str(ws.root / "svcbench.toml"),
                               key="scoring.weights") from None
@@ -98,6 +130,7 @@ def report(
                             for k, v in findings.items()}
             if any(findings.values()):
                 result.sections["chat_service"] = findings
+        result.seals = seals
         if company:
             _keep_companies(result, set(company))
         if "email" in selected:
@@ -143,6 +176,11 @@ def report(
                              f"({exc.strerror}); choose another --output") from None
     for path in written:
         typer.echo(f"wrote {path}")
+
+
+def merge_batch_files(store) -> dict[str, str]:
+    """Merge batch id -> the file it came from."""
+    return {row[0]: row[1] for row in store.conn.execute("SELECT id, file FROM merge_batches")}
 
 
 def _check_choices(values: list[str], allowed: tuple[str, ...], option: str) -> list[str]:

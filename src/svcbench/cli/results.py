@@ -202,8 +202,10 @@ def _awaiting_note(ws, channel) -> None:
 
 
 def render_table(rows: list[dict[str, Any]]) -> None:
+    """Outcomes in the channel's words ('refunded', 'delivered'); --json keeps the codes."""
     from ..render import column_durations
     from ..render.fit import Column, fitted_table, left_out_note
+    from ..render.wording import outcome_label
 
     out = console()
     if not rows:
@@ -223,7 +225,8 @@ def render_table(rows: list[dict[str, Any]]) -> None:
         Column("channel", [r["channel"] for r in rows], justify="left"),
         Column("started (local)", [r["started_local"].replace("T", " ")[:16] for r in rows],
                justify="left"),
-        Column("outcome", [plain(r["outcome"], style.get(r["outcome"], "")) for r in rows],
+        Column("outcome", [plain(outcome_label(r["channel"], r["outcome"]),
+                                  style.get(r["outcome"], "")) for r in rows],
                justify="left"),
         Column("wait", durations("wait_s")),
         Column("wait bh", durations("wait_bh_s"), drop=2),

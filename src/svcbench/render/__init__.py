@@ -13,25 +13,29 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..rank import Report
 
-SCHEMA_VERSION = 1
+#: 2: tie_group replaced by tied_count (ties are pairwise: read them off the rank ranges);
+#: period, headline, simulated_n, seal, streak and newcomer added at the end
+SCHEMA_VERSION = 2
 CHANNEL_ORDER = ("phone", "email", "form", "chat", "returns", "delivery")
 #: shares within targets are exported as within_1..within_N (at least this many columns)
 MIN_TARGET_COLUMNS = 3
 
 RANKING_COLUMNS = [
-    "quarter", "channel", "rank", "rank_low", "rank_high", "tie_group", "company", "name",
+    "quarter", "channel", "rank", "rank_low", "rank_high", "company", "name",
     "industry", "status", "score", "speed", "within_target_score", "n", "excluded",
     "median_s", "median_low_s", "median_high_s", "mean_answered_s", "p90_s",
     "share_answered", "share_human", "share_unanswered", "previous_rank", "rank_change",
-    "movement", "business_hours",
+    "movement", "business_hours", "period", "tied_count", "headline",
+    "simulated_n", "seal", "streak", "newcomer",
 ]
 #: columns added later: after the per-target ones, so existing positions never move
 LATER_RANKING_COLUMNS = ["share_unavailable"]
 OVERALL_COLUMNS = [
-    "quarter", "rank", "rank_low", "rank_high", "tie_group", "company", "name", "industry",
+    "quarter", "rank", "rank_low", "rank_high", "company", "name", "industry",
     "status", "score", "channels_ranked", "top_n_channels", "top_n_summary",
     *[f"score_{c}" for c in CHANNEL_ORDER], *[f"rank_{c}" for c in CHANNEL_ORDER],
-    "previous_rank", "rank_change", "movement",
+    "previous_rank", "rank_change", "movement", "period", "tied_count",
+    "simulated_n", "seal", "streak", "newcomer",
 ]
 
 
@@ -58,19 +62,31 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def quarter_of_report(report: Report) -> str:
+    from ..periods import quarter_of_period
+
+    return quarter_of_period(report.quarter)
+
+
 def ranking_records(report: Report) -> list[dict[str, Any]]:
-    """One record per company per channel (long format), in ranking order per channel."""
+    """One record per company per channel (long format), in ranking order per channel.
+
+    Ties are a count (``tied_count``), not lists of companies: two companies are tied
+    exactly when their ``rank_low``-``rank_high`` ranges overlap, so the ranges already say
+    it for every pair, and lists would grow with the square of the field."""
     from ..grading.quality import quality_record
+    from .wording import headline, seal
 
     k = target_columns(report)
+    quarter = quarter_of_report(report)
     records = []
     for channel in ordered_channels(report):
         ranking = report.channels[channel]
         for row in ranking.rows:
             record = {
-                "quarter": report.quarter, "channel": channel, "rank": row.rank,
+                "quarter": quarter, "channel": channel, "rank": row.rank,
                 "rank_low": row.rank_low, "rank_high": row.rank_high,
-                "tie_group": row.tie_group, "company": row.company, "name": row.name,
+                "company": row.company, "name": row.name,
                 "industry": row.industry, "status": row.status, "score": row.score,
                 "speed": row.speed, "within_target_score": row.within_target_score,
                 "n": row.n, "excluded": row.excluded, "median_s": _round(row.median_s),
@@ -82,6 +98,11 @@ def ranking_records(report: Report) -> list[dict[str, Any]]:
                 "share_unanswered": _share(row.share_unanswered),
                 "previous_rank": row.previous_rank, "rank_change": row.rank_change,
                 "movement": row.movement or None, "business_hours": report.business_hours,
+                "period": report.quarter,
+                "tied_count": len(row.tied_with), "headline": headline(channel, row.median_s),
+                "simulated_n": row.simulated_n,
+                "seal": seal(row.score) if report.seals else None,
+                **_highlight_columns(report, channel, row.company),
             }
             targets = list(row.within)
             for i in range(k):
@@ -96,23 +117,42 @@ def ranking_records(report: Report) -> list[dict[str, Any]]:
 
 
 def overall_records(report: Report) -> list[dict[str, Any]]:
+    from .wording import seal, top_n_summary
+
     records = []
     for row in report.overall:
         record = {
-            "quarter": report.quarter, "rank": row.rank, "rank_low": row.rank_low,
-            "rank_high": row.rank_high, "tie_group": row.tie_group, "company": row.company,
+            "quarter": quarter_of_report(report), "rank": row.rank, "rank_low": row.rank_low,
+            "rank_high": row.rank_high, "company": row.company,
             "name": row.name, "industry": row.industry, "status": row.status,
             "score": row.score, "channels_ranked": row.channels_ranked,
-            "top_n_channels": row.top_n_channels, "top_n_summary": row.top_n_summary,
+            "top_n_channels": row.top_n_channels,
+            "top_n_summary": top_n_summary(row, report.top_n),
         }
         for c in CHANNEL_ORDER:
             record[f"score_{c}"] = row.channel_scores.get(c)
         for c in CHANNEL_ORDER:
             record[f"rank_{c}"] = row.channel_ranks.get(c)
         record.update(previous_rank=row.previous_rank, rank_change=row.rank_change,
-                      movement=row.movement or None)
+                      movement=row.movement or None, period=report.quarter,
+                      tied_count=len(row.tied_with), simulated_n=row.simulated_n,
+                      seal=seal(row.score) if report.seals else None,
+                      **_highlight_columns(report, "overall", row.company))
         records.append(record)
     return records
+
+
+def _highlight_columns(report: Report, key: str, company: str) -> dict[str, Any]:
+    """``streak`` (its streak phrases, '; '-joined, or None) and ``newcomer`` (in the Top N,
+    not in the previous period's)."""
+    from .wording import streak_phrase
+
+    found = report.highlights.get(key)
+    if found is None:
+        return {"streak": None, "newcomer": False}
+    phrases = [streak_phrase(s, monthly=report.monthly, top_n=report.top_n)
+               for s in found.streaks if s.company == company]
+    return {"streak": "; ".join(phrases) or None, "newcomer": company in found.newcomers}
 
 
 def ordered_channels(report: Report) -> list[str]:
@@ -205,7 +245,9 @@ def movement_mark(movement: str | None, change: int | None) -> str:
 
 
 def output_name(report: Report, suffix: str) -> str:
-    return f"rankings-{report.quarter}{suffix}"
+    """'rankings-2026Q4.csv', 'rankings-2026-11.html'; '-incl-simulated' when it has any."""
+    marker = "-incl-simulated" if report.simulated_counted else ""
+    return f"rankings-{report.quarter}{marker}{suffix}"
 
 
 def quality_cells(cell, probed: int) -> tuple[str, str, str]:

@@ -29,8 +29,17 @@ def render_html(report: Report) -> str:
 
     env = Environment(loader=PackageLoader("svcbench", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    from . import wording
+
     env.filters.update(duration=duration, percent=percent, target=target_label)
-    env.globals.update(rank_range=rank_range, movement_mark=movement_mark)
+    env.globals.update(rank_range=rank_range, movement_mark=movement_mark,
+                       headline=wording.headline,
+                       seal=wording.seal, seal_bands=wording.seal_bands,
+                       industry_lines=wording.industry_lines,
+                       highlight_lines=wording.highlight_lines,
+                       top_n_summary=wording.top_n_summary, vocabulary=wording.vocabulary,
+                       source_line=wording.source_line,
+                       simulated_banner=wording.simulated_banner)
     script = _filter_script()
     channels = [
         {"ranking": report.channels[c], "boxes": box_chart(report.channels[c]),

@@ -20,11 +20,27 @@ if TYPE_CHECKING:
 
 
 def report_document(report: Report) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from .wording import (
+        highlight_lines,
+        industry_lines,
+        seal_bands,
+        simulated_banner,
+        source_line,
+    )
+
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": report.generated_at.isoformat(),
         "quarter": report.quarter,
         "previous_quarter": report.previous_quarter,
+        "period": report.quarter,
+        "period_kind": "month" if report.monthly else "quarter",
+        "periods_ranked": report.history,
+        "includes_simulated": bool(report.simulated_counted),
+        "simulated_counted": report.simulated_counted,
+        "notice": simulated_banner(report) or None,
         "business_hours": report.business_hours,
         "first_started": report.first_started,
         "last_started": report.last_started,
@@ -39,6 +55,13 @@ def report_document(report: Report) -> dict[str, Any]:
                                  "unavailable"],
             "excluded_outcomes": ["failed", "cancelled", "blocked"],
             "quality": report.quality,
+            "period_assignment": "by each probe's start in the company's local time zone",
+            "ties": "two companies are tied when their 95% rank intervals overlap",
+            "simulated_included": report.include_simulated,
+            "sources": [{**asdict(s), "file": report.batches.get(s.merge_batch or ""),
+                         "text": source_line(report, s)} for s in report.sources],
+            "seal_bands": [{"name": n, "min": lo, "max": hi} for n, lo, hi in seal_bands()]
+            if report.seals else None,
         },
         "email_replies": report.sections.get("email_replies"),
         "channels": [
@@ -49,7 +72,10 @@ def report_document(report: Report) -> dict[str, Any]:
                 "excluded": report.channels[c].excluded,
                 "first_started": report.channels[c].first_started,
                 "last_started": report.channels[c].last_started,
-                "industry_lines": report.channels[c].industry_lines,
+                "industry_lines": industry_lines(report.channels[c]),
+                "industry_facts": [asdict(f) for f in report.channels[c].industry],
+                "highlights": asdict(report.highlights[c]) if c in report.highlights else None,
+                "highlight_lines": highlight_lines(report, c),
             }
             for c in ordered_channels(report)
         ],
@@ -57,6 +83,7 @@ def report_document(report: Report) -> dict[str, Any]:
         "overall": overall_records(report),
         **({"chat_service": report.sections["chat_service"]}
            if "chat_service" in report.sections else {}),
+        "overall_highlights": highlight_lines(report, "overall"),
     }
 
 

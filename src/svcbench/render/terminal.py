@@ -17,6 +17,15 @@ from . import (
 )
 from .fit import Column, fitted_table, left_out_note
 from .safe import plain
+from .wording import (
+    highlight_lines,
+    industry_lines,
+    seal,
+    simulated_banner,
+    source_line,
+    top_n_summary,
+    vocabulary,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,10 +39,18 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
 
     mode = "business hours" if report.business_hours else "raw clock time"
     console.print(Text(f"Customer-service rankings {report.quarter} ({mode})", style="bold"))
+    banner = simulated_banner(report)
+    if banner:
+        console.print(Text(f"⚠ {banner}", style="bold yellow"))
     if report.first_started:
         console.print(f"Probes started {report.first_started[:10]} to "
                       f"{report.last_started[:10] if report.last_started else ''}; "
                       f"movement against {report.previous_quarter}.")
+    else:
+        console.print(f"Movement against {report.previous_quarter}; periods by the companies' "
+                      "local time.")
+    for source in report.sources:
+        console.print(plain(f"  source: {source_line(report, source)}", style="dim"))
     width = console.width
     for channel in ordered_channels(report):
         ranking = report.channels[channel]
@@ -52,13 +69,15 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
         columns = [
             Column("#", [str(r.rank) if r.rank is not None else "–" for r in shown]),
             Column("range", [rank_range(r.rank_low, r.rank_high) for r in shown], drop=3),
-            Column("company", [plain(r.name) for r in shown], justify="left", wraps=True),
+            Column("company", [_name(r) for r in shown], justify="left", wraps=True),
             Column("n", [str(r.n) for r in shown]),
             Column("median", medians),
             Column("95% CI", cis, drop=5),
             Column("p90", p90s, drop=4),
             *[Column(f"≤{target_label(t)}", [percent(r.within[t]) for r in shown],
                      drop=0 if i == 0 else 6 + i) for i, t in enumerate(ranking.targets)],
+            Column(vocabulary(channel)["answered"], [percent(r.share_answered) for r in shown],
+                   drop=9),
             Column("human", [percent(r.share_human) for r in shown], drop=2),
             # answer quality (svcbench.grading): score (graded of probed), fully, stellar
             *[Column(header, [quality_cells(r.quality, r.n)[i] for r in shown], drop=drop)
@@ -66,6 +85,10 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
                                                    ("stellar", 3)))],
             Column("score", [f"{r.score:.1f}" if r.score is not None
                              else Text(r.status, style="dim") for r in shown]),
+            *([Column("seal", [seal(r.score) for r in shown], justify="left")]
+              if report.seals else []),
+            Column("tied with", [str(len(r.tied_with)) if r.ranked else "" for r in shown],
+                   drop=8),
             Column("move", [movement_mark(r.movement, r.rank_change) for r in shown], drop=1),
         ]
         table, left_out = fitted_table(
@@ -77,29 +100,39 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
             console.print(left_out_note(left_out, width), style="dim")
         if limit > 0 and len(ranking.rows) > limit:
             console.print(f"  … {len(ranking.rows) - limit} more (--limit 0 shows all)")
-        for line in ranking.industry_lines:
-            console.print(Text(f"  • {line}"))
+        for line in [*industry_lines(ranking), *highlight_lines(report, channel)]:
+            console.print(plain(f"  • {line}"))
     if report.quality.get("graded_probes"):
         console.print(Text(quality_line(report.quality), style="dim"))
     if report.overall:
         table = Table(title=f"overall: mean channel score, ranked in ≥ "
                       f"{report.overall_min_channels} channels", title_justify="left")
-        for header in ("#", "range", "company", "score", "channels", "move"):
-            table.add_column(header, justify="left" if header == "company" else "right")
+        headers = ("#", "range", "company", "score", *(("seal",) if report.seals else ()),
+                   "channels", "tied with", "move")
+        for header in headers:
+            table.add_column(header, justify="left" if header in ("company", "seal")
+                             else "right")
         rows = report.overall if limit <= 0 else report.overall[:limit]
         for row in rows:
             table.add_row(
                 str(row.rank) if row.rank is not None else "–",
-                rank_range(row.rank_low, row.rank_high), Text(row.name),
+                rank_range(row.rank_low, row.rank_high), _name(row),
                 f"{row.score:.1f}" if row.score is not None else Text(row.status, style="dim"),
-                row.top_n_summary, movement_mark(row.movement, row.rank_change))
+                *([seal(row.score)] if report.seals else []),
+                top_n_summary(row, report.top_n),
+                str(len(row.tied_with)) if row.ranked else "",
+                movement_mark(row.movement, row.rank_change))
         console.print(table)
         if limit > 0 and len(report.overall) > limit:
             console.print(f"  … {len(report.overall) - limit} more (--limit 0 shows all)")
+        for line in highlight_lines(report, "overall"):
+            console.print(plain(f"  • {line}"))
     if "chat_service" in report.sections:
         print_chat_service(report.sections["chat_service"], console)
     if report.sections.get("email_replies"):
         print_email_replies(report.sections["email_replies"], console)
+    if banner:
+        console.print(Text(f"⚠ {banner}", style="bold yellow"))
 
 
 def print_chat_service(findings: dict, console: Console) -> None:
@@ -136,3 +169,11 @@ def print_email_replies(summary: dict, console: Console) -> None:
                       str(row["missed"]), str(row["open"]),
                       percent(row["kept_share"]) if row["kept_share"] is not None else "–")
     console.print(table)
+
+
+def _name(row):
+    """The company's name as plain text, marked when its row has simulated probes."""
+    name = plain(row.name)
+    if row.simulated_n:
+        name.append(" [sim]", style="yellow")
+    return name

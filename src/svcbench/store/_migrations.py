@@ -344,3 +344,95 @@ def m009_quality_grades(db: sqlite_utils.Database) -> None:
         CREATE INDEX quality_grades_item ON quality_grades (item, kind);
         """
     )
+
+
+#: a probe's source, inferred for rows written before sources were recorded (and for rows
+#: merged in from such a database): the simulator's, a CSV import's, a manual log's, else live
+INFER_SOURCE_SQL = (
+    "CASE WHEN plugin = 'simulated' OR campaign = 'simulated' THEN 'simulated' "
+    "WHEN json_extract(state, '$.imported_from') IS NOT NULL THEN 'csv' "
+    "WHEN plugin IN ('phone', 'returns', 'delivery') THEN 'manual' ELSE 'live' END"
+)
+
+
+def backfill_periods(conn: sqlite3.Connection, where: str = "month IS NULL",
+                     params: tuple = ()) -> int:
+    """Set quarter and month of these measurements from their start in the company's time
+    zone (the companies table's definition; UTC if unknown). Returns rows changed."""
+    import json
+
+    from ..models import parse_instant
+    from ..periods import month_of, quarter_of
+
+    zones = {}
+    for slug, data in conn.execute("SELECT slug, data FROM companies"):
+        try:
+            zones[slug] = json.loads(data).get("timezone") or "UTC"
+        except (ValueError, AttributeError):
+            zones[slug] = "UTC"
+    updates = []
+    for probe_id, company, started, quarter, month in conn.execute(
+            f"SELECT probe_id, company, started_at, quarter, month FROM measurements "
+            f"WHERE {where}", params):
+        at = parse_instant(started)
+        zone = zones.get(company, "UTC")
+        new = (quarter_of(at, zone), month_of(at, zone))
+        if new != (quarter, month):
+            updates.append((*new, probe_id))
+    conn.executemany("UPDATE measurements SET quarter = ?, month = ? WHERE probe_id = ?",
+                     updates)
+    return len(updates)
+
+
+@core
+def m003_provenance_and_local_periods(db: sqlite_utils.Database) -> None:
+    """Provenance on probes (source, source_detail, region, merge_batch) copied onto
+    measurements; merge batches; months; quarters and months in the company's local time.
+
+    The covering slice index grows by month and source, and the packed columns by a month and
+    a source column, so reports can pick months and leave simulated data out without reading
+    ``measurements`` row by row. Existing packed columns are dropped (rebuilt on first read).
+    """
+    run_script(
+        db,
+        f"""
+        ALTER TABLE probes ADD COLUMN source TEXT;
+        ALTER TABLE probes ADD COLUMN source_detail TEXT;
+        ALTER TABLE probes ADD COLUMN region TEXT;
+        ALTER TABLE probes ADD COLUMN merge_batch TEXT;
+        ALTER TABLE events ADD COLUMN merge_batch TEXT;
+        ALTER TABLE companies ADD COLUMN merge_batch TEXT;
+        ALTER TABLE measurements ADD COLUMN month TEXT;
+        ALTER TABLE measurements ADD COLUMN source TEXT;
+        ALTER TABLE measurements ADD COLUMN merge_batch TEXT;
+        UPDATE probes SET source = {INFER_SOURCE_SQL};
+        UPDATE measurements SET source = (SELECT source FROM probes p
+            WHERE p.id = measurements.probe_id);
+        CREATE INDEX probes_merge_batch ON probes (merge_batch) WHERE merge_batch IS NOT NULL;
+        CREATE INDEX events_merge_batch ON events (merge_batch) WHERE merge_batch IS NOT NULL;
+        CREATE TABLE merge_batches (
+            id TEXT PRIMARY KEY,
+            file TEXT NOT NULL,            -- the merged file, as given
+            merged_at TEXT NOT NULL,
+            probes INTEGER NOT NULL,       -- probes this batch added
+            events INTEGER NOT NULL,       -- events it added (to its own probes or others)
+            companies INTEGER NOT NULL,    -- company rows it added
+            unknown_companies TEXT NOT NULL DEFAULT '[]',  -- not in the config when merged
+            unmerged_at TEXT               -- set by `db unmerge`
+        );
+        ALTER TABLE measurement_columns ADD COLUMN month BLOB;      -- uint8 1-12 (local)
+        ALTER TABLE measurement_columns ADD COLUMN source BLOB;     -- uint16 index into sources
+        ALTER TABLE measurement_columns ADD COLUMN sources TEXT;    -- JSON list of labels
+        DELETE FROM measurement_columns;
+        """,
+    )
+    backfill_periods(db.conn, "1")
+    run_script(
+        db,
+        """
+        DROP INDEX measurements_slice;
+        CREATE INDEX measurements_slice ON measurements (quarter, channel, company, outcome,
+            answered_by_human, wait_s, wait_bh_s, first_response_s, started_at, month, source,
+            merge_batch);
+        """,
+    )

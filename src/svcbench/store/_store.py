@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ..models import (
     Probe,
     ProbeStatus,
     format_instant,
+    new_id,
     parse_instant,
     stable_id,
     utcnow,
@@ -38,7 +40,7 @@ BUSY_TIMEOUT_MS = 30_000
 _PROBE_COLUMNS = ("id", "campaign", "company", "channel", "plugin", "scenario", "shopper",
                   "status", "outcome", "outcome_reason", "due_at", "deadline_at",
                   "started_at", "finished_at", "token", "state", "attempts", "created_at",
-                  "updated_at")
+                  "updated_at", "source", "source_detail", "region", "merge_batch")
 _PROBE_TIME_FIELDS = ("due_at", "deadline_at", "started_at", "finished_at", "created_at",
                       "next_attempt_at")
 
@@ -49,6 +51,12 @@ def _dumps(value: Any) -> str:
 
 def _instant(value: datetime | None) -> str | None:
     return format_instant(value) if value is not None else None
+
+
+def _hostname() -> str | None:
+    import socket
+
+    return socket.gethostname() or None
 
 
 def _friendly(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -84,6 +92,8 @@ class Store:
                  read_only: bool = False):
         self.path = Path(path)
         self._depth = 0
+        #: the machine/region label stamped on new probes (Workspace sets the configured one)
+        self.region: str | None = os.environ.get("SVCBENCH_REGION") or _hostname()
         self._durable = False
         self.read_only = read_only
         if read_only:
@@ -282,7 +292,8 @@ class Store:
             str(probe.outcome) if probe.outcome else None, probe.outcome_reason,
             _instant(probe.due_at), _instant(probe.deadline_at), _instant(probe.started_at),
             _instant(probe.finished_at), probe.token, _dumps(probe.state), probe.attempts,
-            format_instant(probe.created_at), now,
+            format_instant(probe.created_at), now, probe.source, probe.source_detail,
+            probe.region, probe.merge_batch,
         )
 
     @classmethod
@@ -302,12 +313,18 @@ class Store:
             deadline_at=times["deadline_at"], started_at=times["started_at"],
             finished_at=times["finished_at"], token=row["token"],
             state=json.loads(row["state"] or "{}"), attempts=row["attempts"],
-            created_at=times["created_at"] or utcnow(),
+            created_at=times["created_at"] or utcnow(), source=row.get("source") or "live",
+            source_detail=row.get("source_detail"), region=row.get("region"),
+            merge_batch=row.get("merge_batch"),
         )
 
     def add_probe(self, probe: Probe, events: Sequence[Event] = (), *,
                   if_absent: bool = False) -> bool:
-        """Insert a probe (and its first events) atomically. Returns False if it existed."""
+        """Insert a probe (and its first events) atomically. Returns False if it existed.
+
+        A probe without a region label gets this store's (``region``)."""
+        if probe.region is None:
+            probe.region = self.region
         with self.transaction():
             inserted = self._insert("probes", self._probe_row(probe),
                                     conflict="IGNORE" if if_absent else "ABORT")
@@ -319,6 +336,10 @@ class Store:
         """Insert many new probes (no events) in one statement; existing ids are kept as they
         are. Returns how many were added."""
         now = format_instant(utcnow())
+        probes = list(probes)
+        for probe in probes:
+            if probe.region is None:
+                probe.region = self.region
         rows = [self._probe_values(p, now) for p in probes]
         if not rows:
             return 0
@@ -465,7 +486,10 @@ class Store:
     # -- measurements and grades ------------------------------------------------------
 
     def save_measurement(self, m: Measurement) -> None:
-        self._insert("measurements", {
+        """Store a measurement; its source and merge batch are copied from its probe."""
+        from ..periods import month_of
+
+        row = {
             "probe_id": m.probe_id, "company": m.company, "campaign": m.campaign,
             "channel": str(m.channel), "quarter": m.quarter, "outcome": str(m.outcome),
             "started_at": format_instant(m.started_at), "wait_s": m.wait_s,
@@ -473,7 +497,19 @@ class Store:
             "first_response_bh_s": m.first_response_bh_s,
             "answered_by_human": int(m.answered_by_human), "metrics": _dumps(m.metrics),
             "flags": _dumps(m.flags), "computed_at": format_instant(utcnow()),
-        }, conflict="REPLACE")
+            "month": m.month or month_of(m.started_at),
+        }
+        columns = ", ".join([*row, "source", "merge_batch"])
+        marks = ", ".join("?" for _ in row)
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    f"INSERT OR REPLACE INTO measurements ({columns}) SELECT {marks}, "
+                    "(SELECT source FROM probes WHERE id = ?), "
+                    "(SELECT merge_batch FROM probes WHERE id = ?)",
+                    (*row.values(), m.probe_id, m.probe_id))
+        except sqlite3.DatabaseError as exc:
+            raise _friendly(exc, self.path) from None
 
     @staticmethod
     def measurement_from_row(row: dict[str, Any]) -> Measurement:
@@ -485,6 +521,7 @@ class Store:
             first_response_bh_s=row["first_response_bh_s"],
             answered_by_human=bool(row["answered_by_human"]),
             metrics=json.loads(row["metrics"]), flags=json.loads(row["flags"]),
+            month=row.get("month"),
         )
 
     def measurements(self, *, company: str | None = None, channel: Channel | None = None,
@@ -521,9 +558,10 @@ class Store:
         self._insert("cursors", {"name": name, "key": key, "value": _dumps(value),
                                  "updated_at": format_instant(utcnow())}, conflict="REPLACE")
 
-    # -- merge ------------------------------------------------------------------------
+    # -- merge ----------------------------------------------------------------------
 
-    def merge(self, other: Path | str, *, touched: set[str] | None = None) -> dict[str, int]:
+    def merge(self, other: Path | str, *, touched: set[str] | None = None,
+              dry_run: bool = False, result: MergeResult | None = None) -> dict[str, int]:
         """Copy another svcbench database's rows into this one; returns new rows per table.
 
         Running it twice adds nothing, and merging two shoppers' files in either order gives
@@ -532,6 +570,11 @@ class Store:
         the later measurement or grade; events are facts and simply add up). Sync cursors
         stay per machine. ``touched`` (if given) receives the ids of probes whose row or
         events changed, whose measurements may need recomputing.
+
+        The probes, events and company rows it adds are tagged with a new merge batch
+        (recorded in ``merge_batches``; none when nothing was added), which
+        :meth:`unmerge` removes again. Probes keep their source (live, manual, csv,
+        simulated). ``dry_run`` does it all and rolls back; ``result`` receives details.
         """
         other = Path(other)
         if not other.is_file():
@@ -543,9 +586,13 @@ class Store:
             self.conn.execute("ATTACH DATABASE ? AS other", (str(other),))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{other}: cannot open ({exc})") from None
+        out = result if result is not None else MergeResult(file=str(other))
+        out.file, out.dry_run = str(other), dry_run
         try:
             with self.transaction() as conn:
                 changed = _changed_probes(conn)
+                batch = new_id()
+                new_probes, new_events, new_companies = _new_keys(conn, tables)
                 counts = {}
                 for table, key, newer in _MERGE_RULES:
                     if table not in tables:
@@ -554,12 +601,136 @@ class Store:
                     _merge_table(conn, table, key, newer)
                     after = conn.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0]
                     counts[table] = after - before
+                _tag_batch(conn, batch, other, new_probes, new_events, new_companies)
+                out.counts = counts
+                out.batch = batch if (new_probes or new_events or new_companies) else None
+                out.new_probes_by_source = dict(conn.execute(
+                    "SELECT source, count(*) FROM main.probes WHERE merge_batch = ? "
+                    "GROUP BY source", (batch,)))
+                out.companies = sorted(r[0] for r in conn.execute(
+                    "SELECT DISTINCT company FROM main.probes WHERE merge_batch = ?", (batch,)))
+                out.touched = set(changed)
+                if dry_run:
+                    raise _Rollback
+        except _Rollback:
+            pass
         finally:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("DETACH DATABASE other")
-        if touched is not None:
-            touched.update(changed)
-        return counts
+        if touched is not None and not dry_run:
+            touched.update(out.touched)
+        return out.counts
+
+    def merge_batches(self) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM merge_batches ORDER BY merged_at, id")
+        return [{**r, "unknown_companies": json.loads(r["unknown_companies"])} for r in rows]
+
+    def record_unknown_companies(self, batch: str, companies: Sequence[str]) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE merge_batches SET unknown_companies = ? WHERE id = ?",
+                         (_dumps(sorted(companies)), batch))
+
+    def unmerge(self, batch: str) -> dict[str, Any]:
+        """Remove what a merge batch added: its probes (with their events, messages,
+        measurements and grades), the events it added to other probes, and the company rows
+        it added that no probe uses any more. Idempotent: a removed batch stays removed.
+
+        ``batch`` is the id or a unique prefix (4+ characters). Returns counts, the batch and
+        ``recompute``: ids of probes that lost events and need measuring again."""
+        rows = [r for r in self.merge_batches()
+                if r["id"] == batch or (len(batch) >= 4 and r["id"].startswith(batch))]
+        if len(rows) != 1:
+            known = ", ".join(r["id"][:8] for r in self.merge_batches()) or "none"
+            problem = "is ambiguous" if rows else "not found"
+            raise StoreError(f"merge batch {batch!r} {problem} (batches: {known})")
+        row = rows[0]
+        out: dict[str, Any] = {"batch": row["id"], "file": row["file"], "probes": 0,
+                               "events": 0, "companies": 0, "recompute": [],
+                               "already_removed": row["unmerged_at"] is not None}
+        if out["already_removed"]:
+            return out
+        ident = row["id"]
+        mine = "SELECT id FROM probes WHERE merge_batch = ?"
+        with self.transaction() as conn:
+            out["recompute"] = sorted(r[0] for r in conn.execute(
+                "SELECT DISTINCT probe_id FROM events WHERE merge_batch = ? AND probe_id NOT IN "
+                f"({mine})", (ident, ident)))
+            for table in ("grades", "measurements", "messages", "events"):
+                conn.execute(f"DELETE FROM {table} WHERE probe_id IN ({mine})", (ident,))
+            out["events"] = conn.execute("DELETE FROM events WHERE merge_batch = ?",
+                                         (ident,)).rowcount
+            out["probes"] = conn.execute("DELETE FROM probes WHERE merge_batch = ?",
+                                         (ident,)).rowcount
+            out["companies"] = conn.execute(
+                "DELETE FROM companies WHERE merge_batch = ? AND slug NOT IN "
+                "(SELECT company FROM probes)", (ident,)).rowcount
+            conn.execute("UPDATE merge_batches SET unmerged_at = ? WHERE id = ?",
+                         (format_instant(utcnow()), ident))
+        return out
+
+
+class _Rollback(Exception):
+    """Ends a dry-run merge's transaction without keeping anything."""
+
+
+@dataclass
+class MergeResult:
+    """What a merge added (or, dry run, would add)."""
+
+    file: str = ""
+    dry_run: bool = False
+    batch: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    new_probes_by_source: dict[str, int] = field(default_factory=dict)
+    #: companies of the probes it added
+    companies: list[str] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+
+
+#: provenance columns the merge sets itself instead of copying
+_NOT_COPIED = {"probes": {"merge_batch"}, "events": {"merge_batch"},
+               "companies": {"merge_batch"}, "measurements": {"source", "merge_batch"}}
+
+
+def _new_keys(conn: sqlite3.Connection, tables: set[str]) -> tuple[int, int, int]:
+    """Remember which probes, events and companies of the attached file are new here."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS merge_new (kind TEXT, id TEXT)")
+    conn.execute("DELETE FROM temp.merge_new")
+    counts = []
+    for kind, table in (("probe", "probes"), ("event", "events"), ("company", "companies")):
+        if table not in tables:
+            counts.append(0)
+            continue
+        counts.append(conn.execute(
+            f"INSERT INTO temp.merge_new SELECT ?, o.id FROM other.{table} o "
+            f"WHERE NOT EXISTS (SELECT 1 FROM main.{table} m WHERE m.id = o.id)",
+            (kind,)).rowcount)
+    return counts[0], counts[1], counts[2]
+
+
+def _tag_batch(conn: sqlite3.Connection, batch: str, other: Path, probes: int, events: int,
+               companies: int) -> None:
+    """Tag the new rows with the batch, fill in what an older file did not record, and
+    record the batch (only if it added anything)."""
+    from ._migrations import INFER_SOURCE_SQL, backfill_periods
+
+    for kind, table in (("probe", "probes"), ("event", "events"), ("company", "companies")):
+        conn.execute(f"UPDATE main.{table} SET merge_batch = ? WHERE id IN "
+                     "(SELECT id FROM temp.merge_new WHERE kind = ?)", (batch, kind))
+    conn.execute(f"UPDATE main.probes SET source = {INFER_SOURCE_SQL} "
+                 "WHERE merge_batch = ? AND source IS NULL", (batch,))
+    conn.execute(
+        "UPDATE main.measurements SET source = p.source, merge_batch = p.merge_batch "
+        "FROM main.probes p WHERE p.id = measurements.probe_id AND "
+        "(measurements.source IS NULL OR measurements.probe_id IN "
+        "(SELECT id FROM temp.merge_new WHERE kind = 'probe'))")
+    backfill_periods(conn)
+    conn.execute("DELETE FROM temp.merge_new")
+    if probes or events or companies:
+        conn.execute(
+            "INSERT INTO main.merge_batches (id, file, merged_at, probes, events, companies) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (batch, str(other), format_instant(utcnow()), probes, events, companies))
 
 
 _STATUS_RANK = ("CASE {t}.status WHEN 'done' THEN 3 WHEN 'running' THEN 2 "
@@ -610,7 +781,7 @@ def _merge_table(conn: sqlite3.Connection, table: str, key: tuple[str, ...],
                  newer: str | None) -> None:
     columns = [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
     theirs = {r[1] for r in conn.execute(f"PRAGMA other.table_info({table})")}
-    shared = [c for c in columns if c in theirs]
+    shared = [c for c in columns if c in theirs and c not in _NOT_COPIED.get(table, ())]
     names = ", ".join(shared)
     if table == "messages":
         # one message stored twice under different ids (same dedupe_key): the smaller id wins
