@@ -222,7 +222,8 @@ def _run_stopwatch(ws: Workspace, company: Company, *, scenario: str | None,
             claimed = store.update_probe(
                 planned.id, expect_status=ProbeStatus.PLANNED, events=events,
                 status=ProbeStatus.RUNNING, started_at=events[0].at, scenario=scenario,
-                shopper=shopper, state={**planned.state, "recorded_with": "svcbench call"})
+                shopper=shopper, state={**planned.state, "recorded_with": "svcbench call"},
+                source="manual")  # planned as a campaign slot, made by a person
             if claimed:
                 probe = store.get_probe(planned.id)
                 return
