@@ -30,10 +30,11 @@ def report_files(tmp_path_factory):
         slug = conn.execute("SELECT slug FROM companies ORDER BY slug LIMIT 1").fetchone()[0]
         conn.execute("UPDATE companies SET name = ? WHERE slug = ?", (LONG_NAME, slug))
     out = root / "reports"
-    done = run_cli("report", "--quarter", "2026Q3", "-f", "html", "-f", "pdf", "-o", str(out),
-                   cwd=ws)
+    done = run_cli("report", "--include-simulated", "--quarter", "2026Q3", "-f", "html", "-f",
+                   "pdf", "-o", str(out), cwd=ws)
     assert done.returncode == 0, done.stderr
-    return out / "rankings-2026Q3.html", out / "rankings-2026Q3.pdf"
+    return (out / "rankings-2026Q3-incl-simulated.html",
+            out / "rankings-2026Q3-incl-simulated.pdf")
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,8 @@ def test_print_layout_and_pdf(browser, report_files):
 
 def test_pdf_without_chromium_is_one_line(report_files, tmp_path, cli):
     ws = report_files[0].parents[1] / "ws"
-    done = cli("report", "--quarter", "2026Q3", "-f", "pdf", "-o", str(tmp_path), cwd=ws,
+    done = cli("report", "--include-simulated", "--quarter", "2026Q3", "-f", "pdf", "-o",
+               str(tmp_path), cwd=ws,
                env={"SVCBENCH_CHROMIUM": str(tmp_path / "no-chromium")})
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "PDF needs Chromium at" in done.stderr
