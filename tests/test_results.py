@@ -78,7 +78,7 @@ def test_table_shows_the_key_figures(filled, cli):
     # one unit per duration column: 95 s and 90 s read as minutes beside each other
     assert "1.6 min" in text and "1.5 min" in text and "1m 35s" not in text
     assert "ivr 2" in text and "hold 1m 00s" in text
-    assert "hung up waiting" in text and "gave up after 5m 00s" in text
+    assert "abandoned" in text and "gave up after 5m 00s" in text
 
 
 def test_table_words_outcomes_per_channel(filled, cli):
