@@ -229,12 +229,12 @@ def _ranking(scores: dict[str, float]):
         rows.append(CompanyChannelRow(
             channel="email", company=company, name=company, industry="", n=4, excluded=0,
             ranked=True, status="ranked", rank=i + 1, rank_low=i + 1, rank_high=i + 1,
-            tie_group=i + 1, score=score, speed=None, within_target_score=None, median_s=1,
+            score=score, speed=None, within_target_score=None, median_s=1,
             median_low_s=None, median_high_s=None, mean_answered_s=1, p90_s=1, within={},
             share_answered=1, share_human=1, share_unanswered=0))
     return ChannelRanking(channel="email", targets=[], rows=rows, companies=len(rows),
                           ranked=len(rows), probes=4 * len(rows), excluded=0, first_started=None,
-                          last_started=None, industry_lines=[])
+                          last_started=None, industry=[])
 
 
 def test_quality_weight_reorders_and_rescales_the_ungraded():
@@ -280,9 +280,9 @@ def test_bootstrap_scores_mix_quality_into_rank_intervals():
     assert a.score == 55.0  # 0.5 x 50 + 0.5 x 60
     assert a.quality.score == 60.0 and a.quality.score_low < 60 < a.quality.score_high
     assert np.all(new["b"] == 55.0) and new["a"].std() > 0
-    # a and b cannot be told apart: their rank intervals overlap, one tie group
+    # a and b cannot be told apart: their rank intervals overlap, so they are tied
     assert {r.rank_low for r in ranking.rows} == {1} and {r.rank_high for r in ranking.rows} == {2}
-    assert {r.tie_group for r in ranking.rows} == {1}
+    assert {r.company: r.tied_with for r in ranking.rows} == {"a": ["b"], "b": ["a"]}
 
 
 def test_without_a_weight_quality_is_shown_but_scores_stay():

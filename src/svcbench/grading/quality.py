@@ -177,8 +177,8 @@ class QualityFrame:
               quarter: str, weight: float, bootstrap_samples: int = 0, seed: int = 0
               ) -> dict[str, np.ndarray]:
         """Attach quality cells to a channel's rows and, with a weight, fold quality into the
-        scores, ranks, rank intervals and tie groups. Returns the new bootstrap scores."""
-        from ..rank import _row_order, _tie_groups, competition_ranks, round1
+        scores, ranks, rank intervals and ties. Returns the new bootstrap scores."""
+        from ..rank import _row_order, _tied_with, competition_ranks, round1
 
         channel = ranking.channel
         boots: dict[str, np.ndarray | None] = {}
@@ -217,15 +217,16 @@ class QualityFrame:
                 ranks_b = np.stack([competition_ranks(row) for row in stack])
                 low = np.minimum(np.quantile(ranks_b, 0.025, axis=0, method="lower"), rank)
                 high = np.maximum(np.quantile(ranks_b, 0.975, axis=0, method="higher"), rank)
-            order = np.lexsort((np.array([r.company for r in ranked], dtype=object).astype(str),
-                                rank))
-            groups = _tie_groups(order, low, high)
+            companies = [r.company for r in ranked]
+            order = np.lexsort((np.array(companies, dtype=object).astype(str), rank))
+            ties = _tied_with(companies, order, low, high)
             for i, row in enumerate(ranked):
                 row.rank, row.rank_low, row.rank_high = int(rank[i]), int(low[i]), int(high[i])
-                row.tie_group = int(groups[i])
+                row.tied_with = ties[row.company]
         for row in ranking.rows:
             if not row.ranked:
-                row.rank = row.rank_low = row.rank_high = row.tie_group = None
+                row.rank = row.rank_low = row.rank_high = None
+                row.tied_with = []
         ranking.rows.sort(key=_row_order)
         ranking.ranked = len(ranked)
         return new_boot
