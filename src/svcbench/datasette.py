@@ -11,7 +11,7 @@ from typing import Any
 
 #: svcbench's own bookkeeping: derived caches, sync positions, migrations
 INTERNAL_TABLES = ("_svcbench_migrations", "measurement_columns", "measurement_slices",
-                   "cursors", "meta", "plan_fingerprints", "tick_runs", "collections",
+                   "cursors", "meta", "plan_inputs",
                    "sqlite_stat1", "sqlite_sequence")
 
 #: analyst views, created by migration (see ``store/_migrations.py``); each is one SELECT
@@ -85,6 +85,10 @@ _TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "companies": ("The companies, synced from the configuration (and merged files).", {}),
     "campaigns": ("The campaigns, synced from the configuration.", {}),
     "grades": ("Answer checks per probe.", {}),
+    "quality_grades": ("Answer-quality grades: one row per probe, grader (a person, a model or "
+                       "the answer key) and rubric item.", {}),
+    "merge_batches": ("Other shoppers' databases merged in (`svcbench db merge`), each "
+                      "removable with `svcbench db unmerge`.", {}),
 }
 
 

@@ -8,6 +8,7 @@ import sys
 from . import (  # noqa: F401 - importing a module registers its commands
     campaign,
     chat,
+    datasette,
     db,
     demo,
     email,

@@ -8,7 +8,7 @@ from typer.core import TyperGroup
 #: commands in the order a newcomer meets them; any others follow alphabetically
 ORDER = ("init", "config", "demo", "plan", "tick", "schedule", "collect", "replies", "chat",
          "call", "phone", "log", "import", "form", "probes", "results", "grade", "report",
-         "simulate", "db", "metrics", "plugins")
+         "simulate", "db", "metrics", "datasette-metadata", "plugins")
 
 
 class OrderedGroup(TyperGroup):

@@ -436,3 +436,12 @@ def m003_provenance_and_local_periods(db: sqlite_utils.Database) -> None:
             merge_batch);
         """,
     )
+
+
+@core
+def m012_analyst_views(db: sqlite_utils.Database) -> None:
+    """Views for analysts (Datasette, sqlite3): names instead of slugs, one row per probe
+    (``svcbench.datasette.VIEWS``). Derived: recreated whenever their columns change."""
+    from ..datasette import create_views
+
+    create_views(db.conn)
