@@ -203,3 +203,49 @@ def test_duration_columns_use_one_unit():
     assert column_durations([140400, 181440, 200000]) == ["1.6 d", "2.1 d", "2.3 d"]
     assert column_durations([30, 45, 200]) == ["30 s", "45 s", "200 s"]
     assert {v.split()[1] for v in column_durations([60, 600, 6000])} == {"min"}
+
+
+def test_report_to_standard_output_or_one_file(logged, cli, tmp_path):
+    done = cli("report", "-q", "2026Q1", "-f", "json", "-o", "-", cwd=logged)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["quarter"] == "2026Q1" and not (logged / "-").exists()
+    done = cli("report", "-q", "2026Q1", "-f", "json", "-o", "/dev/stdout", cwd=logged)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["quarter"] == "2026Q1"
+    target = tmp_path / "phone.csv"
+    done = cli("report", "-q", "2026Q1", "-f", "csv", "-o", str(target), cwd=logged)
+    assert done.returncode == 0, done.stderr
+    assert target.read_text().startswith("quarter,channel,rank")
+    done = cli("report", "-q", "2026Q1", "-f", "html", "-o", str(tmp_path / "r.json"),
+               cwd=logged)
+    assert done.returncode == 2 and "the name says json but --format is html" in done.stderr
+    done = cli("report", "-q", "2026Q1", "-f", "json", "-f", "html", "-o", "-", cwd=logged)
+    assert done.returncode == 2 and "exactly one --format" in done.stderr
+
+
+def test_probes_and_schedule_follow_the_convention(logged, cli):
+    import csv
+    import io
+
+    done = cli("probes", "--csv", "-c", "phone", cwd=logged)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == 2 and {r["channel"] for r in rows} == {"phone"}
+    assert [json.loads(line)["id"] for line in cli("probes", "--nl", "-c", "phone",
+                                                    cwd=logged).stdout.splitlines()] \
+        == [r["id"] for r in rows]
+    done = cli("schedule", "--json", cwd=logged)
+    plan = json.loads(done.stdout)
+    assert plan["variables"] == ["SVCBENCH_ANNA_PASSWORD"]
+    assert plan["crontab"].startswith(f"*/5 * * * * . {logged / '.svcbench.env'} && ")
+    text = cli("schedule", cwd=logged).stdout
+    assert "cron passes no login environment" in text and "SVCBENCH_ANNA_PASSWORD" in text
+
+
+def test_argument_mistakes_exit_2_as_documented(logged, cli, tmp_path):
+    done = cli("db", "merge", str(tmp_path / "nothere.db"), cwd=logged)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "does not exist" in done.stderr
+    done = cli("plan", "-c", "retail-q4", cwd=logged)  # -c is a channel everywhere else
+    assert done.returncode == 2

@@ -152,3 +152,25 @@ def test_pdf_without_chromium_is_one_line(report_files, tmp_path, cli):
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "PDF needs Chromium at" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_company_names_link_to_their_trend_over_periods(browser, report_files):
+    html, _ = report_files
+    page = _open(browser, html, 1400)
+    try:
+        link = page.locator("table.ranking td.name a").first
+        slug = link.get_attribute("href").removeprefix("#company-")
+        link.click()
+        section = page.locator(f"details#company-{slug}")
+        assert section.evaluate("d => d.open")
+        periods = section.locator("thead th").all_inner_texts()[1:]
+        assert periods[-1] == "2026Q3" and len(periods) >= 2  # this quarter and before it
+        channels = section.locator("tbody td.name").all_inner_texts()
+        # a row per channel it was ranked in (overall first when it was ranked overall)
+        assert channels and set(channels) <= {"overall", "phone", "email", "form", "chat",
+                                               "returns", "delivery"}
+        ranks = section.locator("tbody tr").first.locator("td").all_inner_texts()[1:]
+        assert all(r == "–" or r.isdigit() for r in ranks)
+        assert any(r.isdigit() for r in ranks)
+    finally:
+        page.close()

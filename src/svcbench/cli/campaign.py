@@ -12,7 +12,16 @@ import typer
 
 from ..render.safe import markup
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+from ._common import (
+    JsonOption,
+    RawCsvOption,
+    WorkspaceOption,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+)
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
 
 TICK_EXIT_CODES = """Exit codes: 0 the tick ran (probes that failed on our side are recorded, not
 fatal); 2 bad configuration or arguments; 3 the database, lock or log file cannot be written
@@ -47,7 +56,7 @@ def _setup_logging(log_file: Path | None, interactive: bool) -> None:
 
 @app.command()
 def plan(
-    campaign: list[str] = typer.Option(None, "--campaign", "-c", help="Campaign id (repeat)."),
+    campaign: list[str] = typer.Option(None, "--campaign", help="Campaign id (repeat)."),
     quarter: str = typer.Option(None, help="Quarter like 2026Q4 (default: each campaign's)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan, store nothing."),
     workspace: Path | None = WorkspaceOption,
@@ -117,18 +126,24 @@ app.add_typer(probes_app, name="probes")
 def probes(
     ctx: typer.Context,
     status: str = typer.Option(None, help="planned, starting, running or done."),
-    channel: str = typer.Option(None, help="phone, email, chat, returns or delivery."),
+    channel: str = typer.Option(None, "--channel", "-c",
+                                help="phone, email, form, chat, returns or delivery."),
     company: str = typer.Option(None, help="Company id."),
     campaign: str = typer.Option(None, help="Campaign id."),
     limit: int = typer.Option(200, min=1, help="At most this many rows."),
     workspace: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str | None = OutputFileOption,
+    raw_csv: bool = RawCsvOption,
 ) -> None:
     """List probes with their status, due time and outcome ('probes run ID' runs one now)."""
     from ..models import Channel, ProbeStatus
 
     if ctx.invoked_subcommand is not None:
         return
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     if status and status not in set(ProbeStatus):
         fail(f"--status: unknown status {status!r} (use {', '.join(ProbeStatus)})")
     if channel and channel not in set(Channel):
@@ -146,9 +161,10 @@ def probes(
              "due_at": p.due_at.isoformat() if p.due_at else None,
              "started_at": p.started_at.isoformat() if p.started_at else None,
              "attempts": p.attempts} for p in found]
-    if as_json:
-        print_json(rows)
-        return
+    emit(rows, fmt=fmt, output=output, table=_probes_table, raw_csv=raw_csv)
+
+
+def _probes_table(rows: list[dict]) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} probes")
@@ -275,16 +291,34 @@ def tick(
 def schedule(
     every: int = typer.Option(5, min=1, max=60, help="Minutes between ticks."),
     workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
 ) -> None:
-    """Print a crontab line and a systemd service + timer that run `svcbench tick`."""
-    from ..config import find_workspace
+    """Print a crontab line and a systemd service + timer that run `svcbench tick`.
+
+    cron starts commands with an almost empty environment: the secrets the config names
+    (password_env, ...) must come from a file the line sources (chmod 600), or systemd's
+    EnvironmentFile. The output lists the variables this workspace needs.
+    """
+    from ..config import find_workspace, load_config, named_secrets
 
     root = find_workspace(workspace)
     exe = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "svcbench" else "svcbench"
     command = f"{shlex.quote(str(exe))} tick --workspace {shlex.quote(str(root))}"
     log = shlex.quote(str(root / "svcbench.log"))
-    print(f"""# crontab -e  (a tick every {every} minutes; overlapping runs exit with 75)
-*/{every} * * * * {command} --log-file {log}
+    variables = sorted({v for _, _, v in named_secrets(load_config(root))})
+    env_file = shlex.quote(str(root / ".svcbench.env"))
+    crontab = (f"*/{every} * * * * . {env_file} && {command} --log-file {log}" if variables
+               else f"*/{every} * * * * {command} --log-file {log}")
+    if as_json:
+        print_json({"every_minutes": every, "crontab": crontab, "env_file": str(root /
+                    ".svcbench.env"), "variables": variables,
+                    "systemd_exec_start": f"{command} --log-file {log}"})
+        return
+    needs = ("\n# cron passes no login environment: put the secrets it needs in "
+             f"{env_file}\n# (chmod 600; one 'export NAME=value' a line): "
+             f"{', '.join(variables)}") if variables else ""
+    print(f"""# crontab -e  (a tick every {every} minutes; overlapping runs exit with 75){needs}
+{crontab}
 
 # /etc/systemd/system/svcbench-tick.service
 [Unit]
@@ -294,8 +328,8 @@ Description=svcbench tick (mystery-shopping probes)
 Type=oneshot
 WorkingDirectory={root}
 ExecStart={command} --log-file {log}
-# secrets as environment variables, e.g.:
-# EnvironmentFile=/etc/svcbench/secrets.env
+# secrets as environment variables ({', '.join(variables) or 'none named'}), e.g.:
+# EnvironmentFile=/etc/svcbench/secrets.env  (NAME=value lines, chmod 600)
 
 # /etc/systemd/system/svcbench-tick.timer
 [Unit]

@@ -19,7 +19,8 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("merge")
 def merge(
-    other: Path = typer.Argument(..., help="Another svcbench database (e.g. a shopper's)."),
+    other: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                 help="Another svcbench database (e.g. a shopper's)."),
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Show what would be added; change nothing."),
     allow_unknown_companies: bool = typer.Option(

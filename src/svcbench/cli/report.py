@@ -33,8 +33,10 @@ def report(
     format: list[str] = typer.Option(
         ["table"], "--format", "-f",
         help="table (terminal), csv, json, html or pdf (repeatable; files go to --output)."),
-    output: Path = typer.Option(None, "--output", "-o", file_okay=False,
-                                help="Directory for files (default: the workspace's reports)."),
+    output: str = typer.Option(
+        None, "--output", "-o", metavar="DIR|FILE|-",
+        help="Directory for the files (default: the workspace's reports/); or, with one "
+        "--format, a file name or '-' for standard output (CSV: the channel rankings)."),
     company: list[str] = typer.Option(
         None, "--company", help="Only show these companies (slugs; ranks stay among all)."),
     business_hours: bool = typer.Option(
@@ -51,6 +53,7 @@ def report(
     """Rankings per channel and overall for a quarter or a month, with confidence, ties,
     movement, streaks and sources."""
     formats = _check_choices(format or ["table"], FORMATS, "--format")
+    single = _single_file(output, formats)
     channels = _check_choices(channel or [], CHANNELS, "--channel")
     wanted_quarter = None
     if quarter is not None and period is not None:
@@ -141,9 +144,13 @@ def report(
                 (m for m in store.measurements(channel=Channel.EMAIL, quarter=wanted_quarter)
                  if not company or m.company in company),
                 names)
-        out_dir = output or ws.config.reports_dir
+        out_dir = Path(output) if output and not single else ws.config.reports_dir
     finally:
         ws.close()
+
+    if single:
+        _write_single(result, formats[0], output, raw_csv=raw_csv)
+        return
 
     written: list[Path] = []
     for fmt in formats:
@@ -176,6 +183,68 @@ def report(
                              f"({exc.strerror}); choose another --output") from None
     for path in written:
         typer.echo(f"wrote {path}")
+
+
+_SUFFIXES = {".json": "json", ".html": "html", ".htm": "html", ".csv": "csv", ".pdf": "pdf"}
+
+
+def _single_file(output: str | None, formats: list[str]) -> bool:
+    """Whether ``-o`` names one file (or standard output) rather than a directory."""
+    if output is None:
+        return False
+    path = Path(output)
+    single = output == "-" or (path.exists() and not path.is_dir()) or (
+        not path.exists() and path.suffix.lower() in _SUFFIXES)
+    if not single:
+        return False
+    files = [f for f in formats if f != "table"]
+    if len(files) != 1:
+        fail(f"--output {output}: a single file takes exactly one --format of csv, json, html "
+             "or pdf (or name a directory)")
+    wanted = _SUFFIXES.get(path.suffix.lower())
+    if output != "-" and path.suffix and wanted and wanted != files[0]:
+        fail(f"--output {output}: the name says {wanted} but --format is {files[0]}")
+    return True
+
+
+def _write_single(result, fmt: str, output: str, *, raw_csv: bool) -> None:
+    """One format to one file or standard output (a device such as /dev/stdout too)."""
+    import json
+    import shutil
+    import sys
+    import tempfile
+
+    from ._output import opened
+
+    if fmt == "pdf":
+        from ..render.html import render_html
+        from ..render.pdf import html_to_pdf
+
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "report.pdf"
+            html_to_pdf(render_html(result), target)
+            if output == "-":
+                sys.stdout.buffer.write(target.read_bytes())
+                sys.stdout.buffer.flush()
+            else:
+                shutil.copyfile(target, output)
+        return
+    with opened(output) as f:
+        if fmt == "json":
+            from ..render.json_ import report_document
+
+            f.write(json.dumps(report_document(result), indent=1, ensure_ascii=False,
+                               allow_nan=False) + "\n")
+        elif fmt == "html":
+            from ..render.html import render_html
+
+            f.write(render_html(result))
+        else:
+            from ..render.tables import write_rankings_csv
+
+            write_rankings_csv(result, f, raw=raw_csv)
+    if output != "-" and Path(output).is_file():
+        typer.echo(f"wrote {output}", err=True)
 
 
 def merge_batch_files(store) -> dict[str, str]:

@@ -47,7 +47,31 @@ def render_html(report: Report) -> str:
         for c in ordered_channels(report)
     ]
     return env.get_template("report.html.j2").render(
-        report=report, channels=channels, script=script, script_hash=_csp_hash(script))
+        report=report, channels=channels, companies=company_trends(report), script=script,
+        script_hash=_csp_hash(script))
+
+
+def company_trends(report: Report) -> list[dict]:
+    """Per company, its rank in each channel (and overall) for every period the report
+    ranked, oldest first: the rows of the report's per-company section."""
+    names: dict[str, str] = {}
+    for channel in ordered_channels(report):
+        for row in report.channels[channel].rows:
+            names.setdefault(row.company, row.name)
+    order = [row.company for row in report.overall] + sorted(set(names) - {
+        row.company for row in report.overall})
+    out = []
+    for company in order:
+        lines = []
+        for channel in ["overall", *ordered_channels(report)]:
+            by_period = report.history_ranks.get(channel, {})
+            ranks = [by_period.get(period, {}).get(company) for period in report.history]
+            if any(r is not None for r in ranks):
+                lines.append({"channel": channel, "ranks": ranks})
+        if lines:
+            out.append({"company": company, "name": names.get(company, company),
+                        "lines": lines})
+    return out
 
 
 def _filter_script() -> str:

@@ -7,13 +7,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from . import OVERALL_COLUMNS, output_name, overall_records, ranking_columns, ranking_records
 from .safe import CsvWriter
 
 if TYPE_CHECKING:
     from ..rank import Report
+
+
+def write_rankings_csv(report: Report, f: IO[str], *, raw: bool = False) -> None:
+    """The channel rankings (long format) to an open text file."""
+    writer = CsvWriter(f, ranking_columns(report), raw=raw)
+    writer.writeheader()
+    writer.writerows(ranking_records(report))
 
 
 def write_csv(report: Report, directory: Path, *, raw: bool = False) -> list[Path]:

@@ -15,4 +15,11 @@
     });
     count.textContent = query === "" ? "" : shown + " of " + rows.length + " rows";
   });
+  // a company name links to its trend: open that company's section when it is the target
+  function openTarget() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") { target.open = true; }
+  }
+  window.addEventListener("hashchange", openTarget);
+  openTarget();
 })();
