@@ -10,10 +10,14 @@ from typing import Any
 
 
 class ServedApp:
-    def __init__(self, app: Any, *, name: str, host: str = "127.0.0.1", port: int = 0):
+    """``uvicorn_options`` are passed to ``uvicorn.Config`` (e.g. ``ws_ping_interval``)."""
+
+    def __init__(self, app: Any, *, name: str, host: str = "127.0.0.1", port: int = 0,
+                 **uvicorn_options: Any):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the sandbox only serves on loopback")
         self.app, self.name, self.host, self._port = app, name, host, port
+        self.uvicorn_options = uvicorn_options
         self.port: int | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -32,8 +36,9 @@ class ServedApp:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(self.app, **{"log_level": "warning", "lifespan": "on",
+                                             "timeout_graceful_shutdown": 1,
+                                             **self.uvicorn_options})
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name=self.name, daemon=True)

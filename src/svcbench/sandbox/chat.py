@@ -41,7 +41,6 @@ import json
 import random
 import re
 import secrets
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -618,56 +617,38 @@ class ChatSandbox:
 
     def __init__(self, companies: dict[str, ChatBehaviour], *, host: str = "127.0.0.1",
                  port: int = 0):
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError("the sandbox only serves on loopback")
+        from ._serve import ServedApp
+
         self.companies = companies
         self.engine = ChatEngine(companies)
         self.app = create_chat_app(companies, engine=self.engine)
-        self.host, self._port = host, port
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        self.port: int | None = None
+        # no WebSocket pings (the sandbox's own timing must not be disturbed) and a deep
+        # accept queue for the concurrency bench
+        self._served = ServedApp(self.app, name="chat sandbox", host=host, port=port,
+                                 ws_ping_interval=None, backlog=1024)
+
+    @property
+    def host(self) -> str:
+        return self._served.host
+
+    @property
+    def port(self) -> int | None:
+        return self._served.port
 
     @property
     def base_url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("the sandbox is not running")
-        return f"http://{self.host}:{self.port}"
+        return self._served.base_url
 
     def url(self, company: str) -> str:
         """The company's root: the REST/WebSocket connectors' ``base_url``."""
         return f"{self.base_url}/c/{company}"
 
     def start(self) -> ChatSandbox:
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on",
-                                ws_ping_interval=None, timeout_graceful_shutdown=1,
-                                backlog=1024)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="chat-sandbox", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the chat sandbox did not start")
-            time.sleep(0.01)
-        self._sock = sock
+        self._served.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-        with contextlib.suppress(Exception):
-            self._sock.close()
+        self._served.stop()
 
     def __enter__(self) -> ChatSandbox:
         return self.start()

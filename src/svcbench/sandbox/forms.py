@@ -115,37 +115,31 @@ def create_forms_app(shops: dict[str, FormShop], on_submit: Callable[[Submission
     from starlette.responses import HTMLResponse
     from starlette.routing import Route
 
-    def shop_of(request) -> FormShop | None:
-        return shops.get(request.path_params["company"])
+    def shop_page(handler):
+        """The handler, called with the request's shop; an unknown shop is a 404 page."""
+        async def wrapped(request):
+            shop = shops.get(request.path_params["company"])
+            if shop is None:
+                return HTMLResponse(_page("Not found", "<h1>Not found</h1>"), status_code=404)
+            return await handler(request, shop)
+        return wrapped
 
-    async def home(request):
-        shop = shop_of(request)
-        if shop is None:
-            return HTMLResponse(_page("Not found", "<h1>Not found</h1>"), status_code=404)
+    async def home(request, shop):
         name = html.escape(shop.display_name)
         return HTMLResponse(_page(name, f"<h1>{name}</h1><nav><a href='/f/{shop.id}/products'>"
                                   f"Products</a> · <a href='/f/{shop.id}/about'>About us</a> · "
                                   f"<a href='/f/{shop.id}/help'>Customer service</a></nav>"
                                   "<p>Outdoor gear shipped across Europe.</p>"))
 
-    async def help_page(request):
-        shop = shop_of(request)
-        if shop is None:
-            return HTMLResponse(_page("Not found", "<h1>Not found</h1>"), status_code=404)
+    async def help_page(request, shop):
         return HTMLResponse(_page("Help", f"<h1>Help centre</h1><p>Shipping takes 3-5 days."
                                   f"</p><p>Still stuck? <a href='/f/{shop.id}/contact'>"
                                   "Contact us</a></p>"))
 
-    async def contact(request):
-        shop = shop_of(request)
-        if shop is None:
-            return HTMLResponse(_page("Not found", "<h1>Not found</h1>"), status_code=404)
+    async def contact(request, shop):
         return HTMLResponse(_page("Contact us", f"<h1>Contact us</h1>{_form(shop)}"))
 
-    async def submit(request):
-        shop = shop_of(request)
-        if shop is None:
-            return HTMLResponse(_page("Not found", "<h1>Not found</h1>"), status_code=404)
+    async def submit(request, shop):
         from urllib.parse import parse_qsl
 
         # plain urlencoded forms only: no multipart parser needed
@@ -158,9 +152,10 @@ def create_forms_app(shops: dict[str, FormShop], on_submit: Callable[[Submission
         return HTMLResponse(_page("Thank you", "<h1>Thank you!</h1><p>Your message has been "
                                   "sent. We will get back to you within 24 hours.</p>"))
 
-    routes = [Route("/f/{company}/", home), Route("/f/{company}/help", help_page),
-              Route("/f/{company}/contact", contact),
-              Route("/f/{company}/submit", submit, methods=["POST"])]
+    routes = [Route("/f/{company}/", shop_page(home)),
+              Route("/f/{company}/help", shop_page(help_page)),
+              Route("/f/{company}/contact", shop_page(contact)),
+              Route("/f/{company}/submit", shop_page(submit), methods=["POST"])]
     return Starlette(routes=routes)
 
 
