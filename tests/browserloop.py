@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from svcbench.probes.chat.connectors.browser import CHROMIUM, pool
+from svcbench import browser as pool
+from svcbench.browser import CHROMIUM
 
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                     reason=f"Chromium not installed at {CHROMIUM}")

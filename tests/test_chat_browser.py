@@ -501,7 +501,7 @@ def test_options_are_validated():
 
 @needs_chromium
 def test_one_chromium_a_fresh_context_per_chat_and_a_concurrency_limit(sandbox):
-    from svcbench.probes.chat.connectors.browser import pool
+    from svcbench import browser as pool
 
     url = f"http://127.0.0.1:{sandbox.port}/c/acme/widget"
 

@@ -7,16 +7,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..browser import CHROMIUM, LAUNCH_ARGS
 from ..errors import SvcbenchError
 from . import output_name
 
 if TYPE_CHECKING:
     from ..rank import Report
-
-CHROMIUM = os.environ.get("SVCBENCH_CHROMIUM", "/usr/bin/chromium")
-#: without these, Chromium keeps trying to reach Google's services from a closed network
-LAUNCH_ARGS = ["--disable-gpu", "--disable-quic", "--disable-component-update", "--disable-sync",
-               "--disable-background-networking", "--no-first-run"]
 
 
 def html_to_pdf(html: str, path: Path, *, timeout_s: float = 60.0) -> None:

@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 SUBMITTED = "form.submitted"
 BLOCKED = "form.blocked"
-CHROMIUM = os.environ.get("SVCBENCH_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--disable-gpu", "--disable-quic", "--disable-component-update", "--disable-sync",
-               "--disable-background-networking", "--no-first-run"]
 
 
 class FormEndpoint(BaseModel):
@@ -103,23 +100,29 @@ class FormProbe(EmailProbe):
                             subject=str(outgoing.message["Subject"]), order=outgoing.ref,
                             phone=shopper.phone, topic=options.topic, consent=options.consent)
         evidence = ctx.config.root / "artifacts" / "forms" / probe.id
-        if not os.path.exists(CHROMIUM):
-            raise ProbeError(f"Chromium not found at {CHROMIUM}; run scripts/install-system-deps")
-        from playwright.async_api import Error as PlaywrightError
-        from playwright.async_api import async_playwright
+        from ... import browser as pool
 
+        if not os.path.exists(pool.CHROMIUM):
+            raise ProbeError(f"Chromium not found at {pool.CHROMIUM}; "
+                             "run scripts/install-system-deps")
+        from playwright.async_api import Error as PlaywrightError
+
+        # the tick's one Chromium, in a context of this probe's own (nothing shared)
+        shared = pool.shared()
         try:
-            async with async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                  args=LAUNCH_ARGS)
+            browser = await shared.acquire(pool.CHROMIUM)
+            try:
+                context = await browser.new_context()
                 try:
-                    page = await browser.new_page()
+                    page = await context.new_page()
                     page.set_default_timeout(options.timeout_s * 1000)
                     result = await submit_form(page, url=start_url, values=values,
                                                overrides=options.fields, evidence=evidence,
                                                clock=ctx.clock)
                 finally:
-                    await browser.close()
+                    await context.close()
+            finally:
+                await shared.release()
         except FormNotFound as exc:
             raise ProbeError(f"form: {exc}") from None
         except PlaywrightError as exc:

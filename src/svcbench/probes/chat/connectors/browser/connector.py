@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..... import browser as pool
 from ...connector import (
     ChatConnector,
     ChatTransportError,
@@ -32,7 +33,7 @@ from ...connector import (
     ConnectorOptions,
 )
 from ...events import Actor, ChatEvent, ChatEventKind
-from . import pool, recipes
+from . import recipes
 from .classify import StatusReader, classify_bubble, clean_text, is_offline_text, norm
 from .network import NetworkLog, parse_json
 from .options import BrowserOptions, chain

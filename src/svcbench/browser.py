@@ -1,9 +1,10 @@
-"""One Chromium per process (per event loop), a fresh browser context per chat.
+"""One Chromium per process (per event loop), a fresh browser context per probe (browser
+chats and web forms), and the one place that says which Chromium and how it is started.
 
 Contexts share no cookies, storage or cache, so probes of different companies stay isolated
 while the costly part (the browser process, ~0.4 s and ~100 MB) is paid once. At most
-``limit`` chats hold a context at once (``SVCBENCH_BROWSER_MAX_CHATS``, default 8); others
-wait for a place. The browser closes when its last chat ends.
+``limit`` probes hold a context at once (``SVCBENCH_BROWSER_MAX_CHATS``, default 8); others
+wait for a place. The browser closes when its last probe ends.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import time
 import weakref
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--disable-gpu", "--disable-quic", "--disable-component-update", "--disable-sync"]
+#: Debian's Chromium (never a downloaded build); SVCBENCH_CHROMIUM names another
+CHROMIUM = os.environ.get("SVCBENCH_CHROMIUM", "/usr/bin/chromium")
+#: without the background-networking flags Chromium keeps calling Google's services, which a
+#: closed network refuses many times a second
+LAUNCH_ARGS = ["--disable-gpu", "--disable-quic", "--disable-component-update", "--disable-sync",
+               "--disable-background-networking", "--no-first-run"]
 LAUNCH_TIMEOUT_S = 30.0
 DEFAULT_LIMIT = 8
 
