@@ -37,6 +37,9 @@ def seed(ws: Workspace, *, kind: str = "auto_ack", review: bool = True,
                                       "personal sign-off (Best, / Jonas)"],
                           "headers_used": ["auto-submitted"], "dedupe_key": "email:x:1",
                           "promise": promise})]
+    # a complete collection after the deadline, as every concluded email probe has
+    events.append(Event(probe_id=probe.id, kind="email.collected",
+                        at=SENT + timedelta(days=3, minutes=5), source="imap"))
     if human_after is not None:
         events.append(Event(probe_id=probe.id, kind="email.received",
                             at=SENT + human_after, source="imap.internaldate",
@@ -208,3 +211,16 @@ def test_report_and_results_show_promises_and_reviews(workspace_dir, cli, tmp_pa
     assert result.returncode == 0, result.stderr
     assert "promised 24 hours: kept" in result.stdout
     assert "1 reviewed by a person" in result.stdout
+
+
+def test_a_verdict_that_takes_the_answer_away_reopens_the_probe(workspace):
+    """Reviewed as automatic before any collection covered the deadline: the probe runs
+    again (the next tick concludes it) instead of keeping a stale 'answered'."""
+    probe = seed(workspace, kind="human")
+    workspace.store.conn.execute("DELETE FROM events WHERE kind = 'email.collected'")
+    [item] = pending(workspace.store)
+    record_verdict(workspace.store, workspace.config, item, "auto_ack",
+                   now=SENT + timedelta(days=4))
+    again = workspace.store.get_probe(probe.id)
+    assert again.status == ProbeStatus.RUNNING and again.outcome is None
+    assert workspace.store.measurements() == []

@@ -118,7 +118,17 @@ def rederive(store: Store, config: Config | None, probe_id: str, *,
     plugin = probe_plugin(probe.plugin)
     at = max(now or utcnow(), probe.deadline_at or probe.finished_at or utcnow())
     outcome = plugin.outcome(probe, events, at)
-    if outcome is not None and outcome != probe.outcome:
+    if outcome is None:
+        # the verdict took away what concluded it (e.g. the only "human" reply was automatic)
+        # and nothing concludes it yet: running again, so the next tick decides, never a stale
+        # outcome
+        if store.update_probe(probe.id, expect_status=ProbeStatus.DONE,
+                              status=ProbeStatus.RUNNING, outcome=None, outcome_reason=None,
+                              finished_at=None):
+            with store.transaction() as conn:
+                conn.execute("DELETE FROM measurements WHERE probe_id = ?", (probe.id,))
+        return
+    if outcome != probe.outcome:
         reason = plugin.outcome_reason(probe, events)
         store.update_probe(probe.id, outcome=outcome, outcome_reason=reason)
         probe.outcome, probe.outcome_reason = outcome, reason
