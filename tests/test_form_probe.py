@@ -183,3 +183,20 @@ def test_page_down_is_retried_and_no_form_is_our_failure(shops, ws):
         start(ws, mail, "down")
     with pytest.raises(ProbeError, match="no contact form on"):
         start(ws, mail, "nowhere")
+
+
+def test_the_report_shows_blocked_forms_as_not_automatable(shops, ws, cli, tmp_path):
+    mail, _ = shops
+    _, probe, _ = start(ws, mail, "robot")
+    events = ws.store.events(probe.id)
+    finish_probe(ws.store, probe, Outcome.BLOCKED, config=ws.config,
+                 reason=FormProbe().outcome_reason(probe, events))
+    period = ws.store.measurements(channel=Channel.FORM)[0].quarter
+    done = cli("report", "--period", period, "-c", "form", "-f", "table", "-f", "json",
+               "-f", "html", "-o", str(tmp_path), cwd=ws.root, env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "form not automatable: " in done.stdout and "Robot: captcha" in done.stdout
+    doc = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert any(r["company"] == "robot" and r["kind"] == "captcha"
+               for r in doc["forms_blocked"]["companies"])
+    assert "Web forms not automatable" in next(tmp_path.glob("*.html")).read_text()

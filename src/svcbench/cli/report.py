@@ -144,6 +144,13 @@ def report(
                 (m for m in store.measurements(channel=Channel.EMAIL, quarter=wanted_quarter)
                  if not company or m.company in company),
                 names)
+        if "form" in selected:
+            from ..probes.form import blocked_summary
+
+            blocked = blocked_summary(store.conn, wanted_quarter, names,
+                                      set(company) if company else None)
+            if blocked:
+                result.sections["forms_blocked"] = blocked
         out_dir = Path(output) if output and not single else ws.config.reports_dir
     finally:
         ws.close()

@@ -39,7 +39,8 @@ def render_html(report: Report) -> str:
                        highlight_lines=wording.highlight_lines,
                        top_n_summary=wording.top_n_summary, vocabulary=wording.vocabulary,
                        source_line=wording.source_line,
-                       simulated_banner=wording.simulated_banner)
+                       simulated_banner=wording.simulated_banner,
+                       form_not_automatable=wording.form_not_automatable)
     script = _filter_script()
     channels = [
         {"ranking": report.channels[c], "boxes": box_chart(report.channels[c]),

@@ -64,6 +64,7 @@ def report_document(report: Report) -> dict[str, Any]:
             if report.seals else None,
         },
         "email_replies": report.sections.get("email_replies"),
+        "forms_blocked": report.sections.get("forms_blocked"),
         "channels": [
             {
                 "channel": c, "targets_s": report.channels[c].targets,

@@ -18,6 +18,7 @@ from . import (
 from .fit import Column, fitted_table, left_out_note
 from .safe import plain
 from .wording import (
+    form_not_automatable,
     highlight_lines,
     industry_lines,
     seal,
@@ -131,6 +132,8 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
         print_chat_service(report.sections["chat_service"], console)
     if report.sections.get("email_replies"):
         print_email_replies(report.sections["email_replies"], console)
+    if report.sections.get("forms_blocked"):
+        console.print(plain(form_not_automatable(report.sections["forms_blocked"])))
     if banner:
         console.print(Text(f"⚠ {banner}", style="bold yellow"))
 

@@ -77,6 +77,14 @@ def plain_duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def form_not_automatable(section: dict) -> str:
+    """'form not automatable: 2 probes (Acme: captcha; Brightcart: login), counted for no one'"""
+    parts = "; ".join(f"{row['name']}: {row['kind']}" for row in section["companies"])
+    n = section["blocked"]
+    return (f"form not automatable: {n} web-form probe{'s' if n != 1 else ''} met a CAPTCHA, "
+            f"bot check or login wall ({parts}); counted for no one")
+
+
 def headline(channel: str, seconds: float | None) -> str:
     """The channel's headline value: '14 s to a live agent', '2.1 days to refund'."""
     if seconds is None or not math.isfinite(seconds):

@@ -193,3 +193,30 @@ class FormProbe(EmailProbe):
         if probe.state.get("form_only"):
             m.flags.append("form_only")
         return m
+
+
+def blocked_summary(conn: Any, period: str, names: dict[str, str],
+                    companies: set[str] | None = None) -> dict[str, Any] | None:
+    """Web forms no probe could submit in ``period`` (a quarter or a month), per company and
+    kind: the report's "form not automatable" finding (they count for no one)."""
+    import json
+
+    from ...periods import is_month
+
+    column = "month" if is_month(period) else "quarter"
+    # the kind is in the probe's form.blocked event (blocked probes get no full measurement)
+    rows = conn.execute(
+        f"SELECT m.company, e.data FROM measurements m LEFT JOIN events e ON e.probe_id = "
+        f"m.probe_id AND e.kind = '{BLOCKED}' WHERE m.channel = 'form' AND m.outcome = "
+        f"'blocked' AND m.{column} = ?", (period,)).fetchall()
+    counts: dict[tuple[str, str], int] = {}
+    for company, data in rows:
+        if companies and company not in companies:
+            continue
+        kind = (json.loads(data or "{}") or {}).get("kind") or "unknown"
+        counts[(company, kind)] = counts.get((company, kind), 0) + 1
+    if not counts:
+        return None
+    return {"blocked": sum(counts.values()),
+            "companies": [{"company": c, "name": names.get(c, c), "kind": k, "probes": n}
+                          for (c, k), n in sorted(counts.items())]}
