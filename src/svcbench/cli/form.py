@@ -31,7 +31,7 @@ def form_submitted(
     """
     from ..errors import ConfigError
     from ..manual_log import EntryError, parse_when
-    from ..models import Channel, Event, Outcome, ProbeStatus, format_instant
+    from ..models import Channel, Event, Outcome, format_instant
     from ..probes.form import BLOCKED, SUBMITTED
 
     ws = open_workspace(workspace)
@@ -55,12 +55,8 @@ def form_submitted(
                   data={"confirmed": True, "note": note, "reply_to": probe.state.get("reply_to"),
                         "ref": probe.state.get("ref")})
     state = {**probe.state, "sent_at": format_instant(when), "submitted_by": "person"}
-    if not store.update_probe(probe.id, expect_status=ProbeStatus.DONE, events=[event],
-                              status=ProbeStatus.RUNNING, outcome=None, outcome_reason=None,
-                              finished_at=None, state=state):
+    if not store.reopen_probe(probe.id, events=[event], state=state):
         fail(f"PROBE: {probe.id[:8]} changed meanwhile; try again", code=3)
-    with store.transaction() as conn:  # the blocked measurement no longer says anything
-        conn.execute("DELETE FROM measurements WHERE probe_id = ?", (probe.id,))
     if as_json:
         print_json({"probe_id": probe.id, "status": "running", "submitted_at": when.isoformat()})
         return

@@ -426,6 +426,20 @@ class Store:
                 self.add_events(events)
         return bool(changed)
 
+    def reopen_probe(self, probe_id: str, *, events: Sequence[Event] = (),
+                     **fields: Any) -> bool:
+        """A finished probe running again (a person submitted a blocked form, a review took
+        its answer away): outcome and measurement cleared with ``events`` added, in one
+        transaction; False (nothing changed) unless it was still done."""
+        with self.transaction() as conn:
+            reopened = self.update_probe(
+                probe_id, expect_status=ProbeStatus.DONE, events=events,
+                status=ProbeStatus.RUNNING, outcome=None, outcome_reason=None,
+                finished_at=None, **fields)
+            if reopened:
+                conn.execute("DELETE FROM measurements WHERE probe_id = ?", (probe_id,))
+        return reopened
+
     # -- events -----------------------------------------------------------------------
 
     def add_events(self, events: Iterable[Event]) -> int:

@@ -122,11 +122,7 @@ def rederive(store: Store, config: Config | None, probe_id: str, *,
         # the verdict took away what concluded it (e.g. the only "human" reply was automatic)
         # and nothing concludes it yet: running again, so the next tick decides, never a stale
         # outcome
-        if store.update_probe(probe.id, expect_status=ProbeStatus.DONE,
-                              status=ProbeStatus.RUNNING, outcome=None, outcome_reason=None,
-                              finished_at=None):
-            with store.transaction() as conn:
-                conn.execute("DELETE FROM measurements WHERE probe_id = ?", (probe.id,))
+        store.reopen_probe(probe.id)
         return
     if outcome != probe.outcome:
         reason = plugin.outcome_reason(probe, events)
