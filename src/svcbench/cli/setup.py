@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
 from ..render.safe import markup
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, open_workspace, print_json
+from ._common import JsonOption, RawCsvOption, WorkspaceOption, console, open_workspace
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit, opened
 
 
 @app.command()
@@ -33,22 +35,48 @@ app.add_typer(config_app, name="config")
 
 
 @config_app.command("check")
-def config_check(workspace: Path | None = WorkspaceOption, as_json: bool = JsonOption) -> None:
+def config_check(
+    workspace: Path | None = WorkspaceOption,
+    connect: bool = typer.Option(
+        False, "--connect", help="Also log in to each shopper's SMTP and IMAP server and reach "
+        "each company's chat and web-form URL (sends nothing)."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.5,
+                                  help="Seconds for each --connect check."),
+    as_json: bool = JsonOption,
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str | None = OutputFileOption,
+    raw_csv: bool = RawCsvOption,
+) -> None:
     """Load every definition and report what was found (errors name file and key).
 
     Also checks that every environment variable named for a secret (password_env, auth_env,
     ...) is set, without printing any value: a campaign should not find out at 3 a.m. that a
-    password is missing. Exits 2 when anything is wrong.
+    password is missing. --connect logs in to the mail servers and reaches the chat and form
+    URLs, one line per check (OK or FAIL and why). --json prints one object (workspace,
+    companies, shoppers, scenarios, campaigns, secrets, connections, ok); --csv and --nl one
+    row per check (check, subject, target, ok, detail). Exits 2 when the configuration is
+    wrong or a named variable is not set, 1 when a --connect check fails, else 0.
     """
     import os
 
     from ..config import named_secrets
 
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     cfg = ws.config
     secrets = [{"file": file, "key": key, "variable": variable,
                 "set": bool(os.environ.get(variable))}
                for file, key, variable in named_secrets(cfg)]
+    connections = []
+    if connect:
+        import asyncio
+
+        from ..connections import run_checks
+        from ..plugins import Secrets
+
+        connections = [c.as_row() for c in asyncio.run(
+            run_checks(cfg, Secrets(), timeout=timeout))]
     summary = {
         "workspace": str(cfg.root),
         "companies": sorted(cfg.companies),
@@ -56,24 +84,47 @@ def config_check(workspace: Path | None = WorkspaceOption, as_json: bool = JsonO
         "scenarios": sorted(cfg.scenarios),
         "campaigns": sorted(cfg.campaigns),
         "secrets": secrets,
-        "ok": all(s["set"] for s in secrets),
+        "connections": connections,
+        "ok": all(s["set"] for s in secrets) and all(c["ok"] for c in connections),
     }
-    if as_json:
-        print_json(summary)
+    if fmt == "json":
+        with opened(output) as f:
+            f.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    elif fmt != "table":
+        from ..connections import CHECK_KEYS
+
+        rows = [{"check": "secret", "subject": s["file"], "target": s["key"], "ok": s["set"],
+                 "detail": f"{s['variable']} is {'set' if s['set'] else 'not set'}"}
+                for s in secrets] + connections
+        emit(rows, fmt=fmt, output=output, columns=list(CHECK_KEYS), raw_csv=raw_csv)
     else:
-        out = console()
-        for s in secrets:
-            if not s["set"]:
-                console(stderr=True).print(
-                    f"svcbench: error: {s['file']}: {s['key']}: environment variable "
-                    f"{s['variable']} is not set", soft_wrap=True)
-        if summary["ok"]:
-            out.print(markup("[green]OK[/green] {}", cfg.root))
-        for key in ("companies", "shoppers", "scenarios", "campaigns"):
-            out.print(f"  {key:<10} {len(summary[key]):>4}  {', '.join(summary[key][:6])}"
-                      + (" ..." if len(summary[key]) > 6 else ""))
-        if secrets:
-            out.print(f"  secrets    {sum(s['set'] for s in secrets):>4}  of {len(secrets)} "
-                      "named variables set")
-    if not summary["ok"]:
+        _print_check(summary)
+    if not all(s["set"] for s in secrets):
         raise typer.Exit(2)
+    if not summary["ok"]:
+        raise typer.Exit(1)
+
+
+def _print_check(summary: dict) -> None:
+    out = console()
+    for s in summary["secrets"]:
+        if not s["set"]:
+            console(stderr=True).print(
+                f"svcbench: error: {s['file']}: {s['key']}: environment variable "
+                f"{s['variable']} is not set", soft_wrap=True)
+    if summary["ok"]:
+        out.print(markup("[green]OK[/green] {}", summary["workspace"]))
+    for key in ("companies", "shoppers", "scenarios", "campaigns"):
+        out.print(f"  {key:<10} {len(summary[key]):>4}  {', '.join(summary[key][:6])}"
+                  + (" ..." if len(summary[key]) > 6 else ""))
+    secrets = summary["secrets"]
+    if secrets:
+        out.print(f"  secrets    {sum(s['set'] for s in secrets):>4}  of {len(secrets)} "
+                  "named variables set")
+    for c in summary["connections"]:
+        verdict = "[green]OK[/green]  " if c["ok"] else "[red]FAIL[/red]"
+        out.print(markup(verdict + " {}", f"{c['check']:<5} {c['subject']}: {c['detail']}"),
+                  soft_wrap=True)
+    failed = sum(not c["ok"] for c in summary["connections"])
+    if failed:
+        out.print(f"{failed} of {len(summary['connections'])} connection checks failed")

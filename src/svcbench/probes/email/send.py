@@ -53,23 +53,9 @@ def submit(message: EmailMessage, *, host: str, port: int, security: str,
     started_data = False
     watchdog = Watchdog.after(deadline, "smtp")
     try:
-        # connect after the watchdog is armed: a trickled greeting must be bounded too
-        if security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(timeout=timeout, context=tls_context(ca_file))
-        else:
-            client = smtplib.SMTP(timeout=timeout)
-        client._host = host  # smtplib verifies TLS against the host given to __init__
-        watchdog.follow(lambda: client.sock).start()
+        client = _client(host, security, ca_file, timeout, watchdog)
         try:
-            code, reply = client.connect(host, port)
-            if code != 220:
-                raise smtplib.SMTPConnectError(code, reply)
-            client.ehlo()
-            if security == "starttls":
-                client.starttls(context=tls_context(ca_file))
-                client.ehlo()
-            if username:
-                client.login(username, password or "")
+            _hello(client, host, port, security, ca_file, username, password)
             code, reply = client.mail(mail_from)
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, reply, mail_from)
@@ -88,42 +74,92 @@ def submit(message: EmailMessage, *, host: str, port: int, security: str,
             if os.environ.get(KILL_AFTER_SEND_ENV) == "1":
                 os.kill(os.getpid(), signal.SIGKILL)
         finally:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+            _quit(client)
         return accepted_at
-    except smtplib.SMTPAuthenticationError as exc:
-        raise ProbeError(f"{where}: authentication failed for user {username!r} "
-                         f"({exc.smtp_code} {_text(exc.smtp_error)})") from None
-    except smtplib.SMTPNotSupportedError as exc:
-        raise ProbeError(f"{where}: {exc} (check shopper.smtp.security)") from None
-    except smtplib.SMTPRecipientsRefused as exc:
+    except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+        raise _reason(exc, where, username, started_data, watchdog) from None
+    finally:
+        watchdog.stop()
+
+
+def login(*, host: str, port: int, security: str, username: str | None,
+          password: str | None, ca_file: Path | str | None = None,
+          timeout: float = 10.0) -> None:
+    """Connect, greet, STARTTLS/TLS and log in as ``submit`` does, then QUIT (what
+    ``config check --connect`` verifies); raises as ``submit`` does."""
+    watchdog = Watchdog.after(timeout, "smtp")
+    try:
+        client = _client(host, security, ca_file, timeout, watchdog)
+        try:
+            _hello(client, host, port, security, ca_file, username, password)
+        finally:
+            _quit(client)
+    except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+        raise _reason(exc, _where(host, port), username, False, watchdog) from None
+    finally:
+        watchdog.stop()
+
+
+def _client(host: str, security: str, ca_file: Path | str | None, timeout: float,
+            watchdog: Watchdog) -> smtplib.SMTP:
+    # connect after the watchdog is armed: a trickled greeting must be bounded too
+    if security == "tls":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(timeout=timeout, context=tls_context(ca_file))
+    else:
+        client = smtplib.SMTP(timeout=timeout)
+    client._host = host  # smtplib verifies TLS against the host given to __init__
+    watchdog.follow(lambda: client.sock).start()
+    return client
+
+
+def _hello(client: smtplib.SMTP, host: str, port: int, security: str,
+           ca_file: Path | str | None, username: str | None, password: str | None) -> None:
+    code, reply = client.connect(host, port)
+    if code != 220:
+        raise smtplib.SMTPConnectError(code, reply)
+    client.ehlo()
+    if security == "starttls":
+        client.starttls(context=tls_context(ca_file))
+        client.ehlo()
+    if username:
+        client.login(username, password or "")
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
+def _reason(exc: BaseException, where: str, username: str | None, started_data: bool,
+            watchdog: Watchdog) -> ProbeError:
+    """The one-line error ``exc`` means, sorted into retry / unknown delivery / our side
+    (checked in this order: SMTPException is an OSError)."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return ProbeError(f"{where}: authentication failed for user {username!r} "
+                          f"({exc.smtp_code} {_text(exc.smtp_error)})")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return ProbeError(f"{where}: {exc} (check shopper.smtp.security)")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(f"{r}: {c} {_text(t)}" for r, (c, t) in exc.recipients.items())
         if all(400 <= c < 500 for c in codes):
-            raise RetryableProbeError(f"{where}: recipient deferred ({detail})") from None
-        raise ProbeError(f"{where}: recipient refused ({detail})") from None
-    except smtplib.SMTPResponseException as exc:
+            return RetryableProbeError(f"{where}: recipient deferred ({detail})")
+        return ProbeError(f"{where}: recipient refused ({detail})")
+    if isinstance(exc, smtplib.SMTPResponseException):
         text = f"{where}: server said {exc.smtp_code} {_text(exc.smtp_error)}"
-        if 400 <= exc.smtp_code < 500:
-            raise RetryableProbeError(text) from None
-        raise ProbeError(text) from None
-    except ssl.SSLError as exc:
-        raise ProbeError(f"{where}: TLS failed: {exc.reason or exc} "
-                         "(self-signed server? set shopper.smtp.ca_file)") from None
-    except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError, OSError) as exc:
-        cause = watchdog.error() if watchdog.expired else exc
-        if started_data:
-            # the server may or may not have taken the message: retrying could send it twice
-            raise DeliveryUnknown(f"{where}: connection lost during DATA, delivery unknown "
-                                  f"({type(cause).__name__}: {cause})") from None
-        raise RetryableProbeError(f"{where}: cannot connect or connection lost "
-                                  f"({type(cause).__name__}: {cause})") from None
-    except smtplib.SMTPException as exc:
-        raise ProbeError(f"{where}: {type(exc).__name__}: {exc}") from None
-    finally:
-        watchdog.stop()
+        return RetryableProbeError(text) if 400 <= exc.smtp_code < 500 else ProbeError(text)
+    if isinstance(exc, ssl.SSLError):
+        return ProbeError(f"{where}: TLS failed: {exc.reason or exc} "
+                          "(self-signed server? set shopper.smtp.ca_file)")
+    cause = watchdog.error() if watchdog.expired else exc
+    if started_data:
+        # the server may or may not have taken the message: retrying could send it twice
+        return DeliveryUnknown(f"{where}: connection lost during DATA, delivery unknown "
+                               f"({type(cause).__name__}: {cause})")
+    return RetryableProbeError(f"{where}: cannot connect or connection lost "
+                               f"({type(cause).__name__}: {cause})")
 
 
 def _text(value: bytes | str) -> str:
