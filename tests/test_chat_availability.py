@@ -110,6 +110,14 @@ def test_checks_are_planned_in_posted_hours_and_start_no_conversation(avail_ws, 
     rows = {r["company"]: r for r in json.loads(summary.stdout)["availability"]}
     assert rows["open-shop"]["share_available"] == 1.0 and rows["open-shop"]["checks"] == 2
     assert rows["closed-shop"]["share_available"] == 0.0
+    as_nl = [json.loads(line) for line in
+             cli("chat", "availability", "--nl", cwd=avail_ws).stdout.splitlines()]
+    by_company = {r["company"]: r for r in as_nl}
+    assert by_company["open-shop"]["share_available"] == 1.0
+    # no queue promise announced: the promise columns are empty, not zeros
+    assert by_company["open-shop"]["with_promise"] is None
+    assert by_company["open-shop"]["promise_source"] is None
+    assert by_company["closed-shop"]["availability_source"].startswith("scheduled availability")
 
     out = avail_ws / "out"
     report = cli("report", "--format", "json", "--format", "html", "--output", str(out),

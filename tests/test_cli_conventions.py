@@ -160,6 +160,51 @@ def test_one_output_convention_json_nl_csv_and_files(logged, cli, tmp_path):
     assert cli("plugins", "--csv").stdout.splitlines()[0] == "group,name,target,package,source"
 
 
+def test_metrics_db_info_and_config_check_share_the_convention(logged, cli, tmp_path):
+    import csv
+    import io
+
+    rows = json.loads(cli("metrics", "--json", cwd=logged).stdout)
+    samples = {(r["metric"], r["channel"], r["status"], r["outcome"], r["company"]): r["value"]
+               for r in rows}
+    assert samples[("svcbench_probes", "phone", "done", "answered", None)] == 2
+    assert samples[("svcbench_probes", "returns", "running", None, None)] == 1
+    assert samples[("svcbench_latest_wait_seconds", "phone", None, None,
+                    "northwind-outfitters")] == 95
+    prom = cli("metrics", cwd=logged).stdout  # the Prometheus text is unchanged by default
+    assert 'svcbench_probes{channel="returns",status="running",outcome=""} 1' in prom
+    assert 'svcbench_latest_wait_seconds{company="northwind-outfitters",channel="phone"} ' \
+        '95.000' in prom
+    nl = [json.loads(line) for line in cli("metrics", "--nl", cwd=logged).stdout.splitlines()]
+    assert [r["metric"] for r in nl] == [r["metric"] for r in rows]
+    as_csv = list(csv.DictReader(io.StringIO(cli("metrics", "--csv", cwd=logged).stdout)))
+    assert list(as_csv[0]) == ["metric", "channel", "status", "outcome", "company", "value"]
+    assert len(as_csv) == len(rows)
+    done = cli("metrics", "-o", str(tmp_path / "m.jsonl"), cwd=logged)
+    assert done.returncode == 0 and done.stdout == ""
+    assert len((tmp_path / "m.jsonl").read_text().splitlines()) == len(rows)
+
+    info = json.loads(cli("db", "info", "--json", cwd=logged).stdout)
+    tables = list(csv.DictReader(io.StringIO(cli("db", "info", "--csv", cwd=logged).stdout)))
+    assert {r["table"]: int(r["rows"]) for r in tables} == info["tables"]
+    assert info["tables"]["probes"] == 3
+    assert json.loads(cli("db", "info", "-o", "-", cwd=logged).stdout) == info
+
+    env = {"SVCBENCH_ANNA_PASSWORD": "x"}
+    checks = [json.loads(line) for line in
+              cli("config", "check", "--nl", cwd=logged, env=env).stdout.splitlines()]
+    assert {(r["check"], r["target"].rsplit(".", 2)[-2], r["ok"]) for r in checks} == \
+        {("secret", "smtp", True), ("secret", "imap", True)}
+    done = cli("config", "check", "-o", str(tmp_path / "check.json"), cwd=logged, env=env)
+    assert done.returncode == 0 and json.loads((tmp_path / "check.json").read_text())["ok"]
+
+    empty = cli("chat", "availability", "--csv", "-q", "2026Q1", cwd=logged)
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout.splitlines() == [
+        "quarter,company,name,checks,online,offline,unknown,outside_hours,share_available,"
+        "chats,with_promise,kept,broken,open,share_kept,availability_source,promise_source"]
+
+
 @pytest.mark.parametrize("args,message", [
     (["--json", "--csv"], "--json and --csv cannot be combined"),
     (["-o", "results.txt"], "--output: results.txt: say --json, --csv or --nl"),

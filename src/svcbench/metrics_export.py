@@ -19,38 +19,59 @@ def _label(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+#: metric name -> (type, help, labels): the rows of ``metric_rows``, the textfile's lines
+METRICS = {
+    "svcbench_probes": ("gauge", "Probes by channel, status and outcome.",
+                        ("channel", "status", "outcome")),
+    "svcbench_latest_wait_seconds": (
+        "gauge", "Headline wait of the latest counted probe (NaN when it was not answered).",
+        ("company", "channel")),
+    "svcbench_export_timestamp_seconds": ("gauge", "When this file was written.", ()),
+}
+#: the keys of ``svcbench metrics --json`` objects and the ``--csv`` columns
+METRIC_KEYS = ("metric", "channel", "status", "outcome", "company", "value")
+
+
+def metric_rows(store: Store, *, now: float | None = None) -> list[dict[str, object]]:
+    """One row per sample: the metric, its labels (None where it has none, and the outcome
+    of a probe without one) and the value (None for NaN: the latest counted probe was not
+    answered)."""
+    rows: list[dict[str, object]] = []
+
+    def add(metric: str, value: float | None, **labels: object) -> None:
+        rows.append({"metric": metric, **{k: labels.get(k) for k in METRIC_KEYS[1:-1]},
+                     "value": value})
+
+    for r in store.db.query(
+            "SELECT channel, status, outcome, COUNT(*) AS n "
+            "FROM probes GROUP BY channel, status, outcome ORDER BY channel, status, outcome"):
+        add("svcbench_probes", r["n"], channel=r["channel"], status=r["status"],
+            outcome=r["outcome"])
+    for r in store.db.query(
+            "SELECT m.company, m.channel, m.wait_s, m.started_at, m.outcome FROM measurements m "
+            "JOIN (SELECT company, channel, MAX(started_at) AS started_at FROM measurements "
+            "WHERE outcome NOT IN ('failed', 'cancelled') GROUP BY company, channel) l "
+            "ON m.company = l.company AND m.channel = l.channel AND m.started_at = l.started_at "
+            "ORDER BY m.company, m.channel"):
+        add("svcbench_latest_wait_seconds", r["wait_s"], company=r["company"],
+            channel=r["channel"])
+    add("svcbench_export_timestamp_seconds", round(now if now is not None else time.time()))
+    return rows
+
+
 def render_metrics(store: Store, *, now: float | None = None) -> str:
     """Probe counts by status/channel/outcome and each company's latest measurement."""
-    lines = [
-        "# HELP svcbench_probes Probes by channel, status and outcome.",
-        "# TYPE svcbench_probes gauge",
-    ]
-    rows = store.db.query(
-        "SELECT channel, status, COALESCE(outcome, '') AS outcome, COUNT(*) AS n "
-        "FROM probes GROUP BY channel, status, outcome ORDER BY channel, status, outcome")
-    for r in rows:
-        lines.append(f'svcbench_probes{{channel="{_label(r["channel"])}",'
-                     f'status="{_label(r["status"])}",outcome="{_label(r["outcome"])}"}} {r["n"]}')
-    latest = list(store.db.query(
-        "SELECT m.company, m.channel, m.wait_s, m.started_at, m.outcome FROM measurements m "
-        "JOIN (SELECT company, channel, MAX(started_at) AS started_at FROM measurements "
-        "WHERE outcome NOT IN ('failed', 'cancelled') GROUP BY company, channel) l "
-        "ON m.company = l.company AND m.channel = l.channel AND m.started_at = l.started_at "
-        "ORDER BY m.company, m.channel"))
-    lines += [
-        "# HELP svcbench_latest_wait_seconds Headline wait of the latest counted probe "
-        "(NaN when it was not answered).",
-        "# TYPE svcbench_latest_wait_seconds gauge",
-    ]
-    for r in latest:
-        value = "NaN" if r["wait_s"] is None else f'{r["wait_s"]:.3f}'
-        lines.append(f'svcbench_latest_wait_seconds{{company="{_label(r["company"])}",'
-                     f'channel="{_label(r["channel"])}"}} {value}')
-    lines += [
-        "# HELP svcbench_export_timestamp_seconds When this file was written.",
-        "# TYPE svcbench_export_timestamp_seconds gauge",
-        f"svcbench_export_timestamp_seconds {now if now is not None else time.time():.0f}",
-    ]
+    rows = metric_rows(store, now=now)
+    lines: list[str] = []
+    for metric, (kind, text, names) in METRICS.items():
+        lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}"]
+        for row in (r for r in rows if r["metric"] == metric):
+            labels = ",".join(f'{key}="{_label(row[key] or "")}"' for key in names)
+            value = row["value"]
+            shown = ("NaN" if value is None
+                     else f"{value:.3f}" if metric == "svcbench_latest_wait_seconds"
+                     else f"{value}")
+            lines.append(f"{metric}{{{labels}}} {shown}" if labels else f"{metric} {shown}")
     return "\n".join(lines) + "\n"
 
 

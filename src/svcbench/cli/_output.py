@@ -109,3 +109,17 @@ def emit(rows: list[dict[str, Any]], *, fmt: str, output: str | None = None,
             writer = CsvWriter(f, names, raw=raw_csv)
             writer.writeheader()
             writer.writerows({k: _flat(v) for k, v in row.items()} for row in rows)
+
+
+def emit_document(document: dict[str, Any], rows: list[dict[str, Any]], *, fmt: str,
+                  output: str | None = None, table: Callable[[], None] | None = None,
+                  columns: list[str] | None = None, raw_csv: bool = False) -> None:
+    """For commands whose JSON is one object: ``--json`` prints ``document``; ``--csv`` and
+    ``--nl`` print its ``rows`` (e.g. one per table or per check); the terminal ``table()``."""
+    if fmt == "table" and table is not None:
+        table()
+    elif fmt in ("json", "table"):
+        with opened(output) as f:
+            f.write(json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n")
+    else:
+        emit(rows, fmt=fmt, output=output, columns=columns, raw_csv=raw_csv)

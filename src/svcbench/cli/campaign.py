@@ -348,14 +348,30 @@ WantedBy=timers.target
 def metrics(
     textfile: Path = typer.Option(None, help="Write here (atomically) instead of stdout."),
     workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str | None = OutputFileOption,
+    raw_csv: bool = RawCsvOption,
 ) -> None:
-    """Prometheus metrics: probe counts and latest measurements (textfile collector format)."""
-    from ..metrics_export import render_metrics, write_textfile
+    """Prometheus metrics: probe counts and latest measurements (textfile collector format).
 
+    --json, --csv and --nl give the same samples as rows with the keys metric, channel,
+    status, outcome, company (null where the metric has no such label) and value (null for
+    NaN: the latest counted probe was not answered).
+    """
+    from ..metrics_export import METRIC_KEYS, metric_rows, render_metrics, write_textfile
+
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     if textfile is not None and (textfile.is_dir() or not textfile.name):
         fail(f"--textfile: {textfile} is a directory; give a file name such as svcbench.prom")
+    if textfile is not None and fmt != "table":
+        fail("--textfile writes the Prometheus format; for JSON, CSV or NL use --output")
     ws = open_workspace(workspace, read_only=True)
-    if textfile:
+    if fmt != "table":
+        emit(metric_rows(ws.store), fmt=fmt, output=output, columns=list(METRIC_KEYS),
+             raw_csv=raw_csv)
+    elif textfile:
         write_textfile(ws.store, textfile)
         console(stderr=True).print(f"wrote {textfile}")
     else:

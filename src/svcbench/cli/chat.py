@@ -9,7 +9,16 @@ import typer
 
 from ..render.safe import clean, markup
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+from ._common import (
+    JsonOption,
+    RawCsvOption,
+    WorkspaceOption,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+)
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit_document
 
 chat_app = typer.Typer(help="Live-chat probes.", no_args_is_help=True)
 app.add_typer(chat_app, name="chat")
@@ -147,22 +156,40 @@ def _render(probe_id: str, company: str, outcome, reason, measurement, transcrip
     out.print(summary)
 
 
+#: the --csv / --nl columns of `chat availability`: one row per company
+AVAILABILITY_KEYS = (
+    "quarter", "company", "name", "checks", "online", "offline", "unknown", "outside_hours",
+    "share_available", "chats", "with_promise", "kept", "broken", "open", "share_kept",
+    "availability_source", "promise_source",
+)
+
+
 @chat_app.command("availability")
 def availability(
-    quarter: str | None = typer.Option(None, "--quarter", help="Quarter like 2026Q4 "
+    quarter: str | None = typer.Option(None, "--quarter", "-q", help="Quarter like 2026Q4 "
                                        "(default: the current one)."),
     check: str | None = typer.Option(None, "--check", help="Check this company's chat now "
                                      "(company id); starts no conversation, records nothing."),
     as_json: bool = JsonOption,
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str | None = OutputFileOption,
+    raw_csv: bool = RawCsvOption,
     workspace: Path | None = WorkspaceOption,
 ) -> None:
     """Chat available during what share of posted hours (from availability checks), and
-    queue promises kept or broken (from chat probes), per company."""
+    queue promises kept or broken (from chat probes), per company.
+
+    --json prints one object (quarter, availability, promises); --csv and --nl one row per
+    company with both parts (empty where a company had no checks or announced no queue
+    promise).
+    """
     import asyncio
 
     from ..models import Channel, quarter_of, utcnow
     from ..rank import parse_quarter
 
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     if check is not None:
         from ..models import Probe, new_id
@@ -177,14 +204,15 @@ def availability(
         found = asyncio.run(connector.availability(30.0))
         row = {"company": check, "state": found.state, "detail": found.detail,
                "source": found.source, "posted_hours": target.calendar().is_open(utcnow())}
-        if as_json:
-            print_json(row)
-        else:
+
+        def line() -> None:
             from ..render.safe import plain
 
             console().print(plain(f"{check}: {found.state}"
-                                   + (f" ({found.detail})" if found.detail else "")
-                                   + f" [{found.source}]"))
+                                  + (f" ({found.detail})" if found.detail else "")
+                                  + f" [{found.source}]"))
+
+        emit_document(row, [row], fmt=fmt, output=output, table=line, raw_csv=raw_csv)
         return
     try:
         wanted = parse_quarter(quarter) if quarter else quarter_of(utcnow())
@@ -193,18 +221,34 @@ def availability(
     from ..chat_service import chat_service_findings
 
     findings = chat_service_findings(ws.store.conn, wanted, ws.store.company_names())
-    if as_json:
-        print_json({"quarter": wanted, **findings})
-        return
-    from ..render.terminal import print_chat_service
 
-    out = console()
-    if not any(findings.values()):
-        out.print(f"No availability checks or queue promises in {wanted}. Plan checks with a "
-                  'campaign of kind = "availability" (see docs/chat.md).')
-        return
-    out.print(f"[bold]Chat service, {wanted}[/bold]")
-    print_chat_service(findings, out)
+    def table() -> None:
+        from ..render.terminal import print_chat_service
+
+        out = console()
+        if not any(findings.values()):
+            out.print(f"No availability checks or queue promises in {wanted}. Plan checks "
+                      'with a campaign of kind = "availability" (see docs/chat.md).')
+            return
+        out.print(f"[bold]Chat service, {wanted}[/bold]")
+        print_chat_service(findings, out)
+
+    emit_document({"quarter": wanted, **findings}, _availability_rows(wanted, findings),
+                  fmt=fmt, output=output, table=table, columns=list(AVAILABILITY_KEYS),
+                  raw_csv=raw_csv)
+
+
+def _availability_rows(quarter: str, findings: dict[str, Any]) -> list[dict[str, Any]]:
+    """Availability and promise rows joined by company (AVAILABILITY_KEYS)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for part, source_key in (("availability", "availability_source"),
+                             ("promises", "promise_source")):
+        for found in findings[part]:
+            row = rows.setdefault(found["company"], dict.fromkeys(AVAILABILITY_KEYS))
+            row.update({k: v for k, v in found.items() if k in row and k != "source"})
+            row[source_key] = found["source"]
+            row["quarter"] = quarter
+    return list(rows.values())
 
 
 @chat_app.command("inspect")

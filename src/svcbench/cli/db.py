@@ -10,7 +10,16 @@ import typer
 
 from ..render.safe import markup, plain
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+from ._common import (
+    JsonOption,
+    RawCsvOption,
+    WorkspaceOption,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+)
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit_document
 
 db_app = typer.Typer(help="The results database: merge shoppers' files, recompute, inspect.",
                      no_args_is_help=True)
@@ -201,13 +210,28 @@ def database_info(store: Any) -> dict[str, Any]:
 
 
 @db_app.command("info")
-def info(workspace: Path | None = WorkspaceOption, as_json: bool = JsonOption) -> None:
-    """Where the database is, its size, journal mode, migrations and row counts."""
+def info(
+    workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str | None = OutputFileOption,
+    raw_csv: bool = RawCsvOption,
+) -> None:
+    """Where the database is, its size, journal mode, migrations and row counts.
+
+    --json prints one object (path, size_bytes, wal_bytes, journal_mode, migrations, tables);
+    --csv and --nl one row per table (table, rows).
+    """
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     data = database_info(ws.store)
-    if as_json:
-        print_json(data)
-        return
+    rows = [{"table": name, "rows": number} for name, number in data["tables"].items()]
+    emit_document(data, rows, fmt=fmt, output=output, table=lambda: _print_info(data),
+                  columns=["table", "rows"], raw_csv=raw_csv)
+
+
+def _print_info(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     out = console()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from ..render.safe import markup
 from ._app import app
 from ._common import JsonOption, RawCsvOption, WorkspaceOption, console, open_workspace
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit, opened
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit_document
 
 
 @app.command()
@@ -87,18 +86,13 @@ def config_check(
         "connections": connections,
         "ok": all(s["set"] for s in secrets) and all(c["ok"] for c in connections),
     }
-    if fmt == "json":
-        with opened(output) as f:
-            f.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    elif fmt != "table":
-        from ..connections import CHECK_KEYS
+    from ..connections import CHECK_KEYS
 
-        rows = [{"check": "secret", "subject": s["file"], "target": s["key"], "ok": s["set"],
-                 "detail": f"{s['variable']} is {'set' if s['set'] else 'not set'}"}
-                for s in secrets] + connections
-        emit(rows, fmt=fmt, output=output, columns=list(CHECK_KEYS), raw_csv=raw_csv)
-    else:
-        _print_check(summary)
+    rows = [{"check": "secret", "subject": s["file"], "target": s["key"], "ok": s["set"],
+             "detail": f"{s['variable']} is {'set' if s['set'] else 'not set'}"}
+            for s in secrets] + connections
+    emit_document(summary, rows, fmt=fmt, output=output, table=lambda: _print_check(summary),
+                  columns=list(CHECK_KEYS), raw_csv=raw_csv)
     if not all(s["set"] for s in secrets):
         raise typer.Exit(2)
     if not summary["ok"]:
