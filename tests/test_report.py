@@ -7,6 +7,7 @@ import re
 import sqlite3
 import struct
 import zlib
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,72 @@ def test_html_is_self_contained_and_safe_in_chromium(sim_ws, cli, tmp_path):
     assert pixels.shape[:2] == (500, 700)
     assert pixels[..., :3].std() > 20  # not blank
     assert len({tuple(px) for px in pixels[::10, ::10, :3].reshape(-1, 3).tolist()}) > 10
+
+
+class _RankingTables(HTMLParser):
+    """The HTML report's ranking tables: channel -> rows of cell texts."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table = self._row = self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("class") == "ranking":
+            self._table = self.tables.setdefault(attrs["data-table"], [])
+        elif tag == "tr" and self._table is not None and "data-company" in attrs:
+            self._row = []
+            self._table.append(self._row)
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+            self._row.append(self._cell)
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = self._row = None
+        elif tag == "td" and self._row is not None and self._cell is not None:
+            self._row[-1] = "".join(self._cell).strip()
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_html_duration_columns_use_one_unit_and_files_keep_seconds(sim_ws, cli, tmp_path):
+    from svcbench.render import duration
+
+    done = cli("report", "--include-simulated", "--quarter", "2026Q3", "-f", "html", "-f",
+               "json", "-f", "csv", "-o", str(tmp_path), cwd=sim_ws)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "rankings-2026Q3-incl-simulated.json").read_text())
+    by_channel: dict[str, list[dict]] = {}
+    for row in doc["rankings"]:
+        by_channel.setdefault(row["channel"], []).append(row)
+    # the data would mix units per column if each cell picked its own
+    assert any(len({duration(r["median_s"]).split()[1] for r in rows
+                    if r["median_s"] is not None}) > 1 for rows in by_channel.values())
+    parser = _RankingTables()
+    parser.feed((tmp_path / "rankings-2026Q3-incl-simulated.html").read_text())
+    assert set(parser.tables) >= {"phone", "email", "chat", "returns", "delivery"}
+    for channel, rows in parser.tables.items():
+        if channel not in by_channel:
+            continue
+        for column in (5, 7):  # median, p90
+            units = {cell.split()[1] for cell in (r[column] for r in rows)
+                     if cell and cell != "no answer"}
+            assert len(units) <= 1, (channel, column, units)
+        median_units = {r[5].split()[1] for r in rows if r[5] and r[5] != "no answer"}
+        for r in rows:  # the CI reads in the median's unit
+            if r[6]:
+                assert {part.split()[1] for part in r[6].split("–") if part != "∞"} \
+                    <= median_units
+    # CSV and JSON keep raw seconds, whatever the HTML shows
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "rankings-2026Q3-incl-simulated.csv")
+    returns = frame[frame["channel"] == "returns"]["median_s"].dropna()
+    assert len(returns) and (returns > 86400).all()
+    assert sorted(frame["median_s"].dropna()) == sorted(
+        r["median_s"] for r in doc["rankings"] if r["median_s"] is not None)

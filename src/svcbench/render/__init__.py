@@ -213,6 +213,23 @@ def column_durations(values: list[float | None], *, none: str = "no answer",
     return out
 
 
+def ranking_durations(rows: list[Any]) -> list[dict[str, str]]:
+    """The median, its 95% CI and p90 of ranking rows as shown in every table: each column
+    in one unit, the CI in the median's unit so the two read together."""
+    unit = column_unit([r.median_s for r in rows])
+    medians = column_durations([r.median_s for r in rows], unit=unit)
+    p90s = column_durations([r.p90_s for r in rows])
+    out = []
+    for row, median, p90 in zip(rows, medians, p90s, strict=True):
+        ci = ""
+        if row.median_low_s is not None or row.median_high_s is not None:
+            low, high = column_durations([row.median_low_s, row.median_high_s], unit=unit,
+                                         none="∞")
+            ci = f"{low}–{high}"
+        out.append({"median": median, "ci": ci, "p90": p90})
+    return out
+
+
 def percent(share: float | None) -> str:
     return "" if share is None else f"{100 * share:.0f}%"
 

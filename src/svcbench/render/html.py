@@ -16,6 +16,7 @@ from . import (
     output_name,
     percent,
     rank_range,
+    ranking_durations,
     target_label,
 )
 from .charts import box_chart, histogram
@@ -44,6 +45,7 @@ def render_html(report: Report) -> str:
     script = _filter_script()
     channels = [
         {"ranking": report.channels[c], "boxes": box_chart(report.channels[c]),
+         "durations": ranking_durations(report.channels[c].rows),
          "histogram": histogram(report.channels[c])}
         for c in ordered_channels(report)
     ]

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import (
-    column_durations,
-    column_unit,
     movement_mark,
     ordered_channels,
     percent,
     quality_cells,
     quality_line,
     rank_range,
+    ranking_durations,
     target_label,
 )
 from .fit import Column, fitted_table, left_out_note
@@ -56,25 +55,15 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
     for channel in ordered_channels(report):
         ranking = report.channels[channel]
         shown = ranking.rows if limit <= 0 else ranking.rows[:limit]
-        unit = column_unit([r.median_s for r in shown])
-        medians = column_durations([r.median_s for r in shown], unit=unit)
-        p90s = column_durations([r.p90_s for r in shown])
-        cis = []  # in the median's unit, so the two read together
-        for row in shown:
-            if row.median_low_s is None and row.median_high_s is None:
-                cis.append("")
-            else:
-                low, high = column_durations([row.median_low_s, row.median_high_s], unit=unit,
-                                             none="∞")
-                cis.append(f"{low}–{high}")
+        cells = ranking_durations(shown)
         columns = [
             Column("#", [str(r.rank) if r.rank is not None else "–" for r in shown]),
             Column("range", [rank_range(r.rank_low, r.rank_high) for r in shown], drop=3),
             Column("company", [_name(r) for r in shown], justify="left", wraps=True),
             Column("n", [str(r.n) for r in shown]),
-            Column("median", medians),
-            Column("95% CI", cis, drop=5),
-            Column("p90", p90s, drop=4),
+            Column("median", [c["median"] for c in cells]),
+            Column("95% CI", [c["ci"] for c in cells], drop=5),
+            Column("p90", [c["p90"] for c in cells], drop=4),
             *[Column(f"≤{target_label(t)}", [percent(r.within[t]) for r in shown],
                      drop=0 if i == 0 else 6 + i) for i, t in enumerate(ranking.targets)],
             Column(vocabulary(channel)["answered"], [percent(r.share_answered) for r in shown],
