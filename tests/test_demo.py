@@ -44,3 +44,13 @@ def test_demo_refuses_to_replace_a_directory_it_did_not_create(tmp_path, cli):
     assert "not a demo workspace" in result.stderr and result.stderr.count("\n") == 1
     assert (target / "notes.txt").read_text() == "keep me"
     assert not Path(target / "svcbench.toml").exists()
+
+
+def test_demo_looks_for_the_projects_one_chromium(monkeypatch, tmp_path):
+    from svcbench import browser, demo
+
+    monkeypatch.setattr(browser, "CHROMIUM", str(tmp_path / "no-chromium-here"))
+    assert demo.chromium_found() is False
+    (tmp_path / "chromium").touch()
+    monkeypatch.setattr(browser, "CHROMIUM", str(tmp_path / "chromium"))
+    assert demo.chromium_found() is True

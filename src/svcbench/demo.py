@@ -23,7 +23,13 @@ from .errors import ConfigError
 from .models import Channel, Probe, ProbeStatus, new_id, quarter_of, utcnow
 
 MARKER = ".svcbench-demo"
-CHROMIUM = Path("/usr/bin/chromium")
+
+
+def chromium_found() -> bool:
+    """Whether the project's one Chromium (``svcbench.browser.CHROMIUM``) is installed."""
+    from . import browser
+
+    return Path(browser.CHROMIUM).exists()
 
 SCENARIO = """
 [[scenario]]
@@ -169,11 +175,13 @@ def run_demo(directory: Path, *, browser: bool | None = None, history_companies:
     root = _prepare(directory)
     result = DemoResult(workspace=root)
     if browser is None:
-        browser = CHROMIUM.exists()
+        browser = chromium_found()
     companies = demo_companies()
     if not browser:
-        result.notes.append(f"Chromium not found at {CHROMIUM}: the browser chat probe ran over "
-                            "WebSocket instead (scripts/install-system-deps installs it)")
+        from .browser import CHROMIUM
+
+        result.notes.append(f"Chromium not found at {CHROMIUM}: the browser chat probe "
+                            "ran over WebSocket instead (scripts/install-system-deps installs it)")
         for company in companies:
             if company.connector == "browser":
                 company.connector = "websocket"
