@@ -20,3 +20,17 @@ def test_generated_reference_matches_the_code(page):
     assert result.returncode == 0, (
         f"{page} is out of date: run `.venv/bin/cog -r -I docs {page}`\n"
         + result.stdout + result.stderr)
+
+
+def test_every_page_is_in_the_index_and_links_resolve():
+    import re
+
+    docs = ROOT / "docs"
+    index = (docs / "README.md").read_text()
+    unlisted = [p.name for p in sorted(docs.glob("*.md"))
+                if p.name != "README.md" and f"]({p.name})" not in index]
+    assert unlisted == []
+    broken = [(p.name, target) for p in sorted(docs.glob("*.md"))
+              for target in re.findall(r"\]\(([^)#:]+?\.md)(?:#[^)]*)?\)", p.read_text())
+              if not (docs / target).exists()]
+    assert broken == []

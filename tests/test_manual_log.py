@@ -112,3 +112,22 @@ def test_completing_needs_the_right_channel(workspace_dir, cli):
     changed = cli("log", "delivery", "fabrikam-home", "--probe", opened["probe_id"],
                   "--placed", "2026-03-01", "--delivered", "2026-03-04", cwd=workspace_dir)
     assert changed.returncode == 2 and "already logged" in changed.stderr
+
+
+def test_a_planned_return_is_refused_with_what_to_do(workspace_dir, cli):
+    from svcbench.models import quarter_of, utcnow
+
+    (workspace_dir / "probes" / "returns.toml").write_text(
+        '[[campaign]]\nid = "returns-q1"\ncompanies = ["northwind-outfitters"]\n'
+        'channels = ["returns"]\nscenarios = ["shipping-norway"]\n'
+        f'quarter = "{quarter_of(utcnow())}"\nprobes_per_quarter = 2\n')
+    assert cli("plan", "--campaign", "returns-q1", cwd=workspace_dir).returncode == 0
+    [planned, _] = json.loads(cli("probes", "-c", "returns", "--json", cwd=workspace_dir).stdout)
+    before = db_rows(workspace_dir)
+    done = cli("log", "return", "northwind-outfitters", "--probe", planned["id"],
+               "--requested", "now", cwd=workspace_dir)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "is a planned returns probe of campaign " \
+        "returns-q1, not an open one" in done.stderr
+    assert "svcbench log return northwind-outfitters ... --campaign returns-q1" in done.stderr
+    assert db_rows(workspace_dir) == before

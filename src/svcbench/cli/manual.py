@@ -449,6 +449,15 @@ def _open_probe(ws: Workspace, probe_ref: str, company: Company, channel) -> Pro
     if probe.channel != channel or probe.company != company.id:
         fail(f"--probe: probe {probe.id[:8]} is a {probe.channel} probe for {probe.company}, "
              f"not {channel} for {company.id}")
+    from ..models import ProbeStatus
+
+    if probe.status == ProbeStatus.PLANNED:
+        # a campaign's planned slot, not a logged case: logging does not fulfil it (yet)
+        campaign = f" --campaign {probe.campaign}" if probe.campaign else ""
+        fail(f"--probe: probe {probe.id[:8]} is a planned {channel} probe"
+             f"{f' of campaign {probe.campaign}' if probe.campaign else ''}, not an open one; "
+             f"log the case as a new one (svcbench log {channel.removesuffix('s')} "
+             f"{company.id} ...{campaign}); the planned probe is cancelled at its deadline")
     return probe
 
 
