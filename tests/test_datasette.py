@@ -30,3 +30,22 @@ def test_views_and_metadata(workspace_dir, cli, tmp_path):
         assert rows[0]["wait_s"] == 95 and rows[0]["answered_by_human"] == 1
         [summary] = conn.execute("SELECT * FROM company_channel_quarters").fetchall()
         assert (summary["probes"], summary["answered_by_human"]) == (2, 2)
+
+
+def test_a_probe_of_a_company_without_a_row_is_kept_and_shown(workspace_dir):
+    """Why company columns are slugs, not foreign keys: a merged or imported probe may name
+    a company this database has no row for; it must be stored, and the views still list it."""
+    from svcbench.models import Channel, Probe, ProbeStatus, new_id, utcnow
+    from svcbench.workspace import Workspace
+
+    ws = Workspace.open(workspace_dir)
+    try:
+        probe = Probe(id=new_id(), company="not-in-any-config", channel=Channel.EMAIL,
+                      plugin="email", status=ProbeStatus.PLANNED, due_at=utcnow())
+        ws.store.add_probe(probe)
+        [row] = ws.store.conn.execute(
+            "SELECT company, company_name FROM probe_results WHERE probe_id = ?",
+            (probe.id,)).fetchall()
+        assert tuple(row) == ("not-in-any-config", None)
+    finally:
+        ws.close()
