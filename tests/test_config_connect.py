@@ -121,3 +121,19 @@ def test_connect_all_good_exits_0_and_unset_secret_still_exits_2(servers, tmp_pa
     assert mail_rows and all(not r["ok"] and "SVCBENCH_SANDBOX_PASSWORD" in r["detail"]
                              for r in mail_rows)
     assert done.stderr == ""
+
+
+def test_chat_url_is_what_the_connector_reaches_first():
+    from svcbench.connections import chat_url
+
+    # the connector's default applies: the check reaches what a probe would
+    assert chat_url({"connector": "livechat", "organization_id": "org-1"}) == \
+        ("https://api.livechatinc.com", False)
+    assert chat_url({"connector": "browser", "url": "https://shop.example/help"}) == \
+        ("https://shop.example/help", True)
+    assert chat_url({"connector": "websocket", "start": False,
+                     "ws_url": "wss://chat.example/socket"}) == ("https://chat.example/socket",
+                                                                 False)
+    # a templated WebSocket URL names no fixed place to reach
+    assert chat_url({"connector": "websocket", "start": False,
+                     "ws_url": "wss://chat.example/{token}"}) is None

@@ -34,6 +34,7 @@ class ConnectionCheck:
 
 def _mail_login(kind: str, shopper: Shopper, server: MailServer, secrets: Secrets,
                 timeout: float) -> ConnectionCheck:
+    from .deadline import Watchdog
     from .errors import SvcbenchError
     from .probes.email.imap import ImapSession, MailboxError
     from .probes.email.send import login
@@ -51,10 +52,10 @@ def _mail_login(kind: str, shopper: Shopper, server: MailServer, secrets: Secret
                   username=server.username, password=password, ca_file=server.ca_file,
                   timeout=timeout)
         else:
-            with ImapSession.connect(host=server.host, port=server.port,
-                                     security=server.security, username=server.username,
-                                     password=password, ca_file=server.ca_file,
-                                     timeout=timeout):
+            with Watchdog.after(timeout, "imap") as watchdog, ImapSession.connect(
+                    host=server.host, port=server.port, security=server.security,
+                    username=server.username, password=password, ca_file=server.ca_file,
+                    timeout=timeout, watchdog=watchdog):
                 pass
     except (SvcbenchError, MailboxError) as exc:
         return ConnectionCheck(kind, subject, target, False, str(exc))
@@ -73,12 +74,18 @@ def _http_url(url: str) -> str:
 
 
 def chat_url(options: dict[str, Any]) -> tuple[str, bool] | None:
-    """The URL a chat endpoint reaches first and whether it is a page (a browser widget's
-    shop page must load; an API root may well answer 404)."""
-    if isinstance(options.get("url"), str):
-        return options["url"], True
+    """The URL a chat endpoint reaches first (with the connector's defaults) and whether it
+    is a page (a browser widget's shop page must load; an API root may well answer 404)."""
+    from .plugins import chat_connector, probe_plugin
+
+    endpoint = probe_plugin("chat").validate_endpoint(
+        {k: v for k, v in options.items() if k != "plugin"})
+    model = chat_connector(endpoint.connector).options_model.model_validate(
+        endpoint.connector_options)
+    if isinstance(getattr(model, "url", None), str):
+        return model.url, True
     for key in ("base_url", "ws_url"):
-        value = options.get(key)
+        value = getattr(model, key, None)
         if isinstance(value, str) and "{" not in value and "://" in value:
             return _http_url(value), False
     return None
@@ -101,15 +108,22 @@ async def _reach(client: Any, check: str, subject: str, url: str, page: bool) ->
                            f"GET {url}: HTTP {status}" + ("" if failed else f" ({what})"))
 
 
-def _web_targets(config: Config) -> list[tuple[str, str, str, bool]]:
-    """(check, company, URL, is a page) for every enabled chat and web-form endpoint."""
+def _web_targets(config: Config) -> list[tuple[str, str, str, bool] | ConnectionCheck]:
+    """(check, company, URL, is a page) for every enabled chat and web-form endpoint (a
+    ready FAIL when a chat endpoint's options do not even name a URL)."""
     from .models import Channel
+    from .plugins import plugin_for
 
-    found = []
+    found: list[tuple[str, str, str, bool] | ConnectionCheck] = []
     for company in config.companies.values():
         chat = company.channels.get(Channel.CHAT)
-        if chat is not None and chat.enabled:
-            target = chat_url(chat.options)
+        if chat is not None and chat.enabled and plugin_for(company, Channel.CHAT) == "chat":
+            try:
+                target = chat_url(chat.options)
+            except Exception as exc:  # noqa: BLE001 - any plugin's validation error
+                found.append(ConnectionCheck("chat", f"company {company.id}", "", False,
+                                             f"[company.channels.chat]: {exc}".splitlines()[0]))
+                target = None
             if target is not None:
                 found.append(("chat", company.id, *target))
         form = company.channels.get(Channel.FORM)
@@ -135,7 +149,11 @@ async def run_checks(config: Config, secrets: Secrets, *, timeout: float = 10.0,
                 jobs.append(lambda k=kind, s=shopper, srv=server: asyncio.to_thread(
                     _mail_login, k, s, srv, secrets, timeout))
     async with http_client(timeout, {"User-Agent": "svcbench config check"}) as client:
-        for check, company, url, page in _web_targets(config):
+        for target in _web_targets(config):
+            if isinstance(target, ConnectionCheck):
+                jobs.append(lambda found=target: _ready(found))
+                continue
+            check, company, url, page = target
             jobs.append(lambda c=check, s=f"company {company}", u=url, p=page:
                         _reach(client, c, s, u, p))
 
@@ -145,6 +163,10 @@ async def run_checks(config: Config, secrets: Secrets, *, timeout: float = 10.0,
 
         found = await asyncio.gather(*(bounded(job) for job in jobs))
     return [_scrubbed(c, _secret_values(config, secrets)) for c in found]
+
+
+async def _ready(check: ConnectionCheck) -> ConnectionCheck:
+    return check
 
 
 def _secret_values(config: Config, secrets: Secrets) -> list[str]:
