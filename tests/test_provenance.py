@@ -76,6 +76,9 @@ def test_merging_a_demo_database_into_a_real_workspace(workspace_dir, demo_db, c
     [recorded] = run_json(cli, "db", "batches", cwd=ws)
     assert recorded["id"] == batch and recorded["probes"] == probes
     assert len(recorded["unknown_companies"]) == 6
+    as_csv = cli("db", "batches", "--csv", cwd=ws).stdout.splitlines()
+    assert as_csv[0] == "id,file,merged_at,probes,events,companies,unknown_companies,unmerged_at"
+    assert len(as_csv) == 2 and as_csv[1].startswith(f"{batch},")
 
     # the report shows only what the user chose, and says where the numbers came from
     out = ws / "out"

@@ -19,7 +19,14 @@ from ._common import (
     open_workspace,
     print_json,
 )
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit_document
+from ._output import (
+    CsvOption,
+    NlOption,
+    OutputFileOption,
+    choose_format,
+    emit,
+    emit_document,
+)
 
 db_app = typer.Typer(help="The results database: merge shoppers' files, recompute, inspect.",
                      no_args_is_help=True)
@@ -151,14 +158,29 @@ def unmerge(
                          "recomputed"))
 
 
+#: the keys of `db batches --json` objects and the --csv columns
+BATCH_KEYS = ["id", "file", "merged_at", "probes", "events", "companies", "unknown_companies",
+              "unmerged_at"]
+
+
 @db_app.command("batches")
-def batches(workspace: Path | None = WorkspaceOption, as_json: bool = JsonOption) -> None:
+def batches(
+    workspace: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str | None = OutputFileOption,
+    raw_csv: bool = RawCsvOption,
+) -> None:
     """The merge batches of this database: file, when, what each added, removed or not."""
+    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
-    rows = ws.store.merge_batches()
-    if as_json:
-        print_json(rows)
-        return
+    rows = [{key: row[key] for key in BATCH_KEYS} for row in ws.store.merge_batches()]
+    emit(rows, fmt=fmt, output=output, table=_batches_table, columns=BATCH_KEYS,
+         raw_csv=raw_csv)
+
+
+def _batches_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table("batch", "file", "merged at", "probes", "events", "companies", "unknown",
