@@ -53,9 +53,10 @@ def config_check(
     ...) is set, without printing any value: a campaign should not find out at 3 a.m. that a
     password is missing. --connect logs in to the mail servers and reaches the chat and form
     URLs, one line per check (OK or FAIL and why). --json prints one object (workspace,
-    companies, shoppers, scenarios, campaigns, secrets, connections, ok); --csv and --nl one
-    row per check (check, subject, target, ok, detail). Exits 2 when the configuration is
-    wrong or a named variable is not set, 1 when a --connect check fails, else 0.
+    companies, shoppers, scenarios, campaigns, secrets, connect, connections, ok); --csv and
+    --nl one row per check (check, subject, target, ok, detail). Exits 2 when the
+    configuration is wrong or a named variable is not set, 1 when a --connect check fails,
+    else 0.
     """
     import os
 
@@ -83,6 +84,7 @@ def config_check(
         "scenarios": sorted(cfg.scenarios),
         "campaigns": sorted(cfg.campaigns),
         "secrets": secrets,
+        "connect": connect,
         "connections": connections,
         "ok": all(s["set"] for s in secrets) and all(c["ok"] for c in connections),
     }
@@ -119,6 +121,8 @@ def _print_check(summary: dict) -> None:
         verdict = "[green]OK[/green]  " if c["ok"] else "[red]FAIL[/red]"
         out.print(markup(verdict + " {}", f"{c['check']:<5} {c['subject']}: {c['detail']}"),
                   soft_wrap=True)
+    if summary["connect"] and not summary["connections"]:
+        out.print("  no mail servers, chat or form URLs to connect to")
     failed = sum(not c["ok"] for c in summary["connections"])
     if failed:
         out.print(f"{failed} of {len(summary['connections'])} connection checks failed")
