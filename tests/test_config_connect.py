@@ -41,7 +41,9 @@ def _workspace(directory, mail, chat, *, broken: bool):
         carl = mail.shopper_config(id="carl")
         carl["smtp"]["port"] = closed
         del carl["imap"]
-        shoppers += [bob, carl]
+        dora = mail.shopper_config(id="dora")  # the sandbox's self-signed CA not trusted
+        del dora["smtp"]["ca_file"], dora["imap"]
+        shoppers += [bob, carl, dora]
         companies.append({
             "id": "gone", "name": "Gone", "timezone": "UTC",
             "channels": {"chat": {"connector": "rest",
@@ -77,11 +79,13 @@ def test_connect_says_ok_or_fail_per_check_and_never_prints_secrets(servers, tmp
         line("FAIL", "smtp", "shopper bob")
     assert "login failed for user 'anna@shopper.test'" in line("FAIL", "imap", "shopper bob")
     assert f"127.0.0.1:{closed}: cannot connect" in line("FAIL", "smtp", "shopper carl")
+    assert "TLS failed" in line("FAIL", "smtp", "shopper dora")
+    assert "set shopper.smtp.ca_file" in line("FAIL", "smtp", "shopper dora")
     assert "HTTP 404 (the server answers)" in line("OK", "chat", "company acme")
     assert "cannot connect" in line("FAIL", "chat", "company gone")
     assert "HTTP 200 (the page loads)" in line("OK", "form", "company acme")
     assert "HTTP 404" in line("FAIL", "form", "company gone")
-    assert len(checks) == 9
+    assert len(checks) == 10
     assert "OK " + str(root) not in lines  # not the all-clear line
     for secret in (mail.password, WRONG):
         assert secret not in done.stdout + done.stderr
@@ -93,7 +97,8 @@ def test_connect_says_ok_or_fail_per_check_and_never_prints_secrets(servers, tmp
     verdicts = {(c["check"], c["subject"]): c["ok"] for c in data["connections"]}
     assert verdicts == {("smtp", "shopper anna"): True, ("imap", "shopper anna"): True,
                         ("smtp", "shopper bob"): False, ("imap", "shopper bob"): False,
-                        ("smtp", "shopper carl"): False, ("chat", "company acme"): True,
+                        ("smtp", "shopper carl"): False, ("smtp", "shopper dora"): False,
+                        ("chat", "company acme"): True,
                         ("chat", "company gone"): False, ("form", "company acme"): True,
                         ("form", "company gone"): False}
     as_csv = cli("config", "check", "--connect", "--csv", cwd=root, env=_env(mail))
@@ -101,7 +106,7 @@ def test_connect_says_ok_or_fail_per_check_and_never_prints_secrets(servers, tmp
     assert list(rows[0]) == ["check", "subject", "target", "ok", "detail"]
     assert {(r["check"], r["ok"]) for r in rows if r["check"] == "secret"} == \
         {("secret", "yes")}
-    assert len([r for r in rows if r["check"] != "secret"]) == 9
+    assert len([r for r in rows if r["check"] != "secret"]) == 10
     for secret in (mail.password, WRONG):
         assert secret not in as_json.stdout + as_csv.stdout
 
