@@ -352,6 +352,10 @@ class Scoring(_Model):
     #: ranks shown as tied when confidence intervals of the median overlap
     bootstrap_samples: int = Field(default=200, ge=0, le=10000)
     top_n: int = Field(default=10, ge=1)
+    #: rank companies that offer only a web form (no email address) in the email ranking too,
+    #: by their form probes, marked "via web form" (docs/forms.md); `report
+    #: --merge-form-into-email` / `--separate-form` overrides it
+    merge_form_into_email: bool = False
 
 
 class WorkspaceSettings(_Model):

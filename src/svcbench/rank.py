@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -94,6 +94,11 @@ class MeasurementFrame:
     #: provenance label of each probe: 'live', 'manual', 'csv', 'simulated', plus
     #: '@<merge batch>' for merged ones
     source: np.ndarray | None = None
+    #: which rows are simulated, when known from loading (else derived from ``source``)
+    simulated_mask: np.ndarray | None = None
+    #: rows of the email channel that are a form-only company's web-form probes
+    #: (:func:`merge_form_into_email`)
+    via_form: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.company)
@@ -106,6 +111,8 @@ class MeasurementFrame:
 
     def simulated(self) -> np.ndarray:
         """Boolean mask of simulated probes."""
+        if self.simulated_mask is not None:
+            return self.simulated_mask
         if self.source is None or not len(self):
             return np.zeros(len(self), dtype=bool)
         import pandas as pd
@@ -209,12 +216,20 @@ def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = Non
         spans[key] = (min(first, s.first_started), max(last, s.last_started))
         runs.setdefault(key, [end - len(s), end])[1] = end
     flags = column("flags")
-    labels = [np.array(s.sources or ["live"], dtype=object) for s in slices]
-    for array in labels:  # one shared str object per label
-        array[:] = [shared.setdefault(v, v) for v in array]
-    source = np.concatenate([lab[s.source] if len(s.source) == len(s) else
-                             np.full(len(s), lab[0], dtype=object)
-                             for lab, s in zip(labels, slices, strict=True)])
+    # labels are few: each slice's codes are mapped to codes into one list of labels, so the
+    # object column (and the simulated mask) is one fancy index instead of one per slice
+    label_code: dict[str, int] = {}
+    mapped = []
+    for s in slices:
+        local = np.array([label_code.setdefault(v, len(label_code))
+                          for v in (s.sources or ["live"])], dtype=np.int64)
+        mapped.append(local[s.source] if len(s.source) == len(s)
+                      else np.full(len(s), local[0], dtype=np.int64))
+    codes = np.concatenate(mapped)
+    label_values = np.empty(len(label_code), dtype=object)
+    label_values[:] = list(label_code)
+    source = label_values[codes]
+    simulated_mask = np.array([is_simulated_label(v) for v in label_code], dtype=bool)[codes]
     month = np.concatenate([s.month if len(s.month) == len(s) else
                             np.zeros(len(s), np.uint8) for s in slices])
     return MeasurementFrame(
@@ -223,7 +238,43 @@ def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = Non
         wait_s=column("wait_s"), wait_bh_s=column("wait_bh_s"),
         first_response_s=column("first_response_s"), human=(flags & HUMAN) != 0,
         spans=spans, group_index={k: np.arange(a, b) for k, (a, b) in runs.items()},
-        unavailable=(flags & UNAVAILABLE) != 0, month=month, source=source)
+        unavailable=(flags & UNAVAILABLE) != 0, month=month, source=source,
+        simulated_mask=simulated_mask)
+
+
+def merge_form_into_email(frame: MeasurementFrame,
+                          form_only: Collection[tuple[str, str]]) -> MeasurementFrame:
+    """The frame with the web-form probes of companies that offer only a form added to the
+    email channel too, marked ``via_form``; ``form_only`` holds (quarter, company) pairs whose
+    form probes are flagged so (:func:`svcbench.probes.form.summary.form_only_companies`).
+
+    Never counted twice: a company with any email probe in a quarter keeps only its email
+    probes there. The form channel keeps all its rows."""
+    if not len(frame) or not form_only:
+        return frame
+    keys = np.array([f"{q}\0{c}" for q, c in zip(frame.quarter, frame.company, strict=True)],
+                    dtype=object)
+    has_email = set(keys[frame.channel == "email"].tolist())
+    wanted = {f"{q}\0{c}" for q, c in form_only} - has_email
+    copy = np.flatnonzero((frame.channel == "form") & np.isin(keys, list(wanted)))
+    if not len(copy):
+        return frame
+    extra = frame.take(copy)
+    extra.channel = np.full(len(copy), "email", dtype=object)
+    base_via = frame.via_form if frame.via_form is not None else np.zeros(len(frame), bool)
+    extra.via_form = np.ones(len(copy), dtype=bool)
+    arrays: dict[str, Any] = {}
+    for name, value in frame.__dict__.items():
+        if name in ("spans", "group_index", "via_form") or value is None:
+            continue
+        arrays[name] = np.concatenate([value, getattr(extra, name)])
+    spans = dict(frame.spans)
+    for quarter in set(extra.quarter.tolist()):
+        parts = [spans[k] for k in ((quarter, "email"), (quarter, "form")) if k in spans]
+        if parts:
+            spans[(quarter, "email")] = (min(p[0] for p in parts), max(p[1] for p in parts))
+    return MeasurementFrame(**arrays, via_form=np.concatenate([base_via, extra.via_form]),
+                            spans=spans)
 
 
 def quarters_with_data(conn: sqlite3.Connection) -> list[str]:
@@ -321,6 +372,9 @@ class CompanyChannelRow:
     tied_with: list[str] = field(default_factory=list)
     #: counted probes of this row that are simulated (0 unless the report includes them)
     simulated_n: int = 0
+    #: probes of this row (counted and excluded) that are web-form probes of a company that
+    #: offers only a form, merged into email (:func:`merge_form_into_email`)
+    via_form_n: int = 0
 
 
 @dataclass
@@ -446,6 +500,9 @@ class Report:
     batches: dict[str, str] = field(default_factory=dict)
     #: show seal bands beside scores (a rendering option)
     seals: bool = False
+    #: the email ranking also ranks form-only companies by their web-form probes (rows with
+    #: ``via_form_n``); see :func:`merge_form_into_email`
+    form_merged_into_email: bool = False
 
     @property
     def period(self) -> str:
@@ -525,6 +582,10 @@ def _finite_or_none(value: float) -> float | None:
     return None if not math.isfinite(value) else float(value)
 
 
+def _finite_list(values: np.ndarray) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values.tolist()]
+
+
 @dataclass
 class _Slice:
     """One channel in one quarter: counted probes sorted by (company, wait)."""
@@ -538,6 +599,8 @@ class _Slice:
     excluded: dict[str, int]
     unavailable: np.ndarray
     simulated: np.ndarray  # counted simulated probes per company
+    via_form: np.ndarray  # counted probes per company merged in from the web form
+    excluded_via_form: dict[str, int]
 
 
 def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
@@ -547,6 +610,12 @@ def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
     if len(excluded_companies):
         names, counts = np.unique(excluded_companies, return_counts=True)
         excluded = dict(zip(names.tolist(), counts.tolist(), strict=True))
+    excluded_via_form: dict[str, int] = {}
+    if frame.via_form is not None and frame.via_form.any():
+        merged = frame.company[~counted_mask & frame.via_form]
+        if len(merged):
+            names, counts = np.unique(merged, return_counts=True)
+            excluded_via_form = dict(zip(names.tolist(), counts.tolist(), strict=True))
     f = frame.take(counted_mask)
     # business-hours mode falls back to the raw wait where no adjusted one was recorded
     bh = np.where(np.isnan(f.wait_bh_s), f.wait_s, f.wait_bh_s)
@@ -565,10 +634,13 @@ def _slice(frame: MeasurementFrame, business_hours: bool) -> _Slice:
     n = np.bincount(codes, minlength=len(uniques)).astype(np.int64)
     off = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
     simulated = np.bincount(codes, weights=f.simulated(), minlength=len(uniques))
+    via_form = (np.bincount(codes, weights=f.via_form, minlength=len(uniques))
+                if f.via_form is not None else np.zeros(len(uniques)))
     return _Slice(
         companies=uniques, n=n, off=off, wait=wait[order], human=f.human[order],
         answered=answered[order], excluded=excluded, unavailable=unavailable[order],
-        simulated=simulated.astype(np.int64),
+        simulated=simulated.astype(np.int64), via_form=via_form.astype(np.int64),
+        excluded_via_form=excluded_via_form,
     )
 
 
@@ -655,11 +727,11 @@ def _tied_with(companies: Sequence[str], order: np.ndarray, low: np.ndarray,
                high: np.ndarray) -> dict[str, list[str]]:
     """Each company's tied companies, in ``order`` (rank order)."""
     relation = tied(low[order], high[order])
-    names = np.array([companies[i] for i in order], dtype=object)
+    names = [companies[i] for i in order]
     rows, cols = np.nonzero(relation)  # row-major: each row's columns in rank order
-    cuts = np.searchsorted(rows, np.arange(1, len(order)))
-    return {name: part.tolist()
-            for name, part in zip(names.tolist(), np.split(names[cols], cuts), strict=True)}
+    cuts = np.searchsorted(rows, np.arange(len(order) + 1)).tolist()
+    tied_names = np.array(names, dtype=object)[cols].tolist()
+    return {name: tied_names[a:b] for name, a, b in zip(names, cuts[:-1], cuts[1:], strict=True)}
 
 
 def _seed_for(seed: int, *parts: str) -> np.random.Generator:
@@ -738,6 +810,19 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
     rows = []
     all_companies = set(s.companies.tolist()) | set(s.excluded)
     index = {c: i for i, c in enumerate(s.companies.tolist())}
+    # Python numbers once per column, not a numpy scalar per cell (thousands of rows)
+    col_n, col_ranked, col_rank = s.n.tolist(), ranked_mask.tolist(), rank.tolist()
+    col_low, col_high, col_score = rank_low.tolist(), rank_high.tolist(), score.tolist()
+    col_speed, col_within_score = speed.tolist(), within_score.tolist()
+    col_median, col_p90 = _finite_list(median), _finite_list(p90)
+    col_med_low, col_med_high = _finite_list(med_low), _finite_list(med_high)
+    col_mean = _finite_list(mean_answered)
+    col_within = [within[j].tolist() for j in range(len(targets))]
+    col_answered, col_human = share_answered.tolist(), share_human.tolist()
+    col_unanswered = (1.0 - answered_n / np.maximum(s.n, 1)).tolist()
+    col_quantiles = {q: _finite_list(v) for q, v in quantiles.items()}
+    col_unavailable, col_simulated = share_unavailable.tolist(), s.simulated.tolist()
+    col_via_form = s.via_form.tolist()
     for company in sorted(all_companies):
         i = index.get(company)
         excluded = s.excluded.get(company, 0)
@@ -750,31 +835,31 @@ def rank_channel(frame: MeasurementFrame, channel: str, *, targets: Sequence[flo
                 within_target_score=None, median_s=None, median_low_s=None,
                 median_high_s=None, mean_answered_s=None, p90_s=None,
                 within={t: 0.0 for t in targets}, share_answered=0.0, share_human=0.0,
-                share_unanswered=0.0))
+                share_unanswered=0.0, via_form_n=s.excluded_via_form.get(company, 0)))
             continue
-        is_ranked = bool(ranked_mask[i])
+        is_ranked = col_ranked[i]
         rows.append(CompanyChannelRow(
             channel=channel, company=company, name=names.get(company, company),
-            industry=industries.get(company, ""), n=int(s.n[i]), excluded=excluded,
+            industry=industries.get(company, ""), n=col_n[i], excluded=excluded,
             ranked=is_ranked,
             status="ranked" if is_ranked else f"not ranked (n<{minimum_sample})",
-            rank=int(rank[i]) if is_ranked else None,
-            rank_low=int(rank_low[i]) if is_ranked else None,
-            rank_high=int(rank_high[i]) if is_ranked else None,
-            score=float(score[i]) if is_ranked else None,
-            speed=round(float(speed[i]), 1) if is_ranked else None,
-            within_target_score=round(float(within_score[i]), 1) if is_ranked else None,
-            median_s=_finite_or_none(median[i]),
-            median_low_s=_finite_or_none(med_low[i]) if bootstrap_samples else None,
-            median_high_s=_finite_or_none(med_high[i]) if bootstrap_samples else None,
-            mean_answered_s=_finite_or_none(mean_answered[i]),
-            p90_s=_finite_or_none(p90[i]),
-            within={t: float(within[j, i]) for j, t in enumerate(targets)},
-            share_answered=float(share_answered[i]), share_human=float(share_human[i]),
-            share_unanswered=float(1.0 - answered_n[i] / s.n[i]),
-            quantiles={q: _finite_or_none(v[i]) for q, v in quantiles.items()},
-            share_unavailable=float(share_unavailable[i]),
-            tied_with=ties.get(company, []), simulated_n=int(s.simulated[i]),
+            rank=col_rank[i] if is_ranked else None,
+            rank_low=col_low[i] if is_ranked else None,
+            rank_high=col_high[i] if is_ranked else None,
+            score=col_score[i] if is_ranked else None,
+            speed=round(col_speed[i], 1) if is_ranked else None,
+            within_target_score=round(col_within_score[i], 1) if is_ranked else None,
+            median_s=col_median[i],
+            median_low_s=col_med_low[i] if bootstrap_samples else None,
+            median_high_s=col_med_high[i] if bootstrap_samples else None,
+            mean_answered_s=col_mean[i], p90_s=col_p90[i],
+            within={t: col_within[j][i] for j, t in enumerate(targets)},
+            share_answered=col_answered[i], share_human=col_human[i],
+            share_unanswered=col_unanswered[i],
+            quantiles={q: v[i] for q, v in col_quantiles.items()},
+            share_unavailable=col_unavailable[i],
+            tied_with=ties.get(company, []), simulated_n=col_simulated[i],
+            via_form_n=col_via_form[i] + s.excluded_via_form.get(company, 0),
         ))
     rows.sort(key=_row_order)
     edges, counts = _histogram(x)
@@ -819,7 +904,12 @@ def rank_overall(channels: Mapping[str, ChannelRanking], *, min_channels: int, t
     ranks: dict[str, dict[str, int]] = {}
     for channel, ranking in channels.items():
         for row in ranking.rows:
-            if row.ranked and row.score is not None and row.rank is not None:
+            if row.via_form_n and "form" in channels:
+                # a form-only company's email row is its web-form probes again: they count
+                # once, in the form channel
+                scores.setdefault(row.company, {})
+                ranks.setdefault(row.company, {})
+            elif row.ranked and row.score is not None and row.rank is not None:
                 scores.setdefault(row.company, {})[channel] = row.score
                 ranks.setdefault(row.company, {})[channel] = row.rank
             else:
@@ -959,10 +1049,13 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
                  industries: Mapping[str, str] | None = None,
                  now: datetime | None = None, quality: QualityFrame | None = None,
                  include_simulated: bool = False,
-                 batches: Mapping[str, str] | None = None) -> Report:
+                 batches: Mapping[str, str] | None = None,
+                 form_only: Collection[tuple[str, str]] | None = None) -> Report:
     """Rankings for the period ``quarter`` (a quarter or a month like '2026-11'), with
     movement, streaks and newcomers against the earlier periods in the frame (up to
-    :data:`HISTORY` back). Simulated probes count only with ``include_simulated``."""
+    :data:`HISTORY` back). Simulated probes count only with ``include_simulated``. With
+    ``form_only`` (see :func:`merge_form_into_email`) the email ranking also ranks the
+    companies that offer only a web form, by their form probes."""
     from .grading.quality import QualityFrame
     from .periods import is_month, previous
 
@@ -973,6 +1066,10 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
     history = history_periods(period)
     groups = frame.period_groups(monthly)
     sources = _source_counts(frame, groups, period, channels, include_simulated)
+    if form_only is not None:  # after counting sources: a merged probe is one probe
+        merged = merge_form_into_email(frame, form_only)
+        if merged is not frame:
+            frame, groups = merged, merged.period_groups(monthly)
     if not include_simulated:
         keep = ~frame.simulated()
         if not keep.all():
@@ -1038,7 +1135,7 @@ def build_report(frame: MeasurementFrame, *, quarter: str, channels: Sequence[st
         quality=quality.methodology,
         include_simulated=include_simulated, sources=sources, simulated_counted=simulated,
         history=history, history_ranks=history_ranks, highlights=found,
-        batches=dict(batches or {}),
+        batches=dict(batches or {}), form_merged_into_email=form_only is not None,
     )
 
 

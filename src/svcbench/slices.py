@@ -84,11 +84,12 @@ def read_slices(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = No
             f"SELECT quarter, channel, company, version FROM measurement_slices{where}",
             params)}
         found: dict[Key, Slice] = {}
+        labels: dict[str, list[str]] = {}  # most slices share one label list: decode it once
         for row in conn.execute(
                 f"SELECT {', '.join(_CACHE_COLUMNS)} FROM measurement_columns{where}", params):
             key = row[:3]
             if versions.get(key) == row[3]:
-                found[key] = _unpack(row)
+                found[key] = _unpack(row, labels)
         stale = sorted(set(versions) - set(found))
         built = _build(conn, stale) if stale else {}
     _keep(conn, built, versions)
@@ -119,12 +120,15 @@ def _read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
-def _unpack(row: Sequence) -> Slice:
+def _unpack(row: Sequence, labels: dict[str, list[str]]) -> Slice:
     quarter, channel, company, _, _, first, last, flags, *floats, month, source, sources = row
+    decoded = labels.get(sources)
+    if decoded is None:
+        decoded = labels[sources] = json.loads(sources)
     return Slice(quarter, channel, company, np.frombuffer(flags, np.uint8),
                  *(np.frombuffer(blob, "<f8") for blob in floats), first, last,
                  np.frombuffer(month, np.uint8), np.frombuffer(source, "<u2"),
-                 json.loads(sources))
+                 list(decoded))
 
 
 def _build(conn: sqlite3.Connection, keys: Sequence[Key]) -> dict[Key, Slice]:

@@ -48,6 +48,10 @@ def report(
     overall_min_channels: int = typer.Option(
         None, "--overall-min-channels", min=1,
         help="Channels a company must be ranked in for the overall ranking (default 2)."),
+    merge_form: bool = typer.Option(
+        None, "--merge-form-into-email/--separate-form",
+        help="Also rank companies that offer only a web form in the email ranking, by their "
+        "form probes, marked 'via web form' (default: scoring.merge_form_into_email)."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Rankings per channel and overall for a quarter or a month, with confidence, ties,
@@ -95,13 +99,26 @@ def report(
         unknown = [c for c in company or [] if c not in names]
         if unknown:
             fail(f"--company: unknown company {unknown[0]!r}")
+        if merge_form is None:
+            merge_form = ws.config.scoring.merge_form_into_email
+        merging = merge_form and (not channels or "email" in channels)
+        loaded = channels or None
+        if merging and loaded and "form" not in loaded:
+            loaded = [*loaded, "form"]  # the form probes the email ranking takes in
         frame = load_frame(store.conn, quarters=history_quarters(wanted_quarter),
-                           channels=channels or None)
+                           channels=loaded)
         simulated = frame.simulated()
         shown = frame if include_simulated or not simulated.any() else frame.take(~simulated)
         present = {c for p, c in shown.period_groups(is_month(wanted_quarter))
                    if p == wanted_quarter}
         selected = [c for c in (channels or CHANNELS) if c in present]
+        form_only = None
+        if merging:
+            from ..probes.form.summary import form_only_companies
+
+            form_only = form_only_companies(store.conn, history_quarters(wanted_quarter))
+            if "form" in present and "email" not in selected:  # only form-only companies
+                selected.insert(selected.index("form") if "form" in selected else 0, "email")
         if not selected:
             everything = {c for p, c in frame.period_groups(is_month(wanted_quarter))
                           if p == wanted_quarter and c in (channels or CHANNELS)}
@@ -120,7 +137,8 @@ def report(
                 scoring=ws.config.scoring, business_hours=business_hours, seed=seed,
                 overall_min_channels=overall_min_channels, names=names,
                 industries=store.company_industries(), quality=quality,
-                include_simulated=include_simulated, batches=merge_batch_files(store))
+                include_simulated=include_simulated, batches=merge_batch_files(store),
+                form_only=form_only)
         except ValueError as exc:
             raise ConfigError(str(exc), file=str(ws.root / "svcbench.toml"),
                               key="scoring.weights") from None
@@ -146,11 +164,17 @@ def report(
                 names)
         if "form" in selected:
             from ..probes.form import blocked_summary
+            from ..probes.form.summary import load_form_findings
 
             blocked = blocked_summary(store.conn, wanted_quarter, names,
                                       set(company) if company else None)
             if blocked:
                 result.sections["forms_blocked"] = blocked
+            findings = load_form_findings(store, wanted_quarter, names,
+                                          companies=set(company) if company else None,
+                                          business_hours=business_hours)
+            if findings:
+                result.sections["form_findings"] = findings
         out_dir = Path(output) if output and not single else ws.config.reports_dir
     finally:
         ws.close()

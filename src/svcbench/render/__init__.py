@@ -30,6 +30,15 @@ RANKING_COLUMNS = [
 ]
 #: columns added later: after the per-target ones, so existing positions never move
 LATER_RANKING_COLUMNS = ["share_unavailable"]
+#: after the quality columns: probes of an email row that are a form-only company's web-form
+#: probes (``report --merge-form-into-email``)
+FORM_RANKING_COLUMNS = ["via_web_form_n"]
+#: the web-form findings file (``rankings-2026Q4-forms.csv``), one row per company
+FORM_FINDING_COLUMNS = [
+    "period", "company", "name", "form_only", "probes", "counted", "acknowledged",
+    "ack_median_s", "human_replies", "human_median_s", "business_hours", "broken_probes",
+    "broken_submission_error", "broken_no_confirmation", "broken_dates", "broken_words",
+]
 OVERALL_COLUMNS = [
     "quarter", "rank", "rank_low", "rank_high", "company", "name", "industry",
     "status", "score", "channels_ranked", "top_n_channels", "top_n_summary",
@@ -53,7 +62,7 @@ def ranking_columns(report: Report) -> list[str]:
     k = target_columns(report)
     return [*RANKING_COLUMNS, *[f"target_{i}_s" for i in range(1, k + 1)],
             *[f"within_{i}" for i in range(1, k + 1)], *LATER_RANKING_COLUMNS,
-            *_quality_columns()]
+            *_quality_columns(), *FORM_RANKING_COLUMNS]
 
 
 def _clean(value: Any) -> Any:
@@ -112,7 +121,32 @@ def ranking_records(report: Report) -> list[dict[str, Any]]:
                     _share(row.within[targets[i]]) if i < len(targets) else None)
             record["share_unavailable"] = _share(row.share_unavailable)
             record.update(quality_record(row.quality, row.n))  # answer quality columns
+            # an email row that is a form-only company's web-form probes (merged on request)
+            record["via_web_form_n"] = row.via_form_n
             records.append({key: _clean(v) for key, v in record.items()})
+    return records
+
+
+def form_finding_records(report: Report) -> list[dict[str, Any]]:
+    """The report's web-form findings, one record per company (empty without any)."""
+    section = report.sections.get("form_findings") or {}
+    records = []
+    for row in section.get("companies", []):
+        broken = row["broken"] or {}
+        kinds = broken.get("kinds", {})
+        records.append({
+            "period": report.quarter, "company": row["company"], "name": row["name"],
+            "form_only": row["form_only"], "probes": row["probes"], "counted": row["counted"],
+            "acknowledged": row["acknowledged"], "ack_median_s": _round(row["ack_median_s"]),
+            "human_replies": row["human_replies"],
+            "human_median_s": _round(row["human_median_s"]),
+            "business_hours": section.get("business_hours"),
+            "broken_probes": broken.get("probes", 0),
+            "broken_submission_error": kinds.get("submission_error", 0),
+            "broken_no_confirmation": kinds.get("no_confirmation", 0),
+            "broken_dates": " ".join(broken.get("dates", [])) or None,
+            "broken_words": " | ".join(broken.get("words", [])) or None,
+        })
     return records
 
 

@@ -41,7 +41,10 @@ def render_html(report: Report) -> str:
                        top_n_summary=wording.top_n_summary, vocabulary=wording.vocabulary,
                        source_line=wording.source_line,
                        simulated_banner=wording.simulated_banner,
-                       form_not_automatable=wording.form_not_automatable)
+                       form_not_automatable=wording.form_not_automatable,
+                       form_merge_note=wording.form_merge_note,
+                       form_finding_cells=wording.form_finding_cells,
+                       via_web_form=wording.VIA_WEB_FORM)
     script = _filter_script()
     channels = [
         {"ranking": report.channels[c], "boxes": box_chart(report.channels[c]),

@@ -23,6 +23,7 @@ def report_document(report: Report) -> dict[str, Any]:
     from dataclasses import asdict
 
     from .wording import (
+        form_merge_note,
         highlight_lines,
         industry_lines,
         seal_bands,
@@ -62,9 +63,12 @@ def report_document(report: Report) -> dict[str, Any]:
                          "text": source_line(report, s)} for s in report.sources],
             "seal_bands": [{"name": n, "min": lo, "max": hi} for n, lo, hi in seal_bands()]
             if report.seals else None,
+            "form_merged_into_email": report.form_merged_into_email,
+            "form_merge": form_merge_note(report) or None,
         },
         "email_replies": report.sections.get("email_replies"),
         "forms_blocked": report.sections.get("forms_blocked"),
+        "form_findings": report.sections.get("form_findings"),
         "channels": [
             {
                 "channel": c, "targets_s": report.channels[c].targets,

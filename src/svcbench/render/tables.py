@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from . import OVERALL_COLUMNS, output_name, overall_records, ranking_columns, ranking_records
+from . import (
+    FORM_FINDING_COLUMNS,
+    OVERALL_COLUMNS,
+    form_finding_records,
+    output_name,
+    overall_records,
+    ranking_columns,
+    ranking_records,
+)
 from .safe import CsvWriter
 
 if TYPE_CHECKING:
@@ -24,19 +32,23 @@ def write_rankings_csv(report: Report, f: IO[str], *, raw: bool = False) -> None
 
 
 def write_csv(report: Report, directory: Path, *, raw: bool = False) -> list[Path]:
-    """Write both files; text a spreadsheet would run as a formula is neutralised unless
-    ``raw`` (see :mod:`svcbench.render.safe`)."""
+    """Write both files (and ``-forms.csv``, the web-form findings, when there are any); text
+    a spreadsheet would run as a formula is neutralised unless ``raw`` (see
+    :mod:`svcbench.render.safe`)."""
     directory.mkdir(parents=True, exist_ok=True)
     channels = directory / output_name(report, ".csv")
     overall = directory / output_name(report, "-overall.csv")
-    for path, columns, records in (
-        (channels, ranking_columns(report), ranking_records(report)),
-        (overall, OVERALL_COLUMNS, overall_records(report)),
-    ):
+    files = [(channels, ranking_columns(report), ranking_records(report)),
+             (overall, OVERALL_COLUMNS, overall_records(report))]
+    forms = form_finding_records(report)
+    if forms:
+        files.append((directory / output_name(report, "-forms.csv"), FORM_FINDING_COLUMNS,
+                      forms))
+    for path, columns, records in files:
         tmp = path.with_suffix(".csv.tmp")
         with tmp.open("w", newline="", encoding="utf-8") as f:
             writer = CsvWriter(f, columns, raw=raw)
             writer.writeheader()
             writer.writerows(records)
         tmp.replace(path)
-    return [channels, overall]
+    return [path for path, _, _ in files]

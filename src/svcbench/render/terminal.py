@@ -17,6 +17,9 @@ from . import (
 from .fit import Column, fitted_table, left_out_note
 from .safe import plain
 from .wording import (
+    VIA_WEB_FORM,
+    form_finding_cells,
+    form_merge_note,
     form_not_automatable,
     highlight_lines,
     industry_lines,
@@ -90,7 +93,10 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
             console.print(left_out_note(left_out, width), style="dim")
         if limit > 0 and len(ranking.rows) > limit:
             console.print(f"  … {len(ranking.rows) - limit} more (--limit 0 shows all)")
-        for line in [*industry_lines(ranking), *highlight_lines(report, channel)]:
+        notes = [*industry_lines(ranking), *highlight_lines(report, channel)]
+        if channel == "email" and form_merge_note(report):
+            notes.append(form_merge_note(report))
+        for line in notes:
             console.print(plain(f"  • {line}"))
     if report.quality.get("graded_probes"):
         console.print(Text(quality_line(report.quality), style="dim"))
@@ -123,6 +129,8 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
         print_email_replies(report.sections["email_replies"], console)
     if report.sections.get("forms_blocked"):
         console.print(plain(form_not_automatable(report.sections["forms_blocked"])))
+    if report.sections.get("form_findings"):
+        print_form_findings(report.sections["form_findings"], console)
     if banner:
         console.print(Text(f"⚠ {banner}", style="bold yellow"))
 
@@ -163,9 +171,27 @@ def print_email_replies(summary: dict, console: Console) -> None:
     console.print(table)
 
 
+def print_form_findings(section: dict, console: Console) -> None:
+    """Per company: form only, acknowledgement, human reply, form broken (page's words)."""
+    from rich.table import Table
+
+    table = Table(title="web form: findings per company (not part of any score)",
+                  title_justify="left")
+    for header in ("company", "form only", "acknowledged", "human reply", "form broken"):
+        table.add_column(header, justify="left", overflow="fold")
+    for row in section["companies"]:
+        cells = form_finding_cells(row, section["business_hours"])
+        table.add_row(plain(row["name"]), cells["form_only"], cells["ack"], cells["human"],
+                      plain(cells["broken"]))
+    console.print(table)
+
+
 def _name(row):
-    """The company's name as plain text, marked when its row has simulated probes."""
+    """The company's name as plain text, marked when its row has simulated probes or is a
+    form-only company's web-form probes."""
     name = plain(row.name)
     if row.simulated_n:
         name.append(" [sim]", style="yellow")
+    if getattr(row, "via_form_n", 0):
+        name.append(f" [{VIA_WEB_FORM}]", style="cyan")
     return name

@@ -85,6 +85,45 @@ def form_not_automatable(section: dict) -> str:
             f"bot check or login wall ({parts}); counted for no one")
 
 
+#: the mark of an email row that is a form-only company's web-form probes
+VIA_WEB_FORM = "via web form"
+
+
+def form_merge_note(report: Report) -> str:
+    """The methodology sentence for form-only companies in the email ranking ('' when off)."""
+    if not report.form_merged_into_email:
+        return ""
+    ranking = report.channels.get("email")
+    merged = sum(1 for r in ranking.rows if r.via_form_n) if ranking else 0
+    return (f"Companies that publish no email address are ranked in the email ranking by their "
+            f"web-form probes, marked \"{VIA_WEB_FORM}\" ({merged} "
+            f"{plural('company', merged)} this period); a company with an email address keeps "
+            "only its email probes, and a form-only company's probes count once overall (in "
+            "the web-form channel)")
+
+
+def form_finding_cells(row: dict, business_hours: bool) -> dict[str, str]:
+    """One company's web-form findings as short texts: form only, acknowledgement, human
+    reply, form broken."""
+    from . import duration
+
+    mode = "business hours" if business_hours else "clock time"
+    broken = row["broken"]
+    words = "; ".join(f"\u201c{w}\u201d" for w in (broken or {}).get("words", []))
+    return {
+        "form_only": "no email address, form only" if row["form_only"] else "",
+        "ack": (f"{row['acknowledged']} of {row['counted']}, median "
+                f"{duration(row['ack_median_s'])} (clock time)" if row["acknowledged"]
+                else f"none of {row['counted']}"),
+        "human": (f"{row['human_replies']} of {row['counted']}, median "
+                  f"{duration(row['human_median_s'])} ({mode})" if row["human_replies"]
+                  else f"none of {row['counted']}"),
+        "broken": (f"form broken: {broken['probes']} "
+                   f"{plural('probe', broken['probes'])} on {', '.join(broken['dates'])} (UTC)"
+                   + (f", the page said {words}" if words else "")) if broken else "",
+    }
+
+
 def headline(channel: str, seconds: float | None) -> str:
     """The channel's headline value: '14 s to a live agent', '2.1 days to refund'."""
     if seconds is None or not math.isfinite(seconds):

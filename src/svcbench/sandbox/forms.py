@@ -12,7 +12,9 @@ have), and a form of one ``kind``:
   browser refuses the submission;
 - ``captcha``: a reCAPTCHA-style placeholder (no real challenge);
 - ``login``: "please sign in to contact us", with a password field;
-- ``broken``: the submission answers 500 and no confirmation.
+- ``broken``: the submission answers 500 and no confirmation;
+- ``error``: the submission reaches the shop, which shows the form again with "an error
+  occurred while sending your message" and keeps nothing (a helpdesk integration that fails).
 
 A submission that gets through is passed to ``deliver(company, fields)`` — in tests and the
 demo that hands it to the mail sandbox's simulated helpdesk, which emails an acknowledgement
@@ -31,7 +33,8 @@ from typing import Any
 from ..models import utcnow
 from ._serve import ServedApp
 
-KINDS = ("simple", "topic", "honeypot", "multistep", "validation", "captcha", "login", "broken")
+KINDS = ("simple", "topic", "honeypot", "multistep", "validation", "captcha", "login", "broken",
+         "error")
 
 
 @dataclass
@@ -147,6 +150,10 @@ def create_forms_app(shops: dict[str, FormShop], on_submit: Callable[[Submission
         fields = dict(parse_qsl(body, keep_blank_values=True))
         if shop.kind == "broken":
             return HTMLResponse("Internal Server Error", status_code=500)
+        if shop.kind == "error":
+            return HTMLResponse(_page("Contact us", "<h1>Contact us</h1><p class='alert'>Sorry, "
+                                      "an error occurred while sending your message. Please "
+                                      f"try again later.</p>{_form(shop)}"))
         dropped = bool(fields.get("website") or fields.get("url2"))
         on_submit(Submission(shop.id, utcnow(), fields, dropped=dropped))
         return HTMLResponse(_page("Thank you", "<h1>Thank you!</h1><p>Your message has been "

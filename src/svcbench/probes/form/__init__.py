@@ -148,6 +148,7 @@ class FormProbe(EmailProbe):
         return [Event(probe_id=probe.id, kind=SUBMITTED, at=result.submitted_at, source="local",
                       data={**data, "confirmed": result.state == "submitted",
                             "confirmation": result.confirmation, "detail": result.detail,
+                            "page_words": result.page_words, "page_error": result.page_error,
                             "reply_to": outgoing.reply_to, "ref": outgoing.ref})]
 
     async def recover(self, probe: Probe, ctx: ProbeContext) -> list[Event] | None:

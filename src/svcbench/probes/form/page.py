@@ -65,6 +65,10 @@ class FormResult:
     filled: dict[str, str] = field(default_factory=dict)
     skipped_hidden: int = 0
     confirmation: str = ""
+    #: what the page said when it gave no confirmation (its error, or the start of its text)
+    page_words: str = ""
+    #: the page showed an error after the submission reached the company's server
+    page_error: bool = False
     screenshot: str | None = None
     snapshot: str | None = None
     hops: list[str] = field(default_factory=list)
@@ -315,9 +319,23 @@ async def submit_form(page, *, url: str, values: FormValues, overrides: dict[str
             await _evidence(page, evidence, result)
             return result
         submitted_at = clock()
-        if not await _press_submit(page, form):
-            raise FormNotFound(f"the form on {page.url} has no submit button")
-        await _settle(page)
+        # whether pressing it sent anything to the company (a POST, fetch or a page load),
+        # which tells a server's error from the page's own checks on what we typed
+        sent: list[str] = []
+
+        def on_request(request, sent=sent) -> None:
+            with contextlib.suppress(Exception):  # e.g. a service worker's: no frame
+                if request.method != "GET" or (request.is_navigation_request()
+                                               and request.frame == page.main_frame):
+                    sent.append(request.url)
+
+        page.on("request", on_request)
+        try:
+            if not await _press_submit(page, form):
+                raise FormNotFound(f"the form on {page.url} has no submit button")
+            await _settle(page)
+        finally:
+            page.remove_listener("request", on_request)
         result.url = page.url
         text = (await page.locator("body").inner_text()).lower()
         blocked = await _blocked(page, page)
@@ -337,10 +355,15 @@ async def submit_form(page, *, url: str, values: FormValues, overrides: dict[str
         if next_form is None:
             result.state, result.submitted_at = "unconfirmed", submitted_at
             result.detail = "the form went away without a confirmation"
+            result.page_words = _excerpt(await page.locator("body").inner_text())
             await _evidence(page, evidence, result)
             return result
         if error and error.group(0) not in before:
-            result.detail = "the page reports: " + _sentence(text, error.start())
+            result.page_words = _sentence(text, error.start())
+            result.detail = "the page reports: " + result.page_words
+            if sent:  # it reached their server: it may still have arrived, replies decide
+                result.state, result.submitted_at = "unconfirmed", submitted_at
+                result.page_error = True
             await _evidence(page, evidence, result)
             return result
         form = next_form  # a multi-step form: the next step's fields
@@ -349,6 +372,11 @@ async def submit_form(page, *, url: str, values: FormValues, overrides: dict[str
     result.detail = f"no confirmation after {steps} steps"
     await _evidence(page, evidence, result)
     return result
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    """The start of a page's visible text, whitespace collapsed."""
+    return " ".join(text.split())[:limit]
 
 
 def _sentence(text: str, at: int) -> str:
