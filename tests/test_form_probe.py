@@ -27,7 +27,8 @@ pytestmark = [needs_dovecot, pytest.mark.filterwarnings("ignore:Requiring AUTH")
               pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing")]
 
 KINDS = {"simple": "simple", "topics": "topic", "trap": "honeypot", "steps": "multistep",
-         "strict": "validation", "robot": "captcha", "members": "login", "broken": "broken"}
+         "strict": "validation", "robot": "captcha", "members": "login", "broken": "broken",
+         "faulty": "error"}
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +201,67 @@ def test_the_report_shows_blocked_forms_as_not_automatable(shops, ws, cli, tmp_p
     assert any(r["company"] == "robot" and r["kind"] == "captcha"
                for r in doc["forms_blocked"]["companies"])
     assert "Web forms not automatable" in next(tmp_path.glob("*.html")).read_text()
+
+
+def conclude(ws, probe, events=()):
+    """Finish a running probe as its plugin would after a collection past its deadline."""
+    later = probe.deadline_at + timedelta(seconds=1)
+    ws.store.add_events([Event(probe.id, "email.collected", later, source="imap")])
+    events = ws.store.events(probe.id)
+    plugin = FormProbe()
+    outcome = plugin.outcome(probe, events, later)
+    finish_probe(ws.store, ws.store.get_probe(probe.id), outcome, config=ws.config,
+                 reason=plugin.outcome_reason(probe, events))
+    return outcome
+
+
+def test_an_error_page_after_submitting_is_a_broken_form_not_a_company_number(shops, ws, cli,
+                                                                             tmp_path):
+    mail, forms = shops
+    _, probe, [event] = start(ws, mail, "faulty")
+    # it reached their server (a POST), which showed the form again with an error
+    assert event.kind == "form.submitted" and event.data["confirmed"] is False
+    assert event.data["page_error"] is True
+    assert "an error occurred while sending your message" in event.data["page_words"]
+    assert submissions(forms, "faulty") == []
+    assert conclude(ws, probe) == Outcome.FAILED  # no reply came: it counts for no one
+    _, broken, _ = start(ws, mail, "broken")  # the form went away: no confirmation
+    conclude(ws, broken)
+    period = ws.store.measurements(channel=Channel.FORM)[0].quarter
+    done = cli("report", "--period", period, "-c", "form", "-f", "table", "-f", "json",
+               "-f", "html", "-f", "csv", "-o", str(tmp_path), cwd=ws.root,
+               env={"COLUMNS": "250"})
+    assert done.returncode == 0, done.stderr
+    assert "web form: findings per company" in done.stdout
+    assert "form broken: 1 probe on" in done.stdout
+    doc = json.loads(next(tmp_path.glob("*.json")).read_text())
+    found = {r["company"]: r for r in doc["form_findings"]["companies"]}
+    assert found["faulty"]["broken"]["kinds"] == {"submission_error": 1}
+    assert "an error occurred" in found["faulty"]["broken"]["words"][0]
+    assert found["broken"]["broken"]["kinds"] == {"no_confirmation": 1}
+    assert "internal server error" in found["broken"]["broken"]["words"][0].lower()
+    assert found["faulty"]["form_only"] is False  # a failed probe carries no flags
+    # a finding beside the ranking, never a bad number: not in the form ranking's counts
+    rows = {r["company"]: r for r in doc["rankings"] if r["channel"] == "form"}
+    assert rows["faulty"]["n"] == 0 and rows["faulty"]["excluded"] >= 1
+    html = next(tmp_path.glob("*.html")).read_text()
+    assert "Web forms: findings per company" in html and "form broken: 1 probe" in html
+    [forms_csv] = tmp_path.glob("*-forms.csv")
+    assert "faulty" in forms_csv.read_text()
+
+
+def test_report_can_rank_form_only_companies_in_the_email_ranking(shops, ws, cli):
+    mail, _ = shops
+    _, probe, _ = start(ws, mail, "topics")
+    assert conclude(ws, probe) == Outcome.UNANSWERED
+    # a confirmed form nobody answered: counted (unanswered) and flagged form-only
+    m = ws.store.measurements(channel=Channel.FORM, company="topics")[-1]
+    assert m.outcome == Outcome.UNANSWERED and "form_only" in m.flags
+    args = ("report", "--period", m.quarter, "-o", "-", "-f", "json")
+    merged = json.loads(cli(*args, "--merge-form-into-email", cwd=ws.root).stdout)
+    email = {r["company"]: r for r in merged["rankings"] if r["channel"] == "email"}
+    assert email["topics"]["via_web_form_n"] >= 1
+    assert merged["methodology"]["form_merged_into_email"] is True
+    separate = json.loads(cli(*args, cwd=ws.root).stdout)
+    assert not any(r["channel"] == "email" for r in separate["rankings"])
+    assert separate["methodology"]["form_merge"] is None
