@@ -196,7 +196,9 @@ def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = Non
         return MeasurementFrame(o, o, o, b, b, f, f, f, b, spans={})
     # text columns index small arrays of shared str objects: a pointer per row, no copies
     shared: dict[str, str] = {}
-    which = np.repeat(np.arange(len(slices)), [len(s) for s in slices])
+    sizes = [len(s.flags) for s in slices]
+    ends = np.cumsum(sizes).tolist()
+    which = np.repeat(np.arange(len(slices)), sizes)
 
     def text(name: str) -> np.ndarray:
         values = np.empty(len(slices), dtype=object)
@@ -209,29 +211,29 @@ def load_frame(conn: sqlite3.Connection, *, quarters: Sequence[str] | None = Non
     # slices come sorted by (quarter, channel, company): each (quarter, channel) is one run
     spans: dict[tuple[str, str], tuple[str, str]] = {}
     runs: dict[tuple[str, str], list[int]] = {}
-    end = 0
-    for s in slices:
-        key, end = (s.quarter, s.channel), end + len(s)
+    for s, size, end in zip(slices, sizes, ends, strict=True):
+        key = (s.quarter, s.channel)
         first, last = spans.get(key, (s.first_started, s.last_started))
         spans[key] = (min(first, s.first_started), max(last, s.last_started))
-        runs.setdefault(key, [end - len(s), end])[1] = end
+        runs.setdefault(key, [end - size, end])[1] = end
     flags = column("flags")
-    # labels are few: each slice's codes are mapped to codes into one list of labels, so the
-    # object column (and the simulated mask) is one fancy index instead of one per slice
+    # labels are few: codes into one list of labels, so the object column (and the simulated
+    # mask) is one fancy index; a slice of one source (the usual case) is one repeated code
     label_code: dict[str, int] = {}
-    mapped = []
-    for s in slices:
-        local = np.array([label_code.setdefault(v, len(label_code))
-                          for v in (s.sources or ["live"])], dtype=np.int64)
-        mapped.append(local[s.source] if len(s.source) == len(s)
-                      else np.full(len(s), local[0], dtype=np.int64))
-    codes = np.concatenate(mapped)
+    first_code = [label_code.setdefault((s.sources or ["live"])[0], len(label_code))
+                  for s in slices]
+    codes = np.repeat(np.array(first_code, dtype=np.int64), sizes)
+    for s, size, end in zip(slices, sizes, ends, strict=True):
+        if len(s.sources) > 1 and len(s.source) == size:
+            local = np.array([label_code.setdefault(v, len(label_code)) for v in s.sources],
+                             dtype=np.int64)
+            codes[end - size:end] = local[s.source]
     label_values = np.empty(len(label_code), dtype=object)
     label_values[:] = list(label_code)
     source = label_values[codes]
     simulated_mask = np.array([is_simulated_label(v) for v in label_code], dtype=bool)[codes]
-    month = np.concatenate([s.month if len(s.month) == len(s) else
-                            np.zeros(len(s), np.uint8) for s in slices])
+    month = np.concatenate([s.month if len(s.month) == size else np.zeros(size, np.uint8)
+                            for s, size in zip(slices, sizes, strict=True)])
     return MeasurementFrame(
         company=text("company"), channel=text("channel"), quarter=text("quarter"),
         counted=(flags & COUNTED) != 0, responded=(flags & RESPONDED) != 0,
