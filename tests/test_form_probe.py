@@ -203,7 +203,11 @@ def test_the_report_shows_blocked_forms_as_not_automatable(shops, ws, cli, tmp_p
     assert "Web forms not automatable" in next(tmp_path.glob("*.html")).read_text()
 
 
-def conclude(ws, probe, events=()):
+def html_text(directory):
+    return next(directory.glob("*.html")).read_text()
+
+
+def conclude(ws, probe):
     """Finish a running probe as its plugin would after a collection past its deadline."""
     later = probe.deadline_at + timedelta(seconds=1)
     ws.store.add_events([Event(probe.id, "email.collected", later, source="imap")])
@@ -240,11 +244,11 @@ def test_an_error_page_after_submitting_is_a_broken_form_not_a_company_number(sh
     assert "an error occurred" in found["faulty"]["broken"]["words"][0]
     assert found["broken"]["broken"]["kinds"] == {"no_confirmation": 1}
     assert "internal server error" in found["broken"]["broken"]["words"][0].lower()
-    assert found["faulty"]["form_only"] is False  # a failed probe carries no flags
+    assert found["faulty"]["form_only"] is True  # no email channel: the form is all it has
     # a finding beside the ranking, never a bad number: not in the form ranking's counts
     rows = {r["company"]: r for r in doc["rankings"] if r["channel"] == "form"}
     assert rows["faulty"]["n"] == 0 and rows["faulty"]["excluded"] >= 1
-    html = next(tmp_path.glob("*.html")).read_text()
+    html = html_text(tmp_path)
     assert "Web forms: findings per company" in html and "form broken: 1 probe" in html
     [forms_csv] = tmp_path.glob("*-forms.csv")
     assert "faulty" in forms_csv.read_text()

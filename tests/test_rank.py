@@ -248,3 +248,20 @@ def test_unavailable_counts_against_the_company_like_no_answer():
     assert b.within[30.0] == pytest.approx(0.5)
     assert b.median_s is None or b.median_s > 14.0
     assert b.score < a.score and b.rank > a.rank
+
+
+def test_bootstrap_draws_do_not_depend_on_the_chunk_size(monkeypatch):
+    import numpy as np
+
+    from svcbench import rank as module
+
+    ms = [m(f"c{i % 7}", None if i % 5 == 0 else float(i % 97), human=i % 3 > 0)
+          for i in range(700)]
+    s = module._slice(frame_from_measurements(ms), True)
+    out = []
+    for chunk in (10**7, 3_000, 700, 1):
+        monkeypatch.setattr(module, "_CHUNK_DRAWS", chunk)
+        out.append(module._bootstrap(s, [30, 120], 50, module._seed_for(0, "q", "phone")))
+    for other in out[1:]:
+        for key, values in out[0].items():
+            assert np.array_equal(values, other[key], equal_nan=True), key

@@ -114,11 +114,14 @@ def load_form_findings(store: Any, period: str, names: Mapping[str, str], *,
 
     column = "month" if is_month(period) else "quarter"
     facts = []
-    for probe_id, company, outcome, started, wait_s, wait_bh_s, metrics, flags in \
+    # the form-only mark: the measurement's flag, or the probe's own record of it (a failed
+    # probe's measurement carries no flags)
+    for probe_id, company, outcome, started, wait_s, wait_bh_s, metrics, flags, state in \
             store.conn.execute(
-                "SELECT probe_id, company, outcome, started_at, wait_s, wait_bh_s, metrics, "
-                f"flags FROM measurements WHERE channel = 'form' AND {column} = ? "
-                "ORDER BY started_at, probe_id", (period,)):
+                "SELECT m.probe_id, m.company, m.outcome, m.started_at, m.wait_s, m.wait_bh_s, "
+                "m.metrics, m.flags, p.state FROM measurements m LEFT JOIN probes p ON p.id = "
+                f"m.probe_id WHERE m.channel = 'form' AND m.{column} = ? "
+                "ORDER BY m.started_at, m.probe_id", (period,)):
         if companies and company not in companies:
             continue
         metrics = json.loads(metrics or "{}")
@@ -126,7 +129,8 @@ def load_form_findings(store: Any, period: str, names: Mapping[str, str], *,
                   if outcome == str(Outcome.FAILED) else None)
         facts.append(FormProbeFacts(
             company=company, outcome=Outcome(outcome), started_at=started,
-            form_only="form_only" in json.loads(flags or "[]"),
+            form_only="form_only" in json.loads(flags or "[]")
+            or bool(json.loads(state or "{}").get("form_only")),
             auto_ack_s=metrics.get("auto_ack_s"), wait_s=wait_s, wait_bh_s=wait_bh_s,
             broken=broken))
     return form_findings(facts, names, business_hours=business_hours)
