@@ -106,7 +106,12 @@ class MeasurementFrame:
         return len(self.company)
 
     def take(self, index: np.ndarray) -> MeasurementFrame:
-        """Rows by boolean mask or integer index."""
+        """Rows by boolean mask or integer index (a run of consecutive rows, as the groups of
+        a loaded frame are, is taken as views: no copies)."""
+        index = np.asarray(index)
+        if index.dtype != bool and len(index) > 1 and index[0] >= 0 \
+                and index[-1] - index[0] == len(index) - 1 and (np.diff(index) == 1).all():
+            index = slice(int(index[0]), int(index[-1]) + 1)  # type: ignore[assignment]
         arrays = {k: v[index] for k, v in self.__dict__.items()
                   if k not in ("spans", "group_index") and v is not None}
         return MeasurementFrame(**arrays, spans=self.spans)
