@@ -207,3 +207,33 @@ def test_findings_in_every_format_with_the_pages_words_escaped(tmp_path):
     # a finding, not a number: the rankings are unchanged by it
     assert {r.company: r.score for r in rep.channels["form"].rows} == scores
     json.dumps(doc, allow_nan=False)
+
+
+def test_findings_are_read_from_the_store_without_simulated_probes(tmp_path):
+    from svcbench.models import Probe, ProbeStatus
+    from svcbench.probes.form.summary import form_only_companies, load_form_findings
+    from svcbench.store import Store
+
+    store = Store(tmp_path / "s.db")
+    for source in ("live", "simulated"):
+        probe = Probe(id=f"{source}-1", company="gamma", channel=Channel.FORM, plugin="form",
+                      status=ProbeStatus.DONE, outcome=Outcome.FAILED, started_at=WHEN,
+                      state={"form_only": True}, source=source)
+        store.add_probe(probe)
+        store.add_events([Event(probe.id, "form.submitted", WHEN, {
+            "confirmed": False, "page_error": True, "page_words": "an error occurred"})])
+        failed = m("gamma", None, "form", outcome=Outcome.FAILED)
+        failed.probe_id = probe.id
+        store.save_measurement(failed)
+    found = load_form_findings(store, "2026Q4", {})
+    [gamma] = found["companies"]
+    assert gamma["form_only"] and gamma["probes"] == 1  # the simulated one is left out
+    assert gamma["broken"]["kinds"] == {"submission_error": 1}
+    assert gamma["broken"]["words"] == ["an error occurred"]
+    assert load_form_findings(store, "2026Q4", {}, include_simulated=True)[
+        "companies"][0]["probes"] == 2
+    assert load_form_findings(store, "2026-11", {})["broken"] == 1  # a month works too
+    assert load_form_findings(store, "2026Q3", {}) is None
+    # failed measurements carry no flags: no merge candidate from them
+    assert form_only_companies(store.conn, ["2026Q4"]) == set()
+    store.close()

@@ -172,7 +172,8 @@ def report(
                 result.sections["forms_blocked"] = blocked
             findings = load_form_findings(store, wanted_quarter, names,
                                           companies=set(company) if company else None,
-                                          business_hours=business_hours)
+                                          business_hours=business_hours,
+                                          include_simulated=include_simulated)
             if findings:
                 result.sections["form_findings"] = findings
         out_dir = Path(output) if output and not single else ws.config.reports_dir

@@ -105,9 +105,10 @@ def form_findings(probes: Iterable[FormProbeFacts], names: Mapping[str, str] | N
 
 
 def load_form_findings(store: Any, period: str, names: Mapping[str, str], *,
-                       companies: set[str] | None = None,
-                       business_hours: bool = True) -> dict[str, Any] | None:
-    """:func:`form_findings` for the form probes of ``period`` (a quarter or a month)."""
+                       companies: set[str] | None = None, business_hours: bool = True,
+                       include_simulated: bool = False) -> dict[str, Any] | None:
+    """:func:`form_findings` for the form probes of ``period`` (a quarter or a month);
+    simulated ones only with ``include_simulated``, as in the rankings."""
     import json
 
     from ...periods import is_month
@@ -120,8 +121,9 @@ def load_form_findings(store: Any, period: str, names: Mapping[str, str], *,
             store.conn.execute(
                 "SELECT m.probe_id, m.company, m.outcome, m.started_at, m.wait_s, m.wait_bh_s, "
                 "m.metrics, m.flags, p.state FROM measurements m LEFT JOIN probes p ON p.id = "
-                f"m.probe_id WHERE m.channel = 'form' AND m.{column} = ? "
-                "ORDER BY m.started_at, m.probe_id", (period,)):
+                f"m.probe_id WHERE m.channel = 'form' AND m.{column} = ? AND (? OR "
+                "COALESCE(m.source, 'live') <> 'simulated') ORDER BY m.started_at, m.probe_id",
+                (period, include_simulated)):
         if companies and company not in companies:
             continue
         metrics = json.loads(metrics or "{}")
