@@ -9,7 +9,8 @@ the test extra), plus the aggregation alone over rows already in memory; then th
 (bootstrap included) and each format in a fresh process, with that process's own peak
 resident memory (VmHWM). svcbench figures are given cold (no packed columns of
 ``svcbench.slices`` yet: every row is read), warm (they are current) and, for the core
-aggregation, after a day of ticks (100 companies' slices of the latest quarter changed).
+aggregation, after a day of ticks (100 companies' slices of the latest quarter changed);
+the warm figures are the best of 3, as DuckDB's are.
 Targets: within 2x of DuckDB, under 1 GB."""
 
 from __future__ import annotations
