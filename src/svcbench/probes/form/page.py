@@ -319,14 +319,15 @@ async def submit_form(page, *, url: str, values: FormValues, overrides: dict[str
             await _evidence(page, evidence, result)
             return result
         submitted_at = clock()
-        # whether pressing it sent anything to the company (a POST, fetch or a page load),
-        # which tells a server's error from the page's own checks on what we typed
+        # whether pressing it sent anything to the company (a page load, in the page or in
+        # the form's iframe, or a POST by XHR/fetch; not an image or beacon an analytics
+        # script fires on any click), which tells a server's error from the page's own checks
         sent: list[str] = []
 
         def on_request(request, sent=sent) -> None:
-            with contextlib.suppress(Exception):  # e.g. a service worker's: no frame
-                if request.method != "GET" or (request.is_navigation_request()
-                                               and request.frame == page.main_frame):
+            with contextlib.suppress(Exception):  # a request we cannot inspect: not counted
+                if request.is_navigation_request() or (
+                        request.method != "GET" and request.resource_type in ("xhr", "fetch")):
                     sent.append(request.url)
 
         page.on("request", on_request)
