@@ -28,7 +28,7 @@ pytestmark = [needs_dovecot, pytest.mark.filterwarnings("ignore:Requiring AUTH")
 
 KINDS = {"simple": "simple", "topics": "topic", "trap": "honeypot", "steps": "multistep",
          "strict": "validation", "robot": "captcha", "members": "login", "broken": "broken",
-         "faulty": "error"}
+         "faulty": "error", "checked": "script"}
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +163,10 @@ def test_a_form_that_refuses_our_input_is_our_failure_not_a_submission(shops, ws
     with pytest.raises(ProbeError, match="did not take the submission.*order_number"):
         start(ws, mail, "strict")
     assert submissions(forms, "strict") == []
+    # the page's script refuses it and says so, and nothing was sent: ours, not a broken form
+    with pytest.raises(ProbeError, match="the page reports: please enter a valid order"):
+        start(ws, mail, "checked")
+    assert submissions(forms, "checked") == []
 
 
 def test_unconfirmed_submission_without_reply_is_never_unanswered(shops, ws):

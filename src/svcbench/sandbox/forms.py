@@ -14,7 +14,9 @@ have), and a form of one ``kind``:
 - ``login``: "please sign in to contact us", with a password field;
 - ``broken``: the submission answers 500 and no confirmation;
 - ``error``: the submission reaches the shop, which shows the form again with "an error
-  occurred while sending your message" and keeps nothing (a helpdesk integration that fails).
+  occurred while sending your message" and keeps nothing (a helpdesk integration that fails);
+- ``script``: the page's own script refuses an order number not shaped like ``ABC-123`` and
+  says so, without sending anything (a JavaScript validation library).
 
 A submission that gets through is passed to ``deliver(company, fields)`` — in tests and the
 demo that hands it to the mail sandbox's simulated helpdesk, which emails an acknowledgement
@@ -34,7 +36,7 @@ from ..models import utcnow
 from ._serve import ServedApp
 
 KINDS = ("simple", "topic", "honeypot", "multistep", "validation", "captcha", "login", "broken",
-         "error")
+         "error", "script")
 
 
 @dataclass
@@ -95,6 +97,13 @@ def _form(shop: FormShop) -> str:
     elif shop.kind == "validation":
         extra = ("<label for='f-order'>Order number (6 digits)</label>"
                  "<input id='f-order' name='order_number' required pattern='[0-9]{6}'>")
+    elif shop.kind == "script":
+        extra = ("<label for='f-order'>Order number</label><input id='f-order' name='order_number'>"
+                 "<script>document.addEventListener('submit', function (e) {"
+                 "if (!/^[A-Z]{3}-[0-9]{3}$/.test(document.getElementById('f-order').value)) {"
+                 "e.preventDefault(); var p = document.createElement('p');"
+                 "p.textContent = 'Please enter a valid order number (like ABC-123).';"
+                 "e.target.prepend(p);}});</script>")
     elif shop.kind == "captcha":
         extra = "<div class='g-recaptcha' data-sitekey='sandbox-not-a-real-key'></div>"
     if shop.kind == "multistep":
