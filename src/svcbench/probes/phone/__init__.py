@@ -66,6 +66,9 @@ class SipEndpoint(BaseModel):
     ring_timeout_s: float = Field(default=60.0, gt=0)
     #: keep a WAV of what we heard (off by default: record only where it is lawful)
     record: bool = False
+    #: the SIP user agent: "auto" (baresip-python if installed, else Debian's baresip,
+    #: overridable with SVCBENCH_SIP_BACKEND), "python" or "debian"
+    sip_backend: Literal["auto", "python", "debian"] = "auto"
 
 
 def plan_for(endpoint: SipEndpoint, abandon_after_s: float) -> Any:
@@ -94,14 +97,14 @@ async def place_call(endpoint: SipEndpoint, account: Any, abandon_after_s: float
                      emit: Any = None) -> Any:
     """Run one call to the end; returns the engine's CallResult (never raises for SIP)."""
     from .engine import CallEngine, CallResult
-    from .sip import SipError, SipStack, available
+    from .sip import SipError, available, open_stack
 
-    reason = available()
+    reason = available(endpoint.sip_backend)
     if reason:
-        result = CallResult(failed=reason)
-        return result
+        return CallResult(failed=reason)
     try:
-        async with SipStack(account) as stack:
+        async with open_stack(account, backend=endpoint.sip_backend,
+                              max_call_s=abandon_after_s + 120) as stack:
             engine = CallEngine(stack, plan_for(endpoint, abandon_after_s), emit=emit)
             return await engine.run()
     except SipError as exc:

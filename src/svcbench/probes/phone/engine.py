@@ -173,6 +173,9 @@ class CallEngine:
                     chunks: list[tuple[bytes, float]], connected: float) -> None:
         heard_any = False
         while not self.done:
+            if call.is_closed and getattr(call, "failure", None):
+                self._fail(call.failure)  # our user agent ended the call, not the company
+                break
             if call.is_closed:
                 self.emit("call.hung_up", time.time(), by="company",
                           reason="the company hung up"

@@ -2,15 +2,18 @@
 
 The probe, the simulated IVR and the bench only see :class:`SipStack` and :class:`SipCall`:
 dial or answer, read and write 8 kHz 16-bit mono PCM, send and receive DTMF, hang up.
-The implementation is PyPI ``baresip-python`` (it bundles libre and libbaresip; one stack per
-process); :func:`available` says why it cannot be used when it cannot, so callers can skip
-or fail with that reason instead of a traceback.
+Two backends: PyPI ``baresip-python`` (it bundles libre and libbaresip; one stack per
+process; places and answers calls) and, as a fallback that only places calls, Debian's
+``baresip`` binary (:mod:`.sip_debian`). :func:`open_stack` picks one (``auto``: the Python
+binding when importable, else Debian's binary); :func:`available` says why none can be used,
+so callers can skip or fail with that reason instead of a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,8 +33,59 @@ class SipError(Exception):
         self.ours = ours
 
 
-def available() -> str | None:
-    """None when a SIP stack can be used here, else the reason it cannot."""
+BACKENDS = ("auto", "python", "debian")
+#: overrides ``sip_backend = "auto"`` (e.g. to test the Debian fallback on a machine with both)
+BACKEND_ENV = "SVCBENCH_SIP_BACKEND"
+
+
+def resolve(backend: str = "auto") -> tuple[str, str | None]:
+    """The backend ``backend`` means here ("python" or "debian") and None, or the reason no
+    SIP stack can be used."""
+    if backend == "auto":
+        backend = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
+    if backend not in BACKENDS:
+        return backend, f"unknown SIP backend {backend!r} (auto, python or debian)"
+    if backend == "python":
+        return "python", _python_missing()
+    from .sip_debian import available as debian_missing
+
+    if backend == "debian":
+        return "debian", debian_missing()
+    python = _python_missing()
+    if python is None:
+        return "python", None
+    debian = debian_missing()
+    return ("debian", None) if debian is None else ("python", f"{python}; {debian}")
+
+
+def available(backend: str = "auto") -> str | None:
+    """None when a SIP stack (of ``backend``) can be used here, else the reason it cannot."""
+    return resolve(backend)[1]
+
+
+def open_stack(account: Account, *, backend: str = "auto", max_call_s: float = 1800.0,
+               **options: Any) -> Any:
+    """An unstarted stack of the chosen backend (a :class:`SipStack` or a
+    :class:`.sip_debian.DebianStack`); raises :class:`SipError` when none can be used."""
+    name, reason = resolve(backend)
+    if reason:
+        raise SipError(reason)
+    if name == "debian":
+        from .sip_debian import DebianStack
+
+        return DebianStack(account, max_call_s=max_call_s, **options)
+    return SipStack(account, **options)
+
+
+def call_failed(text: str, status: int | None) -> SipError:
+    """The error for a call the far end or the network refused, with whose it is."""
+    if status in (415, 488, 606):
+        return SipError(f"no audio codec in common with the far end ({text}): check "
+                        "channels.phone.account.codecs", status=status)
+    return SipError(f"call failed: {text}", status=status, ours=status not in (486, 600, 603))
+
+
+def _python_missing() -> str | None:
     try:
         import baresip  # noqa: F401
         from baresip import Runtime  # noqa: F401  (loads the native extension)
@@ -187,7 +241,7 @@ class SipStack:
         await self.close()
 
     async def start(self) -> None:
-        reason = available()
+        reason = _python_missing()
         if reason:
             raise SipError(reason)
         import baresip
@@ -284,7 +338,5 @@ class SipStack:
         except baresip.CallTimeout:
             raise SipError(f"no answer within {timeout:g} s", ours=False) from None
         except baresip.CallFailed as exc:
-            status = getattr(exc, "status", None)
-            raise SipError(f"call failed: {exc}", status=status,
-                           ours=status not in (486, 600, 603)) from None
+            raise call_failed(str(exc), getattr(exc, "status", None)) from None
         return call
