@@ -61,6 +61,8 @@ class IvrScenario:
                             "patience today.")
     agent_voice: str = "rms"
     recording_voice: str = "slt"
+    #: a faulty line played by SIPp instead of the IVR: "codec_mismatch" or "no_rtp"
+    fault: str = ""
 
     def scaled(self, scale: float) -> IvrScenario:
         keys = ("ring_s", "hold_s", "announce_every_s", "fake_human_at_s",
@@ -225,6 +227,11 @@ class PhoneCompany:
                   file=sys.stderr, flush=True)
             await call._call.reject()
             return
+        if scenario.fault:
+            print(f"phone sandbox: {name!r} is a fault line, served by SIPp "
+                  "(PhoneSandbox(faults=True))", file=sys.stderr, flush=True)
+            await call._call.reject()
+            return
         s = scenario.scaled(self.time_scale)
         tag = tag or str(id(call))
         write = lambda kind, at, **d: self.truth.write(tag, name, kind, at, **d)  # noqa: E731
@@ -387,15 +394,93 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-class PhoneSandbox:
-    """The simulated company in its own process (one SIP stack per process)."""
+FAULTS = ("codec_mismatch", "no_rtp")
 
-    def __init__(self, directory: Path, *, time_scale: float):
+
+def sipp_missing() -> str | None:
+    """None when SIPp can play the fault lines, else why not."""
+    import shutil
+
+    if shutil.which("sipp") is None:
+        return "SIPp is not installed (scripts/install-system-deps: sip-tester)"
+    return None
+
+
+class FaultLines:
+    """The company's faulty lines (no codec in common, no RTP after answer), played by SIPp
+    in UAS mode from ``data/phone/sipp_fault_lines.xml`` on their own port."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_udp_port()
+        self.media_port = free_udp_port()
+        self.log = directory / "sipp_messages.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        reason = sipp_missing()
+        if reason:
+            raise RuntimeError(reason)
+        script = self.directory / "sipp_fault_lines.xml"
+        script.write_text(resources.files("svcbench").joinpath(
+            "data/phone/sipp_fault_lines.xml").read_text())
+        self.proc = subprocess.Popen(
+            ["sipp", "-sf", str(script), "-i", "127.0.0.1", "-p", str(self.port),
+             "-mp", str(self.media_port), "-nostdin", "-trace_msg", "-message_file",
+             str(self.log), "-trace_err", "-error_file", str(self.directory / "sipp_err.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=(self.directory / "sipp.log").open("w"), cwd=self.directory)
+        deadline = time.time() + 20
+        while not _udp_bound(self.port):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("SIPp did not start: "
+                                   + (self.directory / "sipp.log").read_text()[-500:])
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.proc = None
+
+    def messages(self, tag: str) -> list[str]:
+        """First lines of the SIP messages of the call dialed with ``tag`` (ground truth)."""
+        if not self.log.exists():
+            return []
+        out = []
+        for block in self.log.read_text(errors="replace").split("\n\n"):
+            if f"+{tag}@" in block:
+                first = [ln.strip() for ln in block.splitlines()
+                         if ln.strip().startswith(("SIP/2.0", "INVITE", "ACK", "BYE"))]
+                out += first[:1]
+        return out
+
+
+def _udp_bound(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+class PhoneSandbox:
+    """The simulated company in its own process (one SIP stack per process); with
+    ``faults=True`` also its faulty lines (:class:`FaultLines`, SIPp)."""
+
+    def __init__(self, directory: Path, *, time_scale: float, faults: bool = False):
         self.directory = directory
         self.port = free_udp_port()
         self.truth_path = directory / "truth.jsonl"
         self.time_scale = time_scale
         self.proc: subprocess.Popen | None = None
+        self.faults = FaultLines(directory) if faults else None
+        self._fault_of = {n: s.fault for n, s in load_scenarios().items() if s.fault}
 
     def __enter__(self) -> PhoneSandbox:
         ready = self.directory / "ready"
@@ -411,9 +496,17 @@ class PhoneSandbox:
                 raise RuntimeError("phone sandbox did not start: "
                                    + (self.directory / "ivr.log").read_text()[-500:])
             time.sleep(0.1)
+        if self.faults is not None:
+            try:
+                self.faults.start()
+            except RuntimeError:
+                self.__exit__()
+                raise
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.faults is not None:
+            self.faults.stop()
         if self.proc is not None:
             self.proc.terminate()
             try:
@@ -423,6 +516,9 @@ class PhoneSandbox:
                 self.proc.wait(5)
 
     def uri(self, scenario: str, tag: str) -> str:
+        fault = self._fault_of.get(scenario)
+        if fault and self.faults is not None:
+            return f"sip:{scenario}+{tag}@127.0.0.1:{self.faults.port};fault={fault}"
         return f"sip:{scenario}+{tag}@127.0.0.1:{self.port}"
 
     def truth(self, tag: str) -> dict[str, list[dict]]:

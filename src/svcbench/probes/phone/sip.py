@@ -79,6 +79,7 @@ def open_stack(account: Account, *, backend: str = "auto", max_call_s: float = 1
 
 def call_failed(text: str, status: int | None) -> SipError:
     """The error for a call the far end or the network refused, with whose it is."""
+    text = text.removeprefix("call failed: ")
     if status in (415, 488, 606):
         return SipError(f"no audio codec in common with the far end ({text}): check "
                         "channels.phone.account.codecs", status=status)
