@@ -1,4 +1,6 @@
-"""The automated phone probe over real SIP/RTP on 127.0.0.1 against the simulated IVR."""
+"""The automated phone probe over real SIP/RTP on 127.0.0.1 against the simulated IVR, with
+each SIP backend (baresip-python, Debian's baresip); the simulated company always runs on
+baresip-python, its faulty lines on SIPp."""
 
 from __future__ import annotations
 
@@ -10,20 +12,25 @@ from pathlib import Path
 import pytest
 
 from svcbench.probes.phone.sip import available
+from svcbench.sandbox.phone import sipp_missing
 
 pytestmark = pytest.mark.skipif(
-    available() is not None or not Path("/usr/share/asterisk/moh").exists()
+    available("python") is not None or not Path("/usr/share/asterisk/moh").exists()
     or shutil.which("flite") is None,
-    reason=f"SIP stack or Debian audio missing: {available()} (scripts/install-system-deps)")
+    reason=f"SIP stack or Debian audio missing: {available('python')} "
+           "(scripts/install-system-deps)")
 
 SCALE = 0.15  # the company's clock runs ~7x faster: a 40 s queue takes 6 s
+BACKENDS = [pytest.param("python"), pytest.param("debian", marks=pytest.mark.skipif(
+    available("debian") is not None, reason=available("debian") or ""))]
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     from svcbench.sandbox.phone import PhoneSandbox
 
-    with PhoneSandbox(tmp_path_factory.mktemp("phone"), time_scale=SCALE) as box:
+    with PhoneSandbox(tmp_path_factory.mktemp("phone"), time_scale=SCALE,
+                      faults=sipp_missing() is None) as box:
         yield box
 
 
@@ -33,14 +40,14 @@ def _endpoint(uri: str, **extra):
     return SipEndpoint.model_validate({"plugin": "sip", "uri": uri, **extra})
 
 
-def _calls(sandbox, jobs):
+def _calls(sandbox, jobs, backend="python"):
     """Run several calls at once through one SIP stack; {tag: CallResult}."""
     from svcbench.probes.phone import plan_for
     from svcbench.probes.phone.engine import CallEngine
-    from svcbench.probes.phone.sip import Account, SipStack
+    from svcbench.probes.phone.sip import Account, open_stack
 
     async def go():
-        async with SipStack(Account()) as stack:
+        async with open_stack(Account(), backend=backend, max_call_s=300) as stack:
             engines = {tag: CallEngine(stack, plan_for(_endpoint(sandbox.uri(sc, tag), **ex),
                                                        abandon))
                        for tag, (sc, abandon, ex) in jobs.items()}
@@ -57,11 +64,18 @@ def _first(result, kind, **match):
     return None
 
 
-def test_calls_reach_the_agent_and_ignore_recordings(sandbox):
-    results = _calls(sandbox, {"q": ("quick", 120, {}), "f": ("fake-human", 120, {}),
-                               "s": ("silent-fake-human", 120, {})})
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_calls_reach_the_agent_and_ignore_recordings(sandbox, backend):
+    jobs = {"q": ("quick", 120, {}), "s": ("silent-fake-human", 120, {})}
+    if backend == "python":  # the second recording scenario once (CI time) is enough
+        jobs["f"] = ("fake-human", 120, {})
+    tags = {tag: f"{backend}-{tag}" for tag in jobs}
+    results = _calls(sandbox, {tags[t]: job for t, job in jobs.items()}, backend)
+    results = {t: results[tags[t]] for t in jobs}
+    truths = {t: sandbox.truth(tags[t]) for t in jobs}
     for tag, result in results.items():
-        truth = sandbox.truth(tag)
+        truth = truths[tag]
+        assert _first(result, "call.dialed")[1]["sip_stack"] == backend
         assert result.failed is None, (tag, result.failed)
         connected = _first(result, "call.connected")
         assert connected and connected[1]["rings"] >= 1
@@ -78,8 +92,8 @@ def test_calls_reach_the_agent_and_ignore_recordings(sandbox):
         hung = [d for k, _, d in result.events if k == "call.hung_up"]
         assert hung[-1]["by"] == "us"
     # the recorded "Hi, thanks for waiting" never counted as the agent
-    for tag in ("f", "s"):
-        truth = sandbox.truth(tag)
+    for tag in {"f", "s"} & set(results):
+        truth = truths[tag]
         agent_at = _first(results[tag], "call.agent_answered")[0]
         assert agent_at > truth["fake_human"][0]["at"] + 1.0
         assert _first(results[tag], "call.detector", detector="human_rejected")
@@ -90,11 +104,19 @@ def test_calls_reach_the_agent_and_ignore_recordings(sandbox):
     assert _first(results["q"], "call.queue_position") is not None
 
 
-def test_company_hang_up_and_abandonment_and_our_failures(sandbox, tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_company_hang_up_and_abandonment_and_our_failures(sandbox, backend):
     from svcbench.probes.phone import SipPhoneProbe, to_events
-    from svcbench.probes.phone.sip import Account, SipStack
+    from svcbench.probes.phone.sip import Account, open_stack
 
-    results = _calls(sandbox, {"h": ("hangs-up", 120, {}), "n": ("nobody", 12, {})})
+    # "u": a digit the menu does not have, pressed by the script
+    jobs = {"h": ("hangs-up", 120, {}), "n": ("nobody", 12, {}),
+            "u": ("one-menu", 120, {"ivr": [{"expect": ["menu"], "dtmf": "7"}]})}
+    if sandbox.faults is not None:
+        jobs |= {"c": ("codec-mismatch", 30, {}), "o": ("one-way", 30, {})}
+    tags = {tag: f"{backend}-{tag}" for tag in jobs}
+    results = _calls(sandbox, {tags[t]: job for t, job in jobs.items()}, backend)
+    results = {t: results[tags[t]] for t in jobs}
     plugin = SipPhoneProbe()
 
     def outcome(result):
@@ -109,8 +131,31 @@ def test_company_hang_up_and_abandonment_and_our_failures(sandbox, tmp_path):
     status, reason = outcome(results["h"])
     assert status == "unanswered" and "the company hung up" in reason, reason
 
+    # the unknown digit reached the company, which logged and refused it, then queued us;
+    # the probe still reached a person: answered, not failed (the refusal is in the trail)
+    truth, u = sandbox.truth(tags["u"]), results["u"]
+    assert [d["digit"] for d in truth.get("invalid_option", [])] == ["7"], truth
+    assert _first(u, "call.option_pressed", option="7")
+    assert outcome(u)[0] == "answered", outcome(u)
+    assert _first(u, "call.agent_answered")[0] > truth["invalid_option"][0]["at"]
+
+    if sandbox.faults is not None:
+        # no codec in common: the line answered 488 (SIPp's log is the ground truth); ours
+        assert "SIP/2.0 488 Not Acceptable Here" in sandbox.faults.messages(tags["c"])
+        status, reason = outcome(results["c"])
+        assert status == "failed" and "no audio codec in common" in reason, reason
+        assert not _first(results["c"], "call.hung_up")
+        # one-way audio: answered (200 OK, our BYE), then no RTP: ours, never "unanswered"
+        messages = sandbox.faults.messages(tags["o"])
+        assert "SIP/2.0 200 OK" in messages and any(m.startswith("BYE") for m in messages)
+        status, reason = outcome(results["o"])
+        assert status == "failed" and "no audio received" in reason, reason
+        assert _first(results["o"], "call.connected")
+        assert not _first(results["o"], "call.agent_answered")
+
     async def unreachable():
-        await SipStack(Account(registrar="127.0.0.1:9", register=True)).start()
+        await open_stack(Account(registrar="127.0.0.1:9", register=True),
+                         backend=backend).start()
 
     from svcbench.probes.phone.sip import SipError
 
@@ -127,23 +172,26 @@ def test_bad_ivr_script_is_a_config_error():
         _endpoint("tel:+1800")
 
 
-def test_dial_command_records_the_call(sandbox, tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dial_command_records_the_call(sandbox, tmp_path, monkeypatch, backend):
     from typer.testing import CliRunner
 
     from svcbench.cli import app
 
+    monkeypatch.setenv("SVCBENCH_SIP_BACKEND", backend)  # what "auto" picks
     root = tmp_path / "ws"
     runner = CliRunner()
     assert runner.invoke(app, ["init", str(root)]).exit_code == 0
     (root / "probes" / "phone-sim.toml").write_text(
         '[[company]]\nid = "dial-sim"\nname = "Dial Sim"\n'
         '[company.channels.phone]\nplugin = "sip"\n'
-        f'uri = "{sandbox.uri("direct", "cli")}"\n')
+        f'uri = "{sandbox.uri("direct", "cli-" + backend)}"\n')
     result = runner.invoke(app, ["phone", "dial", "dial-sim", "--json", "-w", str(root)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout[result.stdout.index("{"):])
-    assert data["outcome"] == "answered", (data["reason"], sandbox.truth("cli"))
+    assert data["outcome"] == "answered", (data["reason"], sandbox.truth("cli-" + backend))
     kinds = [e["kind"] for e in data["events"]]
+    assert data["events"][0]["data"]["sip_stack"] == backend
     assert "call.agent_answered" in kinds and "call.connected" in kinds
     assert data["measurement"]["wait_s"] > 0
 
@@ -194,7 +242,8 @@ class _RefusingRegistrar:
         self.sock.close()
 
 
-def test_wrong_credentials_fail_on_our_side():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_wrong_credentials_fail_on_our_side(backend):
     from svcbench.probes.phone import SipEndpoint, place_call
     from svcbench.probes.phone.sip import Account
 
@@ -202,7 +251,7 @@ def test_wrong_credentials_fail_on_our_side():
     try:
         account = Account(user="anna", domain=f"127.0.0.1:{registrar.port}",
                           password="wrong", register=True)
-        endpoint = SipEndpoint(uri="sip:quick@127.0.0.1:9")
+        endpoint = SipEndpoint(uri="sip:quick@127.0.0.1:9", sip_backend=backend)
         result = asyncio.run(place_call(endpoint, account, 30))
     finally:
         registrar.close()

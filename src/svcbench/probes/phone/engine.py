@@ -111,7 +111,7 @@ class CallEngine:
     async def run(self) -> CallResult:
         dialed = time.time()
         self.emit("call.dialed", dialed, uri_scheme=self.plan.uri.split(":", 1)[0],
-                  clock="local")
+                  clock="local", sip_stack=getattr(self.stack, "backend", "python"))
         try:
             call = await self.stack.dial(self.plan.uri, timeout=self.plan.ring_timeout_s)
         except SipError as exc:

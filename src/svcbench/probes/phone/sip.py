@@ -219,6 +219,8 @@ class SipCall:
 class SipStack:
     """One baresip runtime and user agent (one per process), as an async context manager."""
 
+    backend = "python"
+
     def __init__(self, account: Account, *, listen: str = "127.0.0.1:0",
                  interface: str | None = "127.0.0.1", max_calls: int | None = None,
                  rtp_timeout_s: int = 0, catch_all: bool = False):

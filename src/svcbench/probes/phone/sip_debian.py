@@ -125,6 +125,8 @@ class _Agent:
         self._tokens = itertools.count(1)
         self._tasks: list[asyncio.Task] = []
         self.exited = asyncio.Event()
+        #: (event type, param) of the first REGISTER_OK / REGISTER_FAIL
+        self.registration: asyncio.Future | None = None
 
     def _config(self, ctrl_port: int) -> str:
         folder = module_dir()
@@ -153,7 +155,7 @@ class _Agent:
         line = f"<sip:{a.user}@{a.domain};transport={a.transport}>"
         line += f";regint={600 if a.register else 0}"
         line += ";audio_codecs=" + ",".join(c.upper() for c in a.codecs)
-        if a.password or a.register:
+        if a.password:
             line += f";auth_user={a.auth_user or a.user};auth_pass={a.password}"
         if a.registrar:
             registrar = a.registrar if a.registrar.startswith("sip") else f"sip:{a.registrar}"
@@ -161,11 +163,17 @@ class _Agent:
         return line + "\n"
 
     async def start(self) -> None:
+        """Start baresip; a registering account is added once the control connection is up
+        (``/uanew``), so its REGISTER result arrives as an event instead of before we listen."""
         (self.dir / "snd").mkdir(parents=True, exist_ok=True)
+        line = self._account_line()
+        if self.account.register and len(line) > 240:  # ctrl_tcp's command buffer is 256
+            raise SipError("the SIP account is too long for Debian's baresip control "
+                           "interface (user, domain, registrar and password over 200 chars)")
         accounts = self.dir / "accounts"
         fd = os.open(accounts, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the password
         with os.fdopen(fd, "w") as fh:
-            fh.write(self._account_line())
+            fh.write("" if self.account.register else line)
         for _attempt in range(3):  # the control port is picked free, but may be taken meanwhile
             port = _free_tcp_port()
             (self.dir / "config").write_text(self._config(port))
@@ -178,6 +186,14 @@ class _Agent:
             if await self._connect(port):
                 self._tasks = [asyncio.create_task(self._read_loop()),
                                asyncio.create_task(self._watch())]
+                if self.account.register:
+                    self.registration = asyncio.get_running_loop().create_future()
+                    if not self.account.password and self.proc.stdin:
+                        # baresip 1.0 asks a registering account without one for a password
+                        self.proc.stdin.write(b"\n")
+                    reply = await self.command("uanew", line.strip())  # its data echoes line
+                    if not reply.get("ok"):
+                        raise SipError("Debian's baresip refused the SIP account")
                 return
             await self.stop()
         raise SipError("Debian's baresip did not start: " + self.log_tail())
@@ -240,6 +256,10 @@ class _Agent:
             if fut is not None and not fut.done():
                 fut.set_result(message)
         elif message.get("event"):
+            kind = message.get("type")
+            if kind in ("REGISTER_OK", "REGISTER_FAIL") and self.registration is not None \
+                    and not self.registration.done():
+                self.registration.set_result((kind, str(message.get("param") or "")))
             for callback in list(self.events):
                 callback(message)
 
@@ -281,7 +301,7 @@ class _Agent:
             with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
             try:
-                await asyncio.wait_for(proc.wait(), 5)
+                await asyncio.wait_for(proc.wait(), 2)  # time to send a BYE
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
@@ -447,6 +467,8 @@ class DebianStack:
     """Places calls through Debian's baresip: one process per call, same interface as
     :class:`.sip.SipStack`."""
 
+    backend = "debian"
+
     def __init__(self, account: Account, *, listen: str = "127.0.0.1:0",
                  interface: str | None = "127.0.0.1", max_calls: int | None = None,
                  rtp_timeout_s: int = 0, catch_all: bool = False, max_call_s: float = 1800.0):
@@ -494,16 +516,9 @@ class DebianStack:
                 await agent.stop()
 
     async def _registered(self, agent: _Agent, timeout: float = 5.0) -> None:
-        result: asyncio.Future = asyncio.get_running_loop().create_future()
-
-        def on_event(message: dict[str, Any]) -> None:
-            kind = message.get("type")
-            if kind in ("REGISTER_OK", "REGISTER_FAIL") and not result.done():
-                result.set_result((kind, str(message.get("param") or "")))
-
-        agent.events.append(on_event)
+        assert agent.registration is not None
         try:
-            kind, text = await asyncio.wait_for(result, timeout)
+            kind, text = await asyncio.wait_for(agent.registration, timeout)
         except TimeoutError:
             raise SipError(f"registrar unreachable or refused: no answer within {timeout:g} s"
                            ) from None
