@@ -336,10 +336,21 @@ class SipStack:
             raise SipError(f"could not dial {uri}: {exc}") from None
         call = self._wrap(raw)
         call.signals.insert(0, Signal("dialed", dialed))
+        # a refusal (488 in a few ms) can close the call before the binding's Call object
+        # listens; our router kept those early events, so trust our own closed flag too
+        waiting = asyncio.ensure_future(raw.wait_established(timeout=timeout))
+        closed = asyncio.ensure_future(call.closed.wait())
         try:
-            await raw.wait_established(timeout=timeout)
+            await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not waiting.done():
+                waiting.cancel()
+                text = call.close_reason or ""
+                raise call_failed(text, baresip.errors.split_status(text)[0])
+            await waiting
         except baresip.CallTimeout:
             raise SipError(f"no answer within {timeout:g} s", ours=False) from None
         except baresip.CallFailed as exc:
             raise call_failed(str(exc), getattr(exc, "status", None)) from None
+        finally:
+            closed.cancel()
         return call
