@@ -14,9 +14,9 @@ def skip_reason() -> str | None:
     from ..probes.phone import voice
     from ..probes.phone.sip import available
 
-    reason = available()
+    reason = available("python")  # the simulated company answers on baresip-python only
     if reason:
-        return reason
+        return f"the simulated company needs baresip-python: {reason}"
     if not voice.MOH_DIR.exists() or not voice.PROMPTS_DIR.exists():
         return "Debian's IVR prompts or hold music are missing (scripts/install-system-deps)"
     import shutil

@@ -123,6 +123,8 @@ class CallEngine:
         self._signals_before(call)
         try:
             await self._converse(call)
+        except SipError as exc:  # e.g. a key this stack cannot send: ours, with the events so far
+            self._fail(exc.reason)
         finally:
             await call.hangup()
         return self.result

@@ -1,0 +1,119 @@
+"""Choosing the SIP backend (baresip-python, Debian's baresip) and its failure paths; no
+calls are placed here (the calls are in test_phone_probe.py, for each backend)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import pytest
+
+from svcbench.probes.phone import sip, sip_debian
+
+
+@pytest.fixture
+def missing(monkeypatch):
+    """Pretend a backend is not installed: missing("python") / missing("debian")."""
+    monkeypatch.delenv(sip.BACKEND_ENV, raising=False)
+
+    def hide(name: str) -> None:
+        if name == "python":
+            monkeypatch.setattr(sip, "_python_missing", lambda: "no baresip-python here")
+        else:
+            monkeypatch.setattr(sip_debian, "available", lambda: "no Debian baresip here")
+    return hide
+
+
+def test_auto_prefers_the_python_binding_then_debian(missing, monkeypatch):
+    monkeypatch.setattr(sip, "_python_missing", lambda: None)
+    monkeypatch.setattr(sip_debian, "available", lambda: None)
+    assert sip.resolve("auto") == ("python", None)
+    missing("python")
+    assert sip.resolve("auto") == ("debian", None)
+    assert isinstance(sip.open_stack(sip.Account()), sip_debian.DebianStack)
+    missing("debian")
+    name, reason = sip.resolve("auto")
+    assert "no baresip-python here" in reason and "no Debian baresip here" in reason
+
+
+def test_explicit_backend_and_environment(missing, monkeypatch):
+    monkeypatch.setattr(sip, "_python_missing", lambda: None)
+    monkeypatch.setattr(sip_debian, "available", lambda: None)
+    monkeypatch.setenv(sip.BACKEND_ENV, "debian")
+    assert sip.resolve("auto")[0] == "debian"
+    assert sip.resolve("python")[0] == "python"  # the config's explicit choice wins
+    monkeypatch.setenv(sip.BACKEND_ENV, "pjsip")
+    assert "unknown SIP backend 'pjsip'" in sip.resolve("auto")[1]
+    with pytest.raises(sip.SipError, match="unknown SIP backend"):
+        sip.open_stack(sip.Account())
+
+
+def test_no_sip_stack_is_our_failure_not_the_companys(missing):
+    from svcbench.models import Channel, Probe
+    from svcbench.probes.phone import SipEndpoint, SipPhoneProbe, place_call, to_events
+
+    missing("python")
+    missing("debian")
+    result = asyncio.run(place_call(SipEndpoint(uri="sip:quick@127.0.0.1:9"), sip.Account(), 30))
+    probe = Probe(id="p", company="x", channel=Channel.PHONE, plugin="sip")
+    events = to_events("p", result)
+    plugin = SipPhoneProbe()
+    assert plugin.outcome(probe, events, events[-1].at) == "failed"
+    assert "no Debian baresip here" in plugin.outcome_reason(probe, events)
+
+
+def test_demo_says_why_it_skips_calls(missing, tmp_path):
+    from svcbench.sandbox.phone_demo import demo_calls
+
+    missing("python")  # the simulated company answers on baresip-python only
+    note = demo_calls(tmp_path, ["a"], say=lambda _: None)
+    assert note and note.startswith("automated phone calls skipped") and "baresip-python" in note
+
+
+def test_bad_backend_name_is_a_config_error():
+    from pydantic import ValidationError
+
+    from svcbench.probes.phone import SipEndpoint
+
+    with pytest.raises(ValidationError, match="sip_backend"):
+        SipEndpoint(uri="sip:x@127.0.0.1", sip_backend="pjsip")
+
+
+def test_debian_account_line_and_refusals():
+    agent = sip_debian._Agent(
+        sip.Account(user="anna", domain="sip.example.com", password="s3cret",
+                    registrar="proxy.example.com", register=True, codecs=("pcmu",)),
+        directory=None, interface=None, listen="127.0.0.1:0", rtp_timeout_s=0, idle=None)
+    line = agent._account_line()
+    assert line.startswith("<sip:anna@sip.example.com;transport=udp>;regint=600")
+    assert ';outbound="sip:proxy.example.com"' in line and "audio_codecs=PCMU" in line
+    bad = sip_debian._Agent(sip.Account(user="a;b"), directory=None, interface=None,
+                            listen="127.0.0.1:0", rtp_timeout_s=0, idle=None)
+    with pytest.raises(sip.SipError, match="cannot take"):
+        bad._account_line()
+    with pytest.raises(sip.SipError, match="places calls"):
+        sip_debian.DebianStack(sip.Account(), catch_all=True)
+
+
+def test_debian_reads_the_decoder_dump_as_it_grows(tmp_path):
+    """What Debian's sndfile filter writes (a WAV whose header says 0 bytes while the call
+    runs) is read frame-aligned as it grows; wideband is brought to 8 kHz mono."""
+    snd = tmp_path / "snd"
+    snd.mkdir()
+    agent = sip_debian._Agent(sip.Account(), tmp_path, interface=None, listen="",
+                              rtp_timeout_s=0, idle=None)
+    call = sip_debian.DebianCall(agent, stack=None, ends_at=0)
+    assert call.read()[0] == b""
+    dump = snd / "dump-2026-12-01-dec.wav"
+    header = sip_debian._wav(b"", 0)
+    dump.write_bytes(header[:20])  # header still being written
+    assert call.read()[0] == b""
+    dump.write_bytes(header + b"\x01\x00\x02\x00\x03")  # an odd byte: half a sample
+    assert call.read()[0] == b"\x01\x00\x02\x00"
+    with dump.open("ab") as fh:
+        fh.write(b"\x00")
+    assert call.read()[0] == b"\x03\x00"
+    assert call.read()[0] == b""
+    assert sip_debian._data_chunk(header) == (44, 8000, 1)
+    wide = struct.pack("<4h", 100, 100, 200, 200)
+    assert len(sip_debian._to_line_rate(wide, 16000, 1)) == 4  # 4 samples at 16 kHz -> 2
