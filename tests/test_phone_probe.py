@@ -174,12 +174,12 @@ def test_bad_ivr_script_is_a_config_error():
         _endpoint("tel:+1800")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_dial_command_records_the_call(sandbox, tmp_path, monkeypatch, backend):
+def test_dial_command_records_the_call(sandbox, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from svcbench.cli import app
 
+    backend = "python"  # the Debian backend's calls are covered above (CI time)
     monkeypatch.setenv("SVCBENCH_SIP_BACKEND", backend)  # what "auto" picks
     root = tmp_path / "ws"
     runner = CliRunner()

@@ -105,7 +105,7 @@ def test_debian_reads_the_decoder_dump_as_it_grows(tmp_path):
     call = sip_debian.DebianCall(agent, stack=None, ends_at=0)
     assert call.read()[0] == b""
     dump = snd / "dump-2026-12-01-dec.wav"
-    header = sip_debian._wav(b"", 0)
+    header = sip_debian._wav_header(0)
     dump.write_bytes(header[:20])  # header still being written
     assert call.read()[0] == b""
     dump.write_bytes(header + b"\x01\x00\x02\x00\x03")  # an odd byte: half a sample

@@ -71,12 +71,17 @@ def _free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
-def _wav(samples: bytes, silence_bytes: int) -> bytes:
-    data_len = len(samples) + silence_bytes
-    header = b"RIFF" + struct.pack("<I", 36 + data_len) + b"WAVE" + b"fmt " + struct.pack(
+def _wav_header(data_len: int) -> bytes:
+    return b"RIFF" + struct.pack("<I", 36 + data_len) + b"WAVE" + b"fmt " + struct.pack(
         "<IHHIIHH", 16, 1, 1, SAMPLE_RATE, BYTES_PER_SECOND, 2, 16) + b"data" + struct.pack(
         "<I", data_len)
-    return header + samples + bytes(silence_bytes)
+
+
+def _write_wav(path: Path, samples: bytes, silence_bytes: int) -> None:
+    """``samples`` then ``silence_bytes`` of zeros (a sparse tail: no memory, little disk)."""
+    with path.open("wb") as fh:
+        fh.write(_wav_header(len(samples) + silence_bytes) + samples)
+        fh.truncate(44 + len(samples) + silence_bytes)
 
 
 def _data_chunk(head: bytes) -> tuple[int, int, int] | None:
@@ -418,7 +423,7 @@ class DebianCall:
         pad = max(10.0, self.ends_at - now - len(samples) / BYTES_PER_SECOND)
         path = self.agent.dir / f"say-{next(self._files)}.wav"
         await asyncio.get_running_loop().run_in_executor(
-            None, path.write_bytes, _wav(samples, int(pad * SAMPLE_RATE) * 2))
+            None, _write_wav, path, samples, int(pad * SAMPLE_RATE) * 2)
         self._playing, self._play_start = samples, time.time()
         try:
             await self.agent.command("ausrc", f"aufile,{path}")
@@ -502,8 +507,7 @@ class DebianStack:
         if reason:
             raise SipError(reason)
         self._dir = Path(tempfile.mkdtemp(prefix="svcbench-baresip-"))
-        (self._dir / "idle.wav").write_bytes(
-            _wav(b"", int((self.max_call_s + 120) * SAMPLE_RATE) * 2))
+        _write_wav(self._dir / "idle.wav", b"", int((self.max_call_s + 120) * SAMPLE_RATE) * 2)
         if self.account.register:  # fail here, like the Python stack, before any dial
             agent = self._agent("register")
             try:
