@@ -439,12 +439,7 @@ class FaultLines:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            _stop(self.proc)
             self.proc = None
 
     def messages(self, tag: str) -> list[str]:
@@ -458,6 +453,15 @@ class FaultLines:
                          if ln.strip().startswith(("SIP/2.0", "INVITE", "ACK", "BYE"))]
                 out += first[:1]
         return out
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def _udp_bound(port: int) -> bool:
@@ -508,12 +512,7 @@ class PhoneSandbox:
         if self.faults is not None:
             self.faults.stop()
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            _stop(self.proc)
 
     def uri(self, scenario: str, tag: str) -> str:
         fault = self._fault_of.get(scenario)

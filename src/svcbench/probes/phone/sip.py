@@ -120,8 +120,22 @@ class Signal:
     text: str | None = None
 
 
+class CallSignals:
+    """What every backend's call shares: DTMF listeners and the closed flag."""
+
+    closed: asyncio.Event
+    _dtmf: list[Callable[[str, float], None]]
+
+    def on_dtmf(self, callback: Callable[[str, float], None]) -> None:
+        self._dtmf.append(callback)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed.is_set()
+
+
 @dataclass
-class SipCall:
+class SipCall(CallSignals):
     """One call. Audio is read with the instant its last sample arrived."""
 
     _call: Any
@@ -148,13 +162,6 @@ class SipCall:
     def _on_digit(self, digit: Any) -> None:
         for callback in list(self._dtmf):
             callback(digit.digit, time.time())
-
-    def on_dtmf(self, callback: Callable[[str, float], None]) -> None:
-        self._dtmf.append(callback)
-
-    @property
-    def is_closed(self) -> bool:
-        return self.closed.is_set()
 
     def read(self, max_bytes: int = 32000) -> tuple[bytes, float]:
         """Received PCM since the last read, and the wall-clock time of its last sample."""

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sip import BYTES_PER_SECOND, SAMPLE_RATE, Account, Signal, SipError, call_failed
+from .sip import BYTES_PER_SECOND, SAMPLE_RATE, Account, CallSignals, Signal, SipError, call_failed
 
 NEEDED = ("account", "menu", "ctrl_tcp", "stdio", "aufile", "sndfile", "g711")
 CODEC_MODULES = {"pcmu": "g711", "pcma": "g711", "g722": "g722", "opus": "opus", "gsm": "gsm",
@@ -315,7 +315,7 @@ class _Agent:
 
 
 @dataclass
-class DebianCall:
+class DebianCall(CallSignals):
     """One call in its own baresip process; the same methods as :class:`.sip.SipCall`."""
 
     agent: _Agent
@@ -361,13 +361,6 @@ class DebianCall:
             return
         self.close_reason = reason
         self.closed.set()
-
-    def on_dtmf(self, callback: Callable[[str, float], None]) -> None:
-        self._dtmf.append(callback)
-
-    @property
-    def is_closed(self) -> bool:
-        return self.closed.is_set()
 
     def read(self, max_bytes: int = 32000) -> tuple[bytes, float]:
         """Received PCM appended to the decoder's dump since the last read, and now."""
