@@ -110,8 +110,10 @@ def test_company_hang_up_and_abandonment_and_our_failures(sandbox, backend):
     from svcbench.probes.phone.sip import Account, open_stack
 
     # "u": a digit the menu does not have, pressed by the script
+    # "d": the agent answers but never hears us, asks "are you there?" and hangs up
     jobs = {"h": ("hangs-up", 120, {}), "n": ("nobody", 12, {}),
-            "u": ("one-menu", 120, {"ivr": [{"expect": ["menu"], "dtmf": "7"}]})}
+            "u": ("one-menu", 120, {"ivr": [{"expect": ["menu"], "dtmf": "7"}]}),
+            "d": ("deaf-line", 120, {})}
     if sandbox.faults is not None:
         jobs |= {"c": ("codec-mismatch", 30, {}), "o": ("one-way", 30, {})}
     tags = {tag: f"{backend}-{tag}" for tag in jobs}
@@ -140,6 +142,13 @@ def test_company_hang_up_and_abandonment_and_our_failures(sandbox, backend):
     assert _first(u, "call.hold_started")[0] > truth["invalid_option"][0]["at"] - 1.0
     agent = _first(u, "call.agent_answered")
     assert agent is None or agent[0] > truth["invalid_option"][0]["at"]
+
+    # one-way audio the other way: a person answered and hung up on our silence; whether
+    # they heard us cannot be told, so it is ours (failed), not the company's "unanswered"
+    truth = sandbox.truth(tags["d"])
+    assert truth["agent_answered"] and truth["hung_up"][0]["by"] == "agent", truth
+    status, reason = outcome(results["d"])
+    assert status == "failed" and "may not have heard us" in reason, (status, reason)
 
     if sandbox.faults is not None:
         # no codec in common: the line answered 488 (SIPp's log is the ground truth); ours

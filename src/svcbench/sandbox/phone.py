@@ -63,6 +63,10 @@ class IvrScenario:
     recording_voice: str = "slt"
     #: a faulty line played by SIPp instead of the IVR: "codec_mismatch" or "no_rtp"
     fault: str = ""
+    #: False: the company's side never hears the caller (one-way audio the other way)
+    hears_caller: bool = True
+    #: the agent hangs up after this long on the line (company clock, not scaled)
+    agent_patience_s: float = 60.0
 
     def scaled(self, scale: float) -> IvrScenario:
         keys = ("ring_s", "hold_s", "announce_every_s", "fake_human_at_s",
@@ -156,8 +160,9 @@ class Truth:
 class Line:
     """One answered call: paced playback, DTMF, and the caller's voice activity."""
 
-    def __init__(self, call: SipCall):
+    def __init__(self, call: SipCall, *, hears_caller: bool = True):
         self.call = call
+        self.hears_caller = hears_caller
         self.digits: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
         call.on_dtmf(lambda digit, at: self.digits.put_nowait((digit, at)))
         self.caller_voice_at: float = 0.0  # last time the caller was heard
@@ -196,7 +201,7 @@ class Line:
             pcm, at = self.call.read()
             if pcm:
                 x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-                if math.sqrt(float((x * x).mean())) > 400:
+                if self.hears_caller and math.sqrt(float((x * x).mean())) > 400:
                     self.caller_voice_at = at
                     self.caller_spoke.set()
             await asyncio.sleep(0.02)
@@ -253,7 +258,7 @@ class PhoneCompany:
         if call.is_closed:
             return
         write("answered", time.time())
-        line = Line(call)
+        line = Line(call, hears_caller=s.hears_caller)
         listener = asyncio.get_running_loop().create_task(line.listen())
         try:
             await line.quiet(0.3)
@@ -347,7 +352,7 @@ class PhoneCompany:
             "Good morning, customer service, this is the orders team. How can I help you?",
             s.agent_voice))
         write("agent_answered", at)
-        deadline = time.time() + 60
+        deadline = time.time() + s.agent_patience_s
         line.caller_spoke.clear()
         spoke_at = time.time()
         while not line.call.is_closed and time.time() < deadline:
@@ -365,6 +370,8 @@ class PhoneCompany:
                 line.caller_spoke.clear()
                 spoke_at = time.time()
             await line.quiet(0.1)
+        if not line.call.is_closed:
+            write("hung_up", time.time(), by="agent")
 
 
 def _request_user(call: SipCall) -> str:

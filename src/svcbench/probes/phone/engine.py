@@ -32,6 +32,9 @@ Emit = Callable[[str, float, dict[str, Any]], None]
 RING_CYCLE_S = 6.0
 HOLD_MIN_S = 1.5
 #: silence counts as (silent) hold after a "please hold" prompt, or once it lasted this long
+#: hold music back for this long means the voice before it was a recording (a short
+#: phrase misread as music must not count)
+MUSIC_BACK_S = 3.0
 SILENT_HOLD_S = 8.0  # North American ring cadence: 2 s on, 4 s off
 
 
@@ -97,6 +100,9 @@ class CallEngine:
         self.reply_delay = 0.0
         self.candidate_topics: set[str] = set()
         self.done = False
+        #: a voice we said hello to did not answer, and no hold music came back since: if the
+        #: company then hangs up, it may not have heard us (one-way audio): not scorable
+        self.unanswered_voice_at: float | None = None
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
         self.result.events.append((kind, at, data))
@@ -182,6 +188,10 @@ class CallEngine:
                 self.emit("call.hung_up", time.time(), by="company",
                           reason="the company hung up"
                           + (f" ({call.close_reason})" if call.close_reason else ""))
+                if self.unanswered_voice_at is not None and self.phase != "agent":
+                    self._fail("a voice came on after the hold but never answered our hello, "
+                               "then the company hung up: it may not have heard us (one-way "
+                               "audio), so the call cannot be scored")
                 break
             now = time.time()
             if now >= deadline:
@@ -386,6 +396,9 @@ class CallEngine:
     async def _timers(self, call: SipCall, listener: Listener) -> None:
         now = time.time()
         current = listener.current
+        if current is not None and current.label == "music" and \
+                now - current.start >= MUSIC_BACK_S:
+            self.unanswered_voice_at = None  # back on hold: that voice was a recording
         # music or silence counts for hold once it lasted HOLD_MIN_S (a short misread of
         # speech as music must not start the hold)
         if current is not None and current.label in ("music", "silence") and \
@@ -398,6 +411,7 @@ class CallEngine:
                 now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
                           reason="no reply to our hello: a recording")
+            self.unanswered_voice_at = now
             self.hello_end = None
             self.candidate = None
         if self.phase == "ivr" and not self.pressed and self.menus_heard == 0 and \
