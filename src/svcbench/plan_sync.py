@@ -22,9 +22,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Campaign, Company, Config
+from .fastpath import record_plan
 from .models import Outcome, Probe, ProbeStatus, format_instant, parse_instant, utcnow
 from .planning import (
     PlannedProbe,
@@ -35,6 +36,9 @@ from .planning import (
 )
 from .plugins import plugin_for
 from .store import Store
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 #: bump when the way due times are drawn changes, so stored plans are redrawn (their future
 #: part only, as for any other change)
@@ -143,6 +147,13 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
                 _cancel_removed(store, config, campaign, company_id, quarter, now, result,
                                 dry_run)
     result.sizes[(campaign.id, quarter)] = size
+
+
+def remember_plans(workspace: Workspace, now: datetime) -> None:
+    """Every campaign's plan is up to date for ``now``: what ``svcbench.fastpath`` checks."""
+    pairs = [(c.id, campaign_quarter(c, now)) for c in workspace.config.campaigns.values()]
+    with workspace.store.transaction() as conn:
+        record_plan(conn, workspace.inputs_digest, now, pairs)
 
 
 @contextlib.contextmanager
