@@ -30,6 +30,7 @@ from .models import Outcome, Probe, ProbeStatus, format_instant, parse_instant, 
 from .planning import (
     PlannedProbe,
     campaign_quarter,
+    new_tokens,
     plan_campaign,
     quarter_bounds,
     to_probe,
@@ -214,12 +215,14 @@ def _replan(store: Store, config: Config, campaign: Campaign, company: Company, 
     new: list[Probe] = []
     wanted = {}
     plugins = {ch: plugin_for(company, ch) for ch in campaign.channels if ch in company.channels}
+    tokens, created = new_tokens(len(plan)), utcnow()
     for planned in plan:
         wanted[planned.id] = planned
         row = existing.get(planned.id)
         if row is None:
             if planned.due_at >= now:  # never due retroactively
-                new.append(to_probe(planned, campaign, company, plugins[planned.channel]))
+                new.append(to_probe(planned, campaign, company, plugins[planned.channel],
+                                    token=tokens.pop(), created_at=created))
         # a first plan (or a part planned before fingerprints were stored) only adds what
         # is missing, exactly as planning always did
         elif old and _movable(row, now) and planned.due_at > now and _differs(

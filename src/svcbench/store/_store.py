@@ -45,8 +45,13 @@ _PROBE_TIME_FIELDS = ("due_at", "deadline_at", "started_at", "finished_at", "cre
                       "next_attempt_at")
 
 
+#: json.dumps(value, sort_keys=True, default=str, ensure_ascii=False), without building an
+#: encoder for each of the 100,000s of states a plan stores
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -284,15 +289,19 @@ class Store:
     # -- probes -----------------------------------------------------------------------
 
     @staticmethod
-    def _probe_values(probe: Probe, now: str) -> tuple[Any, ...]:
-        """A probe's column values in ``_PROBE_COLUMNS`` order."""
+    def _probe_values(probe: Probe, now: str, created: tuple[datetime, str] | None = None,
+                      state: str | None = None) -> tuple[Any, ...]:
+        """A probe's column values in ``_PROBE_COLUMNS`` order (``created``: a created_at
+        already formatted, shared by the probes of a plan; ``state``: the state encoded)."""
         return (
             probe.id, probe.campaign, probe.company, str(probe.channel), probe.plugin,
             probe.scenario, probe.shopper, str(probe.status),
             str(probe.outcome) if probe.outcome else None, probe.outcome_reason,
             _instant(probe.due_at), _instant(probe.deadline_at), _instant(probe.started_at),
-            _instant(probe.finished_at), probe.token, _dumps(probe.state), probe.attempts,
-            format_instant(probe.created_at), now, probe.source, probe.source_detail,
+            _instant(probe.finished_at), probe.token,
+            _dumps(probe.state) if state is None else state, probe.attempts,
+            created[1] if created and created[0] is probe.created_at
+            else format_instant(probe.created_at), now, probe.source, probe.source_detail,
             probe.region, probe.merge_batch,
         )
 
@@ -340,9 +349,23 @@ class Store:
         for probe in probes:
             if probe.region is None:
                 probe.region = self.region
-        rows = [self._probe_values(p, now) for p in probes]
-        if not rows:
+        if not probes:
             return 0
+        created = (probes[0].created_at, format_instant(probes[0].created_at))
+        texts: dict[tuple, str] = {}
+
+        def state_text(state: dict[str, Any]) -> str:
+            # a plan's states repeat (slot index, out-of-hours flag): each is encoded once
+            key = tuple((k, v.__class__, v) for k, v in state.items())
+            try:
+                text = texts.get(key)
+            except TypeError:  # unhashable values
+                return _dumps(state)
+            if text is None:
+                text = texts[key] = _dumps(state)
+            return text
+
+        rows = [self._probe_values(p, now, created, state_text(p.state)) for p in probes]
         sql = (f"INSERT OR IGNORE INTO probes ({', '.join(_PROBE_COLUMNS)}) "
                f"VALUES ({', '.join('?' for _ in _PROBE_COLUMNS)})")
         with self.transaction() as conn:
