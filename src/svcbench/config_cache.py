@@ -1,11 +1,12 @@
 """A per-user cache of validated workspace configs, so an idle cron tick does not parse and
 validate hundreds of companies every minute.
 
-The cache entry is keyed by the exact bytes of every config file (``svcbench.toml`` and
-``probes/**/*.toml``), the workspace path, the versions of svcbench, Python, pydantic and
-holidays and of the installed probe and connector plugins, and the size and time of each of
-svcbench's own modules (a checkout's code changes without a new version): any change to any of
-them is a miss, and a miss loads and validates as always. Errors are never cached.
+The cache entry is keyed by ``fastpath.inputs_digest``: the exact bytes of every config file
+(``svcbench.toml`` and ``probes/**/*.toml``), the workspace path, Python, the times of the
+site-packages directories (a package installed, removed or upgraded: holidays, a plugin) and
+the size and time of each of svcbench's own modules (a checkout's code changes without a new
+version), plus pydantic's version: any change to any of them is a miss, and a miss loads and
+validates as always. Errors are never cached.
 
 Entries are pickles, so they live in the user's own cache directory (``$SVCBENCH_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/svcbench``, else ``~/.cache/svcbench``; created mode 0700), never in
