@@ -275,8 +275,12 @@ def main() -> None:
             subprocess.run(command, capture_output=True, check=True)
             times.append(time.perf_counter() - started)
         reference[name] = statistics.median(times)
+    began = time.process_time()
+    sum(i * i for i in range(3_000_000))
+    reference["3M-step Python loop (CPU)"] = time.process_time() - began
     print("reference on this machine now: " + ", ".join(
-        f"{k} {v:.2f} s" for k, v in reference.items()) + " (svcbench --help: < 0.3 s quiet)")
+        f"{k} {v:.2f} s" for k, v in reference.items()) + " (svcbench --help: < 0.3 s quiet; "
+        "the loop shows how much slower than quiet the CPU figures are)")
     behaviours = [CompanyBehaviour(f"co{i:03d}", ack_after_s=None, human_after_s=None)
                   for i in range(COMPANIES)]
     with tempfile.TemporaryDirectory() as tmp:

@@ -54,6 +54,24 @@ def _dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+#: planned probes' states repeat (slot index, out-of-hours flag) across companies
+_STATE_TEXTS: dict[tuple, str] = {}
+
+
+def _state_text(state: dict[str, Any]) -> str:
+    """``_dumps(state)``, remembered for the flat states plans store by the ten thousand."""
+    key = tuple((k, v.__class__, v) for k, v in state.items())
+    try:
+        text = _STATE_TEXTS.get(key)
+    except TypeError:  # unhashable values: not a plan's state
+        return _dumps(state)
+    if text is None:
+        if len(_STATE_TEXTS) > 4096:
+            _STATE_TEXTS.clear()
+        text = _STATE_TEXTS[key] = _dumps(state)
+    return text
+
+
 def _instant(value: datetime | None) -> str | None:
     return format_instant(value) if value is not None else None
 
@@ -352,20 +370,7 @@ class Store:
         if not probes:
             return 0
         created = (probes[0].created_at, format_instant(probes[0].created_at))
-        texts: dict[tuple, str] = {}
-
-        def state_text(state: dict[str, Any]) -> str:
-            # a plan's states repeat (slot index, out-of-hours flag): each is encoded once
-            key = tuple((k, v.__class__, v) for k, v in state.items())
-            try:
-                text = texts.get(key)
-            except TypeError:  # unhashable values
-                return _dumps(state)
-            if text is None:
-                text = texts[key] = _dumps(state)
-            return text
-
-        rows = [self._probe_values(p, now, created, state_text(p.state)) for p in probes]
+        rows = [self._probe_values(p, now, created, _state_text(p.state)) for p in probes]
         sql = (f"INSERT OR IGNORE INTO probes ({', '.join(_PROBE_COLUMNS)}) "
                f"VALUES ({', '.join('?' for _ in _PROBE_COLUMNS)})")
         with self.transaction() as conn:
