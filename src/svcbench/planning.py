@@ -120,6 +120,7 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
         return []
     window_us, end_us = micros(window_start), micros(q_end)
     deadlines = {ch: campaign.deadline_for(ch) for ch in campaign.channels}
+    scenarios = campaign.scenarios
     planned: list[PlannedProbe] = []
     for company in companies:
         channels = [ch for ch in campaign.channels
@@ -127,35 +128,32 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
         if not channels:
             continue
         timeline = company.calendar().timeline(window_start, q_end)  # shared by its channels
-        lows, highs, fractions, wants, keys = [], [], [], [], []
+        n = campaign.probes_per_quarter
+        slot_us = ((q_end - window_start) / n) // _MICROSECOND
+        slot_lows = [window_us + slot_us * index for index in range(n)]
+        slot_highs = [min(low + slot_us, end_us) for low in slot_lows]
+        # availability checks measure the posted hours: none is planned outside them
+        share = 0.0 if campaign.kind == "availability" else campaign.out_of_hours_share
+        fractions, wants = [], []
         for channel in channels:
             rng = random.Random(f"{campaign.seed}:{campaign.id}:{company.id}:{channel}:{quarter}")
-            n = campaign.probes_per_quarter
-            slot_us = ((q_end - window_start) / n) // _MICROSECOND
-            # availability checks measure the posted hours: none is planned outside them
-            share = 0.0 if campaign.kind == "availability" else campaign.out_of_hours_share
             out_of_hours = set(rng.sample(range(n), round(n * share)))
-            for index in range(n):
-                low = window_us + slot_us * index
-                lows.append(low)
-                highs.append(min(low + slot_us, end_us))
-                fractions.append(rng.random())
-                wants.append(index not in out_of_hours)
-                keys.append((channel, index))
+            fractions += [rng.random() for _ in range(n)]
+            wants += [index not in out_of_hours for index in range(n)]
+        lows, highs = slot_lows * len(channels), slot_highs * len(channels)
         picks = timeline.pick_many(lows, highs, fractions, wants)
+        prefix = f"{campaign.id}/{company.id}/"
         for k, instant in enumerate(picks):
-            channel, index = keys[k]
+            channel, index = channels[k // n], k % n
             if instant is None:
                 instant, outside = _draw_fallback(lows[k], highs[k], fractions[k], timeline)
             else:
                 outside = not wants[k]
             due = from_micros(instant)
             planned.append(PlannedProbe(
-                campaign=campaign.id, company=company.id, channel=channel,
-                scenario=campaign.scenarios[index % len(campaign.scenarios)], index=index,
-                due_at=due, deadline_at=due + deadlines[channel],
-                out_of_hours=outside,
-                id=plan_id(f"{campaign.id}/{company.id}/{channel}/{quarter}/{index}")))
+                campaign.id, company.id, channel, scenarios[index % len(scenarios)], index,
+                due, due + deadlines[channel], outside,
+                plan_id(f"{prefix}{channel}/{quarter}/{index}")))
     return sorted(planned, key=lambda p: (p.due_at, p.id))
 
 

@@ -82,16 +82,16 @@ def plan(
         fail(f"--campaign: unknown campaign {unknown[0]!r} "
              f"(known: {', '.join(sorted(ws.config.campaigns)) or 'none'})")
     now = utcnow()
-    result = sync_plans(ws.store, ws.config, now, campaign or None, quarter, dry_run=dry_run)
+    # a table shows the first changes only: a first plan need not keep 60,000 probes for it
+    result = sync_plans(ws.store, ws.config, now, campaign or None, quarter, dry_run=dry_run,
+                        keep=True if as_json else PLAN_ROWS_SHOWN)
     if not (dry_run or campaign or quarter):
         remember_plans(ws, now)
     changes = [("added", p) for p in result.added] + [("moved", p) for p in result.moved]
-    # a table shows the first changes only: a first plan need not format 60,000 rows for it
     rows = [{"id": p.id, "change": change, "campaign": p.campaign, "company": p.company,
              "channel": str(p.channel), "scenario": p.scenario, "due_at": p.due_at.isoformat(),
              "deadline_at": p.deadline_at.isoformat(),
-             "out_of_hours": p.state.get("out_of_hours", False)}
-            for change, p in (changes if as_json else changes[:PLAN_ROWS_SHOWN])]
+             "out_of_hours": p.state.get("out_of_hours", False)} for change, p in changes]
     if as_json:
         print_json({**result.as_dict(), "dry_run": dry_run, "probes": rows,
                     "cancelled_ids": result.cancelled})
@@ -108,7 +108,7 @@ def plan(
 
     shown = rows[:PLAN_ROWS_SHOWN]
     table = Table(title=summary + (f" (first {len(shown)} changes; --json lists all)"
-                                   if len(changes) > len(shown) else ""))
+                                   if result.n_added + result.n_moved > len(shown) else ""))
     for column in ("due (UTC)", "company", "channel", "scenario", "out of hours", "change"):
         table.add_column(column)
     for r in shown:

@@ -378,6 +378,28 @@ class Store:
             conn.executemany(sql, rows)
             return conn.total_changes - before
 
+    def add_planned(self, rows: Iterable[tuple[Any, ...]], created_at: datetime) -> int:
+        """Insert new planned probes from what a plan decides: (id, campaign, company,
+        channel, plugin, scenario, shopper, due_at, deadline_at, token, state) each; every
+        other column as for a new ``Probe``. Existing ids are kept as they are. Returns how
+        many were added (a first plan stores 60,000 without building a Probe for each)."""
+        now, created = format_instant(utcnow()), format_instant(created_at)
+        values = [(pid, campaign, company, str(channel), plugin, scenario, shopper,
+                   format_instant(due), format_instant(deadline), token, _state_text(state),
+                   created, now, self.region)
+                  for pid, campaign, company, channel, plugin, scenario, shopper, due, deadline,
+                  token, state in rows]
+        if not values:
+            return 0
+        sql = ("INSERT OR IGNORE INTO probes (id, campaign, company, channel, plugin, scenario, "
+               "shopper, due_at, deadline_at, token, state, created_at, updated_at, region, "
+               "status, attempts, source) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', 0, 'live')")
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, values)
+            return conn.total_changes - before
+
     def get_probe(self, probe_id: str) -> Probe | None:
         rows = list(self.db.query("SELECT * FROM probes WHERE id = ?", [probe_id]))
         return self.probe_from_row(rows[0]) if rows else None
