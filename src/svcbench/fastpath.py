@@ -234,79 +234,69 @@ def _tick_idle(conn: sqlite3.Connection, digest: str, now: datetime) -> dict[str
     return state
 
 
-class _Args:
-    """The few argument forms the fast paths accept; anything else goes to the full CLI."""
-
-    def __init__(self, argv: Sequence[str], flags: set[str], values: set[str]):
-        self.ok = False
-        self.options: dict[str, str | bool] = {}
-        workspace = os.environ.get(WORKSPACE_ENV)
-        args = list(argv)
-        command = None
-        while args:
-            arg = args.pop(0)
-            name, eq, value = arg.partition("=")
-            if name in ("-w", "--workspace") and not (name == "-w" and eq):
-                if not eq:
-                    if not args:
-                        return
-                    value = args.pop(0)
-                if not value or value.startswith("-"):
-                    return
-                workspace = value
-            elif command is None and not arg.startswith("-"):
-                command = arg
-            elif command is not None and arg in flags:
-                if arg in self.options:
-                    return
-                self.options[arg] = True
-            elif command is not None and name in values:
-                if name in self.options:
-                    return
-                if not eq:
-                    if not args:
-                        return
-                    value = args.pop(0)
-                if not value or value.startswith("-"):
-                    return
-                self.options[name] = value
-            else:
-                return
-        self.command = command
-        self.workspace = workspace
-        self.ok = command is not None
-
-
-def _root(workspace: str | None) -> Path | None:
-    start = Path(workspace) if workspace else None
+def _parse(argv: Sequence[str], command: str, flags: set[str],
+           values: set[str]) -> tuple[dict[str, str | bool], Path] | None:
+    """The options and the workspace of ``svcbench COMMAND`` if the fast path may answer it:
+    only ``flags``, ``values`` (``--name VALUE`` or ``--name=VALUE``) and ``-w/--workspace``
+    (before or after the command), each once; anything else goes to the full CLI."""
+    options: dict[str, str | bool] = {}
+    found = None
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        name, eq, value = arg.partition("=")
+        name = "--workspace" if name == "-w" and not eq else name
+        if found is None and not arg.startswith("-"):
+            found = arg
+        elif arg in flags and found is not None and arg not in options:
+            options[arg] = True
+        elif (name == "--workspace" or name in values and found is not None) \
+                and (name not in options or name == "--workspace"):
+            if not eq:
+                value = args.pop(0) if args else ""
+            if not value or value.startswith("-"):
+                return None
+            options[name] = value
+        else:
+            return None
+    if found != command:
+        return None
+    workspace = options.pop("--workspace", None) or os.environ.get(WORKSPACE_ENV)
+    start = Path(str(workspace)) if workspace else None
     if start is not None and not start.is_dir():
         return None  # the full command says what is wrong with it
-    return nearest_workspace(start)
+    root = nearest_workspace(start)
+    return (options, root) if root is not None else None
 
 
-def try_plan(argv: Sequence[str]) -> bool:
-    """``svcbench plan [--json]`` with nothing changed: print what the full run would."""
-    args = _Args(argv, {"--json"}, set())
-    if not args.ok or args.command != "plan":
-        return False
-    root = _root(args.workspace)
-    if root is None:
-        return False
+def _check(root: Path, check) -> Any:
+    """``check(conn, digest, now)`` on one snapshot of the workspace's database; None when
+    anything is missing or unreadable (the full command then says what)."""
     try:
         digest = inputs_digest(root)
         conn = _connect(root, _settings(root)) if digest else None
         if conn is None:
-            return False
+            return None
         try:
-            found = _plan_unchanged(conn, digest, datetime.now(UTC))
+            conn.execute("BEGIN")  # one snapshot for every check
+            return check(conn, digest, datetime.now(UTC))
         finally:
             conn.close()
-    except (OSError, ValueError, KeyError, TypeError, sqlite3.Error):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, sqlite3.Error):
+        return None
+
+
+def try_plan(argv: Sequence[str]) -> bool:
+    """``svcbench plan [--json]`` with nothing changed: print what the full run would."""
+    parsed = _parse(argv, "plan", {"--json"}, set())
+    if parsed is None:
         return False
+    options, root = parsed
+    found = _check(root, _plan_unchanged)
     if found is None:
         return False
     parts, probes = found
-    if args.options.get("--json"):
+    if options.get("--json"):
         sys.stdout.write(json.dumps({
             "planned": probes, "added": 0, "moved": 0, "cancelled": 0, "replanned": 0,
             "unchanged": parts, "dry_run": False, "probes": [], "cancelled_ids": []},
@@ -329,19 +319,13 @@ def _echo(text: str, stream=None) -> None:
 def try_tick(argv: Sequence[str]) -> bool:
     """``svcbench tick [--json] [--log-file F]`` with nothing to do: report an idle tick."""
     began = time.monotonic()
-    args = _Args(argv, {"--json"}, {"--log-file"})
-    if not args.ok or args.command != "tick":
+    parsed = _parse(argv, "tick", {"--json"}, {"--log-file"})
+    if parsed is None:
         return False
-    root = _root(args.workspace)
-    if root is None:
-        return False
+    options, root = parsed
     import fcntl
 
     try:
-        settings = _settings(root)
-        digest = inputs_digest(root)
-        if digest is None:
-            return False
         with (root / LOCK_FILE).open("a+") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -350,20 +334,12 @@ def try_tick(argv: Sequence[str]) -> bool:
             lock.seek(0)
             if lock.read().strip():
                 return False  # the last run died holding it: the full tick reports it
-            conn = _connect(root, settings)
-            if conn is None:
-                return False
-            try:
-                conn.execute("BEGIN")  # one snapshot for every check
-                state = _tick_idle(conn, digest, datetime.now(UTC))
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
-    except (OSError, ValueError, KeyError, TypeError, sqlite3.Error):
+            state = _check(root, _tick_idle)
+    except OSError:
         return False
     if state is None:
         return False
-    log_file = args.options.get("--log-file") or (
+    log_file = options.get("--log-file") or (
         str(root / state["log_file"]) if state.get("log_file") else None)
     report = {"planned": 0, "started": 0, "retried": 0, "recovered": 0, "events": 0,
               "finished": {}, "failed": [], "deferred": 0, "skipped": [],
@@ -371,7 +347,7 @@ def try_tick(argv: Sequence[str]) -> bool:
               "stale_lock": None, "step_s": {}, "fast_path": True}
     if log_file is not None and not _log(Path(log_file), f"tick: {report}"):
         return False  # the full tick reports why the log cannot be written
-    if args.options.get("--json"):
+    if options.get("--json"):
         sys.stdout.write(json.dumps({**report, "would_start": []}, indent=2) + "\n")
     elif sys.stderr.isatty():
         sys.stderr.write("planned 0, started 0, retried 0, recovered 0, new events 0, "
