@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .config import Campaign, Company, Config
+from .errors import StoreError
 from .fastpath import record_plan
 from .models import Outcome, Probe, ProbeStatus, format_instant, parse_instant, utcnow
 from .planning import (
@@ -163,7 +164,8 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
 def remember_plans(workspace: Workspace, now: datetime) -> None:
     """Every campaign's plan is up to date for ``now``: what ``svcbench.fastpath`` checks."""
     pairs = [(c.id, campaign_quarter(c, now)) for c in workspace.config.campaigns.values()]
-    with workspace.store.transaction() as conn:
+    # an optimisation: a database that cannot take it fails neither the tick nor the plan
+    with contextlib.suppress(StoreError), workspace.store.transaction() as conn:
         record_plan(conn, workspace.inputs_digest, now, pairs)
 
 

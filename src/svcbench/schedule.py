@@ -505,9 +505,14 @@ def remember_tick(ticker: Ticker) -> None:
     plugins = {row[0] for row in store.conn.execute(
         "SELECT DISTINCT plugin FROM probes WHERE status = 'planned' AND due_at <= ?",
         (format_instant(now),))}
-    with store.transaction() as conn:
-        record_tick(conn, ticker.ws.inputs_digest, now,
-                    automatic={p: probe_plugin(p).automatic for p in plugins},
+    automatic = {}
+    for name in plugins:
+        # one that cannot be loaded counts as automatic: nothing is then recorded as idle
+        with contextlib.suppress(SvcbenchError, ImportError, AttributeError):
+            automatic[name] = probe_plugin(name).automatic
+    # an optimisation: a database that cannot take it fails neither the tick nor the record
+    with contextlib.suppress(StoreError), store.transaction() as conn:
+        record_tick(conn, ticker.ws.inputs_digest, now, automatic=automatic,
                     budget_s=ticker.budget_s,
                     log_file=str(settings.log_file) if settings.log_file else None,
                     textfile=settings.prometheus_textfile is not None)
