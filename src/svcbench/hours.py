@@ -398,7 +398,16 @@ class OpenTimeline:
     @classmethod
     def from_micros(cls, start: datetime, end: datetime,
                     intervals: Sequence[tuple[int, int]]) -> OpenTimeline:
-        return cls(start, end, tuple((from_micros(a), from_micros(b)) for a, b in intervals))
+        """The timeline of sorted disjoint intervals given in microseconds (kept as they
+        are, not computed back from the datetimes as ``__init__`` would)."""
+        us = tuple(intervals)
+        pairs = tuple((from_micros(a), from_micros(b)) for a, b in us)
+        timeline = object.__new__(cls)
+        for name, value in (("start", start), ("end", end), ("intervals", pairs),
+                            ("_starts", tuple(a for a, _ in pairs)), ("_us", us),
+                            ("_us_starts", tuple(a for a, _ in us))):
+            object.__setattr__(timeline, name, value)
+        return timeline
 
     def pick_many(self, lows: Sequence[int], highs: Sequence[int], fractions: Sequence[float],
                   want_open: Sequence[bool]) -> list[int | None]:
