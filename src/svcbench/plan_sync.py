@@ -210,6 +210,12 @@ def _stored_part(store: Store, campaign: str, company: str, quarter: str) -> dic
     return found
 
 
+@functools.lru_cache(maxsize=4096)
+def _state_json(out_of_hours: bool, index: int) -> str:
+    """A planned probe's stored state (``to_probe``'s), encoded once per slot and flag."""
+    return Store.encode({"out_of_hours": out_of_hours, "plan_index": index})
+
+
 def _movable(row: dict, now: datetime) -> bool:
     """Never claimed, never tried, not yet due: changing it cannot contact anyone twice."""
     return (row["status"] == ProbeStatus.PLANNED and row["attempts"] == 0
@@ -247,7 +253,7 @@ def _replan(store: Store, config: Config, campaign: Campaign, company: Company, 
         store.add_planned([
             (p.id, campaign.id, company.id, p.channel, stored_plugin or plugins[p.channel],
              p.scenario, campaign.shopper, p.due_at, p.deadline_at, token,
-             {"out_of_hours": p.out_of_hours, "plan_index": p.index}) for p, token in new],
+             _state_json(p.out_of_hours, p.index)) for p, token in new],
             created)
     result.n_added += len(new)
     for planned, token in new[:result.room()]:

@@ -178,6 +178,9 @@ class Store:
                 f"{self.path}: the database is read-only and needs migrations "
                 f"({', '.join(pending[:3])}); run svcbench once where it can be written")
 
+    #: how JSON columns (state, data, ...) are encoded
+    encode = staticmethod(_dumps)
+
     @property
     def conn(self) -> sqlite3.Connection:
         return self.db.conn
@@ -380,13 +383,15 @@ class Store:
 
     def add_planned(self, rows: Iterable[tuple[Any, ...]], created_at: datetime) -> int:
         """Insert new planned probes from what a plan decides: (id, campaign, company,
-        channel, plugin, scenario, shopper, due_at, deadline_at, token, state) each; every
-        other column as for a new ``Probe``. Existing ids are kept as they are. Returns how
-        many were added (a first plan stores 60,000 without building a Probe for each)."""
+        channel, plugin, scenario, shopper, due_at, deadline_at, token, state) each, the
+        state a dict or already ``Store.encode``d; every other column as for a new ``Probe``.
+        Existing ids are kept as they are. Returns how many were added (a first plan stores
+        60,000 without building a Probe for each)."""
         now, created = format_instant(utcnow()), format_instant(created_at)
         values = [(pid, campaign, company, str(channel), plugin, scenario, shopper,
-                   format_instant(due), format_instant(deadline), token, _state_text(state),
-                   created, now, self.region)
+                   format_instant(due), format_instant(deadline), token,
+                   state if isinstance(state, str) else _state_text(state), created, now,
+                   self.region)
                   for pid, campaign, company, channel, plugin, scenario, shopper, due, deadline,
                   token, state in rows]
         if not values:
