@@ -23,7 +23,9 @@ from svcbench.hours import (
     ALWAYS_OPEN,
     BusinessCalendar,
     Schedule,
+    from_micros,
     local_to_utc,
+    micros,
     parse_interval,
 )
 
@@ -322,6 +324,37 @@ def test_timeline_is_open_equals_the_calendar_at_every_minute(case, shift_us):
             before = sum((min(y, picked) - x for x, y in parts if x < picked), timedelta())
             assert abs(before - measure * fraction) <= timedelta(microseconds=1)
 
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(specs_and_span(max_days=3), specs_and_span(max_days=3, dst_night=True),
+                 specs_and_span(max_days=3, transitions=MIDNIGHT_TRANSITIONS)),
+       st.lists(st.tuples(st.floats(-0.2, 1.1), st.floats(0, 1.2), st.floats(0, 1),
+                          st.booleans()), min_size=1, max_size=25))
+def test_pick_many_draws_the_instants_pick_draws(case, slots):
+    """The planner draws every slot of a company at once (numpy): the same instants, to the
+    microsecond, as one pick per slot, for slots inside, across and outside the timeline."""
+    spec, a, b = case
+    timeline = calendar_of(spec).timeline(a, b)
+    start, span = micros(a), micros(b) - micros(a)
+    lows = [start + int(offset * span) for offset, _, _, _ in slots]
+    highs = [low + int(length * span) for low, (_, length, _, _) in zip(lows, slots, strict=True)]
+    fractions = [min(f, 0.9999999999) for _, _, f, _ in slots]
+    wants = [want for *_, want in slots]
+    picked = timeline.pick_many(lows, highs, fractions, wants)
+    for low, high, fraction, want, got in zip(lows, highs, fractions, wants, picked,
+                                               strict=True):
+        expected = timeline.pick(from_micros(low), from_micros(high), fraction, want)
+        assert got == (micros(expected) if expected is not None else None)
+
+
+def test_pick_many_on_a_timeline_never_open():
+    closed = BusinessCalendar(schedules=(Schedule(weekly=((),) * 7),))
+    a = datetime(2026, 10, 1, tzinfo=UTC)
+    timeline = closed.timeline(a, a + timedelta(days=2))
+    low, high = micros(a), micros(a + timedelta(days=1))
+    assert timeline.pick_many([low, low], [high, high], [0.5, 0.5], [True, False]) == [
+        None, micros(a + timedelta(hours=12))]
 
 def test_timeline_day_after_the_clock_change_starts_at_its_real_midnight():
     # 30 Mar 2025 Berlin goes forward: Monday starts at 22:00 UTC on Sunday, not 23:00

@@ -90,3 +90,14 @@ def test_plan_ids_are_uuid5_of_the_plan_key():
 
     for key in ("retail-q4/northwind-outfitters/email/2026Q4/0", "c/ü/chat/2027Q1/59", ""):
         assert plan_id(key) == str(uuid.uuid5(_PLAN_NAMESPACE, key))
+
+
+def test_tokens_drawn_at_once_are_tokens_like_any_other():
+    from svcbench.planning import _TOKEN_ALPHABET, new_token, new_tokens
+
+    tokens = new_tokens(4001)
+    assert len(tokens) == 4001 and len(set(tokens)) == 4001
+    assert all(len(t) == 10 and set(t) <= set(_TOKEN_ALPHABET) for t in [*tokens, new_token()])
+    # every character of the alphabet turns up in every position
+    assert all({t[i] for t in tokens} == set(_TOKEN_ALPHABET) for i in range(10))
+    assert new_tokens(0) == []

@@ -29,12 +29,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
+from .fastpath import WORKSPACE_FILE
 from .grading.keys import AnswerKey
 from .grading.settings import GradingSettings
 from .hours import WEEKDAYS, BusinessCalendar, Schedule, check_holiday_region, parse_interval
 from .models import Channel
-
-WORKSPACE_FILE = "svcbench.toml"
 
 _SLUG = r"^[a-z0-9][a-z0-9._-]*$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
@@ -499,14 +498,15 @@ _PLURAL = {"company": "companies", "shopper": "shoppers", "scenario": "scenarios
 
 def find_workspace(start: Path | None = None) -> Path:
     """The nearest directory at or above ``start`` holding svcbench.toml."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / WORKSPACE_FILE).is_file():
-            return candidate
-    raise ConfigError(
-        f"no {WORKSPACE_FILE} here or above; run 'svcbench init' or pass --workspace",
-        file=str(here),
-    )
+    from .fastpath import nearest_workspace
+
+    found = nearest_workspace(start)
+    if found is None:
+        raise ConfigError(
+            f"no {WORKSPACE_FILE} here or above; run 'svcbench init' or pass --workspace",
+            file=str((start or Path.cwd()).resolve()),
+        )
+    return found
 
 
 def load_config(root: Path) -> Config:

@@ -1,11 +1,12 @@
 """A per-user cache of validated workspace configs, so an idle cron tick does not parse and
 validate hundreds of companies every minute.
 
-The cache entry is keyed by the exact bytes of every config file (``svcbench.toml`` and
-``probes/**/*.toml``), the workspace path, the versions of svcbench, Python, pydantic and
-holidays and of the installed probe and connector plugins, and the size and time of each of
-svcbench's own modules (a checkout's code changes without a new version): any change to any of
-them is a miss, and a miss loads and validates as always. Errors are never cached.
+The cache entry is keyed by ``fastpath.inputs_digest``: the exact bytes of every config file
+(``svcbench.toml`` and ``probes/**/*.toml``), the workspace path, Python, the times of the
+site-packages directories (a package installed, removed or upgraded: holidays, a plugin) and
+the size and time of each of svcbench's own modules (a checkout's code changes without a new
+version), plus pydantic's version: any change to any of them is a miss, and a miss loads and
+validates as always. Errors are never cached.
 
 Entries are pickles, so they live in the user's own cache directory (``$SVCBENCH_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/svcbench``, else ``~/.cache/svcbench``; created mode 0700), never in
@@ -20,13 +21,13 @@ import hashlib
 import os
 import pickle
 import stat
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import WORKSPACE_FILE, Config, read_toml
+from .config import Config
+from .fastpath import inputs_digest
 
 CACHE_ENV = "SVCBENCH_CACHE_DIR"
 _FORMAT = b"svcbench-config-cache-1\n"
@@ -42,51 +43,19 @@ def cache_dir() -> Path | None:
     return Path(base) / "svcbench"
 
 
-def _versions() -> bytes:
-    from importlib.metadata import PackageNotFoundError, version
-
+def _key(root: Path, inputs: str | None = None) -> bytes | None:
+    """The digest of everything the config is made from, or None if a file cannot be read
+    (``inputs``: ``fastpath.inputs_digest(root)`` if the caller has it already)."""
     import pydantic
     import pydantic_core
 
-    from .plugins import CHAT_CONNECTORS_GROUP, EXTRA_PROBES_ENV, PROBES_GROUP, _entry_points
-
-    # versions of packages already imported, from the packages (a metadata lookup each
-    # costs milliseconds); svcbench's own comes with its entry points below
-    parts = [sys.version, os.environ.get(EXTRA_PROBES_ENV, ""), pydantic.VERSION,
-             pydantic_core.__version__]
-    try:
-        parts.append(f"holidays={version('holidays')}")
-    except PackageNotFoundError:  # pragma: no cover - a dependency
-        parts.append("holidays=?")
-    for group in (PROBES_GROUP, CHAT_CONNECTORS_GROUP):
-        parts += sorted(f"{group}:{ep.name}={ep.value}@{ep.dist.version if ep.dist else '?'}"
-                        for ep in _entry_points(group))
-    # a checkout's code changes without a version bump: its modules' sizes and times count
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        info = path.stat()
-        parts.append(f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns}")
-    return "\n".join(parts).encode()
-
-
-def _key(root: Path) -> bytes | None:
-    """The digest of everything the config is made from, or None if a file cannot be read."""
-    digest = hashlib.sha256(_FORMAT + _versions() + str(root).encode())
-    try:
-        settings = read_toml(root / WORKSPACE_FILE)  # raises ConfigError: no cache then
-        probes = settings.get("workspace", {}).get("probes", "probes")
-        files = [root / WORKSPACE_FILE]
-        probes_dir = root / str(probes)
-        if probes_dir.is_dir():
-            files += sorted(probes_dir.rglob("*.toml"))
-        for path in files:
-            data = path.read_bytes()
-            digest.update(f"\0{path.relative_to(root) if path.is_relative_to(root) else path}"
-                          f"\0{len(data)}\0".encode())
-            digest.update(data)
-    except Exception:  # noqa: BLE001 - unreadable or invalid: the full load reports it
+    inputs = inputs or inputs_digest(root)
+    if inputs is None:
         return None
-    return digest.digest()
+    # the packages' directories are in the inputs; the versions of those already imported
+    # are free to add
+    return hashlib.sha256(_FORMAT + f"{inputs}\0{pydantic.VERSION}\0"
+                          f"{pydantic_core.__version__}".encode()).digest()
 
 
 def _entry_path(directory: Path, root: Path) -> Path:
@@ -99,11 +68,12 @@ def _trusted(path: Path) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def load_cached(root: Path, load: Callable[[Path], Config]) -> Config:
+def load_cached(root: Path, load: Callable[[Path], Config], *,
+                inputs: str | None = None) -> Config:
     """``load(root)``, or the cached result of it while nothing it depends on changed."""
     root = root.resolve()
     directory = cache_dir()
-    key = _key(root) if directory is not None else None
+    key = _key(root, inputs) if directory is not None else None
     if directory is None or key is None:
         return load(root)
     entry = _entry_path(directory, root)

@@ -224,6 +224,8 @@ class BusinessCalendar:
         local day uses the version valid on it, exactly as ``is_open`` does.
         """
         start, end = _aware(start, "start"), _aware(end, "end")
+        if len(self.schedules) == 1:
+            return OpenTimeline.from_micros(start, end, self._one_schedule_us(start, end))
         tz, overrides = self.tz, dict(self.overrides)
         # built here rather than through the shared cache: hashing the calendar for every
         # lookup cost more than building a day
@@ -240,6 +242,45 @@ class BusinessCalendar:
                     if closes > piece_start and opens < piece_end:
                         found.append((max(opens, piece_start), min(closes, piece_end)))
         return OpenTimeline(start, end, tuple(_merged(found)))
+
+    def _one_schedule_us(self, start: datetime, end: datetime) -> list[tuple[int, int]]:
+        """``timeline``'s intervals (microseconds) for a calendar with one schedule version:
+        each local day's intervals once, by integer arithmetic on the days whose UTC offset
+        is constant, ``local_to_utc`` on the few that change it (what a first plan of 500
+        companies spends most of its calendar time on)."""
+        tz, overrides = self.tz, dict(self.overrides)
+        weekly = self.schedules[0].weekly
+        low, high = _micros(start), _micros(end)
+        offsets: dict[date, int | None] = {}
+
+        def utc_us(day: date, at: time) -> int:
+            if day not in offsets:
+                before = tz.utcoffset(datetime.combine(day, time(0)))
+                after = tz.utcoffset(datetime.combine(day + _DAY, time(0)))
+                offsets[day] = before // _MICROSECOND if before == after else None
+            offset = offsets[day]
+            if offset is None:  # the clocks change on this day
+                return _micros(local_to_utc(datetime.combine(day, at), tz))
+            return ((day.toordinal() - _EPOCH_ORDINAL) * _DAY_US + at.microsecond
+                    + (at.hour * 3600 + at.minute * 60 + at.second) * 1_000_000 - offset)
+
+        found = []
+        # one day back catches a shift that began the previous evening
+        day, last = start.astimezone(tz).date() - _DAY, end.astimezone(tz).date()
+        while day <= last:
+            if day in overrides:
+                local = overrides[day]
+            elif self.is_closed_date(day):
+                local = ()
+            else:
+                local = weekly[day.weekday()]
+            for opens, closes in local:
+                a = utc_us(day, opens)
+                b = utc_us(day + _DAY if closes <= opens else day, closes)
+                if b > a and b > low and a < high:
+                    found.append((max(a, low), min(b, high)))
+            day += _DAY
+        return _merged(found)
 
     def next_opening(self, instant: datetime, horizon_days: int = 60) -> datetime | None:
         """The first open instant at or after ``instant`` (None if closed for the horizon)."""
@@ -317,11 +358,23 @@ def _complement(parts: list[tuple[Any, Any]], low: Any, high: Any) -> list[tuple
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = _EPOCH.date().toordinal()
 _MICROSECOND = timedelta(microseconds=1)
+_DAY = timedelta(days=1)
+_DAY_US = 86_400_000_000
 
 
 def _micros(instant: datetime) -> int:
     return (instant - _EPOCH) // _MICROSECOND
+
+
+def micros(instant: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (``OpenTimeline.pick_many``)."""
+    return _micros(_aware(instant, "instant"))
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
 
 
 @dataclass(frozen=True)
@@ -341,6 +394,62 @@ class OpenTimeline:
         object.__setattr__(self, "_us", tuple((_micros(a), _micros(b))
                                               for a, b in self.intervals))
         object.__setattr__(self, "_us_starts", tuple(a for a, _ in self._us))
+
+    @classmethod
+    def from_micros(cls, start: datetime, end: datetime,
+                    intervals: Sequence[tuple[int, int]]) -> OpenTimeline:
+        """The timeline of sorted disjoint intervals given in microseconds (kept as they
+        are, not computed back from the datetimes as ``__init__`` would)."""
+        us = tuple(intervals)
+        pairs = tuple((from_micros(a), from_micros(b)) for a, b in us)
+        timeline = object.__new__(cls)
+        for name, value in (("start", start), ("end", end), ("intervals", pairs),
+                            ("_starts", tuple(a for a, _ in pairs)), ("_us", us),
+                            ("_us_starts", tuple(a for a, _ in us))):
+            object.__setattr__(timeline, name, value)
+        return timeline
+
+    def pick_many(self, lows: Sequence[int], highs: Sequence[int], fractions: Sequence[float],
+                  want_open: Sequence[bool]) -> list[int | None]:
+        """``pick`` for many slots at once, in microseconds (numpy): the same instants, each
+        found by two searches in the cumulative open (or closed) time instead of a walk."""
+        import numpy as np
+
+        starts = np.array(self._us_starts, dtype=np.int64)
+        ends = np.array([b for _, b in self._us], dtype=np.int64)
+        t0, t1 = _micros(self.start), _micros(self.end)
+        low = np.maximum(np.asarray(lows, dtype=np.int64), t0)
+        high = np.minimum(np.asarray(highs, dtype=np.int64), t1)
+        fraction = np.asarray(fractions, dtype=np.float64)
+        wanted = np.asarray(want_open, dtype=bool)
+        #: open time before each interval, and before each gap (gap i ends at interval i)
+        before = np.concatenate(([0], np.cumsum(ends - starts)))
+        gap_starts = np.concatenate(([t0], ends))
+        gap_before = gap_starts - t0 - before
+
+        def opened(t):  # open time in [t0, t)
+            if not len(starts):
+                return np.zeros_like(t)
+            k = np.searchsorted(starts, t, side="right") - 1
+            at = np.maximum(k, 0)
+            return np.where(k >= 0, before[at] + np.minimum(t, ends[at]) - starts[at], 0)
+
+        open_low, open_high = opened(low), opened(high)
+        total = np.where(wanted, open_high - open_low, (high - low) - (open_high - open_low))
+        # as pick: int(fraction * total), truncated, in float64
+        offset = (fraction * total.astype(np.float64)).astype(np.int64)
+        valid = (low < high) & (total > 0) & (offset < total)
+        target = np.where(wanted, open_low, (low - t0) - open_low) + offset
+        i = np.maximum(np.searchsorted(before, target, side="right") - 1, 0)
+        j = np.maximum(np.searchsorted(gap_before, target, side="right") - 1, 0)
+        if len(starts):
+            in_open = starts[np.minimum(i, len(starts) - 1)] + target - before[i]
+        else:
+            in_open = target
+        in_closed = gap_starts[j] + target - gap_before[j]
+        picked = np.where(wanted, in_open, in_closed)
+        return [int(v) if ok else None for v, ok in zip(picked.tolist(), valid.tolist(),
+                                                        strict=True)]
 
     def pick(self, start: datetime, end: datetime, fraction: float,
              want_open: bool = True) -> datetime | None:

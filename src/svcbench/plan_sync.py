@@ -19,22 +19,30 @@ import contextlib
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Campaign, Company, Config
+from .errors import StoreError
+from .fastpath import record_plan
 from .models import Outcome, Probe, ProbeStatus, format_instant, parse_instant, utcnow
 from .planning import (
+    AVAILABILITY_PLUGIN,
     PlannedProbe,
     campaign_quarter,
+    new_tokens,
     plan_campaign,
     quarter_bounds,
     to_probe,
 )
 from .plugins import plugin_for
 from .store import Store
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 #: bump when the way due times are drawn changes, so stored plans are redrawn (their future
 #: part only, as for any other change)
@@ -54,12 +62,19 @@ class PlanSync:
     cancelled: list[str] = field(default_factory=list)
     n_added: int = 0
     n_moved: int = 0
-    keep: bool = True
+    #: keep the added and moved probes: all (True), none (False) or the first so many
+    keep: bool | int = True
     #: (campaign, company) parts planned again / found unchanged
     replanned: int = 0
     unchanged: int = 0
     #: probes in the plans looked at, by (campaign, quarter)
     sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def room(self) -> int:
+        """How many more added or moved probes to keep."""
+        if self.keep is True:
+            return sys.maxsize
+        return max(0, int(self.keep) - len(self.added) - len(self.moved))
 
     @property
     def planned(self) -> int:
@@ -100,11 +115,12 @@ def fingerprint(digest: str, campaign: Campaign, company: Company) -> str:
 
 def sync_plans(store: Store, config: Config, now: datetime, campaign_ids: list[str] | None = None,
                quarter: str | None = None, *, dry_run: bool = False,
-               keep: bool = True) -> PlanSync:
+               keep: bool | int = True) -> PlanSync:
     """Bring the stored plans of the given (default: all) campaigns up to date.
 
     ``keep=False`` counts added and moved probes without keeping them (a tick planning a new
-    quarter then holds one company's probes at a time, not the whole plan).
+    quarter then holds one company's probes at a time, not the whole plan); a number keeps
+    that many (a table of the first changes).
     """
     result = PlanSync(keep=keep)
     for campaign in config.campaigns.values():
@@ -143,6 +159,14 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
                 _cancel_removed(store, config, campaign, company_id, quarter, now, result,
                                 dry_run)
     result.sizes[(campaign.id, quarter)] = size
+
+
+def remember_plans(workspace: Workspace, now: datetime) -> None:
+    """Every campaign's plan is up to date for ``now``: what ``svcbench.fastpath`` checks."""
+    pairs = [(c.id, campaign_quarter(c, now)) for c in workspace.config.campaigns.values()]
+    # an optimisation: a database that cannot take it fails neither the tick nor the plan
+    with contextlib.suppress(StoreError), workspace.store.transaction() as conn:
+        record_plan(conn, workspace.inputs_digest, now, pairs)
 
 
 @contextlib.contextmanager
@@ -186,6 +210,12 @@ def _stored_part(store: Store, campaign: str, company: str, quarter: str) -> dic
     return found
 
 
+@functools.lru_cache(maxsize=4096)
+def _state_json(out_of_hours: bool, index: int) -> str:
+    """A planned probe's stored state (``to_probe``'s), encoded once per slot and flag."""
+    return Store.encode({"out_of_hours": out_of_hours, "plan_index": index})
+
+
 def _movable(row: dict, now: datetime) -> bool:
     """Never claimed, never tried, not yet due: changing it cannot contact anyone twice."""
     return (row["status"] == ProbeStatus.PLANNED and row["attempts"] == 0
@@ -200,28 +230,37 @@ def _replan(store: Store, config: Config, campaign: Campaign, company: Company, 
     plan = plan_campaign(campaign, [company], quarter, not_before=window)
     result.replanned += 1
     existing = _stored_part(store, campaign.id, company.id, quarter)
-    new: list[Probe] = []
+    new: list[tuple[PlannedProbe, str]] = []
     wanted = {}
     plugins = {ch: plugin_for(company, ch) for ch in campaign.channels if ch in company.channels}
+    stored_plugin = AVAILABILITY_PLUGIN if campaign.kind == "availability" else None
+    tokens, created = new_tokens(len(plan)), utcnow()
     for planned in plan:
         wanted[planned.id] = planned
         row = existing.get(planned.id)
         if row is None:
             if planned.due_at >= now:  # never due retroactively
-                new.append(to_probe(planned, campaign, company, plugins[planned.channel]))
+                new.append((planned, tokens.pop()))
         # a first plan (or a part planned before fingerprints were stored) only adds what
         # is missing, exactly as planning always did
         elif old and _movable(row, now) and planned.due_at > now and _differs(
                 row, planned, campaign, company):
             moved = _move(store, row, planned, campaign, company, dry_run)
             result.n_moved += 1
-            if result.keep:
+            if result.room():
                 result.moved.append(moved)
     if not dry_run:
-        store.add_probes(new)
+        store.add_planned([
+            (p.id, campaign.id, company.id, p.channel, stored_plugin or plugins[p.channel],
+             p.scenario, campaign.shopper, p.due_at, p.deadline_at, token,
+             _state_json(p.out_of_hours, p.index)) for p, token in new],
+            created)
     result.n_added += len(new)
-    if result.keep:
-        result.added += new
+    for planned, token in new[:result.room()]:
+        probe = to_probe(planned, campaign, company, plugins[planned.channel], token=token,
+                         created_at=created)
+        probe.region = None if dry_run else store.region
+        result.added.append(probe)
     for probe_id, row in existing.items():
         if old and probe_id not in wanted and _movable(row, now):
             _cancel(store, config, probe_id, f"no longer in campaign {campaign.id}'s plan",

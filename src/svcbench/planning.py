@@ -11,7 +11,6 @@ the same ids: ``plan`` is safe to re-run (``plan_sync`` keeps the stored plans c
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import random
 import secrets
@@ -20,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .config import Campaign, Company, Config
-from .hours import OpenTimeline
-from .models import Channel, Probe, ProbeStatus, quarter_of
+from .hours import OpenTimeline, from_micros, micros
+from .models import Channel, Probe, ProbeStatus, quarter_of, utcnow
 from .plugins import plugin_for
 
 _PLAN_NAMESPACE = uuid.UUID("2b0c7a7e-9a0f-4d1e-8a0e-6c4f1f0b9d31")
@@ -54,7 +53,18 @@ def new_token() -> str:
     return "".join(_TOKEN_ALPHABET[(value >> (5 * i)) & 31] for i in range(10))
 
 
-@dataclass(frozen=True)
+#: a random byte -> a token character: 256 is a multiple of 32, so each is equally likely
+_TOKEN_TABLE = bytes(_TOKEN_ALPHABET[b & 31].encode()[0] for b in range(256))
+
+
+def new_tokens(n: int) -> list[str]:
+    """``n`` tokens as ``new_token`` makes them (10 uniform characters of the alphabet),
+    from one draw of random bytes."""
+    text = secrets.token_bytes(10 * n).translate(_TOKEN_TABLE).decode("ascii")
+    return [text[i:i + 10] for i in range(0, 10 * n, 10)]
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedProbe:
     campaign: str
     company: str
@@ -64,11 +74,14 @@ class PlannedProbe:
     due_at: datetime
     deadline_at: datetime
     out_of_hours: bool
+    #: derived from the others when not given (plan_campaign knows the quarter already)
+    id: str = ""
 
-    @functools.cached_property
-    def id(self) -> str:
-        quarter = quarter_of(self.due_at)
-        return plan_id(f"{self.campaign}/{self.company}/{self.channel}/{quarter}/{self.index}")
+    def __post_init__(self) -> None:
+        if not self.id:
+            quarter = quarter_of(self.due_at)
+            object.__setattr__(self, "id", plan_id(
+                f"{self.campaign}/{self.company}/{self.channel}/{quarter}/{self.index}"))
 
 
 _NAMESPACE_BYTES = _PLAN_NAMESPACE.bytes
@@ -84,19 +97,12 @@ def plan_id(key: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _draw(rng: random.Random, start: datetime, end: datetime, timeline: OpenTimeline,
-          want_open: bool) -> tuple[datetime, bool]:
-    """An instant in [start, end), uniform over its open (or closed) time when it has some.
-
-    Returns the instant and whether it is outside business hours. A slot without the wanted
-    kind of time (a shop open around the clock has no night) gives a uniform draw instead.
-    """
-    fraction = rng.random()
-    instant = timeline.pick(start, end, fraction, want_open)
-    if instant is not None:
-        return instant, not want_open
-    instant = start + int((end - start) // _MICROSECOND * fraction) * _MICROSECOND
-    return instant, not timeline.is_open(instant)
+def _draw_fallback(start_us: int, end_us: int, fraction: float,
+                   timeline: OpenTimeline) -> tuple[int, bool]:
+    """A slot without the wanted kind of time (a shop open around the clock has no night):
+    a uniform draw instead, and whether it is outside business hours."""
+    instant = start_us + int((end_us - start_us) * fraction)
+    return instant, not timeline.is_open(from_micros(instant))
 
 
 def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
@@ -104,38 +110,50 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
     """Due times for every company and channel of a campaign in one quarter.
 
     ``not_before`` moves slots that start in the past (a campaign planned mid-quarter) into
-    the rest of the quarter, so nothing is due retroactively.
+    the rest of the quarter, so nothing is due retroactively. Each slot's instant is drawn
+    uniform over its open (or, out of hours, closed) time: a fraction from the seeded
+    generator, turned into an instant by ``OpenTimeline.pick_many`` for all slots at once.
     """
     q_start, q_end = quarter_bounds(quarter)
     window_start = max(q_start, not_before) if not_before else q_start
     if window_start >= q_end:
         return []
+    window_us, end_us = micros(window_start), micros(q_end)
+    deadlines = {ch: campaign.deadline_for(ch) for ch in campaign.channels}
+    scenarios = campaign.scenarios
     planned: list[PlannedProbe] = []
     for company in companies:
-        timeline = None
-        for channel in campaign.channels:
-            endpoint = company.channels.get(channel)
-            if endpoint is None or not endpoint.enabled:
-                continue
-            if timeline is None:  # one per company, shared by its channels
-                timeline = company.calendar().timeline(window_start, q_end)
+        channels = [ch for ch in campaign.channels
+                    if (e := company.channels.get(ch)) is not None and e.enabled]
+        if not channels:
+            continue
+        timeline = company.calendar().timeline(window_start, q_end)  # shared by its channels
+        n = campaign.probes_per_quarter
+        slot_us = ((q_end - window_start) / n) // _MICROSECOND
+        slot_lows = [window_us + slot_us * index for index in range(n)]
+        slot_highs = [min(low + slot_us, end_us) for low in slot_lows]
+        # availability checks measure the posted hours: none is planned outside them
+        share = 0.0 if campaign.kind == "availability" else campaign.out_of_hours_share
+        fractions, wants = [], []
+        for channel in channels:
             rng = random.Random(f"{campaign.seed}:{campaign.id}:{company.id}:{channel}:{quarter}")
-            deadline = campaign.deadline_for(channel)
-            n = campaign.probes_per_quarter
-            slot = (q_end - window_start) / n
-            # availability checks measure the posted hours: none is planned outside them
-            share = 0.0 if campaign.kind == "availability" else campaign.out_of_hours_share
             out_of_hours = set(rng.sample(range(n), round(n * share)))
-            for index in range(n):
-                start = window_start + slot * index
-                due, outside = _draw(rng, start, min(start + slot, q_end), timeline,
-                                     want_open=index not in out_of_hours)
-                scenario = campaign.scenarios[index % len(campaign.scenarios)]
-                planned.append(PlannedProbe(
-                    campaign=campaign.id, company=company.id, channel=channel,
-                    scenario=scenario, index=index, due_at=due,
-                    deadline_at=due + deadline, out_of_hours=outside,
-                ))
+            fractions += [rng.random() for _ in range(n)]
+            wants += [index not in out_of_hours for index in range(n)]
+        lows, highs = slot_lows * len(channels), slot_highs * len(channels)
+        picks = timeline.pick_many(lows, highs, fractions, wants)
+        prefix = f"{campaign.id}/{company.id}/"
+        for k, instant in enumerate(picks):
+            channel, index = channels[k // n], k % n
+            if instant is None:
+                instant, outside = _draw_fallback(lows[k], highs[k], fractions[k], timeline)
+            else:
+                outside = not wants[k]
+            due = from_micros(instant)
+            planned.append(PlannedProbe(
+                campaign.id, company.id, channel, scenarios[index % len(scenarios)], index,
+                due, due + deadlines[channel], outside,
+                plan_id(f"{prefix}{channel}/{quarter}/{index}")))
     return sorted(planned, key=lambda p: (p.due_at, p.id))
 
 
@@ -144,16 +162,19 @@ AVAILABILITY_PLUGIN = "chat_availability"
 
 
 def to_probe(planned: PlannedProbe, campaign: Campaign, company: Company,
-             plugin: str | None = None) -> Probe:
-    """The probe to store; ``plugin`` saves looking it up for each of a company's probes."""
+             plugin: str | None = None, *, token: str | None = None,
+             created_at: datetime | None = None) -> Probe:
+    """The probe to store; ``plugin``, ``token`` and ``created_at`` save making them for each
+    of a company's probes."""
     if campaign.kind == "availability":
         plugin = AVAILABILITY_PLUGIN
     return Probe(
         id=planned.id, company=planned.company, channel=planned.channel,
         plugin=plugin or plugin_for(company, planned.channel), campaign=planned.campaign,
         scenario=planned.scenario, shopper=campaign.shopper, status=ProbeStatus.PLANNED,
-        due_at=planned.due_at, deadline_at=planned.deadline_at, token=new_token(),
+        due_at=planned.due_at, deadline_at=planned.deadline_at, token=token or new_token(),
         state={"out_of_hours": planned.out_of_hours, "plan_index": planned.index},
+        created_at=created_at or utcnow(),
     )
 
 

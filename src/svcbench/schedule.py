@@ -31,13 +31,13 @@ from .errors import (
     StoreError,
     SvcbenchError,
 )
+from .fastpath import LOCK_FILE, record_tick
 from .lifecycle import finish_probe
-from .models import Event, Outcome, Probe, ProbeStatus, utcnow
-from .plan_sync import sync_plans
+from .models import Event, Outcome, Probe, ProbeStatus, format_instant, utcnow
+from .plan_sync import remember_plans, sync_plans
 from .plugins import ProbeContext, probe_plugin
 from .workspace import Workspace
 
-LOCK_FILE = ".svcbench.lock"
 #: a probe left in STARTING longer than this belongs to a run that died
 STALE_START = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=2)
@@ -67,6 +67,8 @@ class TickReport:
     stale_lock: str | None = None
     #: seconds each step took
     step_s: dict[str, float] = field(default_factory=dict)
+    #: answered by ``svcbench.fastpath`` (nothing to do) without the full tick
+    fast_path: bool = False
 
     def count_finished(self, outcome: Outcome) -> None:
         self.finished[str(outcome)] = self.finished.get(str(outcome), 0) + 1
@@ -79,6 +81,7 @@ class TickReport:
             "deferred": self.deferred, "skipped": list(self.skipped),
             "elapsed_s": round(self.elapsed_s, 3), "budget_s": self.budget_s,
             "stale_lock": self.stale_lock, "step_s": dict(self.step_s),
+            "fast_path": self.fast_path,
             "would_start": [
                 {"id": p.id, "company": p.company, "channel": str(p.channel),
                  "due_at": p.due_at.isoformat() if p.due_at else None}
@@ -273,9 +276,11 @@ class Ticker:
 
     def plan(self) -> None:
         """Plan what changed since the last plan (usually nothing: one small table read)."""
-        result = sync_plans(self.store, self.config, self.now(), dry_run=self.dry_run,
-                            keep=False)
+        now = self.now()
+        result = sync_plans(self.store, self.config, now, dry_run=self.dry_run, keep=False)
         self.report.planned = result.n_added
+        if not self.dry_run:
+            remember_plans(self.ws, now)
 
     def due(self) -> list[Probe]:
         now = self.now()
@@ -485,7 +490,29 @@ def tick(workspace: Workspace, **kwargs) -> TickReport:
         ticker = Ticker(workspace, **kwargs)
         ticker.report.stale_lock = stale[0] if stale else None
         report = asyncio.run(ticker.run())
+        if not ticker.dry_run:
+            remember_tick(ticker)
     from .metrics_export import write_textfile_if_configured
 
     write_textfile_if_configured(workspace)
     return report
+
+
+def remember_tick(ticker: Ticker) -> None:
+    """What a full tick left waiting, for the idle fast path (``svcbench.fastpath``)."""
+    store, settings = ticker.store, ticker.config.settings
+    now = ticker.now()
+    plugins = {row[0] for row in store.conn.execute(
+        "SELECT DISTINCT plugin FROM probes WHERE status = 'planned' AND due_at <= ?",
+        (format_instant(now),))}
+    automatic = {}
+    for name in plugins:
+        # one that cannot be loaded counts as automatic: nothing is then recorded as idle
+        with contextlib.suppress(SvcbenchError, ImportError, AttributeError):
+            automatic[name] = probe_plugin(name).automatic
+    # an optimisation: a database that cannot take it fails neither the tick nor the record
+    with contextlib.suppress(StoreError), store.transaction() as conn:
+        record_tick(conn, ticker.ws.inputs_digest, now, automatic=automatic,
+                    budget_s=ticker.budget_s,
+                    log_file=str(settings.log_file) if settings.log_file else None,
+                    textfile=settings.prometheus_textfile is not None)

@@ -18,19 +18,26 @@ from .store import Store
 class Workspace:
     """Config plus store for one workspace directory."""
 
-    def __init__(self, config: Config, *, read_only: bool = False):
+    def __init__(self, config: Config, *, read_only: bool = False,
+                 inputs_digest: str | None = None):
         self.config = config
         #: only reads: a workspace that cannot be written is opened read-only
         self.read_only = read_only
+        #: what the config was loaded from (``fastpath.inputs_digest``, taken before loading
+        #: it), recorded by full runs for the fast paths; None: not known
+        self.inputs_digest = inputs_digest
 
     @classmethod
     def open(cls, path: Path | None = None, *, read_only: bool = False) -> Workspace:
         """``read_only``: the caller only reads (results, probes, report, metrics), so a
         workspace that cannot be written is opened without writing anything."""
         from .config_cache import load_cached
+        from .fastpath import inputs_digest
 
         root = find_workspace(path)
-        return cls(load_cached(root, load_validated), read_only=read_only)
+        digest = inputs_digest(root)
+        return cls(load_cached(root, load_validated, inputs=digest), read_only=read_only,
+                   inputs_digest=digest)
 
     @property
     def root(self) -> Path:

@@ -68,7 +68,7 @@ def plan(
     again; their future probes follow the change, probes already due or started never move.
     """
     from ..models import utcnow
-    from ..plan_sync import sync_plans
+    from ..plan_sync import remember_plans, sync_plans
     from ..planning import quarter_bounds
 
     if quarter:
@@ -81,8 +81,12 @@ def plan(
     if unknown:
         fail(f"--campaign: unknown campaign {unknown[0]!r} "
              f"(known: {', '.join(sorted(ws.config.campaigns)) or 'none'})")
-    result = sync_plans(ws.store, ws.config, utcnow(), campaign or None, quarter,
-                        dry_run=dry_run)
+    now = utcnow()
+    # a table shows the first changes only: a first plan need not keep 60,000 probes for it
+    result = sync_plans(ws.store, ws.config, now, campaign or None, quarter, dry_run=dry_run,
+                        keep=True if as_json else PLAN_ROWS_SHOWN)
+    if not (dry_run or campaign or quarter):
+        remember_plans(ws, now)
     changes = [("added", p) for p in result.added] + [("moved", p) for p in result.moved]
     rows = [{"id": p.id, "change": change, "campaign": p.campaign, "company": p.company,
              "channel": str(p.channel), "scenario": p.scenario, "due_at": p.due_at.isoformat(),
@@ -104,7 +108,7 @@ def plan(
 
     shown = rows[:PLAN_ROWS_SHOWN]
     table = Table(title=summary + (f" (first {len(shown)} changes; --json lists all)"
-                                   if len(rows) > len(shown) else ""))
+                                   if result.n_added + result.n_moved > len(shown) else ""))
     for column in ("due (UTC)", "company", "channel", "scenario", "out of hours", "change"):
         table.add_column(column)
     for r in shown:

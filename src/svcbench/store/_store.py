@@ -45,8 +45,31 @@ _PROBE_TIME_FIELDS = ("due_at", "deadline_at", "started_at", "finished_at", "cre
                       "next_attempt_at")
 
 
+#: json.dumps(value, sort_keys=True, default=str, ensure_ascii=False), without building an
+#: encoder for each of the 100,000s of states a plan stores
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return _ENCODER.encode(value)
+
+
+#: planned probes' states repeat (slot index, out-of-hours flag) across companies
+_STATE_TEXTS: dict[tuple, str] = {}
+
+
+def _state_text(state: dict[str, Any]) -> str:
+    """``_dumps(state)``, remembered for the flat states plans store by the ten thousand."""
+    key = tuple((k, v.__class__, v) for k, v in state.items())
+    try:
+        text = _STATE_TEXTS.get(key)
+    except TypeError:  # unhashable values: not a plan's state
+        return _dumps(state)
+    if text is None:
+        if len(_STATE_TEXTS) > 4096:
+            _STATE_TEXTS.clear()
+        text = _STATE_TEXTS[key] = _dumps(state)
+    return text
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -154,6 +177,9 @@ class Store:
             raise StoreError(
                 f"{self.path}: the database is read-only and needs migrations "
                 f"({', '.join(pending[:3])}); run svcbench once where it can be written")
+
+    #: how JSON columns (state, data, ...) are encoded
+    encode = staticmethod(_dumps)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -284,15 +310,19 @@ class Store:
     # -- probes -----------------------------------------------------------------------
 
     @staticmethod
-    def _probe_values(probe: Probe, now: str) -> tuple[Any, ...]:
-        """A probe's column values in ``_PROBE_COLUMNS`` order."""
+    def _probe_values(probe: Probe, now: str, created: tuple[datetime, str] | None = None,
+                      state: str | None = None) -> tuple[Any, ...]:
+        """A probe's column values in ``_PROBE_COLUMNS`` order (``created``: a created_at
+        already formatted, shared by the probes of a plan; ``state``: the state encoded)."""
         return (
             probe.id, probe.campaign, probe.company, str(probe.channel), probe.plugin,
             probe.scenario, probe.shopper, str(probe.status),
             str(probe.outcome) if probe.outcome else None, probe.outcome_reason,
             _instant(probe.due_at), _instant(probe.deadline_at), _instant(probe.started_at),
-            _instant(probe.finished_at), probe.token, _dumps(probe.state), probe.attempts,
-            format_instant(probe.created_at), now, probe.source, probe.source_detail,
+            _instant(probe.finished_at), probe.token,
+            _dumps(probe.state) if state is None else state, probe.attempts,
+            created[1] if created and created[0] is probe.created_at
+            else format_instant(probe.created_at), now, probe.source, probe.source_detail,
             probe.region, probe.merge_batch,
         )
 
@@ -340,14 +370,39 @@ class Store:
         for probe in probes:
             if probe.region is None:
                 probe.region = self.region
-        rows = [self._probe_values(p, now) for p in probes]
-        if not rows:
+        if not probes:
             return 0
+        created = (probes[0].created_at, format_instant(probes[0].created_at))
+        rows = [self._probe_values(p, now, created, _state_text(p.state)) for p in probes]
         sql = (f"INSERT OR IGNORE INTO probes ({', '.join(_PROBE_COLUMNS)}) "
                f"VALUES ({', '.join('?' for _ in _PROBE_COLUMNS)})")
         with self.transaction() as conn:
             before = conn.total_changes
             conn.executemany(sql, rows)
+            return conn.total_changes - before
+
+    def add_planned(self, rows: Iterable[tuple[Any, ...]], created_at: datetime) -> int:
+        """Insert new planned probes from what a plan decides: (id, campaign, company,
+        channel, plugin, scenario, shopper, due_at, deadline_at, token, state) each, the
+        state a dict or already ``Store.encode``d; every other column as for a new ``Probe``.
+        Existing ids are kept as they are. Returns how many were added (a first plan stores
+        60,000 without building a Probe for each)."""
+        now, created = format_instant(utcnow()), format_instant(created_at)
+        values = [(pid, campaign, company, str(channel), plugin, scenario, shopper,
+                   format_instant(due), format_instant(deadline), token,
+                   state if isinstance(state, str) else _state_text(state), created, now,
+                   self.region)
+                  for pid, campaign, company, channel, plugin, scenario, shopper, due, deadline,
+                  token, state in rows]
+        if not values:
+            return 0
+        sql = ("INSERT OR IGNORE INTO probes (id, campaign, company, channel, plugin, scenario, "
+               "shopper, due_at, deadline_at, token, state, created_at, updated_at, region, "
+               "status, attempts, source) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', 0, 'live')")
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, values)
             return conn.total_changes - before
 
     def get_probe(self, probe_id: str) -> Probe | None:
