@@ -183,12 +183,13 @@ def test_conversation_through_cross_origin_iframe(sandbox, tmp_path, monkeypatch
                      screenshot_path=str(shot), end_selector="role=button[name='Close chat']",
                      **WIDGET)
     processes: set[int] = set()
+    before = chromium_children()   # a session browser of other tests stays up
     out_of_process: list[bool] = []
 
     async def run() -> list[ChatEvent]:
         try:
             events = await converse(chat)
-            processes.update(chromium_children())
+            processes.update(chromium_children() - before)
             cdp = await chat._context.new_cdp_session(chat._page)
             targets = (await cdp.send("Target.getTargets"))["targetInfos"]
             out_of_process.append(any(t["type"] == "iframe" and "localhost" in t["url"]
