@@ -72,7 +72,7 @@ def _kind(pid: int, mine: int) -> str:
             # Chromium rewrites its command line as one space-separated string
             argv = f.read().replace(b"\0", b" ").split()
     except OSError:
-        return "other"
+        return "exiting"   # gone, or a zombie, by the time its command line is read
     if argv and b"node" in argv[0].rsplit(b"/", 1)[-1]:
         return "playwright driver"
     for arg in argv:
@@ -82,7 +82,7 @@ def _kind(pid: int, mine: int) -> str:
         return "crashpad"
     if argv and b"chrom" in argv[0]:
         return "browser"
-    return argv[0].rsplit(b"/", 1)[-1].decode(errors="replace") if argv else "other"
+    return argv[0].rsplit(b"/", 1)[-1].decode(errors="replace") if argv else "exiting"
 
 
 def tree_pss(exclude: frozenset[int] = frozenset()) -> dict[int, tuple[str, int]]:
