@@ -22,8 +22,8 @@ def _set_workspace_keys(root, text: str) -> None:
     path.write_text(path.read_text().replace("[workspace]", "[workspace]\n" + text, 1))
 
 
-def _browser_process_argv() -> list[str]:
-    """The command line of the Chromium browser process under this test process."""
+def _browser_processes() -> dict[int, list[str]]:
+    """Chromium browser processes under this test process (not a /bin/sh wrapper): argv."""
     from pathlib import Path
 
     parents, argvs = {}, {}
@@ -43,21 +43,22 @@ def _browser_process_argv() -> list[str]:
             pid = parents[pid]
         return False
 
-    found = [argv for pid, argv in argvs.items() if mine(pid) and pid != os.getpid()
-             and "--remote-debugging-pipe" in argv and not any(a.startswith("--type=")
-                                                                for a in argv)]
-    assert len(found) == 1, found
-    return found[0]
+    return {pid: argv for pid, argv in argvs.items() if mine(pid) and pid != os.getpid()
+            and "--remote-debugging-pipe" in argv and not argv[0].endswith("sh")
+            and not any(a.startswith("--type=") for a in argv)}
 
 
 async def _command_line_and_targets(executable: str) -> tuple[list[str], list[dict]]:
+    others = _browser_processes()     # e.g. a session browser of other tests
     shared = pool.SharedBrowser(1, headless=True)
     browser = await shared.acquire(executable)
     try:
         context = await browser.new_context()
         await context.new_page()
         cdp = await browser.new_browser_cdp_session()
-        argv = _browser_process_argv()
+        started = [argv for pid, argv in _browser_processes().items() if pid not in others]
+        assert len(started) == 1, started
+        argv = started[0]
         targets = (await cdp.send("Target.getTargets"))["targetInfos"]
         await context.close()
         return argv, targets
