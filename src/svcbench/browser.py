@@ -30,7 +30,7 @@ CHROMIUM = os.environ.get("SVCBENCH_CHROMIUM") or (
     HEADLESS_SHELL if os.path.exists(HEADLESS_SHELL) else FULL_CHROMIUM)
 #: Chromium keeps only the last ``--disable-features``, and Playwright passes its own list
 #: first: ours must repeat Playwright's (as of 1.65, checked by
-#: tests/test_browser_flags.py) to add to it
+#: tests/test_browser_settings.py) to add to it
 PLAYWRIGHT_DISABLED_FEATURES = [
     "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
     "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
