@@ -62,13 +62,38 @@ async def all_probes(root: str) -> list[Outcome]:
     return await asyncio.gather(*(probe(i, root) for i in range(PROBES)))
 
 
-def tree_rss_mb() -> float:
-    """Memory of this process and all its descendants (Chromium), MiB: the sum of their
-    proportional set sizes (PSS), which counts pages shared between processes once."""
+def _kind(pid: int, mine: int) -> str:
+    """What a process of the tree is: this Python process, Playwright's driver, or Chromium's
+    browser / renderer / gpu / utility / zygote process (from its command line)."""
+    if pid == mine:
+        return "python"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            # Chromium rewrites its command line as one space-separated string
+            argv = f.read().replace(b"\0", b" ").split()
+    except OSError:
+        return "exiting"   # gone, or a zombie, by the time its command line is read
+    if argv and b"node" in argv[0].rsplit(b"/", 1)[-1]:
+        return "playwright driver"
+    for arg in argv:
+        if arg.startswith(b"--type="):
+            return arg[7:].decode(errors="replace")
+    if argv and b"crashpad" in argv[0]:
+        return "crashpad"
+    if argv and b"chrom" in argv[0]:
+        return "browser"
+    return argv[0].rsplit(b"/", 1)[-1].decode(errors="replace") if argv else "exiting"
+
+
+def tree_pss(exclude: frozenset[int] = frozenset()) -> dict[int, tuple[str, int]]:
+    """This process and all its descendants (Playwright's driver, Chromium) but those under
+    ``exclude`` (the sandbox, the company's side): pid -> (kind, proportional set size in
+    bytes). PSS counts a page shared by k processes as 1/k in each, so the sum over the tree
+    is the tree's real memory, shared libraries counted once."""
     import os
 
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    pss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -76,18 +101,33 @@ def tree_rss_mb() -> float:
             with open(f"/proc/{entry}/stat") as f:
                 parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{entry}/smaps_rollup") as f:
-                pss = next(line for line in f if line.startswith("Pss:"))
-                rss[int(entry)] = int(pss.split()[1]) * 1024
-        except (OSError, ValueError, IndexError):
+                line = next(line for line in f if line.startswith("Pss:"))
+                pss[int(entry)] = int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError, StopIteration):
             continue
-    mine, total = os.getpid(), 0
-    for pid in rss:
+    mine, out = os.getpid(), {}
+    for pid in pss:
         p = pid
-        while p > 1 and p in parents and p != mine:
+        while p > 1 and p in parents and p != mine and p not in exclude:
             p = parents[p]
         if p == mine:
-            total += rss[pid]
-    return total / 2**20
+            out[pid] = (_kind(pid, mine), pss[pid])
+    return out
+
+
+def tree_rss_mb() -> float:
+    """Memory of this process and all its descendants, MiB (sum of PSS, see tree_pss)."""
+    return sum(size for _, size in tree_pss().values()) / 2**20
+
+
+def breakdown(sample: dict[int, tuple[str, int]]) -> str:
+    """'renderer 51 x 38.2 = 1948 MiB, ...' for one sample of tree_pss."""
+    by: dict[str, list[int]] = {}
+    for kind, size in sample.values():
+        by.setdefault(kind, []).append(size)
+    parts = sorted(by.items(), key=lambda kv: -sum(kv[1]))
+    return ", ".join(f"{kind} {len(sizes)} x {sum(sizes) / len(sizes) / 2**20:.1f}"
+                     f" = {sum(sizes) / 2**20:.0f}" for kind, sizes in parts)
 
 
 EVENT_KINDS = {"first reply": ("chat.message", "first_reply"),
@@ -136,11 +176,15 @@ async def browser_probe(i: int, widget: str, script: ChatScript):
     return name, run
 
 
-def browser_main(n: int) -> int:
+def browser_main(n: int, extra_args: list[str] | None = None) -> int:
+    import os
     import statistics
     import threading
 
-    from svcbench.probes.chat.connectors.browser import pool
+    from svcbench import browser as pool
+
+    if extra_args:   # to measure a flag's effect before adopting it (see docs/scale.md)
+        pool.LAUNCH_ARGS[:] = [*pool.LAUNCH_ARGS, *extra_args]
 
     script = ChatScript(greeting_wait_s=0.5, ask_human_after_bot_turns=0, close_text=None,
                         connect_timeout_s=300, first_reply_timeout_s=120, human_timeout_s=180)
@@ -148,11 +192,19 @@ def browser_main(n: int) -> int:
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(child,))
     server.start()
     peak = [0.0]
+    at_peak: list[dict[int, tuple[str, int]]] = [{}]
     stop = threading.Event()
 
     def sample() -> None:
+        from multiprocessing import resource_tracker
+
+        harness = frozenset(p for p in (server.pid, getattr(
+            resource_tracker._resource_tracker, "_pid", None)) if p)
         while not stop.is_set():
-            peak[0] = max(peak[0], tree_rss_mb())
+            now = tree_pss(harness)
+            total = sum(size for _, size in now.values()) / 2**20
+            if total > peak[0]:
+                peak[0], at_peak[0] = total, now
             stop.wait(0.25)
 
     try:
@@ -172,6 +224,7 @@ def browser_main(n: int) -> int:
             finally:
                 await shared.release()
 
+        load_before = os.getloadavg()
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         alone, loaded, wall, launches = asyncio.run(run_all())
@@ -185,11 +238,18 @@ def browser_main(n: int) -> int:
         if server.is_alive():
             server.terminate()
     counts = Counter(str(run.outcome) for _, run in loaded)
-    print(f"browser chats: {n} at once in one Chromium (launched {launches}x), a context each")
+    print(f"browser chats: {n} at once in one Chromium (launched {launches}x), a context each;"
+          f" {pool.CHROMIUM}")
     print(f"outcomes: {dict(counts)}" + (f" (first problem: {REASONS[0]})" if REASONS else ""))
     print(f"wall time for the {n}: {wall:.1f} s (one conversation alone ~5 s of scripted "
           f"waiting)")
-    print(f"peak memory (PSS), this process + Chromium: {peak[0]:.0f} MiB (target < 2048)")
+    print(f"peak memory (PSS), this process + Playwright's driver + Chromium (the sandbox "
+          f"not counted): {peak[0]:.0f} MiB"
+          f" (target < 2048); at that moment, MiB by process kind (count x mean = sum):")
+    print(f"  {breakdown(at_peak[0])}")
+    print(f"  per chat: {peak[0] / n:.1f} MiB; launch flags: {' '.join(pool.LAUNCH_ARGS)}")
+    print(f"load average (1, 5, 15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
+          f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
     print("timing error = measured - server instant (ms): one at a time vs "
           f"{n} at once")
     for label, runs in (("unloaded", alone), (f"{n} at once", loaded)):
@@ -214,9 +274,11 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--browser", type=int, metavar="N", help="N concurrent browser chats")
+    parser.add_argument("--chromium-arg", action="append", default=[], metavar="FLAG",
+                        help="an extra Chromium flag (repeatable), to measure its effect")
     args = parser.parse_args()
     if args.browser:
-        return browser_main(args.browser)
+        return browser_main(args.browser, args.chromium_arg)
     return api_main()
 
 

@@ -166,7 +166,16 @@ def check_conversation(events: list[ChatEvent], truth: dict) -> None:
 
 
 @needs_chromium
-def test_conversation_through_cross_origin_iframe(sandbox, tmp_path):
+@pytest.mark.parametrize("build", ["default", "full"])
+def test_conversation_through_cross_origin_iframe(sandbox, tmp_path, monkeypatch, build):
+    """The full browser runs a cross-site widget in a process of its own (site isolation);
+    the headless shell, the default where installed, in the page's process: same chat."""
+    from svcbench import browser as pool
+
+    if build == "full":
+        monkeypatch.setattr(browser, "CHROMIUM", pool.FULL_CHROMIUM)
+    elif browser.CHROMIUM == pool.FULL_CHROMIUM:
+        pytest.skip("the headless shell is not installed: 'full' covers it")
     shot = tmp_path / "final.png"
     port = sandbox.port
     chat = connector(url=f"http://127.0.0.1:{port}/c/acme/widget"
@@ -174,12 +183,13 @@ def test_conversation_through_cross_origin_iframe(sandbox, tmp_path):
                      screenshot_path=str(shot), end_selector="role=button[name='Close chat']",
                      **WIDGET)
     processes: set[int] = set()
+    before = chromium_children()   # a session browser of other tests stays up
     out_of_process: list[bool] = []
 
     async def run() -> list[ChatEvent]:
         try:
             events = await converse(chat)
-            processes.update(chromium_children())
+            processes.update(chromium_children() - before)
             cdp = await chat._context.new_cdp_session(chat._page)
             targets = (await cdp.send("Target.getTargets"))["targetInfos"]
             out_of_process.append(any(t["type"] == "iframe" and "localhost" in t["url"]
@@ -189,11 +199,12 @@ def test_conversation_through_cross_origin_iframe(sandbox, tmp_path):
             await chat.close()
 
     events = asyncio.run(run())
-    truth = sandbox.truth("acme")
+    truth = sandbox.engine.truth(sandbox.chats("acme")[-1])   # this run's chat
     check_conversation(events, truth)
     assert truth["closed_by"] == "visitor"     # the chat was ended, not just abandoned
     assert events[0].data["frame"].startswith(f"http://localhost:{port}/static/widget.html")
-    assert out_of_process == [True]           # the widget ran as a cross-site, separate process
+    # the widget ran as a cross-site frame, in a separate process in the full browser
+    assert out_of_process == [browser.CHROMIUM == pool.FULL_CHROMIUM]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     assert processes, "expected to see Chromium running"
     deadline = time.monotonic() + 5

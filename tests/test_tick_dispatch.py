@@ -116,3 +116,33 @@ def test_dispatch_offers_a_probe_once_and_stops_starting_after_the_window():
                                  may_start=lambda: window["open"], next_due=lambda: None,
                                  clock=lambda: now, poll_s=0.05))
     assert calls == ["p0", "p1"] and count == 2
+
+
+def test_mail_is_collected_while_a_chat_waits_in_the_queue(slow_chat_and_mail):
+    """A reply already in the mailbox concludes its probe during a long chat, not after it."""
+    from mailservers import reply_bytes
+
+    root, mail, chat = slow_chat_and_mail
+    ws = Workspace.open(root)
+    email = add(ws, MAIL_COMPANIES[0], Channel.EMAIL, timedelta(minutes=-1))
+    first = asyncio.run(Ticker(ws, poll_s=0.3, start_window=timedelta(seconds=1)).run())
+    sent = ws.store.get_probe(email.id)
+    assert first.started == 1 and sent.status == ProbeStatus.RUNNING
+    # the company's human answer arrives in the shopper's mailbox (Dovecot) between ticks
+    mail.deliver(sent.state["reply_to"], reply_bytes(
+        sender=f"support@{MAIL_COMPANIES[0]}.test", to=sent.state["reply_to"],
+        in_reply_to=sent.state["message_id"], subject=f"Re: {sent.state['subject']}",
+        body="Hello Anna,\n\nyes, we ship to Norway within a week.\n\nKind regards,\nJulia"))
+    chat_probe = add(ws, "slowco", Channel.CHAT, timedelta(minutes=-1))
+    ticker = Ticker(ws, poll_s=0.3, start_window=timedelta(seconds=1), advance_every_s=0.5)
+    report = asyncio.run(ticker.run())
+
+    done_chat, done_email = ws.store.get_probe(chat_probe.id), ws.store.get_probe(email.id)
+    assert done_chat.status == ProbeStatus.DONE and done_chat.outcome == "answered"
+    assert done_email.status == ProbeStatus.DONE and done_email.outcome == "answered"
+    assert done_email.finished_at < done_chat.finished_at     # collected while the chat ran
+    assert report.advanced_meanwhile >= 1 and report.started == 1
+    # nothing started twice: one email to the company, one chat
+    assert len(mail.received) == 1 and len(chat.chats("slowco")) == 1
+    assert done_email.attempts == 1 and done_chat.attempts == 1
+    ws.close()

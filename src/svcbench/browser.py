@@ -2,9 +2,11 @@
 chats and web forms), and the one place that says which Chromium and how it is started.
 
 Contexts share no cookies, storage or cache, so probes of different companies stay isolated
-while the costly part (the browser process, ~0.4 s and ~100 MB) is paid once. At most
-``limit`` probes hold a context at once (``SVCBENCH_BROWSER_MAX_CHATS``, default 8); others
-wait for a place. The browser closes when its last probe ends.
+while the costly part (the browser process) is paid once; each context still costs its own
+renderer process (Chromium never puts two contexts in one), ~20-40 MB (docs/scale.md). At
+most ``limit()`` probes hold a context at once (``[workspace] browser_max_contexts``,
+``$SVCBENCH_BROWSER_MAX_CHATS`` overriding it; default 8); others wait for a place. The
+browser closes when its last probe ends.
 """
 
 from __future__ import annotations
@@ -15,23 +17,56 @@ import time
 import weakref
 from typing import Any
 
-#: Debian's Chromium (never a downloaded build); SVCBENCH_CHROMIUM names another
-CHROMIUM = os.environ.get("SVCBENCH_CHROMIUM", "/usr/bin/chromium")
+from .errors import ConfigError
+
+#: Debian's builds, never a downloaded one. The headless shell (package
+#: chromium-headless-shell, same version) is Chromium without its desktop browser layer: no
+#: window, profile services or address bar per context, about a third less memory per
+#: context (docs/scale.md); the full browser is used where the shell is missing and for
+#: ``headless = false``. SVCBENCH_CHROMIUM names another executable for everything.
+FULL_CHROMIUM = "/usr/bin/chromium"
+HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+CHROMIUM = os.environ.get("SVCBENCH_CHROMIUM") or (
+    HEADLESS_SHELL if os.path.exists(HEADLESS_SHELL) else FULL_CHROMIUM)
+#: Chromium keeps only the last ``--disable-features``, and Playwright passes its own list
+#: first: ours must repeat Playwright's (as of 1.65, checked by
+#: tests/test_browser_settings.py) to add to it
+PLAYWRIGHT_DISABLED_FEATURES = [
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
+    "ThirdPartyStoragePartitioning", "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin", "OptimizationHints", "NetworkTimeServiceQuerying", "AimEnabled",
+    "PreconnectToSearch", "msForceBrowserSignIn", "msEdgeUpdateLaunchServicesPreferredVersion"]
+#: the full browser (since 151) preloads its address-bar popup as a WebUI page in every
+#: window, and headless opens a window per context: a second renderer of ~60-75 MB each
+DISABLED_FEATURES = [*PLAYWRIGHT_DISABLED_FEATURES, "WebUIOmniboxPopup", "WebUIOmniboxAimPopup"]
 #: without the background-networking flags Chromium keeps calling Google's services, which a
 #: closed network refuses many times a second
 LAUNCH_ARGS = ["--disable-gpu", "--disable-quic", "--disable-component-update", "--disable-sync",
-               "--disable-background-networking", "--no-first-run"]
+               "--disable-background-networking", "--no-first-run",
+               "--disable-features=" + ",".join(DISABLED_FEATURES)]
 LAUNCH_TIMEOUT_S = 30.0
 DEFAULT_LIMIT = 8
+LIMIT_ENV = "SVCBENCH_BROWSER_MAX_CHATS"
 
 
-def default_limit() -> int:
-    raw = os.environ.get("SVCBENCH_BROWSER_MAX_CHATS", "")
+def env_limit() -> int | None:
+    """``$SVCBENCH_BROWSER_MAX_CHATS`` as a number, None when unset; ConfigError when bad."""
+    raw = os.environ.get(LIMIT_ENV, "").strip()
+    if not raw:
+        return None
     try:
-        value = int(raw) if raw else DEFAULT_LIMIT
+        value = int(raw)
     except ValueError:
-        value = DEFAULT_LIMIT
-    return max(1, value)
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{raw!r} is not a whole number of at least 1", key=f"${LIMIT_ENV}")
+    return value
+
+
+def limit() -> int:
+    """How many probes may hold a browser context at once in this process."""
+    return env_limit() or _LIMIT or DEFAULT_LIMIT
 
 
 class SharedBrowser:
@@ -95,10 +130,10 @@ _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedBrowser] = \
 _LIMIT: int | None = None
 
 
-def set_limit(limit: int | None) -> None:
-    """How many browser chats may run at once in this process (None: the default)."""
+def set_limit(value: int | None) -> None:
+    """The workspace's ``browser_max_contexts`` (None: the default); the env var overrides."""
     global _LIMIT
-    _LIMIT = limit
+    _LIMIT = value
 
 
 def shared(headless: bool = True) -> SharedBrowser:
@@ -106,7 +141,7 @@ def shared(headless: bool = True) -> SharedBrowser:
     loop = asyncio.get_running_loop()
     found = _SHARED.get(loop)
     if found is None or found.headless != headless:
-        found = SharedBrowser(_LIMIT or default_limit(), headless)
+        found = SharedBrowser(limit(), headless)
         if headless:
             _SHARED[loop] = found
     return found

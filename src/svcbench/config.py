@@ -369,6 +369,12 @@ class WorkspaceSettings(_Model):
     #: conversation already under way runs to its own timeouts; an overlapping cron run
     #: meanwhile just exits 75)
     tick_budget: DurationText = "10m"
+    #: while probes it started are still in progress (a chat in a queue, a call), a tick also
+    #: starts probes that become due up to this long after it began (never past tick_budget)
+    start_window: DurationText = "10m"
+    #: browser probes (chats, web forms) holding a browser context at once in one tick; the
+    #: others wait for a place ($SVCBENCH_BROWSER_MAX_CHATS overrides; docs/scale.md)
+    browser_max_contexts: int = Field(default=8, ge=1, le=500)
 
     #: first wait before retrying a probe our side could not start; doubles up to the max
     retry_backoff: DurationText = "1m"
@@ -381,6 +387,10 @@ class WorkspaceSettings(_Model):
     @property
     def tick_budget_s(self) -> float:
         return parse_duration(self.tick_budget).total_seconds()
+
+    @property
+    def start_window_td(self) -> timedelta:
+        return parse_duration(self.start_window)
 
     @property
     def retry_backoff_td(self) -> timedelta:

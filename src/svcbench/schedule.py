@@ -18,7 +18,7 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,13 +36,15 @@ from .lifecycle import finish_probe
 from .models import Event, Outcome, Probe, ProbeStatus, format_instant, utcnow
 from .plan_sync import remember_plans, sync_plans
 from .plugins import ProbeContext, probe_plugin
-from .workspace import Workspace
+from .workspace import Workspace, plugin_migrations
 
 #: a probe left in STARTING longer than this belongs to a run that died
 STALE_START = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=2)
 DEFAULT_CONCURRENCY = 20
-START_WINDOW = timedelta(minutes=10)
+#: while long probes are in progress, running probes are advanced (mail collected) this often,
+#: as a cron run every minute would have, had the lock not kept it out
+ADVANCE_EVERY_S = 60.0
 
 
 @dataclass
@@ -54,6 +56,8 @@ class TickReport:
     retried: int = 0
     recovered: int = 0
     advanced_events: int = 0
+    #: passes over running probes made while long probes were still in progress
+    advanced_meanwhile: int = 0
     finished: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     would_start: list[Probe] = field(default_factory=list)
@@ -77,6 +81,7 @@ class TickReport:
         return {
             "planned": self.planned, "started": self.started, "retried": self.retried,
             "recovered": self.recovered, "events": self.advanced_events,
+            "advanced_meanwhile": self.advanced_meanwhile,
             "finished": dict(self.finished), "failed": list(self.failed),
             "deferred": self.deferred, "skipped": list(self.skipped),
             "elapsed_s": round(self.elapsed_s, 3), "budget_s": self.budget_s,
@@ -219,8 +224,9 @@ class Ticker:
     def __init__(self, workspace: Workspace, *, now: Callable[[], datetime] = utcnow,
                  concurrency: int = DEFAULT_CONCURRENCY, dry_run: bool = False,
                  progress: Callable[[str, int], None] | None = None,
-                 start_window: timedelta = START_WINDOW, poll_s: float = DEFAULT_POLL_S,
-                 only_probe: str | None = None, budget_s: float | None = None):
+                 start_window: timedelta | None = None, poll_s: float = DEFAULT_POLL_S,
+                 only_probe: str | None = None, budget_s: float | None = None,
+                 advance_every_s: float = ADVANCE_EVERY_S):
         self.ws = workspace
         self.store = workspace.store
         self.config = workspace.config
@@ -230,8 +236,13 @@ class Ticker:
         self.progress = progress or (lambda step, n: None)
         #: while earlier probes are in progress, probes that become due this long after the
         #: tick began are started by it too (a cron run meanwhile finds the lock held)
-        self.start_window = start_window
+        self.start_window = start_window or self.config.settings.start_window_td
+        from . import browser
+
+        browser.set_limit(self.config.settings.browser_max_contexts)
+        browser.limit()   # a bad $SVCBENCH_BROWSER_MAX_CHATS is a clear error before any work
         self.poll_s = poll_s
+        self.advance_every_s = advance_every_s
         self.report = TickReport()
         #: run just this probe now, due or not (``tick --probe``, ``probes run``)
         self.only_probe = only_probe
@@ -350,7 +361,8 @@ class Ticker:
                              "company is never contacted twice")
 
     async def start_due(self, ctx: ProbeContext) -> None:
-        """Start what is due, and what becomes due while earlier probes are in progress."""
+        """Start what is due, and what becomes due while earlier probes are in progress;
+        meanwhile advance running probes every ``advance_every_s``."""
         begun = time.monotonic()
 
         async def start_one(probe: Probe) -> None:
@@ -360,12 +372,46 @@ class Ticker:
             await self._start(probe, ctx)
             self.progress("started", 1)
 
-        await dispatch(
+        starting = asyncio.create_task(dispatch(
             self.due, start_one, concurrency=self.concurrency, clock=self.now,
             may_start=lambda: (time.monotonic() - begun < self.start_window.total_seconds()
                                and not self.over_budget()),
             next_due=lambda: self.store.next_due_at(self.now()), poll_s=self.poll_s,
-            on_found=lambda total: self.progress("start", total))
+            on_found=lambda total: self.progress("start", total)))
+        try:
+            await self.advance_meanwhile(ctx, starting)
+        except BaseException:
+            starting.cancel()
+            with contextlib.suppress(BaseException):
+                await starting
+            raise
+        await starting
+
+    async def advance_meanwhile(self, ctx: ProbeContext, starting: asyncio.Task) -> None:
+        """Until ``starting`` ends, advance running probes every ``advance_every_s`` (within
+        the budget), so a reply waiting in a mailbox is collected while a chat sits in a queue.
+
+        Collection runs in a thread; it gets a database connection of its own, since this
+        event loop keeps claiming and starting probes on the tick's connection meanwhile.
+        Probes being started are claimed (``starting``), never ``running``: not advanced here.
+        """
+        side: ProbeContext | None = None
+        try:
+            while not starting.done():
+                await asyncio.wait({starting}, timeout=self.advance_every_s)
+                if starting.done() or self.over_budget():
+                    return
+                if side is None:
+                    from .store import Store
+
+                    side = replace(ctx, store=Store(self.store.path,
+                                                    migrations=plugin_migrations()), _http=None)
+                await self.advance_running(side)
+                self.report.advanced_meanwhile += 1
+        finally:
+            if side is not None:
+                await side.aclose()
+                side.store.close()
 
     async def _start(self, probe: Probe, ctx: ProbeContext) -> None:
         claimed_at = self.now()

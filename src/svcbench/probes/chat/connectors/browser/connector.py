@@ -111,7 +111,7 @@ class BrowserConnector(ChatConnector):
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        executable = _chromium()
+        executable = _chromium(self.configured.headless)
         if not os.path.exists(executable):
             raise ChatTransportError(
                 f"Chromium not found at {executable}; run scripts/install-system-deps")
@@ -782,10 +782,11 @@ def _left_ms(deadline: float) -> float:
     return max(100.0, (deadline - time.monotonic()) * 1000)
 
 
-def _chromium() -> str:
+def _chromium(headless: bool = True) -> str:
     from . import CHROMIUM  # the package attribute, so tests and users can point elsewhere
 
-    return CHROMIUM
+    # the headless shell cannot show a window: watching a chat needs the full browser
+    return pool.FULL_CHROMIUM if not headless and CHROMIUM == pool.HEADLESS_SHELL else CHROMIUM
 
 
 def _short(exc: BaseException) -> str:
