@@ -342,7 +342,7 @@ def try_tick(argv: Sequence[str]) -> bool:
     log_file = options.get("--log-file") or (
         str(root / state["log_file"]) if state.get("log_file") else None)
     report = {"planned": 0, "started": 0, "retried": 0, "recovered": 0, "events": 0,
-              "finished": {}, "failed": [], "deferred": 0, "skipped": [],
+              "advanced_meanwhile": 0, "finished": {}, "failed": [], "deferred": 0, "skipped": [],
               "elapsed_s": round(time.monotonic() - began, 3), "budget_s": state["budget_s"],
               "stale_lock": None, "step_s": {}, "fast_path": True}
     if log_file is not None and not _log(Path(log_file), f"tick: {report}"):
