@@ -97,3 +97,69 @@ def test_bad_dtmf_in_an_ivr_script_names_file_and_key(tmp_path: Path, cli):
     assert result.returncode == 2
     assert "bad.toml" in result.stderr and "ivr[0].dtmf" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_segments_follow_each_other_and_the_clock_is_the_audio_heard():
+    """A silence that the 1 s window reports late (the next sound already began) starts at
+    the quiet run, never after the segment that follows it; ``now`` is the audio's clock."""
+    from svcbench.probes.phone.listen import Listener
+
+    rng = np.random.default_rng(3)
+    t = np.arange(int(2.0 * 8000)) / 8000
+    tone = (6000 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)))
+    speechlike = (rng.normal(0, 3000, len(t)) * (np.sin(2 * np.pi * 4 * t) > 0)).astype(
+        np.int16)
+    audio = np.concatenate([tone.astype(np.int16), np.zeros(int(0.7 * 8000), np.int16),
+                            speechlike, np.zeros(8000 * 2, np.int16)])
+    listener = Listener(100.0)
+    starts = []
+    for i in range(0, len(audio), 160):
+        for change in listener.feed(audio[i:i + 160].tobytes(), 100.0 + (i + 160) / 8000):
+            starts.append((change.started.label, change.started.start))
+            if change.ended is not None:
+                assert change.ended.start <= change.started.start
+    assert starts == sorted(starts, key=lambda s: s[1]), starts
+    assert abs(listener.now - (100.0 + len(audio) / 8000)) < 0.03
+    quiet = [at for label, at in starts if label == "silence" and 101.0 < at < 103.0]
+    assert quiet and abs(quiet[0] - 102.0) <= 0.1, starts
+
+
+def test_wait_promise_needs_a_timed_announcement():
+    from datetime import UTC, datetime, timedelta
+
+    from svcbench.models import Event
+    from svcbench.probes.phone.measure import wait_promise
+
+    t0 = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    events = [Event("p", "call.wait_announced", t0, data={"seconds": 120}),
+              Event("p", "call.agent_answered", t0 + timedelta(minutes=7))]
+    assert wait_promise(events) == {"wait_announced_s": 120, "wait_after_announcement_s": 420.0,
+                                    "wait_promise_kept": False}
+    events[0].data["time"] = "estimated"  # a call logged afterwards: not judged
+    assert wait_promise(events) == {"wait_announced_s": 120}
+
+
+def test_numbers_count_only_where_their_phrases_were_spotted():
+    """The number grammar always returns some sentence: in an 'invalid option' + menu
+    prompt it read 'eleven minutes' and 'caller number ten' (a false wait 33 s early)."""
+    from svcbench.probes.phone.engine import CallEngine, CallPlan, _announcement
+    from svcbench.probes.phone.listen import Segment
+    from svcbench.probes.phone.recognise import Heard
+
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
+    seg = Segment("speech", 100.0, 0.9, end=109.0, samples=[np.zeros(8000 * 9, np.int16)])
+    text = "the estimated hold time is currently eleven minute you are caller number ten"
+    menu = Heard(phrases=["minute", "not valid", "press one"], text=text, wait_s=660.0,
+                 position=10, topics={"wait", "invalid", "menu"})
+    engine._announcements(seg, menu)
+    assert engine.result.events == []
+    queue = Heard(phrases=["hold time", "minutes", "caller number"], text=text, wait_s=660.0,
+                  position=10, topics={"wait", "position"}, starts={"hold time": 0.5})
+    engine._announcements(seg, queue)
+    assert [k for k, _, _ in engine.result.events] == ["call.queue_position",
+                                                       "call.wait_announced"]
+    # a person's greeting is never queue wording; a lone misheard "press" is no menu
+    assert not _announcement(Heard(phrases=["how can i help", "minute"],
+                                   topics={"person", "greeting", "wait"}))
+    assert not _announcement(Heard(phrases=["press"], topics={"menu"}))
+    assert _announcement(Heard(phrases=["press one"], topics={"menu"}))

@@ -268,3 +268,45 @@ def test_wrong_credentials_fail_on_our_side(backend):
         registrar.close()
     assert registrar.seen and any("authorization:" in m.lower() for m in registrar.seen)
     assert result.failed and "credentials" in result.failed, result.failed
+
+
+def test_hold_start_when_zero_is_refused_or_hold_is_silent_and_transfers(sandbox):
+    """Hold starts at the end of the IVR's last prompt before the queue (docs/phone.md), in
+    the probe and in the simulator's truth alike; a person who hands us on is a transfer."""
+    results = _calls(sandbox, {"nz": ("no-zero", 150, {}), "si": ("silent", 120, {}),
+                               "tr": ("transfer", 150, {})})
+    for tag, result in results.items():
+        truth = sandbox.truth(tag)
+        trail = [(round(at - result.events[0][1], 1), k, d.get("detector"), d.get("reason"))
+                 for k, at, d in result.events if d.get("detector") != "segment"]
+        assert result.failed is None, (tag, result.failed)
+        hold = _first(result, "call.hold_started")
+        assert hold is not None, (tag, trail)
+        # before: 20 s early (a menu misheard as music while recognition held the clock)
+        # or many seconds late (silence judged on the wall clock)
+        assert abs(hold[0] - truth["hold_started"][0]["at"]) <= 1.0, (tag, trail, truth)
+        agent = _first(result, "call.agent_answered")
+        assert agent is not None and abs(agent[0] - truth["agent_answered"][0]["at"]) <= 1.0, \
+            (tag, trail)
+    assert _first(results["nz"], "call.detector", detector="human_confirmed")
+    assert _first(results["nz"], "call.transferred") is None
+    assert _first(results["si"], "call.transferred") is None
+    tr, truth = results["tr"], sandbox.truth("tr")
+    transferred = _first(tr, "call.transferred")
+    assert transferred is not None and "transfer" in transferred[1]["phrases"]
+    assert abs(transferred[0] - truth["transferred"][0]["at"]) <= 1.0
+    # then a second queue and the second person, heard the same way
+    holds = [at for k, at, _ in tr.events if k == "call.hold_started"]
+    agents = [(at, d) for k, at, d in tr.events if k == "call.agent_answered"]
+    assert len(holds) == 2 and holds[1] > transferred[0]
+    assert len(agents) == 2 and agents[1][1]["after_transfer"] == 1
+    assert abs(agents[1][0] - truth["agent_answered"][1]["at"]) <= 1.0
+
+    from svcbench.models import Channel, Probe
+    from svcbench.probes.phone import SipPhoneProbe, to_events
+
+    probe = Probe(id="p", company="x", channel=Channel.PHONE, plugin="sip")
+    from svcbench.hours import BusinessCalendar
+
+    m = SipPhoneProbe().measure(probe, to_events("p", tr), BusinessCalendar())
+    assert m.metrics["transfers"] == 1

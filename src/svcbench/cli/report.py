@@ -162,6 +162,18 @@ def report(
                 (m for m in store.measurements(channel=Channel.EMAIL, quarter=wanted_quarter)
                  if not company or m.company in company),
                 names)
+        if "phone" in selected:
+            from ..models import Channel
+            from ..probes.phone.summary import wait_promise_summary
+
+            waits = wait_promise_summary(
+                (m for m in store.measurements(channel=Channel.PHONE)
+                 if wanted_quarter in (m.quarter, m.month)
+                 and (not company or m.company in company)
+                 and (include_simulated or "simulated" not in m.flags)),
+                names)
+            if waits:
+                result.sections["phone_waits"] = waits
         if "form" in selected:
             from ..probes.form import blocked_summary
             from ..probes.form.summary import load_form_findings

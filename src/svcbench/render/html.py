@@ -44,7 +44,9 @@ def render_html(report: Report) -> str:
                        form_not_automatable=wording.form_not_automatable,
                        form_merge_note=wording.form_merge_note,
                        form_finding_cells=wording.form_finding_cells,
-                       via_web_form=wording.VIA_WEB_FORM)
+                       via_web_form=wording.VIA_WEB_FORM,
+                       wait_promise_verdict=wording.wait_promise_verdict,
+                       wait_promise_note=wording.wait_promise_note)
     script = _filter_script()
     channels = [
         {"ranking": report.channels[c], "boxes": box_chart(report.channels[c]),

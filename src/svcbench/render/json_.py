@@ -69,6 +69,7 @@ def report_document(report: Report) -> dict[str, Any]:
         "email_replies": report.sections.get("email_replies"),
         "forms_blocked": report.sections.get("forms_blocked"),
         "form_findings": report.sections.get("form_findings"),
+        "phone_waits": report.sections.get("phone_waits"),
         "channels": [
             {
                 "channel": c, "targets_s": report.channels[c].targets,

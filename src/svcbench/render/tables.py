@@ -1,7 +1,9 @@
 """CSV output: one long-format file for the channel rankings, one for the overall ranking.
 
 ``rankings-2026Q4.csv``: one row per company per channel (column ``channel``);
-``rankings-2026Q4-overall.csv``: one row per company. Columns: docs/report-columns.md.
+``rankings-2026Q4-overall.csv``: one row per company; ``rankings-2026Q4-phone-waits.csv``
+(when calls announced a wait): announced versus actual wait per company. Columns:
+docs/report-columns.md.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def write_csv(report: Report, directory: Path, *, raw: bool = False) -> list[Pat
     if forms:
         files.append((directory / output_name(report, "-forms.csv"), FORM_FINDING_COLUMNS,
                       forms))
+    waits = report.sections.get("phone_waits")
+    if waits:
+        files.append((directory / output_name(report, "-phone-waits.csv"), PHONE_WAIT_COLUMNS,
+                      phone_wait_records(waits)))
     for path, columns, records in files:
         tmp = path.with_suffix(".csv.tmp")
         with tmp.open("w", newline="", encoding="utf-8") as f:
@@ -52,3 +58,15 @@ def write_csv(report: Report, directory: Path, *, raw: bool = False) -> list[Pat
             writer.writerows(records)
         tmp.replace(path)
     return [path for path, _, _ in files]
+
+
+PHONE_WAIT_COLUMNS = ["company", "name", "calls", "kept", "broken", "announced_median_s",
+                      "actual_median_s", "automated", "promise"]
+
+
+def phone_wait_records(section: dict) -> list[dict]:
+    """Announced versus actual wait per company (``-phone-waits.csv``)."""
+    from .wording import wait_promise_verdict
+
+    return [{**{k: row[k] for k in PHONE_WAIT_COLUMNS[:-1]},
+             "promise": wait_promise_verdict(row)} for row in section["companies"]]

@@ -127,6 +127,8 @@ def print_report(report: Report, console: Console, *, limit: int = 25) -> None:
         print_chat_service(report.sections["chat_service"], console)
     if report.sections.get("email_replies"):
         print_email_replies(report.sections["email_replies"], console)
+    if report.sections.get("phone_waits"):
+        print_phone_waits(report.sections["phone_waits"], console)
     if report.sections.get("forms_blocked"):
         console.print(plain(form_not_automatable(report.sections["forms_blocked"])))
     if report.sections.get("form_findings"):
@@ -149,6 +151,18 @@ def print_chat_service(findings: dict, console: Console) -> None:
             f"  • {row['name']}: {row['kept']} queue promises kept, {row['broken']} broken"
             + (f", {row['open']} not judged" if row["open"] else "")
             + f" (in {row['with_promise']} of {row['chats']} chats)"))
+
+
+def print_phone_waits(section: dict, console: Console) -> None:
+    """Announced versus actual wait per company, one line each."""
+    from rich.text import Text
+
+    from .wording import wait_promise_verdict
+
+    console.print(Text("phone: announced wait vs actual wait"))
+    for row in section["companies"]:
+        console.print(plain(f"  • {row['name']}: {wait_promise_verdict(row)} "
+                            f"(n={row['calls']})"))
 
 
 def print_email_replies(summary: dict, console: Console) -> None:

@@ -77,6 +77,33 @@ def plain_duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def wait_promise_verdict(row: dict) -> str:
+    """'announced 2 min, actual 7 min: broken' (medians; 'broken in 1 of 3' when mixed)."""
+    n, broken = row["calls"], row["broken"]
+    verdict = "kept" if not broken else "broken" if broken == n else f"broken in {broken} of {n}"
+    medians = " (medians)" if n > 1 else ""
+    return (f"announced {_wait(row['announced_median_s'])}, actual "
+            f"{_wait(row['actual_median_s'])}{medians}: {verdict}")
+
+
+def _wait(seconds: float) -> str:
+    """'45 s', '2 min', '7.5 min' (queue waits: half minutes matter)."""
+    if seconds < 90 or seconds >= 90 * 60:
+        return plain_duration(seconds)
+    return f"{seconds / 60:.1f}".removesuffix(".0") + " min"
+
+
+def wait_promise_note() -> str:
+    """What the phone wait-promise table compares, and where the numbers come from."""
+    from ..probes.phone.measure import PROMISE_SLACK_S
+
+    return ("Announced wait versus actual wait: the first wait a company's line announced "
+            "(\"your wait is about 2 minutes\", heard by the automated probe or timed by a "
+            "person) against the time from that announcement to a live agent. Kept when the "
+            f"agent came within the announced wait plus {PROMISE_SLACK_S:.0f} s or 25 %, "
+            "whichever is more; calls logged afterwards (estimated instants) are not judged.")
+
+
 def form_not_automatable(section: dict) -> str:
     """'form not automatable: 2 probes (Acme: captcha; Brightcart: login), counted for no one'"""
     parts = "; ".join(f"{row['name']}: {row['kind']}" for row in section["companies"])

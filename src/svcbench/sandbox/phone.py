@@ -67,11 +67,36 @@ class IvrScenario:
     hears_caller: bool = True
     #: the agent hangs up after this long on the line (company clock, not scaled)
     agent_patience_s: float = 60.0
+    #: "dev" (the bench's rules may be tuned on it) or "held-out" (never tuned on)
+    split: str = "dev"
+    #: each call's durations vary by up to this share, seeded by the call's tag
+    jitter: float = 0.0
+    music_track: int = 2  # index into Debian's music-on-hold tracks (0-2 fitted the classifier)
+    menu_voice: str = "awb"
+    agent_text: str = ("Good morning, customer service, this is the orders team. "
+                       "How can I help you?")
+    #: the first person to answer says this in reply to the caller and transfers the call
+    #: to a second queue (transfer_hold_s) and a second agent; "" never transfers
+    transfer_text: str = ""
+    transfer_hold_s: float = 20.0
+    second_agent_voice: str = "awb"
+    second_agent_text: str = "Billing department, Sam speaking. How can I help?"
 
     def scaled(self, scale: float) -> IvrScenario:
         keys = ("ring_s", "hold_s", "announce_every_s", "fake_human_at_s",
-                "fake_human_every_s", "hangup_after_s")
+                "fake_human_every_s", "hangup_after_s", "transfer_hold_s")
         return replace(self, **{k: getattr(self, k) * scale for k in keys})
+
+    def jittered(self, tag: str) -> IvrScenario:
+        """Durations varied by up to ``jitter`` (the same tag always gets the same call)."""
+        if not self.jitter:
+            return self
+        import hashlib
+
+        rng = np.random.default_rng(int(hashlib.sha256(tag.encode()).hexdigest()[:12], 16))
+        keys = ("ring_s", "hold_s", "announce_every_s", "fake_human_at_s", "transfer_hold_s")
+        return replace(self, **{k: getattr(self, k) * float(
+            rng.uniform(1 - self.jitter, 1 + self.jitter)) for k in keys})
 
 
 def load_scenarios(path: str | Path | None = None) -> dict[str, IvrScenario]:
@@ -98,6 +123,12 @@ class Clips:
     def __init__(self) -> None:
         self._cache: dict[Any, np.ndarray] = {}
         self.music = voice.hold_music(2)
+        self._music = {2: self.music}
+
+    def music_track(self, track: int) -> np.ndarray:
+        if track not in self._music:
+            self._music[track] = voice.hold_music(track)
+        return self._music[track]
 
     def get(self, key: Any, build) -> np.ndarray:
         if key not in self._cache:
@@ -109,8 +140,8 @@ class Clips:
             text = f"Thank you for calling {s.company}. For orders, press 1. For billing, press 2."
             if s.announce_zero:
                 text += " To speak to a representative, press 0."
-            return voice.speak(text, voice="awb")
-        return self.get(("menu", s.company, s.announce_zero), build)
+            return voice.speak(text, voice=s.menu_voice)
+        return self.get(("menu", s.company, s.announce_zero, s.menu_voice), build)
 
     def say(self, text: str, who: str = "awb") -> np.ndarray:
         return self.get(("say", text, who), lambda: voice.speak(text, voice=who))
@@ -128,14 +159,23 @@ class Clips:
         return self.get(("rec", name), lambda: voice.prompt(name))
 
 
+def _loud_frames(samples: np.ndarray) -> np.ndarray:
+    """Indices of the 20 ms frames louder than -45 dBFS."""
+    n = len(samples) // 160
+    fr = samples[: n * 160].astype(np.float64).reshape(n, 160) / 32768.0
+    return np.nonzero(10 * np.log10((fr * fr).mean(axis=1) + 1e-10) >= -45.0)[0]
+
+
 def _leading_quiet(samples: np.ndarray) -> int:
     """Samples before the first 20 ms frame louder than -45 dBFS."""
-    n = len(samples) // 160
-    if not n:
-        return 0
-    fr = samples[: n * 160].astype(np.float64).reshape(n, 160) / 32768.0
-    loud = np.nonzero(10 * np.log10((fr * fr).mean(axis=1) + 1e-10) >= -45.0)[0]
+    loud = _loud_frames(samples)
     return int(loud[0]) * 160 if len(loud) else 0
+
+
+def _audible_s(samples: np.ndarray) -> float:
+    """Seconds from the first to the end of the last 20 ms frame louder than -45 dBFS."""
+    loud = _loud_frames(samples)
+    return float(loud[-1] + 1 - loud[0]) * 160 / voice.RATE if len(loud) else 0.0
 
 
 def _number(n: int) -> np.ndarray:
@@ -168,6 +208,23 @@ class Line:
         self.caller_voice_at: float = 0.0  # last time the caller was heard
         self.caller_spoke: asyncio.Event = asyncio.Event()
         self._listening = False
+        #: when the line was answered, the last prompt's last audible sample went on the
+        #: wire, and the caller's last key arrived (for the hold-start truth)
+        self.answered_at = time.time()
+        self.prompt_end: float | None = None
+        self.digit_at: float | None = None
+
+    async def prompt(self, samples: np.ndarray) -> float:
+        """Play an IVR prompt (one that talks to the caller); returns its first audible
+        instant and remembers its last."""
+        at = await self.play(samples)
+        self.prompt_end = at + _audible_s(samples)
+        return at
+
+    def hold_from(self) -> float:
+        """The hold start as docs/phone.md defines it: the end of the IVR's last prompt
+        before the queue, or the caller's last key if later (the answer, with no prompt)."""
+        return max(self.prompt_end or self.answered_at, self.digit_at or 0.0)
 
     async def play(self, samples: np.ndarray, *, until: float | None = None) -> float:
         """Play ``samples`` (or up to the instant ``until``); returns when its first sample
@@ -237,8 +294,8 @@ class PhoneCompany:
                   "(PhoneSandbox(faults=True))", file=sys.stderr, flush=True)
             await call._call.reject()
             return
-        s = scenario.scaled(self.time_scale)
         tag = tag or str(id(call))
+        s = scenario.scaled(self.time_scale).jittered(tag)
         write = lambda kind, at, **d: self.truth.write(tag, name, kind, at, **d)  # noqa: E731
         try:
             await self._run(call, s, write)
@@ -271,18 +328,19 @@ class PhoneCompany:
 
     async def _menu(self, line: Line, s: IvrScenario, write) -> bool:
         for attempt in range(s.menu_repeats + 1):
-            at = await line.play(self.clips.menu(s))
+            at = await line.prompt(self.clips.menu(s))
             write("menu", at, attempt=attempt, offers_zero=s.announce_zero)
             pressed = await self._digit(line, s.menu_wait_s)
             if pressed is None:
                 continue
             digit, pressed_at = pressed
+            line.digit_at = pressed_at
             write("digit", pressed_at, digit=digit)
             if digit in "12" or (digit == "0" and s.zero == "works"):
-                at = await line.play(self.clips.recorded("pls-hold-while-try"))
+                at = await line.prompt(self.clips.recorded("pls-hold-while-try"))
                 write("connecting", at)
                 return True
-            at = await line.play(self.clips.recorded("pm-invalid-option"))
+            at = await line.prompt(self.clips.recorded("pm-invalid-option"))
             write("invalid_option", at, digit=digit)
         return not line.call.is_closed
 
@@ -297,7 +355,7 @@ class PhoneCompany:
 
     async def _queue(self, line: Line, s: IvrScenario, write) -> None:
         start = time.time() + line.call.tx_buffered() / BYTES_PER_SECOND
-        write("hold_started", start, music=s.hold == "music")
+        write("hold_started", line.hold_from(), music=s.hold == "music", queue_at=start)
         agent_at = start + s.hold_s if s.agent else math.inf
         hangup_at = start + s.hangup_after_s if s.hangup_after_s else math.inf
         next_announce = start + s.announce_every_s if s.announce_every_s else math.inf
@@ -324,8 +382,9 @@ class PhoneCompany:
                 continue
             until = min(agent_at, hangup_at, next_announce, next_fake)
             if s.hold == "music":
-                chunk = self.clips.music[music_pos:music_pos + 8000]
-                music_pos = (music_pos + 8000) % (len(self.clips.music) - 8000)
+                music = self.clips.music_track(s.music_track)
+                chunk = music[music_pos:music_pos + 8000]
+                music_pos = (music_pos + 8000) % (len(music) - 8000)
             else:
                 chunk = (np.random.default_rng().normal(0, 20, 8000)).astype(np.int16)
             await line.play(chunk, until=until)
@@ -348,10 +407,12 @@ class PhoneCompany:
     async def _agent(self, line: Line, s: IvrScenario, write) -> None:
         line.call.flush()
         await line.quiet(0.4)
-        at = await line.play(self.clips.say(
-            "Good morning, customer service, this is the orders team. How can I help you?",
-            s.agent_voice))
+        at = await line.play(self.clips.say(s.agent_text, s.agent_voice))
         write("agent_answered", at)
+        if s.transfer_text:
+            s = await self._transfer(line, s, write)
+            if s is None:
+                return
         deadline = time.time() + s.agent_patience_s
         line.caller_spoke.clear()
         spoke_at = time.time()
@@ -372,6 +433,33 @@ class PhoneCompany:
             await line.quiet(0.1)
         if not line.call.is_closed:
             write("hung_up", time.time(), by="agent")
+
+    async def _transfer(self, line: Line, s: IvrScenario, write) -> IvrScenario | None:
+        """The first person answers the caller's hello with ``transfer_text``, then the call
+        waits in a second queue (music) for the second agent; returns the second agent's
+        scenario (None if the caller hung up first)."""
+        line.caller_spoke.clear()
+        deadline = time.time() + 10.0
+        while not line.call.is_closed and time.time() < deadline and not (
+                line.caller_spoke.is_set() and time.time() - line.caller_voice_at > 0.5):
+            await line.quiet(0.1)
+        if line.call.is_closed:
+            return None
+        clip = self.clips.say(s.transfer_text, s.agent_voice)
+        at = await line.prompt(clip)
+        write("transferred", at)
+        start = time.time() + line.call.tx_buffered() / BYTES_PER_SECOND
+        write("hold_started", line.prompt_end or start, music=True, queue_at=start,
+              after_transfer=True)
+        music, pos = self.clips.music_track(s.music_track), 0
+        while not line.call.is_closed and time.time() < start + s.transfer_hold_s:
+            await line.play(music[pos:pos + 8000], until=start + s.transfer_hold_s)
+            pos = (pos + 8000) % (len(music) - 8000)
+        line.call.flush()
+        await line.quiet(0.4)
+        at = await line.play(self.clips.say(s.second_agent_text, s.second_agent_voice))
+        write("agent_answered", at, after_transfer=True)
+        return replace(s, agent_voice=s.second_agent_voice)
 
 
 def _request_user(call: SipCall) -> str:

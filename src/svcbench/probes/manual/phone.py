@@ -61,6 +61,10 @@ class PhoneProbe(ManualProbe):
             "transfers": sum(1 for e in events if e.kind == "call.transferred"),
             "resolved": any(e.kind == "call.resolved" for e in events),
         }
+        from ..phone.measure import wait_promise  # a stopwatch's announcement is timed too
+
+        metrics.update({k: v for k, v in wait_promise(events).items()
+                        if k != "wait_announced_s"})
         if start and hung_up and not agent:
             metrics["abandoned_after_s"] = (hung_up.at - start).total_seconds()
         if start and hung_up:

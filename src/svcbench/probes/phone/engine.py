@@ -3,14 +3,18 @@
 The engine turns what the SIP stack signals and what the audio stream contains into the
 phone stopwatch's events (``call.dialed``, ``call.ivr_prompt``, ``call.option_pressed``,
 ``call.asked_agent``, ``call.hold_started``, ``call.hold_music``, ``call.wait_announced``,
-``call.queue_position``, ``call.agent_answered``, ``call.hung_up``) plus ``call.ringing``,
+``call.queue_position``, ``call.agent_answered``, ``call.transferred``, ``call.hung_up``) plus
+``call.ringing``,
 ``call.connected`` (signalling) and ``call.detector`` (each decision with kind and
 confidence, for audit). ``call.failed`` means our side could not place or observe the call.
 
 Live-human rule: speech during hold that is new (its fingerprint matches no earlier segment)
 and not a queue announcement is a *candidate*; when it ends we say "Hello?" and confirm only
 on new speech that starts within a few seconds after our prompt. Hold music coming back, a
-repeat, or no reply means a recording: hold resumes.
+repeat, or no reply means a recording: hold resumes. A person who says a transfer phrase
+hands us on: ``call.transferred``, then the next queue and person are heard the same way.
+Hold starts at the end of the IVR's last prompt before the queue (docs/phone.md). Every
+timer runs on the clock of the audio heard so far (``Listener.now``), not the wall clock.
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ from .sip import BYTES_PER_SECOND, SipCall, SipError, SipStack
 Emit = Callable[[str, float, dict[str, Any]], None]
 RING_CYCLE_S = 6.0
 HOLD_MIN_S = 1.5
-#: silence counts as (silent) hold after a "please hold" prompt, or once it lasted this long
+#: music after a candidate's speech says "recording" once it lasted this long (shorter
+#: "music" inside speech is the classifier mishearing a voice)
+MUSIC_RESUMED_S = 3.0  # from the music's onset, which is refined back by up to 0.75 s
 #: hold music back for this long means the voice before it was a recording (a short
 #: phrase misread as music must not count)
 MUSIC_BACK_S = 3.0
+#: silence counts as (silent) hold after a "please hold" prompt, or once it lasted this long
 SILENT_HOLD_S = 8.0  # North American ring cadence: 2 s on, 4 s off
 
 
@@ -94,11 +101,28 @@ class CallEngine:
         self.hello_end: float | None = None
         self.speaking_until = 0.0
         self.last_action_at = 0.0
-        self._hold_checked: Segment | None = None
+        self.listener: Listener | None = None
+        #: start of the run of music / silence after the IVR's last prompt and our last
+        #: request (the hold start, once that run turns out to be the queue), and whether
+        #: music played in it
+        self.quiet_from: float | None = None
+        self.quiet_music = False
+        #: the quiet run just before a speech segment: (segment, start, music)
+        self.quiet_before: tuple[Segment, float, bool] | None = None
         self.last_topics: set[str] = set()
+        #: topics of speech that began after our last request ("please hold" before it is
+        #: the menu's wording, not the queue's)
+        self.heard_since_request: set[str] = set()
+        self._timers_at = 0.0
         self.reply: Segment | None = None
         self.reply_delay = 0.0
         self.candidate_topics: set[str] = set()
+        self.candidate_phrases: list[str] = []
+        self.transfers = 0
+        #: music that followed a candidate, not yet long enough to say it resumed
+        self.music_after: Segment | None = None
+        #: speech that goes on with the candidate after a misheard stretch of "music"
+        self.continuation: Segment | None = None
         self.done = False
         #: a voice we said hello to did not answer, and no hold music came back since: if the
         #: company then hangs up, it may not have heard us (one-way audio): not scorable
@@ -155,7 +179,7 @@ class CallEngine:
 
     async def _converse(self, call: SipCall) -> None:
         connected = time.time()
-        listener = Listener(connected)
+        listener = self.listener = Listener(connected)
         if self.plan.record:
             listener.recording = []
         deadline = self.result.events[0][1] + self.plan.abandon_after_s
@@ -204,6 +228,9 @@ class CallEngine:
                 heard_any = True
                 for change in listener.feed(pcm, at):
                     await self._on_change(call, change)
+                if listener.now - self._timers_at >= 0.1:  # on the clock of what was heard
+                    self._timers_at = listener.now
+                    await self._timers(call, listener)
             if not heard_any and now - connected > 5.0:
                 self._fail("no audio received from the far end (one-way audio or RTP "
                            "blocked on our side)")
@@ -216,45 +243,79 @@ class CallEngine:
     async def _on_change(self, call: SipCall, change: Change) -> None:
         seg, ended = change.started, change.ended
         self.detector(seg.start, "segment", seg.confidence, label=seg.label)
+        if seg.label == "speech":
+            if self.quiet_from is not None:
+                self.quiet_before = (seg, self.quiet_from, self.quiet_music)
+            self.quiet_from, self.quiet_music = None, False
+        elif self.quiet_from is None:
+            # music's onset is its first loud frame: the queue began in the pause before it
+            self.quiet_from = max(seg.after_quiet if seg.label == "music" and
+                                  seg.after_quiet is not None else seg.start,
+                                  self.last_action_at)
+        if seg.label == "music" and self.quiet_from is not None:
+            self.quiet_music = True
+        if self.music_after is not None and ended is self.music_after:
+            # the "music" after a candidate stopped within MUSIC_RESUMED_S: a misheard
+            # stretch of the same speech (or a pause), not hold music coming back
+            self.music_after = None
+            if self.candidate is not None and seg.label == "speech":
+                self.continuation = seg
+            elif self.candidate is not None:
+                await self._say_hello(call)
         if ended is not None and ended.label == "speech":
-            await self._speech_ended(call, ended, next_label=seg.label)
+            await self._speech_ended(call, ended, next_seg=seg)
         if seg.label == "speech" and self.hello_end is not None and \
                 seg.start >= self.hello_end - 0.1:
             await self._reply_after_hello(call, seg)
 
-    def _maybe_hold(self, seg: Segment) -> None:
+    def _maybe_hold(self, seg: Segment, now: float) -> None:
+        """Hold starts at the end of the IVR's last prompt before the queue (or our last
+        request, if later): the start of the music / silence run that turns out to be the
+        queue. Music counts once it lasted HOLD_MIN_S; silence after our request once it
+        followed a "please hold" prompt for HOLD_MIN_S or lasted SILENT_HOLD_S (an IVR
+        waiting for a key is silent too). ``now`` is the clock of the audio heard."""
         music = seg.label == "music"
-        if self.phase == "ivr":
-            after_ivr = bool(self.pressed) or self.asked_by_voice or self.menus_heard == 0
-            if seg.start < self.last_action_at:
-                return  # the pause before our key press, not the queue
-            silent_hold = seg.label == "silence" and (self.pressed or self.asked_by_voice) and (
-                self.last_topics & {"busy"} or time.time() - seg.start >= SILENT_HOLD_S)
-            if music or (after_ivr and silent_hold):
-                self.phase = "hold"
-                self.emit("call.hold_started", seg.start, confidence=round(seg.confidence, 3))
-                self.hold_music = music
-                self.emit("call.hold_music", seg.start, playing=music)
-                return
+        if self.phase == "ivr" and self.quiet_from is not None:
+            requested = bool(self.pressed) or self.asked_by_voice
+            held = now - seg.start
+            if music and held >= HOLD_MIN_S and (requested or self.menus_heard == 0):
+                self._enter_hold(self.quiet_from, True, music_at=seg.start)
+            elif seg.label == "silence" and (
+                    (requested and now - self.quiet_from >= SILENT_HOLD_S)
+                    or (now - self.quiet_from >= HOLD_MIN_S
+                        and self.heard_since_request & {"busy"}
+                        and (requested or self.menus_heard == 0))):
+                self._enter_hold(self.quiet_from, self.quiet_music)
+            return
         if self.phase == "hold" and music and self.hold_music is False:
             self.hold_music = True
             self.emit("call.hold_music", seg.start, playing=True)
 
-    async def _speech_ended(self, call: SipCall, seg: Segment, next_label: str) -> None:
-        audio = seg.audio()
-        if self.candidate is seg:
-            if next_label == "music":
-                self.detector(seg.end or seg.start, "human_rejected", 0.9,
-                              reason="hold music resumed right after the speech")
-                self.candidate = None
-                return
+    def _enter_hold(self, at: float, music: bool, *, music_at: float | None = None,
+                    why: str | None = None) -> None:
+        self.phase = "hold"
+        self.hold_music = music
+        self.emit("call.hold_started", at, confidence=0.9 if music else 0.7,
+                  **({"why": why} if why else {}))
+        self.emit("call.hold_music", music_at or at, playing=music)
+
+    async def _candidate_ended(self, call: SipCall, next_seg: Segment) -> None:
+        """Music right after a candidate rejects it once it lasted MUSIC_RESUMED_S (see
+        _timers); a pause gets our hello."""
+        if next_seg.label == "music":
+            self.music_after = next_seg
+        elif next_seg.label == "silence":
             await self._say_hello(call)
-            return
+
+    async def _speech_ended(self, call: SipCall, seg: Segment, next_seg: Segment) -> None:
+        audio = seg.audio()
         fp = classify.fingerprint(audio)
         repeat = max((classify.similarity(fp, old) for old in self.fingerprints), default=0.0)
         self.fingerprints.append(fp)
         if repeat >= 0.8:
             self.detector(seg.start, "repeat_recording", repeat)
+            if self.continuation is seg:
+                self.continuation = self.candidate = None
             if self.phase == "hold" and self.reply is not seg:
                 return
         heard = await asyncio.get_running_loop().run_in_executor(
@@ -263,34 +324,74 @@ class CallEngine:
             self.detector(seg.start, "recogniser_error", 1.0, error=heard.error)
         self.detector(seg.start, "speech", seg.confidence, **heard.to_json(),
                       duration_s=round(seg.duration, 2))
-        self._announcements(seg, heard)
+        if "person" not in heard.topics:  # a greeting's misheard "minute" is no promise
+            self._announcements(seg, heard)
         self.last_topics = set(heard.topics)
+        if seg.start >= self.last_action_at:
+            self.heard_since_request |= heard.topics
+        if self.continuation is seg:
+            self.continuation = None
+            if self.candidate is not None and (repeat >= 0.8 or _announcement(heard)):
+                self.detector(seg.start, "human_rejected", 0.8,
+                              reason="the rest of the speech was a recording or IVR prompt")
+                self.candidate = None
+            elif self.candidate is not None:
+                self.candidate_topics |= heard.topics
+                self.candidate_phrases += heard.phrases
+                await self._candidate_ended(call, next_seg)
+            return
         if self.reply is seg:
             await self._judge_reply(call, seg, heard, repeat)
             return
-        if self.phase == "ivr":
+        if self.phase == "ivr" and self._queue_speech(seg, heard):
+            before = self.quiet_before
+            assert before is not None
+            self._enter_hold(before[1], before[2],
+                             why="speech that is not an IVR prompt after our request and "
+                                 f"{seg.start - before[1]:.1f} s of music or silence")
+        # a person's greeting before any hold (a line answered by a person) is heard too
+        person = self.phase == "ivr" and "person" in heard.topics and not _prompt(heard)
+        listening = self.phase == "hold" or person
+        if self.phase == "ivr" and not person:
             await self._ivr(call, seg, heard)
-        elif self.phase == "hold" and repeat < 0.8 and _announcement(heard):
+        elif listening and repeat < 0.8 and _announcement(heard):
             self.detector(seg.start, "announcement", 0.7, reason="queue announcement words: "
                           + ", ".join(sorted(heard.topics)))
-        elif self.phase == "hold" and repeat < 0.8:
+        elif listening and repeat < 0.8:
             self.candidate = seg
             self.candidate_topics = set(heard.topics)
+            self.candidate_phrases = list(heard.phrases)
             self.detector(seg.start, "human_candidate", 0.5, reason="new speech during hold")
-            if next_label != "speech":
-                if next_label == "music":
-                    self.detector(seg.end or seg.start, "human_rejected", 0.9,
-                                  reason="hold music resumed right after the speech")
-                    self.candidate = None
-                else:
-                    await self._say_hello(call)
+            await self._candidate_ended(call, next_seg)
+
+    def _queue_speech(self, seg: Segment, heard: Heard) -> bool:
+        """Speech after our request and a quiet run of HOLD_MIN_S that is no IVR prompt
+        (queue wording, a recording, or a person): the quiet run was the queue."""
+        before = self.quiet_before
+        requested = bool(self.pressed) or self.asked_by_voice
+        if before is None or before[0] is not seg or seg.start - before[1] < HOLD_MIN_S:
+            return False
+        if "person" in heard.topics:
+            return requested
+        expected = any(p in heard.phrases or p in heard.topics
+                       for i, step in enumerate(self.plan.steps) if i not in self.steps_done
+                       for p in step.expect)
+        if _prompt(heard) or expected:
+            return False
+        if requested:  # "please hold while I connect you" may be the last prompt itself
+            return "busy" not in heard.topics
+        # no request and no menu: a line that puts every caller straight into the queue
+        return self.menus_heard == 0 and bool({"wait", "position", "busy"} & heard.topics)
 
     def _announcements(self, seg: Segment, heard: Heard) -> None:
         audio = seg.audio()
-        if heard.position is not None:
+        # the number grammar always finds some sentence: a number counts only where its
+        # phrases were spotted, and a bare "minutes" inside a menu is no wait announcement
+        if heard.position is not None and "position" in heard.topics:
             at = seg.start + sentence_start(audio, heard.first_start(POSITION_CUES))
             self.emit("call.queue_position", at, position=heard.position, text=heard.text)
-        if heard.wait_s is not None or "wait" in heard.topics:
+        if "wait" in heard.topics and (heard.first_start(WAIT_CUES) is not None
+                                       or not _prompt(heard)):
             data: dict[str, Any] = {"text": heard.text or " ".join(heard.phrases)}
             if heard.wait_s is not None:
                 data["seconds"] = int(heard.wait_s)
@@ -326,6 +427,7 @@ class CallEngine:
 
     async def _reply(self, call: SipCall, dtmf: str | None, say: str | None, *, why: str) -> None:
         now = time.time()
+        current = self.listener.current if self.listener is not None else None
         if dtmf:
             self.last_action_at = now
             await call.send_dtmf(dtmf)
@@ -334,9 +436,14 @@ class CallEngine:
             if dtmf == self.plan.default_digit or "agent" in why:
                 self.emit("call.asked_agent", now, how="dtmf")
         if say:
-            await self._play(call, say)
+            self.last_action_at = await self._play(call, say)
             self.asked_by_voice = True
             self.emit("call.asked_agent", now, how="speech", phrase=say, why=why)
+        self.heard_since_request = set()
+        # a hold that starts now starts after our request, not in the pause before it
+        quiet = current is not None and current.label != "speech"
+        self.quiet_from = self.last_action_at if quiet else None
+        self.quiet_music = False
 
     async def _play(self, call: SipCall, text: str) -> float:
         samples = await asyncio.get_running_loop().run_in_executor(
@@ -373,7 +480,8 @@ class CallEngine:
         self.candidate = None
         if candidate is None:
             return
-        if repeat >= 0.8 or _announcement(heard):
+        transfer = "transfer" in heard.topics or "transfer" in self.candidate_topics
+        if repeat >= 0.8 or (_announcement(heard) and not transfer):
             self.detector(seg.start, "human_rejected", 0.8,
                           reason="the reply after our hello was a recording or IVR prompt")
             return
@@ -383,10 +491,21 @@ class CallEngine:
                       reply_after_s=round(delay, 2), reason="new speech answered our hello")
         # an agent who picked up just after our hello greets us; the candidate before was
         # then a recording, and the agent's own greeting is when they answered
-        answered = seg if "greeting" in heard.topics and \
-            "greeting" not in self.candidate_topics else candidate
+        answered = seg if "person" in heard.topics and \
+            "person" not in self.candidate_topics else candidate
         self.emit("call.agent_answered", answered.start, confidence=confidence,
-                  confirmed_at=seg.start)
+                  confirmed_at=seg.start, **({"after_transfer": self.transfers}
+                                             if self.transfers else {}))
+        if transfer and self.transfers < MAX_TRANSFERS:
+            # the person hands us on: the utterance that says so is the transfer; then a
+            # queue and another person, heard the same way
+            said = seg if "transfer" in heard.topics else candidate
+            phrases = heard.phrases if said is seg else self.candidate_phrases
+            self.transfers += 1
+            self.emit("call.transferred", said.start, source="speech", confidence=0.8,
+                      phrases=[p for p in phrases if p in TRANSFER_PHRASES])
+            self.phase = "ivr"
+            return
         await asyncio.sleep(1.0)
         await self._play(call, self.plan.closing_phrase)
         await asyncio.sleep(max(0.0, self.speaking_until - time.time()) + 0.3)
@@ -394,19 +513,20 @@ class CallEngine:
         self.done = True
 
     async def _timers(self, call: SipCall, listener: Listener) -> None:
-        now = time.time()
+        now = listener.now  # what was heard so far, not the wall clock
         current = listener.current
         if current is not None and current.label == "music" and \
                 now - current.start >= MUSIC_BACK_S:
             self.unanswered_voice_at = None  # back on hold: that voice was a recording
-        # music or silence counts for hold once it lasted HOLD_MIN_S (a short misread of
-        # speech as music must not start the hold)
-        if current is not None and current.label in ("music", "silence") and \
-                current is not self._hold_checked and now - current.start >= HOLD_MIN_S:
-            self._maybe_hold(current)
-            if self.phase != "ivr" or current.label == "music" or \
-                    now - current.start >= SILENT_HOLD_S:
-                self._hold_checked = current
+        if current is not None and current.label in ("music", "silence"):
+            self._maybe_hold(current, now)
+        if self.music_after is not None and current is self.music_after and \
+                now - current.start >= MUSIC_RESUMED_S:
+            self.music_after = None
+            if self.candidate is not None:
+                self.detector(current.start, "human_rejected", 0.9,
+                              reason="hold music resumed right after the speech")
+                self.candidate = None
         if self.hello_end is not None and self.reply is None and \
                 now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
@@ -415,13 +535,24 @@ class CallEngine:
             self.hello_end = None
             self.candidate = None
         if self.phase == "ivr" and not self.pressed and self.menus_heard == 0 and \
-                listener.current is not None and listener.current.label == "silence" and \
-                now - listener.current.start > 8.0 and \
+                current is not None and current.label == "silence" and \
+                now - current.start > 8.0 and \
                 any(k == "call.ivr_prompt" for k, _, _ in self.result.events):
             await self._reply(call, self.plan.default_digit, None,
                               why="silence after the prompts: trying 0")
 
 
+#: a call is followed through at most this many transfers (then we hang up as usual)
+MAX_TRANSFERS = 3
+
+
+def _transfer_phrases() -> frozenset[str]:
+    from .recognise import keyphrases
+
+    return frozenset(keyphrases()[0].get("transfer", []))
+
+
+TRANSFER_PHRASES = _transfer_phrases()
 WAIT_CUES = ("estimated", "hold time", "wait time")
 POSITION_CUES = ("currently caller", "caller number")
 
@@ -449,5 +580,13 @@ def sentence_start(audio: np.ndarray, cue_s: float | None) -> float:
 
 def _announcement(heard: Heard) -> bool:
     """Queue wording (wait, position, 'all our agents are busy') that no agent greets with."""
-    return bool({"wait", "position"} & heard.topics) or (
-        bool({"busy", "menu", "invalid"} & heard.topics) and "greeting" not in heard.topics)
+    if "person" in heard.topics:
+        return False
+    return bool({"wait", "position", "busy"} & heard.topics) or _prompt(heard)
+
+
+def _prompt(heard: Heard) -> bool:
+    """IVR wording that asks for input: an option refused, or "press <digit>" (a lone
+    "press" is too weak a spot to outvote a person's voice)."""
+    return "invalid" in heard.topics or any(
+        p.startswith("press ") for p in heard.phrases)

@@ -29,6 +29,8 @@ class Segment:
     confidence: float
     end: float | None = None
     samples: list[np.ndarray] = field(default_factory=list)
+    #: where the quiet run (200 ms or more) just before the onset began, if there was one
+    after_quiet: float | None = None
 
     def audio(self) -> np.ndarray:
         return np.concatenate(self.samples) if self.samples else np.zeros(0, dtype=np.int16)
@@ -55,9 +57,16 @@ class Listener:
         self._candidate: tuple[str, int] | None = None
         self.total_samples = 0
         self.recording: list[np.ndarray] | None = None
+        self._quiet_start: float | None = None
 
     def time_of(self, index: int) -> float:
         return self.buffer_start + index / RATE
+
+    @property
+    def now(self) -> float:
+        """Arrival time of the last sample fed: the clock of what has been heard so far
+        (behind the wall clock while a decision, such as recognition, is awaited)."""
+        return self.buffer_start + len(self.buffer) / RATE
 
     def feed(self, pcm: bytes, at: float) -> Iterator[Change]:
         """Add received audio whose last sample arrived at ``at``; yields segment changes."""
@@ -107,13 +116,21 @@ class Listener:
         return self._start(label, confidence, end)
 
     def _start(self, label: str, confidence: float, end: int, first: bool = False) -> Change:
+        self._quiet_start = None
         onset = self._onset(label, end)
         ended = self.current
+        quiet_start = self._quiet_start
+        if ended is not None:
+            # a segment never begins before the one it follows (onsets are refined backwards)
+            onset = max(onset, ended.start)
+            if quiet_start is not None:
+                quiet_start = min(onset, max(quiet_start, ended.start))
         if ended is not None:
             ended.end = onset
         start_index = max(0, int((onset - self.buffer_start) * RATE))
         segment = Segment(label, onset, confidence, end=self.time_of(end),
-                          samples=[self.buffer[start_index:end].copy()])
+                          samples=[self.buffer[start_index:end].copy()],
+                          after_quiet=quiet_start)
         self.current = segment
         return Change(ended, segment)
 
@@ -127,11 +144,10 @@ class Listener:
         db = classify.frame_db(fr)
         quiet = db < QUIET_DB
         if label == "silence":
-            # start of the trailing quiet run
-            i = len(quiet)
-            while i > 0 and quiet[i - 1]:
-                i -= 1
-            return self.time_of(base + i * classify.FRAME)
+            # start of the last quiet run of 200 ms or more (the window that said silence
+            # may already end in the next sound)
+            run = _pause_before(quiet, len(quiet), 10, to_start=True)
+            return self.time_of(base + run[0] * classify.FRAME) if run else self.time_of(end)
         # first loud frame after the first quiet run of at least 200 ms (later runs may be
         # pauses between the new speaker's words)
         run, onset_frame = 0, None
@@ -144,6 +160,31 @@ class Listener:
             else:
                 run = 0
         if onset_frame is not None:
+            self._quiet_start = self.time_of(base + (onset_frame - run) * classify.FRAME)
             return self.time_of(base + onset_frame * classify.FRAME)
+        guess = len(quiet) - (WINDOW // 2 + HOP) // classify.FRAME
+        if label == "music":
+            # music often follows a prompt after a short breath: the nearest pause of 100 ms
+            # before the first window that said music is where the prompt ended
+            run = _pause_before(quiet, min(len(quiet), max(0, guess + 5)), 5)
+            if run:
+                self._quiet_start = self.time_of(base + run[0] * classify.FRAME)
+                return self.time_of(base + run[1] * classify.FRAME)
         # no pause: the label changed inside sound; the first window that said so
         return self.time_of(end - WINDOW // 2 - HOP)
+
+
+def _pause_before(quiet: np.ndarray, i: int, frames: int, *,
+                  to_start: bool = False) -> tuple[int, int] | None:
+    """(first, end) frame of the nearest run of at least ``frames`` quiet frames ending at or
+    before frame ``i`` (or reaching the window's start, with ``to_start``)."""
+    while i > 0:
+        while i > 0 and not quiet[i - 1]:
+            i -= 1
+        j = i
+        while j > 0 and quiet[j - 1]:
+            j -= 1
+        if i > j and (i - j >= frames or (to_start and j == 0)):
+            return j, i
+        i = j
+    return None

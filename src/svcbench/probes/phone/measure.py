@@ -15,6 +15,24 @@ def promise_kept(announced_s: float, actual_s: float) -> bool:
     return actual_s <= announced_s + max(PROMISE_SLACK_S, 0.25 * announced_s)
 
 
+def wait_promise(events: list[Event]) -> dict[str, Any]:
+    """Announced wait versus actual wait (from the first announcement with a number to the
+    first agent): ``wait_announced_s``, ``wait_after_announcement_s``, ``wait_promise_kept``.
+    Empty when no number was announced, no agent came, or the announcement's instant is an
+    estimate (a call logged afterwards)."""
+    announced = first(events, lambda e: e.kind == "call.wait_announced"
+                      and e.data.get("seconds") is not None)
+    agent = first(events, "call.agent_answered")
+    if announced is None:
+        return {}
+    out: dict[str, Any] = {"wait_announced_s": announced.data["seconds"]}
+    if agent is not None and announced.data.get("time") != "estimated":
+        actual = max(0.0, (agent.at - announced.at).total_seconds())
+        out["wait_after_announcement_s"] = round(actual, 1)
+        out["wait_promise_kept"] = promise_kept(float(announced.data["seconds"]), actual)
+    return out
+
+
 def automatic_metrics(events: list[Event]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     connected = first(events, "call.connected")
@@ -25,15 +43,7 @@ def automatic_metrics(events: list[Event]) -> dict[str, Any]:
                  if e.kind == "call.queue_position"]
     if positions:
         out["queue_position_first"] = positions[0]
-    announced = first(events, lambda e: e.kind == "call.wait_announced"
-                      and e.data.get("seconds") is not None)
-    agent = first(events, "call.agent_answered")
-    if announced is not None:
-        out["wait_announced_s"] = announced.data["seconds"]
-        if agent is not None:
-            actual = max(0.0, (agent.at - announced.at).total_seconds())
-            out["wait_after_announcement_s"] = round(actual, 1)
-            out["wait_promise_kept"] = promise_kept(float(announced.data["seconds"]), actual)
+    out.update(wait_promise(events))
     detections = [e for e in events if e.kind == "call.detector"]
     out["recordings_rejected"] = sum(1 for e in detections
                                      if e.data.get("detector") in ("human_rejected",

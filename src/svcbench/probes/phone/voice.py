@@ -93,7 +93,9 @@ def speak(text: str, *, voice: str = "awb") -> np.ndarray:
     """``text`` spoken by flite (voices awb, slt, rms, kal16) or, without flite, espeak-ng.
 
     flite's voices are recorded-speech models and are recognised far better than espeak-ng's
-    formant voice; both are Debian packages. Cached on disk; 8 kHz int16.
+    formant voice; both are Debian packages. ``voice="espeak-ng:en-us+f3"`` asks espeak-ng
+    for that voice and variant (the simulator's voices no rule was tuned on). Cached on disk;
+    8 kHz int16.
     """
     key = hashlib.sha256(f"{voice}|{text}".encode()).hexdigest()[:20]
     cached = cache_dir() / f"tts-{key}.wav"
@@ -102,7 +104,9 @@ def speak(text: str, *, voice: str = "awb") -> np.ndarray:
     flite, espeak = shutil.which("flite"), shutil.which("espeak-ng")
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "out.wav"
-        if flite:
+        if voice.startswith("espeak-ng:") and espeak:
+            cmd = [espeak, "-v", voice.split(":", 1)[1], "-s", "160", "-w", str(raw), "--", text]
+        elif flite:
             cmd = [flite, "-voice", voice, "-o", str(raw), "-t", text]
         elif espeak:
             cmd = [espeak, "-v", "en-us", "-s", "150", "-w", str(raw), "--", text]
