@@ -134,7 +134,7 @@ def main() -> int:
     dump: dict = {}
     splits = ("dev", "held-out", "fresh") if args.split == "all" else (args.split,)
     with tempfile.TemporaryDirectory() as tmp, \
-            PhoneSandbox(Path(tmp), time_scale=args.scale) as box:
+            PhoneSandbox(Path(tmp), time_scale=args.scale, jitter=True) as box:
         print(f"timing vs ground truth: simulated IVR at time scale {args.scale}, 4 calls in "
               f"parallel, {args.seeds} seed(s), load average {os.getloadavg()[0]:.1f}")
         for split in splits:

@@ -268,9 +268,12 @@ class PhoneCompany:
     """Answers calls per scenario; writes ground truth."""
 
     def __init__(self, scenarios: dict[str, IvrScenario], *, time_scale: float = 1.0,
-                 truth: Path | None = None):
+                 truth: Path | None = None, jitter: bool = False):
         self.scenarios = scenarios
         self.time_scale = time_scale
+        #: vary each call's times by its scenario's ``jitter`` (the bench; tests keep the
+        #: scenario's exact times)
+        self.jitter = jitter
         self.truth = Truth(truth)
         self.clips = Clips()
         self.tasks: set[asyncio.Task] = set()
@@ -295,7 +298,8 @@ class PhoneCompany:
             await call._call.reject()
             return
         tag = tag or str(id(call))
-        s = scenario.scaled(self.time_scale).jittered(tag)
+        s = scenario.scaled(self.time_scale)
+        s = s.jittered(tag) if self.jitter else s
         write = lambda kind, at, **d: self.truth.write(tag, name, kind, at, **d)  # noqa: E731
         try:
             await self._run(call, s, write)
@@ -468,8 +472,10 @@ def _request_user(call: SipCall) -> str:
 
 
 async def serve(port: int, *, time_scale: float, truth: Path | None,
-                scenarios_path: Path | None = None, ready: Path | None = None) -> None:
-    company = PhoneCompany(load_scenarios(scenarios_path), time_scale=time_scale, truth=truth)
+                scenarios_path: Path | None = None, ready: Path | None = None,
+                jitter: bool = False) -> None:
+    company = PhoneCompany(load_scenarios(scenarios_path), time_scale=time_scale, truth=truth,
+                           jitter=jitter)
     for s in company.scenarios.values():  # synthesise prompts before the first call
         company.clips.menu(s)
     stack = SipStack(Account(user="ivr", domain=f"127.0.0.1:{port}"),
@@ -572,8 +578,10 @@ class PhoneSandbox:
     """The simulated company in its own process (one SIP stack per process); with
     ``faults=True`` also its faulty lines (:class:`FaultLines`, SIPp)."""
 
-    def __init__(self, directory: Path, *, time_scale: float, faults: bool = False):
+    def __init__(self, directory: Path, *, time_scale: float, faults: bool = False,
+                 jitter: bool = False):
         self.directory = directory
+        self.jitter = jitter
         self.port = free_udp_port()
         self.truth_path = directory / "truth.jsonl"
         self.time_scale = time_scale
@@ -587,7 +595,7 @@ class PhoneSandbox:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "svcbench.sandbox.phone", "--port", str(self.port),
              "--time-scale", str(self.time_scale), "--truth", str(self.truth_path),
-             "--ready-file", str(ready)],
+             "--ready-file", str(ready), *(["--jitter"] if self.jitter else [])],
             stdout=subprocess.DEVNULL, stderr=(self.directory / "ivr.log").open("w"), env=env)
         deadline = time.time() + 120
         while not ready.exists():
@@ -633,10 +641,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--truth", type=Path)
     parser.add_argument("--scenarios", type=Path)
     parser.add_argument("--ready-file", type=Path)
+    parser.add_argument("--jitter", action="store_true",
+                        help="vary each call's times by its scenario's jitter (seeded by tag)")
     args = parser.parse_args(argv)
     try:
         asyncio.run(serve(args.port, time_scale=args.time_scale, truth=args.truth,
-                          scenarios_path=args.scenarios, ready=args.ready_file))
+                          scenarios_path=args.scenarios, ready=args.ready_file,
+                          jitter=args.jitter))
     except KeyboardInterrupt:
         return 0
     except Exception as exc:  # noqa: BLE001
