@@ -269,6 +269,34 @@ def test_report_to_standard_output_or_one_file(logged, cli, tmp_path):
     assert done.returncode == 2 and "exactly one --format" in done.stderr
 
 
+def test_report_follows_the_convention_of_every_command(logged, cli, tmp_path):
+    import csv
+    import io
+
+    as_json = cli("report", "-q", "2026Q1", "--json", cwd=logged)
+    assert as_json.returncode == 0, as_json.stderr
+    generated = json.loads(as_json.stdout).pop("generated_at")  # the only difference
+    assert json.loads(as_json.stdout) == {**json.loads(cli(
+        "report", "-q", "2026Q1", "-f", "json", "-o", "-", cwd=logged).stdout),
+        "generated_at": generated}
+    rows = list(csv.DictReader(io.StringIO(cli("report", "-q", "2026Q1", "--csv",
+                                               cwd=logged).stdout)))
+    lines = [json.loads(line) for line in cli("report", "-q", "2026Q1", "--nl",
+                                              cwd=logged).stdout.splitlines()]
+    assert rows and [r["company"] for r in rows] == [r["company"] for r in lines]
+    assert {r["channel"] for r in lines} == {c["channel"] for c in json.loads(
+        as_json.stdout)["channels"]}
+    target = tmp_path / "ranks.jsonl"
+    assert cli("report", "-q", "2026Q1", "--nl", "-o", str(target), cwd=logged).returncode == 0
+    assert [json.loads(line) for line in target.read_text().splitlines()] == lines
+    done = cli("report", "-q", "2026Q1", "--json", "--csv", cwd=logged)
+    assert done.returncode == 2 and "--json and --csv cannot be combined" in done.stderr
+    done = cli("report", "-q", "2026Q1", "--json", "-f", "html", cwd=logged)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    done = cli("report", "-q", "2026Q1", "--json", "-o", str(tmp_path), cwd=logged)
+    assert done.returncode == 2 and "is a directory" in done.stderr
+
+
 def test_probes_and_schedule_follow_the_convention(logged, cli):
     import csv
     import io

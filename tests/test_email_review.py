@@ -146,6 +146,13 @@ def test_replies_list_json(workspace_dir, cli):
     assert result.returncode == 0, result.stderr
     [row] = json.loads(result.stdout)
     assert row["kind"] == "auto_ack" and row["confidence"] == 0.55
+    as_nl = cli("replies", "list", "--nl", "--workspace", str(workspace_dir))
+    assert [json.loads(line) for line in as_nl.stdout.splitlines()] == [row]
+    as_csv = cli("replies", "list", "--csv", "--workspace", str(workspace_dir))
+    assert as_csv.stdout.splitlines()[0].startswith("probe_id,company,event_id,at,from")
+    assert row["probe_id"] in as_csv.stdout.splitlines()[1]
+    table = cli("replies", "list", "--workspace", str(workspace_dir))
+    assert table.returncode == 0 and "auto_ack (0.55)" in table.stdout
 
 
 # ------------------------------------------------------------------------------ promises

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, open_workspace, print_json
+from ._common import JsonOption, RawCsvOption, WorkspaceOption, console, open_workspace
+from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
 
 if TYPE_CHECKING:
     from ..probes.email.review import ReviewItem
@@ -36,6 +37,10 @@ def _safe(text: object, limit: int = 2000) -> str:
     return escape(clean(str(text or "")[:limit]))
 
 
+SUMMARY_KEYS = ["probe_id", "company", "event_id", "at", "from", "subject", "kind",
+                "confidence", "reviewed", "reasons"]
+
+
 def _summary(item: ReviewItem) -> dict:
     d = item.event.data
     return {"probe_id": item.probe.id, "company": item.probe.company, "event_id": item.event.id,
@@ -48,28 +53,33 @@ def _summary(item: ReviewItem) -> dict:
 def list_command(
     all_replies: bool = typer.Option(False, "--all", help="Every reply, not only flagged ones."),
     json_output: bool = JsonOption,
+    as_csv: bool = CsvOption,
+    as_nl: bool = NlOption,
+    output: str = OutputFileOption,
+    raw_csv: bool = RawCsvOption,
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Replies waiting for a person's review (or all with --all)."""
     from ..probes.email.review import pending
 
+    fmt = choose_format(as_json=json_output, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     try:
         items = pending(ws.store, everything=all_replies)
     finally:
         ws.close()
-    if json_output:
-        print_json([_summary(i) for i in items])
-        return
-    out = console()
-    if not items:
-        out.print("no replies waiting for review")
-        return
-    for i in items:
-        d = i.event.data
-        out.print(f"{i.event.at:%Y-%m-%d %H:%M} {_safe(i.probe.company)} "
-                  f"{_safe(d.get('kind'))} ({d.get('confidence', '?')}) "
-                  f"{_safe(d.get('from'))}: {_safe(d.get('subject'), 80)}")
+
+    def lines(rows: list[dict]) -> None:
+        out = console()
+        if not rows:
+            out.print("no replies waiting for review")
+        for row in rows:
+            out.print(f"{row['at'][:16].replace('T', ' ')} {_safe(row['company'])} "
+                      f"{_safe(row['kind'])} ({row['confidence'] or '?'}) "
+                      f"{_safe(row['from'])}: {_safe(row['subject'], 80)}")
+
+    emit([_summary(i) for i in items], fmt=fmt, output=output, table=lines,
+         columns=SUMMARY_KEYS, raw_csv=raw_csv)
 
 
 @replies_app.command("review")

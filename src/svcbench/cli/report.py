@@ -52,12 +52,28 @@ def report(
         None, "--merge-form-into-email/--separate-form",
         help="Also rank companies that offer only a web form in the email ranking, by their "
         "form probes, marked 'via web form' (default: scoring.merge_form_into_email)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="The JSON report on standard output (or -o FILE): -f json -o -."),
+    as_csv: bool = typer.Option(
+        False, "--csv", help="The channel rankings as CSV on standard output (or -o FILE)."),
+    as_nl: bool = typer.Option(
+        False, "--nl", help="The channel rankings as newline-delimited JSON, a row a line."),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Rankings per channel and overall for a quarter or a month, with confidence, ties,
     movement, streaks and sources."""
-    formats = _check_choices(format or ["table"], FORMATS, "--format")
-    single = _single_file(output, formats)
+    flagged = [name for name, on in (("json", as_json), ("csv", as_csv), ("nl", as_nl)) if on]
+    if len(flagged) > 1:
+        fail(f"{' and '.join('--' + f for f in flagged)} cannot be combined")
+    if flagged and format and format != ["table"]:
+        fail(f"--{flagged[0]}: give --{flagged[0]} or --format, not both")
+    if flagged:
+        if output is not None and Path(output).is_dir():
+            fail(f"--output: {output} is a directory; --{flagged[0]} writes one file")
+        formats, output = flagged, output or "-"
+    else:
+        formats = _check_choices(format or ["table"], FORMATS, "--format")
+    single = _single_file(output, formats, file=bool(flagged))
     channels = _check_choices(channel or [], CHANNELS, "--channel")
     wanted_quarter = None
     if quarter is not None and period is not None:
@@ -232,12 +248,13 @@ def report(
 _SUFFIXES = {".json": "json", ".html": "html", ".htm": "html", ".csv": "csv", ".pdf": "pdf"}
 
 
-def _single_file(output: str | None, formats: list[str]) -> bool:
-    """Whether ``-o`` names one file (or standard output) rather than a directory."""
+def _single_file(output: str | None, formats: list[str], *, file: bool = False) -> bool:
+    """Whether ``-o`` names one file (or standard output) rather than a directory; ``file``:
+    it does (--json, --csv, --nl)."""
     if output is None:
         return False
     path = Path(output)
-    single = output == "-" or (path.exists() and not path.is_dir()) or (
+    single = file or output == "-" or (path.exists() and not path.is_dir()) or (
         not path.exists() and path.suffix.lower() in _SUFFIXES)
     if not single:
         return False
@@ -274,7 +291,13 @@ def _write_single(result, fmt: str, output: str, *, raw_csv: bool) -> None:
                 shutil.copyfile(target, output)
         return
     with opened(output) as f:
-        if fmt == "json":
+        if fmt == "nl":
+            from ..render import ranking_records
+
+            for record in ranking_records(result):
+                f.write(json.dumps(record, ensure_ascii=False, allow_nan=False,
+                                   default=str) + "\n")
+        elif fmt == "json":
             from ..render.json_ import report_document
 
             f.write(json.dumps(report_document(result), indent=1, ensure_ascii=False,
