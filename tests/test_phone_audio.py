@@ -79,6 +79,37 @@ def test_keyphrases_and_wait_number_from_recorded_prompts():
         rec.close()
 
 
+def test_overlapping_calls_are_recognised_by_separate_workers():
+    import threading
+
+    from svcbench.probes.phone.recognise import Heard, Recogniser, RecogniserPool
+
+    both_in, started = threading.Barrier(2, timeout=10), []
+
+    class Worker(Recogniser):
+        def recognise(self, samples):
+            started.append(self)
+            both_in.wait()  # returns only once two segments are being recognised at once
+            return Heard(text="ok")
+
+    pool = RecogniserPool(2, make=Worker)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(pool.recognise(None)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    assert [h.text for h in results] == ["ok", "ok"] and len(set(map(id, started))) == 2
+    # one at a time, the worker already used is used again (no second model loaded)
+    started.clear()
+    lone = RecogniserPool(2, make=lambda: Worker())
+    both_in = threading.Barrier(1)
+    lone.recognise(None)
+    lone.recognise(None)
+    assert len(started) == 2 and started[0] is started[1]
+
+
 def test_bad_wav_is_a_clear_error(tmp_path: Path):
     bad = tmp_path / "x.wav"
     bad.write_bytes(b"not a wav")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -211,13 +212,41 @@ class Recogniser:
             proc.wait(5)
 
 
-_shared: Recogniser | None = None
+class RecogniserPool:
+    """Several workers behind ``Recogniser``'s interface: with one, 20 simultaneous calls
+    queued behind each other's segments and a "Hello?" went out after the agent had hung up.
+    Workers start only when calls overlap (each holds its own model)."""
+
+    def __init__(self, size: int, make: Callable[[], Recogniser] = Recogniser):
+        import queue
+
+        self._idle: queue.LifoQueue[Recogniser] = queue.LifoQueue()
+        for _ in range(max(1, size)):
+            self._idle.put(make())
+        self._all = list(self._idle.queue)
+
+    def recognise(self, samples: np.ndarray) -> Heard:
+        worker = self._idle.get()  # LIFO: the worker already started is taken first
+        try:
+            return worker.recognise(samples)
+        finally:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        for worker in self._all:
+            worker.close()
 
 
-def shared() -> Recogniser:
+_shared: RecogniserPool | None = None
+
+
+def shared() -> RecogniserPool:
     global _shared
     if _shared is None:
-        _shared = Recogniser()
+        import os
+
+        _shared = RecogniserPool(int(os.environ.get("SVCBENCH_RECOGNISERS", 0))
+                                 or os.cpu_count() or 1)
     return _shared
 
 
