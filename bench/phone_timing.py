@@ -156,20 +156,25 @@ def main() -> int:
         if not args.concurrent:
             return 0
         recogniser = shared()
+
+        def workers_cpu() -> float:  # workers start as calls overlap
+            return sum(proc_cpu(w._proc.pid) for w in recogniser._all if w._proc is not None)
+
         cpu0 = time.process_time()
-        others0 = proc_cpu(box.proc.pid) + proc_cpu(recogniser._proc.pid)
+        others0 = proc_cpu(box.proc.pid) + workers_cpu()
         wall0 = time.time()
         jobs = [(f"c{i}", "quick") for i in range(args.concurrent)]
         results = asyncio.run(run_calls(box, jobs, args.concurrent))
         wall = time.time() - wall0
         cpu = time.process_time() - cpu0
-        others = proc_cpu(box.proc.pid) + proc_cpu(recogniser._proc.pid) - others0
+        others = proc_cpu(box.proc.pid) + workers_cpu() - others0
         answered = sum(1 for r in results.values() if first(r, "call.agent_answered"))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"concurrency: {args.concurrent} simultaneous calls in {wall:.1f} s wall; "
               f"{answered} reached the agent; probe process CPU {cpu:.1f} s "
               f"({100 * cpu / wall:.0f} % of one core), peak RSS {peak_mb:.0f} MB; "
-              f"recogniser + simulated company processes CPU {others:.1f} s; "
+              f"recogniser ({len(recogniser._all)} workers) + simulated company processes CPU "
+              f"{others:.1f} s; "
               f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
