@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .models import format_instant, quarter_of  # standard library only
+
 WORKSPACE_FILE = "svcbench.toml"
 LOCK_FILE = ".svcbench.lock"
 WORKSPACE_ENV = "SVCBENCH_WORKSPACE"
@@ -93,15 +95,6 @@ def inputs_digest(root: Path) -> str | None:
     except Exception:  # noqa: BLE001 - unreadable or invalid: the full load reports it
         return None
     return digest.hexdigest()
-
-
-def format_instant(value: datetime) -> str:
-    """As ``models.format_instant`` for a UTC datetime (how the store writes instants)."""
-    return value.isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-def quarter_of(value: datetime) -> str:
-    return f"{value.year}Q{(value.month - 1) // 3 + 1}"
 
 
 # -- what the full runs leave for the checks ---------------------------------------------
