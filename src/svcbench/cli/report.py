@@ -9,6 +9,7 @@ import typer
 
 from ._app import app
 from ._common import RawCsvOption, WorkspaceOption, console, fail, open_workspace
+from ._output import choose_format
 
 FORMATS = ("table", "csv", "json", "html", "pdf")
 CHANNELS = ("phone", "email", "form", "chat", "returns", "delivery")
@@ -62,18 +63,17 @@ def report(
 ) -> None:
     """Rankings per channel and overall for a quarter or a month, with confidence, ties,
     movement, streaks and sources."""
-    flagged = [name for name, on in (("json", as_json), ("csv", as_csv), ("nl", as_nl)) if on]
-    if len(flagged) > 1:
-        fail(f"{' and '.join('--' + f for f in flagged)} cannot be combined")
-    if flagged and format and format != ["table"]:
-        fail(f"--{flagged[0]}: give --{flagged[0]} or --format, not both")
+    flag = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl)  # 'table': none given
+    flagged = flag != "table"
     if flagged:
+        if format and format != ["table"]:
+            fail(f"--{flag}: give --{flag} or --format, not both")
         if output is not None and Path(output).is_dir():
-            fail(f"--output: {output} is a directory; --{flagged[0]} writes one file")
-        formats, output = flagged, output or "-"
+            fail(f"--output: {output} is a directory; --{flag} writes one file")
+        formats, output = [flag], output or "-"
     else:
         formats = _check_choices(format or ["table"], FORMATS, "--format")
-    single = _single_file(output, formats, file=bool(flagged))
+    single = _single_file(output, formats, file=flagged)
     channels = _check_choices(channel or [], CHANNELS, "--channel")
     wanted_quarter = None
     if quarter is not None and period is not None:
