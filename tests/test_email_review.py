@@ -202,8 +202,15 @@ def test_report_and_results_show_promises_and_reviews(workspace_dir, cli, tmp_pa
         seed(ws)
         [item] = pending(ws.store)
         record_verdict(ws.store, ws.config, item, "human")
+        months = {m.month for m in ws.store.measurements()}
     finally:
         ws.close()
+    [month] = months
+    monthly = cli("report", "--period", month, "--channel", "email", "--json",
+                  "--workspace", str(workspace_dir))
+    assert monthly.returncode == 0, monthly.stderr
+    # a monthly report's section counts the month's probes as the quarter's does
+    assert json.loads(monthly.stdout)["email_replies"]["probes"] == 3
     out = tmp_path / "out"
     result = cli("report", "--quarter", "2026Q4", "--channel", "email", "--format", "table",
                  "--format", "json", "--output", str(out), "--workspace", str(workspace_dir))

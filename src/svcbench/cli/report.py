@@ -170,24 +170,21 @@ def report(
         result.seals = seals
         if company:
             _keep_companies(result, set(company))
+
+        def reported(channel: str):
+            """The period's measurements of a channel that the rankings count."""
+            return (m for m in store.measurements(channel=channel, period=wanted_quarter)
+                    if (not company or m.company in company)
+                    and (include_simulated or "simulated" not in m.flags))
+
         if "email" in selected:
-            from ..models import Channel
             from ..probes.email.summary import reply_summary
 
-            result.sections["email_replies"] = reply_summary(
-                (m for m in store.measurements(channel=Channel.EMAIL, quarter=wanted_quarter)
-                 if not company or m.company in company),
-                names)
+            result.sections["email_replies"] = reply_summary(reported("email"), names)
         if "phone" in selected:
-            from ..models import Channel
             from ..probes.phone.summary import wait_promise_summary
 
-            waits = wait_promise_summary(
-                (m for m in store.measurements(channel=Channel.PHONE)
-                 if wanted_quarter in (m.quarter, m.month)
-                 and (not company or m.company in company)
-                 and (include_simulated or "simulated" not in m.flags)),
-                names)
+            waits = wait_promise_summary(reported("phone"), names)
             if waits:
                 result.sections["phone_waits"] = waits
         if "form" in selected:

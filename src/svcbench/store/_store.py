@@ -595,7 +595,9 @@ class Store:
 
     def measurements(self, *, company: str | None = None, channel: Channel | None = None,
                      quarter: str | None = None, outcome: Outcome | None = None,
-                     campaign: str | None = None) -> list[Measurement]:
+                     campaign: str | None = None,
+                     period: str | None = None) -> list[Measurement]:
+        """Measurements, filtered; ``period`` is a quarter (2026Q4) or a month (2026-11)."""
         where, params = [], []
         for column, value in (("company", company), ("channel", channel),
                               ("quarter", quarter), ("outcome", outcome),
@@ -603,6 +605,9 @@ class Store:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(str(value))
+        if period is not None:
+            where.append("? IN (quarter, month)")
+            params.append(period)
         sql = "SELECT * FROM measurements"
         if where:
             sql += " WHERE " + " AND ".join(where)
