@@ -3,6 +3,11 @@ calendar or campaign moves only the future, never-tried probes it concerns."""
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -173,3 +178,89 @@ def test_an_idle_tick_builds_no_calendar_and_draws_nothing(workspace_dir, monkey
     built.clear()
     report = run_tick(NOW + timedelta(minutes=1))
     assert report.planned == 0 and built == []
+
+
+# -- a big first plan drawn in worker processes ------------------------------------------------
+
+DRAW_SCRIPT = """
+import json, os, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from svcbench import plan_sync
+from svcbench.workspace import Workspace
+
+if sys.argv[2] == "a-worker-dies":
+    drawn_chunk = plan_sync._drawn_chunk
+
+    def dying(args):
+        if any(company.id == "co050" for company in args[1]):
+            os._exit(9)  # as a worker killed by the OOM killer
+        return drawn_chunk(args)
+
+    plan_sync._drawn_chunk = dying
+ws = Workspace.open(Path(sys.argv[1]))
+result = plan_sync.sync_plans(ws.store, ws.config, datetime(2026, 10, 20, 12, tzinfo=UTC),
+                              keep=3)
+print(json.dumps({"workers": result.workers, "added": result.n_added,
+                  "shown": [p.id for p in result.added]}))
+"""
+
+
+def big_workspace(root: Path, companies: int) -> Path:
+    from svcbench.tomlwrite import toml_table
+    from svcbench.workspace import init_workspace
+
+    root = init_workspace(root, examples=False)
+    parts = [toml_table("scenario", {"id": "shipping", "subject": "Norway?",
+                                     "question": "Do you ship to Norway?"})]
+    for i in range(companies):
+        parts.append(toml_table("company", {
+            "id": f"co{i:03d}", "name": f"Company {i}", "timezone": ("Europe/Berlin",
+                                                                      "America/New_York")[i % 2],
+            "hours": {d: [f"{8 + i % 3:02d}:00-17:00"] for d in ("mon", "tue", "wed", "thu")},
+            "holidays": {"country": ("DE", "US")[i % 2]},
+            "closed_dates": [f"2026-11-{1 + i % 28:02d}"],
+            "channels": {"email": {"address": f"help@co{i:03d}.test"},
+                         "phone": {"number": f"+49 89 555 {i:04d}"}}}))
+    parts.append(toml_table("campaign", {
+        "id": "big", "channels": ["email", "phone"], "scenarios": ["shipping"],
+        "quarter": "2026Q4", "probes_per_quarter": 60, "seed": 3}))
+    (root / "probes" / "big.toml").write_text("\n".join(parts))
+    return root
+
+
+def draw_in_process(root: Path, workers: str, mode: str = "") -> tuple[dict, list[tuple]]:
+    done = subprocess.run([sys.executable, "-c", DRAW_SCRIPT, str(root), mode or "-"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "SVCBENCH_PLAN_WORKERS": workers})
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(root / "svcbench.db") as conn:
+        rows = conn.execute(
+            "SELECT id, campaign, company, channel, plugin, scenario, shopper, status, due_at, "
+            "deadline_at, state, source, length(token) FROM probes ORDER BY id").fetchall()
+        (tokens,) = conn.execute("SELECT count(DISTINCT token) FROM probes").fetchone()
+    assert tokens == len(rows)
+    return json.loads(done.stdout), rows
+
+
+def test_a_big_first_plan_drawn_by_workers_equals_the_one_drawn_here(tmp_path):
+    # 90 companies x 2 channels x 60 probes: over PARALLEL_MIN_PROBES
+    serial, alone = draw_in_process(big_workspace(tmp_path / "one", 90), "1")
+    parallel, workers = draw_in_process(big_workspace(tmp_path / "two", 90), "2")
+    assert serial["workers"] == 1 and parallel["workers"] == 2
+    assert serial["added"] == parallel["added"] == len(alone) > 10_000
+    assert workers == alone
+    assert parallel["shown"] == serial["shown"] and len(parallel["shown"]) == 3
+    # a worker that dies leaves its companies to this process: the same plan, nothing lost
+    died, rows = draw_in_process(big_workspace(tmp_path / "dies", 90), "2", "a-worker-dies")
+    assert died["workers"] == 1 and rows == alone
+
+
+def test_a_bad_worker_count_is_one_clear_line(tmp_path, cli):
+    root = big_workspace(tmp_path / "ws", 2)
+    done = cli("plan", "-w", str(root), env={"SVCBENCH_PLAN_WORKERS": "two",
+                                             "SVCBENCH_NO_FAST_PATH": "1"})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "svcbench: error: environment variable SVCBENCH_PLAN_WORKERS: must be a whole number of "
+        "worker processes, 1 or more, not 'two'"]

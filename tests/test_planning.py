@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from svcbench.config import load_config
+from svcbench.hours import from_micros, micros
+from svcbench.models import format_instant, format_micros
 from svcbench.planning import plan_all, plan_campaign, previous_quarter, quarter_bounds
 
 
@@ -101,3 +105,10 @@ def test_tokens_drawn_at_once_are_tokens_like_any_other():
     # every character of the alphabet turns up in every position
     assert all({t[i] for t in tokens} == set(_TOKEN_ALPHABET) for i in range(10))
     assert new_tokens(0) == []
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)))
+def test_format_micros_is_format_instant_of_that_instant(naive):
+    instant = naive.replace(tzinfo=UTC)
+    assert format_micros(micros(instant)) == format_instant(instant)
+    assert format_micros(micros(instant)) == format_instant(from_micros(micros(instant)))

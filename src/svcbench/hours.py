@@ -248,25 +248,32 @@ class BusinessCalendar:
         each local day's intervals once, by integer arithmetic on the days whose UTC offset
         is constant, ``local_to_utc`` on the few that change it (what a first plan of 500
         companies spends most of its calendar time on)."""
-        tz, overrides = self.tz, dict(self.overrides)
-        weekly = self.schedules[0].weekly
+        tz = self.tz
         low, high = _micros(start), _micros(end)
-        offsets: dict[date, int | None] = {}
+        # each interval as (opens, closes, opens' and closes' microseconds of the day, and
+        # whether it closes on the next day)
+        weekly = [_day_us(day) for day in self.schedules[0].weekly]
+        overrides = {day: _day_us(intervals) for day, intervals in self.overrides}
+        midnights: dict[date, int] = {}
 
-        def utc_us(day: date, at: time) -> int:
-            if day not in offsets:
-                before = tz.utcoffset(datetime.combine(day, time(0)))
-                after = tz.utcoffset(datetime.combine(day + _DAY, time(0)))
-                offsets[day] = before // _MICROSECOND if before == after else None
-            offset = offsets[day]
-            if offset is None:  # the clocks change on this day
+        def offset(day: date) -> int | None:
+            """The day's UTC offset in microseconds, or None if the clocks change on it."""
+            for d in (day, day + _DAY):
+                if d not in midnights:
+                    midnights[d] = tz.utcoffset(datetime.combine(d, time(0))) // _MICROSECOND
+            before = midnights[day]
+            return before if before == midnights[day + _DAY] else None
+
+        def utc_us(day: date, base: int, at: time, at_us: int) -> int:
+            shift = offset(day)
+            if shift is None:
                 return _micros(local_to_utc(datetime.combine(day, at), tz))
-            return ((day.toordinal() - _EPOCH_ORDINAL) * _DAY_US + at.microsecond
-                    + (at.hour * 3600 + at.minute * 60 + at.second) * 1_000_000 - offset)
+            return base + at_us - shift
 
         found = []
         # one day back catches a shift that began the previous evening
         day, last = start.astimezone(tz).date() - _DAY, end.astimezone(tz).date()
+        base = (day.toordinal() - _EPOCH_ORDINAL) * _DAY_US
         while day <= last:
             if day in overrides:
                 local = overrides[day]
@@ -274,12 +281,14 @@ class BusinessCalendar:
                 local = ()
             else:
                 local = weekly[day.weekday()]
-            for opens, closes in local:
-                a = utc_us(day, opens)
-                b = utc_us(day + _DAY if closes <= opens else day, closes)
+            for opens, closes, opens_us, closes_us, overnight in local:
+                a = utc_us(day, base, opens, opens_us)
+                b = (utc_us(day + _DAY, base + _DAY_US, closes, closes_us) if overnight
+                     else utc_us(day, base, closes, closes_us))
                 if b > a and b > low and a < high:
                     found.append((max(a, low), min(b, high)))
             day += _DAY
+            base += _DAY_US
         return _merged(found)
 
     def next_opening(self, instant: datetime, horizon_days: int = 60) -> datetime | None:
@@ -287,6 +296,15 @@ class BusinessCalendar:
         for opens, _ in self.intervals(instant, instant + timedelta(days=horizon_days)):
             return opens
         return None
+
+
+def _day_us(intervals: Sequence[Interval]) -> tuple[tuple[time, time, int, int, bool], ...]:
+    return tuple((opens, closes, _time_us(opens), _time_us(closes), closes <= opens)
+                 for opens, closes in intervals)
+
+
+def _time_us(at: time) -> int:
+    return (at.hour * 3600 + at.minute * 60 + at.second) * 1_000_000 + at.microsecond
 
 
 def _merged(found: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -377,37 +395,44 @@ def from_micros(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
-@dataclass(frozen=True)
 class OpenTimeline:
     """When a calendar is open within [start, end): sorted, disjoint UTC intervals."""
 
-    start: datetime
-    end: datetime
-    intervals: tuple[tuple[datetime, datetime], ...]
-    _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
-    #: the same in microseconds since the epoch, for drawing thousands of instants quickly
-    _us: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
-    _us_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_starts", tuple(a for a, _ in self.intervals))
-        object.__setattr__(self, "_us", tuple((_micros(a), _micros(b))
-                                              for a, b in self.intervals))
-        object.__setattr__(self, "_us_starts", tuple(a for a, _ in self._us))
+    def __init__(self, start: datetime, end: datetime,
+                 intervals: Sequence[tuple[datetime, datetime]]) -> None:
+        self.start, self.end = start, end
+        #: the intervals in microseconds since the epoch, for drawing thousands of instants
+        #: quickly; as datetimes only when asked (``intervals``)
+        self._us = tuple((_micros(a), _micros(b)) for a, b in intervals)
+        self._us_starts = tuple(a for a, _ in self._us)
 
     @classmethod
     def from_micros(cls, start: datetime, end: datetime,
                     intervals: Sequence[tuple[int, int]]) -> OpenTimeline:
-        """The timeline of sorted disjoint intervals given in microseconds (kept as they
-        are, not computed back from the datetimes as ``__init__`` would)."""
-        us = tuple(intervals)
-        pairs = tuple((from_micros(a), from_micros(b)) for a, b in us)
-        timeline = object.__new__(cls)
-        for name, value in (("start", start), ("end", end), ("intervals", pairs),
-                            ("_starts", tuple(a for a, _ in pairs)), ("_us", us),
-                            ("_us_starts", tuple(a for a, _ in us))):
-            object.__setattr__(timeline, name, value)
+        """The timeline of sorted disjoint intervals given in microseconds."""
+        timeline = cls(start, end, ())
+        timeline._us = tuple(intervals)
+        timeline._us_starts = tuple(a for a, _ in timeline._us)
         return timeline
+
+    @functools.cached_property
+    def intervals(self) -> tuple[tuple[datetime, datetime], ...]:
+        return tuple((from_micros(a), from_micros(b)) for a, b in self._us)
+
+    @functools.cached_property
+    def _starts(self) -> tuple[datetime, ...]:
+        return tuple(a for a, _ in self.intervals)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OpenTimeline):
+            return NotImplemented
+        return (self.start, self.end, self._us) == (other.start, other.end, other._us)
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self._us))
+
+    def __repr__(self) -> str:
+        return f"OpenTimeline({self.start!r}, {self.end!r}, {self.intervals!r})"
 
     def pick_many(self, lows: Sequence[int], highs: Sequence[int], fractions: Sequence[float],
                   want_open: Sequence[bool]) -> list[int | None]:
@@ -477,9 +502,9 @@ class OpenTimeline:
 
     def is_open(self, instant: datetime) -> bool:
         """Equal to ``BusinessCalendar.is_open`` for every instant in [start, end)."""
-        instant = self._check(instant)
-        index = bisect.bisect_right(self._starts, instant) - 1
-        return index >= 0 and instant < self.intervals[index][1]
+        us = _micros(self._check(instant))
+        index = bisect.bisect_right(self._us_starts, us) - 1
+        return index >= 0 and us < self._us[index][1]
 
     def open_parts(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The open intervals within [start, end) (inside the timeline), clipped to it."""

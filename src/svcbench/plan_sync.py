@@ -19,20 +19,31 @@ import contextlib
 import functools
 import hashlib
 import json
+import multiprocessing
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .config import Campaign, Company, Config
 from .errors import StoreError
 from .fastpath import record_plan
-from .models import Outcome, Probe, ProbeStatus, format_instant, parse_instant, utcnow
+from .models import (
+    Outcome,
+    Probe,
+    ProbeStatus,
+    format_instant,
+    format_micros,
+    parse_instant,
+    utcnow,
+)
 from .planning import (
     AVAILABILITY_PLUGIN,
     PlannedProbe,
     campaign_quarter,
+    draw_slots,
     new_tokens,
     plan_campaign,
     quarter_bounds,
@@ -40,6 +51,7 @@ from .planning import (
 )
 from .plugins import plugin_for
 from .store import Store
+from .workers import worker_count
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -48,6 +60,7 @@ if TYPE_CHECKING:
 #: part only, as for any other change)
 PLANNER_VERSION = 2
 
+_MICROSECOND = timedelta(microseconds=1)
 _CALENDAR_FIELDS = {"timezone", "hours", "hours_changes", "holidays", "closed_dates",
                     "special_hours"}
 
@@ -69,6 +82,8 @@ class PlanSync:
     unchanged: int = 0
     #: probes in the plans looked at, by (campaign, quarter)
     sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: processes that drew first plans (1: this one alone)
+    workers: int = 1
 
     def room(self) -> int:
         """How many more added or moved probes to keep."""
@@ -150,11 +165,19 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
             changed.append((company, print_, old))
     removed = sorted(set(stored) - {c.id for c in companies})
     if changed or removed:
+        first = [(company, print_) for company, print_, old in changed if old is None]
+        window = max(quarter_bounds(quarter)[0], now)
         with _page_cache(store, changed), \
                 store.transaction() if not dry_run else _no_transaction():
+            drawn = _drawn_parts(campaign, [company for company, _ in first], quarter, window,
+                                 result)
+            for (company, print_), rows in zip(first, drawn, strict=True):
+                size += _first_plan(store, campaign, company, quarter, now, print_, window,
+                                    rows, result, dry_run)
             for company, print_, old in changed:
-                size += _replan(store, config, campaign, company, quarter, now, print_, old,
-                                result, dry_run)
+                if old is not None:
+                    size += _replan(store, config, campaign, company, quarter, now, print_,
+                                    old, result, dry_run)
             for company_id in removed:
                 _cancel_removed(store, config, campaign, company_id, quarter, now, result,
                                 dry_run)
@@ -222,58 +245,150 @@ def _movable(row: dict, now: datetime) -> bool:
             and parse_instant(row["due_at"]) > now)
 
 
+#: a first plan of at least this many probes is drawn in worker processes
+PARALLEL_MIN_PROBES = 10_000
+
+
+def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, window: datetime,
+                 result: PlanSync) -> Iterator[list[tuple[str, ...]]]:
+    """Each company's ``drawn_rows``, in order; in worker processes (``SVCBENCH_PLAN_WORKERS``,
+    one per core by default) when the plan is big, so a first plan of 60,000 probes draws
+    them on every core while this process stores the parts already drawn."""
+    size = len(companies) * len(campaign.channels) * campaign.probes_per_quarter
+    workers = worker_count("SVCBENCH_PLAN_WORKERS")
+    done = 0
+    # fork copies the loaded config instead of importing it again; never with other threads
+    # running, whose locks a forked child would inherit held
+    if (workers > 1 and size >= PARALLEL_MIN_PROBES and threading.active_count() == 1
+            and "fork" in multiprocessing.get_all_start_methods()):
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        step = max(1, -(-len(companies) // (4 * workers)))  # a few chunks per worker
+        chunks = [companies[i:i + step] for i in range(0, len(companies), step)]
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        result.workers = max(result.workers, workers)
+        try:
+            for part in pool.map(_drawn_chunk, [(campaign, c, quarter, window) for c in chunks]):
+                for rows in part:
+                    done += 1
+                    yield rows
+        except BrokenProcessPool:  # a worker died (killed, out of memory): draw the rest here
+            result.workers = 1
+        finally:
+            pool.shutdown(cancel_futures=True)
+    for company in companies[done:]:
+        yield drawn_rows(campaign, company, quarter, window)
+
+
+def _drawn_chunk(args: tuple[Campaign, list[Company], str, datetime]) -> list[list[tuple]]:
+    campaign, companies, quarter, window = args
+    return [drawn_rows(campaign, company, quarter, window) for company in companies]
+
+
+def drawn_rows(campaign: Campaign, company: Company, quarter: str,
+               window: datetime) -> list[tuple[str, ...]]:
+    """A company's part of a plan as ``Store.add_planned`` stores it, without the token."""
+    plugins = _plugins(campaign, company)
+    deadlines = {ch: campaign.deadline_for(ch) // _MICROSECOND for ch in campaign.channels}
+    return [(d.id, campaign.id, company.id, str(d.channel), plugins[d.channel], d.scenario,
+             campaign.shopper, format_micros(d.due_us),
+             format_micros(d.due_us + deadlines[d.channel]), _state_json(d.out_of_hours, d.index))
+            for d in draw_slots(campaign, company, quarter, not_before=window)]
+
+
+def _plugins(campaign: Campaign, company: Company) -> dict[str, str]:
+    if campaign.kind == "availability":
+        return dict.fromkeys(campaign.channels, AVAILABILITY_PLUGIN)
+    return {ch: plugin_for(company, ch) for ch in campaign.channels if ch in company.channels}
+
+
+def _row(p: PlannedProbe, campaign: Campaign, plugins: dict[str, str]) -> tuple[str, ...]:
+    return (p.id, campaign.id, p.company, str(p.channel), plugins[p.channel], p.scenario,
+            campaign.shopper, format_instant(p.due_at), format_instant(p.deadline_at),
+            _state_json(p.out_of_hours, p.index))
+
+
+def _first_plan(store: Store, campaign: Campaign, company: Company, quarter: str,
+                now: datetime, print_: str, window: datetime, rows: list[tuple[str, ...]],
+                result: PlanSync, dry_run: bool) -> int:
+    """Store a company's first plan for a quarter: only what is missing and not yet due
+    (a part planned before fingerprints were stored keeps its probes, as planning always
+    did)."""
+    result.replanned += 1
+    existing = _stored_part(store, campaign.id, company.id, quarter)
+    now_text = format_instant(now)  # instants stored as text sort as the instants do
+    new = [row for row in rows if row[7] >= now_text and row[0] not in existing]
+    tokens, created = new_tokens(len(new)), utcnow()
+    if not dry_run:
+        store.add_planned([(*row, token) for row, token in zip(new, tokens, strict=True)],
+                          created)
+    result.n_added += len(new)
+    for row, token in zip(new[:result.room()], tokens, strict=False):
+        result.added.append(_added_probe(row, token, created, None if dry_run else store.region))
+    if not dry_run:
+        _remember_part(store, campaign, quarter, company, print_, window, len(rows), now)
+    return len(rows)
+
+
+def _added_probe(row: tuple[str, ...], token: str, created: datetime,
+                 region: str | None) -> Probe:
+    pid, campaign, company, channel, plugin, scenario, shopper, due, deadline, state = row
+    return Probe(id=pid, company=company, channel=channel, plugin=plugin, campaign=campaign,
+                 scenario=scenario, shopper=shopper, status=ProbeStatus.PLANNED,
+                 due_at=parse_instant(due), deadline_at=parse_instant(deadline), token=token,
+                 state=json.loads(state), created_at=created, region=region)
+
+
+def _remember_part(store: Store, campaign: Campaign, quarter: str, company: Company,
+                   print_: str, window: datetime, size: int, now: datetime) -> None:
+    store.conn.execute(
+        "INSERT INTO plan_inputs (campaign, quarter, company, fingerprint, window_start, "
+        "probes, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (campaign, quarter, company) DO UPDATE SET "
+        "fingerprint = excluded.fingerprint, probes = excluded.probes, "
+        "planned_at = excluded.planned_at",
+        (campaign.id, quarter, company.id, print_, format_instant(window), size,
+         format_instant(now)))
+
+
 def _replan(store: Store, config: Config, campaign: Campaign, company: Company, quarter: str,
-            now: datetime, print_: str, old: tuple[str, str, int] | None, result: PlanSync,
+            now: datetime, print_: str, old: tuple[str, str, int], result: PlanSync,
             dry_run: bool) -> int:
-    q_start, _ = quarter_bounds(quarter)
-    window = parse_instant(old[1]) if old else max(q_start, now)
+    """Plan a company's part again after its inputs changed, in the first plan's window."""
+    window = parse_instant(old[1])
     plan = plan_campaign(campaign, [company], quarter, not_before=window)
     result.replanned += 1
     existing = _stored_part(store, campaign.id, company.id, quarter)
-    new: list[tuple[PlannedProbe, str]] = []
+    new: list[PlannedProbe] = []
     wanted = {}
-    plugins = {ch: plugin_for(company, ch) for ch in campaign.channels if ch in company.channels}
-    stored_plugin = AVAILABILITY_PLUGIN if campaign.kind == "availability" else None
-    tokens, created = new_tokens(len(plan)), utcnow()
+    plugins = _plugins(campaign, company)
     for planned in plan:
         wanted[planned.id] = planned
         row = existing.get(planned.id)
         if row is None:
             if planned.due_at >= now:  # never due retroactively
-                new.append((planned, tokens.pop()))
-        # a first plan (or a part planned before fingerprints were stored) only adds what
-        # is missing, exactly as planning always did
-        elif old and _movable(row, now) and planned.due_at > now and _differs(
+                new.append(planned)
+        elif _movable(row, now) and planned.due_at > now and _differs(
                 row, planned, campaign, company):
             moved = _move(store, row, planned, campaign, company, dry_run)
             result.n_moved += 1
             if result.room():
                 result.moved.append(moved)
+    tokens, created = new_tokens(len(new)), utcnow()
+    rows = [(*_row(p, campaign, plugins), token) for p, token in zip(new, tokens, strict=True)]
     if not dry_run:
-        store.add_planned([
-            (p.id, campaign.id, company.id, p.channel, stored_plugin or plugins[p.channel],
-             p.scenario, campaign.shopper, p.due_at, p.deadline_at, token,
-             _state_json(p.out_of_hours, p.index)) for p, token in new],
-            created)
+        store.add_planned(rows, created)
     result.n_added += len(new)
-    for planned, token in new[:result.room()]:
-        probe = to_probe(planned, campaign, company, plugins[planned.channel], token=token,
-                         created_at=created)
-        probe.region = None if dry_run else store.region
-        result.added.append(probe)
+    for row in rows[:result.room()]:
+        result.added.append(_added_probe(row[:-1], row[-1], created,
+                                         None if dry_run else store.region))
     for probe_id, row in existing.items():
-        if old and probe_id not in wanted and _movable(row, now):
+        if probe_id not in wanted and _movable(row, now):
             _cancel(store, config, probe_id, f"no longer in campaign {campaign.id}'s plan",
                     result, dry_run)
     if not dry_run:
-        store.conn.execute(
-            "INSERT INTO plan_inputs (campaign, quarter, company, fingerprint, window_start, "
-            "probes, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (campaign, quarter, company) DO UPDATE SET "
-            "fingerprint = excluded.fingerprint, probes = excluded.probes, "
-            "planned_at = excluded.planned_at",
-            (campaign.id, quarter, company.id, print_, format_instant(window), len(plan),
-             format_instant(now)))
+        _remember_part(store, campaign, quarter, company, print_, window, len(plan), now)
     return len(plan)
 
 

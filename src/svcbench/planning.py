@@ -17,6 +17,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from .config import Campaign, Company, Config
 from .hours import OpenTimeline, from_micros, micros
@@ -114,47 +115,65 @@ def plan_campaign(campaign: Campaign, companies: list[Company], quarter: str, *,
     uniform over its open (or, out of hours, closed) time: a fraction from the seeded
     generator, turned into an instant by ``OpenTimeline.pick_many`` for all slots at once.
     """
+    deadlines = {ch: campaign.deadline_for(ch) for ch in campaign.channels}
+    planned = [
+        PlannedProbe(campaign.id, company.id, draw.channel, draw.scenario, draw.index,
+                     (due := from_micros(draw.due_us)), due + deadlines[draw.channel],
+                     draw.out_of_hours, draw.id)
+        for company in companies
+        for draw in draw_slots(campaign, company, quarter, not_before=not_before)]
+    return sorted(planned, key=lambda p: (p.due_at, p.id))
+
+
+class Draw(NamedTuple):
+    """One slot of a company's plan, its due time in microseconds since the epoch (what a
+    first plan stores by the ten thousand, without building datetimes)."""
+
+    id: str
+    channel: Channel
+    scenario: str
+    index: int
+    due_us: int
+    out_of_hours: bool
+
+
+def draw_slots(campaign: Campaign, company: Company, quarter: str, *,
+               not_before: datetime | None = None) -> list[Draw]:
+    """One company's slots of ``plan_campaign``, unsorted."""
     q_start, q_end = quarter_bounds(quarter)
     window_start = max(q_start, not_before) if not_before else q_start
-    if window_start >= q_end:
+    channels = [ch for ch in campaign.channels
+                if (e := company.channels.get(ch)) is not None and e.enabled]
+    if window_start >= q_end or not channels:
         return []
     window_us, end_us = micros(window_start), micros(q_end)
-    deadlines = {ch: campaign.deadline_for(ch) for ch in campaign.channels}
     scenarios = campaign.scenarios
-    planned: list[PlannedProbe] = []
-    for company in companies:
-        channels = [ch for ch in campaign.channels
-                    if (e := company.channels.get(ch)) is not None and e.enabled]
-        if not channels:
-            continue
-        timeline = company.calendar().timeline(window_start, q_end)  # shared by its channels
-        n = campaign.probes_per_quarter
-        slot_us = ((q_end - window_start) / n) // _MICROSECOND
-        slot_lows = [window_us + slot_us * index for index in range(n)]
-        slot_highs = [min(low + slot_us, end_us) for low in slot_lows]
-        # availability checks measure the posted hours: none is planned outside them
-        share = 0.0 if campaign.kind == "availability" else campaign.out_of_hours_share
-        fractions, wants = [], []
-        for channel in channels:
-            rng = random.Random(f"{campaign.seed}:{campaign.id}:{company.id}:{channel}:{quarter}")
-            out_of_hours = set(rng.sample(range(n), round(n * share)))
-            fractions += [rng.random() for _ in range(n)]
-            wants += [index not in out_of_hours for index in range(n)]
-        lows, highs = slot_lows * len(channels), slot_highs * len(channels)
-        picks = timeline.pick_many(lows, highs, fractions, wants)
-        prefix = f"{campaign.id}/{company.id}/"
-        for k, instant in enumerate(picks):
-            channel, index = channels[k // n], k % n
-            if instant is None:
-                instant, outside = _draw_fallback(lows[k], highs[k], fractions[k], timeline)
-            else:
-                outside = not wants[k]
-            due = from_micros(instant)
-            planned.append(PlannedProbe(
-                campaign.id, company.id, channel, scenarios[index % len(scenarios)], index,
-                due, due + deadlines[channel], outside,
-                plan_id(f"{prefix}{channel}/{quarter}/{index}")))
-    return sorted(planned, key=lambda p: (p.due_at, p.id))
+    timeline = company.calendar().timeline(window_start, q_end)  # shared by its channels
+    n = campaign.probes_per_quarter
+    slot_us = ((q_end - window_start) / n) // _MICROSECOND
+    slot_lows = [window_us + slot_us * index for index in range(n)]
+    slot_highs = [min(low + slot_us, end_us) for low in slot_lows]
+    # availability checks measure the posted hours: none is planned outside them
+    share = 0.0 if campaign.kind == "availability" else campaign.out_of_hours_share
+    fractions, wants = [], []
+    for channel in channels:
+        rng = random.Random(f"{campaign.seed}:{campaign.id}:{company.id}:{channel}:{quarter}")
+        out_of_hours = set(rng.sample(range(n), round(n * share)))
+        fractions += [rng.random() for _ in range(n)]
+        wants += [index not in out_of_hours for index in range(n)]
+    lows, highs = slot_lows * len(channels), slot_highs * len(channels)
+    picks = timeline.pick_many(lows, highs, fractions, wants)
+    prefix = f"{campaign.id}/{company.id}/"
+    draws = []
+    for k, instant in enumerate(picks):
+        channel, index = channels[k // n], k % n
+        if instant is None:
+            instant, outside = _draw_fallback(lows[k], highs[k], fractions[k], timeline)
+        else:
+            outside = not wants[k]
+        draws.append(Draw(plan_id(f"{prefix}{channel}/{quarter}/{index}"), channel,
+                          scenarios[index % len(scenarios)], index, instant, outside))
+    return draws
 
 
 #: the probe plugin of an availability campaign's checks

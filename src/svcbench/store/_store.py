@@ -381,23 +381,18 @@ class Store:
             conn.executemany(sql, rows)
             return conn.total_changes - before
 
-    def add_planned(self, rows: Iterable[tuple[Any, ...]], created_at: datetime) -> int:
+    def add_planned(self, rows: Iterable[tuple[str, ...]], created_at: datetime) -> int:
         """Insert new planned probes from what a plan decides: (id, campaign, company,
-        channel, plugin, scenario, shopper, due_at, deadline_at, token, state) each, the
-        state a dict or already ``Store.encode``d; every other column as for a new ``Probe``.
-        Existing ids are kept as they are. Returns how many were added (a first plan stores
-        60,000 without building a Probe for each)."""
-        now, created = format_instant(utcnow()), format_instant(created_at)
-        values = [(pid, campaign, company, str(channel), plugin, scenario, shopper,
-                   format_instant(due), format_instant(deadline), token,
-                   state if isinstance(state, str) else _state_text(state), created, now,
-                   self.region)
-                  for pid, campaign, company, channel, plugin, scenario, shopper, due, deadline,
-                  token, state in rows]
+        channel, plugin, scenario, shopper, due_at, deadline_at, state, token) each, the
+        instants ``format_instant``ed and the state ``Store.encode``d; every other column as
+        for a new ``Probe``. Existing ids are kept as they are. Returns how many were added (a
+        first plan stores 60,000 without building a Probe for each)."""
+        tail = (format_instant(created_at), format_instant(utcnow()), self.region)
+        values = [(*row, *tail) for row in rows]
         if not values:
             return 0
         sql = ("INSERT OR IGNORE INTO probes (id, campaign, company, channel, plugin, scenario, "
-               "shopper, due_at, deadline_at, token, state, created_at, updated_at, region, "
+               "shopper, due_at, deadline_at, state, token, created_at, updated_at, region, "
                "status, attempts, source) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', 0, 'live')")
         with self.transaction() as conn:

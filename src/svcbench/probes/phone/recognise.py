@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ...workers import worker_count
+
 _WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
           "fourteen fifteen sixteen seventeen eighteen nineteen twenty")
 _NUMBERS = {w: i for i, w in enumerate(_WORDS.split())} | {
@@ -243,10 +245,7 @@ _shared: RecogniserPool | None = None
 def shared() -> RecogniserPool:
     global _shared
     if _shared is None:
-        import os
-
-        _shared = RecogniserPool(int(os.environ.get("SVCBENCH_RECOGNISERS", 0))
-                                 or os.cpu_count() or 1)
+        _shared = RecogniserPool(worker_count("SVCBENCH_RECOGNISERS"))
     return _shared
 
 
