@@ -162,6 +162,13 @@ class BusinessCalendar:
             return day in _public_holidays(self.holiday_country, self.holiday_subdiv, day.year)
         return False
 
+    def load_holidays(self, start: datetime, end: datetime) -> None:
+        """Look up the public holidays of the years [start, end) touches now, once per
+        process (worker processes forked afterwards share them instead of loading them)."""
+        if self.holiday_country:
+            for year in range(start.year - 1, end.year + 1):  # local days straddle years
+                _public_holidays(self.holiday_country, self.holiday_subdiv, year)
+
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - calendars are few and long-lived
     def _utc_intervals(
         self, day: date, schedule: Schedule

@@ -257,19 +257,30 @@ def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, win
     size = len(companies) * len(campaign.channels) * campaign.probes_per_quarter
     workers = worker_count("SVCBENCH_PLAN_WORKERS")
     done = 0
-    # fork copies the loaded config instead of importing it again; never with other threads
-    # running, whose locks a forked child would inherit held
+    # fork copies the loaded config instead of importing it again: only on Linux (macOS's
+    # system libraries are not fork-safe) and never with other threads running, whose locks
+    # a forked child would inherit held
     if (workers > 1 and size >= PARALLEL_MIN_PROBES and threading.active_count() == 1
-            and "fork" in multiprocessing.get_all_start_methods()):
+            and sys.platform == "linux"):
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        step = max(1, -(-len(companies) // (4 * workers)))  # a few chunks per worker
-        chunks = [companies[i:i + step] for i in range(0, len(companies), step)]
+        # what each worker would otherwise load again: numpy (the first company's draw
+        # imports it) and the public holidays of every company's country
+        first = drawn_rows(campaign, companies[0], quarter, window)
+        end = quarter_bounds(quarter)[1]
+        for company in companies:
+            company.calendar().load_holidays(window, end)
+        rest = companies[1:]
+        step = max(1, -(-len(rest) // (4 * workers)))  # a few chunks per worker
+        chunks = [rest[i:i + step] for i in range(0, len(rest), step)]
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         result.workers = max(result.workers, workers)
         try:
-            for part in pool.map(_drawn_chunk, [(campaign, c, quarter, window) for c in chunks]):
+            parts = pool.map(_drawn_chunk, [(campaign, c, quarter, window) for c in chunks])
+            done = 1
+            yield first
+            for part in parts:
                 for rows in part:
                     done += 1
                     yield rows
