@@ -198,6 +198,15 @@ if sys.argv[2] == "a-worker-dies":
         return drawn_chunk(args)
 
     plan_sync._drawn_chunk = dying
+if sys.argv[2] == "storing-fails":
+    first_plan = plan_sync._first_plan
+
+    def failing(store, campaign, company, *args):
+        if company.id == "co050":
+            raise OSError("disk on fire")
+        return first_plan(store, campaign, company, *args)
+
+    plan_sync._first_plan = failing
 ws = Workspace.open(Path(sys.argv[1]))
 result = plan_sync.sync_plans(ws.store, ws.config, datetime(2026, 10, 20, 12, tzinfo=UTC),
                               keep=3)
@@ -229,10 +238,26 @@ def big_workspace(root: Path, companies: int) -> Path:
     return root
 
 
+def probe_indexes(root: Path) -> list[tuple]:
+    with sqlite3.connect(root / "svcbench.db") as conn:
+        return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                            "AND tbl_name = 'probes' ORDER BY name").fetchall()
+
+
 def draw_in_process(root: Path, workers: str, mode: str = "") -> tuple[dict, list[tuple]]:
+    subprocess.run([sys.executable, "-m", "svcbench", "db", "info", "-w", str(root)],
+                   check=True, capture_output=True)  # the database, migrated
+    indexes = probe_indexes(root)
+    assert len(indexes) >= 5
     done = subprocess.run([sys.executable, "-c", DRAW_SCRIPT, str(root), mode or "-"],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "SVCBENCH_PLAN_WORKERS": workers})
+    assert probe_indexes(root) == indexes  # dropped while storing, built again
+    if mode == "storing-fails":
+        assert done.returncode == 1 and "disk on fire" in done.stderr
+        with sqlite3.connect(root / "svcbench.db") as conn:
+            assert conn.execute("SELECT count(*) FROM probes").fetchone() == (0,)
+        return {}, []
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(root / "svcbench.db") as conn:
         rows = conn.execute(
@@ -244,7 +269,7 @@ def draw_in_process(root: Path, workers: str, mode: str = "") -> tuple[dict, lis
 
 
 def test_a_big_first_plan_drawn_by_workers_equals_the_one_drawn_here(tmp_path):
-    # 90 companies x 2 channels x 60 probes: over PARALLEL_MIN_PROBES
+    # 90 companies x 2 channels x 60 probes: over BIG_PLAN
     serial, alone = draw_in_process(big_workspace(tmp_path / "one", 90), "1")
     parallel, workers = draw_in_process(big_workspace(tmp_path / "two", 90), "2")
     assert serial["workers"] == 1 and parallel["workers"] == 2
@@ -254,6 +279,9 @@ def test_a_big_first_plan_drawn_by_workers_equals_the_one_drawn_here(tmp_path):
     # a worker that dies leaves its companies to this process: the same plan, nothing lost
     died, rows = draw_in_process(big_workspace(tmp_path / "dies", 90), "2", "a-worker-dies")
     assert died["workers"] == 1 and rows == alone
+    # a failure while storing rolls the whole plan back, indexes included
+    failed = big_workspace(tmp_path / "fails", 90)
+    assert draw_in_process(failed, "2", "storing-fails") == ({}, [])
 
 
 def test_a_bad_worker_count_is_one_clear_line(tmp_path, cli):

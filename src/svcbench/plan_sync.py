@@ -169,11 +169,16 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
         window = max(quarter_bounds(quarter)[0], now)
         with _page_cache(store, changed), \
                 store.transaction() if not dry_run else _no_transaction():
-            drawn = _drawn_parts(campaign, [company for company, _ in first], quarter, window,
-                                 result)
-            for (company, print_), rows in zip(first, drawn, strict=True):
-                size += _first_plan(store, campaign, company, quarter, now, print_, window,
-                                    rows, result, dry_run)
+            # the ids of a part planned before fingerprints were stored, kept as they are
+            existing = _stored_ids(store, campaign.id, quarter) if first else set()
+            big = len(first) * len(campaign.channels) * campaign.probes_per_quarter
+            with (store.indexes_rebuilt("probes") if not dry_run and big >= BIG_PLAN
+                  and big > store.rows_at_most("probes") else contextlib.nullcontext()):
+                drawn = _drawn_parts(campaign, [company for company, _ in first], quarter,
+                                     window, result)
+                for (company, print_), rows in zip(first, drawn, strict=True):
+                    size += _first_plan(store, campaign, company, quarter, now, print_, window,
+                                        rows, existing, result, dry_run)
             for company, print_, old in changed:
                 if old is not None:
                     size += _replan(store, config, campaign, company, quarter, now, print_,
@@ -233,6 +238,15 @@ def _stored_part(store: Store, campaign: str, company: str, quarter: str) -> dic
     return found
 
 
+def _stored_ids(store: Store, campaign: str, quarter: str) -> set[str]:
+    """The ids of a campaign's planned probes in a quarter (a plan's ids name their slot)."""
+    start, end = quarter_bounds(quarter)
+    return {row[0] for row in store.conn.execute(
+        "SELECT id FROM probes WHERE campaign = ? AND due_at >= ? AND due_at < ? "
+        "AND json_extract(state, '$.plan_index') IS NOT NULL",
+        (campaign, format_instant(start), format_instant(end)))}
+
+
 @functools.lru_cache(maxsize=4096)
 def _state_json(out_of_hours: bool, index: int) -> str:
     """A planned probe's stored state (``to_probe``'s), encoded once per slot and flag."""
@@ -245,8 +259,9 @@ def _movable(row: dict, now: datetime) -> bool:
             and parse_instant(row["due_at"]) > now)
 
 
-#: a first plan of at least this many probes is drawn in worker processes
-PARALLEL_MIN_PROBES = 10_000
+#: a first plan of at least this many probes is drawn in worker processes, and stored with
+#: the indexes built afterwards when the table holds fewer rows than that
+BIG_PLAN = 10_000
 
 
 def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, window: datetime,
@@ -260,7 +275,7 @@ def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, win
     # fork copies the loaded config instead of importing it again: only on Linux (macOS's
     # system libraries are not fork-safe) and never with other threads running, whose locks
     # a forked child would inherit held
-    if (workers > 1 and size >= PARALLEL_MIN_PROBES and threading.active_count() == 1
+    if (workers > 1 and size >= BIG_PLAN and threading.active_count() == 1
             and sys.platform == "linux"):
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
@@ -322,12 +337,11 @@ def _row(p: PlannedProbe, campaign: Campaign, plugins: dict[str, str]) -> tuple[
 
 def _first_plan(store: Store, campaign: Campaign, company: Company, quarter: str,
                 now: datetime, print_: str, window: datetime, rows: list[tuple[str, ...]],
-                result: PlanSync, dry_run: bool) -> int:
+                existing: set[str], result: PlanSync, dry_run: bool) -> int:
     """Store a company's first plan for a quarter: only what is missing and not yet due
     (a part planned before fingerprints were stored keeps its probes, as planning always
     did)."""
     result.replanned += 1
-    existing = _stored_part(store, campaign.id, company.id, quarter)
     now_text = format_instant(now)  # instants stored as text sort as the instants do
     new = [row for row in rows if row[7] >= now_text and row[0] not in existing]
     tokens, created = new_tokens(len(new)), utcnow()
