@@ -4,21 +4,28 @@
 (header row; nested values as JSON, booleans as yes/no; formula cells neutralised unless
 ``--raw-csv``), or a rich table on the terminal; ``-o FILE`` writes to a file (atomically;
 the format follows the flag or the file's suffix) and ``-o -`` to standard output.
+
+A command takes all five with :func:`output_options` and one :class:`Output` parameter.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import typer
 
-from ._common import fail
+from ._common import JsonOption, RawCsvOption, fail
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 CsvOption = typer.Option(False, "--csv", help="Print CSV (the --json keys as columns).")
 NlOption = typer.Option(False, "--nl", help="Print newline-delimited JSON, one object a line.")
@@ -123,3 +130,75 @@ def emit_document(document: dict[str, Any], rows: list[dict[str, Any]], *, fmt: 
             f.write(json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n")
     else:
         emit(rows, fmt=fmt, output=output, columns=columns, raw_csv=raw_csv)
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a command's output flags asked for: a format (see :func:`choose_format`), the
+    ``-o`` target and ``--raw-csv``."""
+
+    format: str = "table"
+    file: str | None = None
+    raw_csv: bool = False
+
+    def emit(self, rows: list[dict[str, Any]], *,
+             table: Callable[[list[dict[str, Any]]], None] | None = None,
+             columns: list[str] | None = None) -> None:
+        emit(rows, fmt=self.format, output=self.file, table=table, columns=columns,
+             raw_csv=self.raw_csv)
+
+    def emit_document(self, document: dict[str, Any], rows: list[dict[str, Any]], *,
+                      table: Callable[[], None] | None = None,
+                      columns: list[str] | None = None) -> None:
+        emit_document(document, rows, fmt=self.format, output=self.file, table=table,
+                      columns=columns, raw_csv=self.raw_csv)
+
+
+#: the options output_options puts where the command's Output parameter stands
+_OPTIONS = (
+    ("as_json", bool, JsonOption),
+    ("as_csv", bool, CsvOption),
+    ("as_nl", bool, NlOption),
+    ("output", str | None, OutputFileOption),
+    ("raw_csv", bool, RawCsvOption),
+)
+
+
+def output_options(command: F) -> F:
+    """Give a command ``--json``, ``--csv``, ``--nl``, ``-o/--output`` and ``--raw-csv`` in
+    place of its one ``Output`` parameter (called ``out``), which it receives decided.
+
+    typer reads a command's options from ``inspect.signature`` (which honours
+    ``__signature__``) and its annotations, so the wrapper shows typer the five options and
+    hands the command one :class:`Output`. Flag mistakes fail before the command runs.
+    """
+    signature = inspect.signature(command)
+    names = list(signature.parameters)
+    if "out" not in names:
+        raise TypeError(f"{command.__name__}: output_options needs a parameter 'out: Output'")
+    clash = {name for name, _, _ in _OPTIONS} & set(names)
+    if clash:
+        raise TypeError(f"{command.__name__}: output_options adds {', '.join(sorted(clash))}")
+    at = names.index("out")
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                               annotation=kind) for name, kind, default in _OPTIONS]
+    params = list(signature.parameters.values())
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    params[at:at + 1] = added
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, as_json: bool = False, as_csv: bool = False, as_nl: bool = False,
+                output: str | None = None, raw_csv: bool = False, **kwargs: Any) -> Any:
+        ctx = next((v for v in kwargs.values() if isinstance(v, typer.Context)), None)
+        if ctx is not None and ctx.invoked_subcommand is not None:
+            fmt = "table"  # a group's own listing does not run: its flags are not read
+        else:
+            fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
+        return command(*args, out=Output(fmt, output, raw_csv), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    # a new dict: functools.wraps shares the command's own
+    wrapper.__annotations__ = {
+        **{k: v for k, v in command.__annotations__.items() if k != "out"},
+        **{name: kind for name, kind, _ in _OPTIONS}}
+    return wrapper  # type: ignore[return-value]

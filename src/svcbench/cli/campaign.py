@@ -14,14 +14,13 @@ from ..render.safe import markup
 from ._app import app
 from ._common import (
     JsonOption,
-    RawCsvOption,
     WorkspaceOption,
     console,
     fail,
     open_workspace,
     print_json,
 )
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
+from ._output import Output, output_options
 
 TICK_EXIT_CODES = """Exit codes: 0 the tick ran (probes that failed on our side are recorded, not
 fatal); 2 bad configuration or arguments; 3 the database, lock or log file cannot be written
@@ -127,6 +126,7 @@ app.add_typer(probes_app, name="probes")
 
 
 @probes_app.callback()
+@output_options
 def probes(
     ctx: typer.Context,
     status: str = typer.Option(None, help="planned, starting, running or done."),
@@ -136,18 +136,13 @@ def probes(
     campaign: str = typer.Option(None, help="Campaign id."),
     limit: int = typer.Option(200, min=1, help="At most this many rows."),
     workspace: Path | None = WorkspaceOption,
-    as_json: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str | None = OutputFileOption,
-    raw_csv: bool = RawCsvOption,
+    out: Output = Output(),
 ) -> None:
     """List probes with their status, due time and outcome ('probes run ID' runs one now)."""
     from ..models import Channel, ProbeStatus
 
     if ctx.invoked_subcommand is not None:
         return
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     if status and status not in set(ProbeStatus):
         fail(f"--status: unknown status {status!r} (use {', '.join(ProbeStatus)})")
     if channel and channel not in set(Channel):
@@ -165,7 +160,7 @@ def probes(
              "due_at": p.due_at.isoformat() if p.due_at else None,
              "started_at": p.started_at.isoformat() if p.started_at else None,
              "attempts": p.attempts} for p in found]
-    emit(rows, fmt=fmt, output=output, table=_probes_table, raw_csv=raw_csv)
+    out.emit(rows, table=_probes_table)
 
 
 def _probes_table(rows: list[dict]) -> None:
@@ -349,14 +344,11 @@ WantedBy=timers.target
 
 
 @app.command()
+@output_options
 def metrics(
     textfile: Path = typer.Option(None, help="Write here (atomically) instead of stdout."),
     workspace: Path | None = WorkspaceOption,
-    as_json: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str | None = OutputFileOption,
-    raw_csv: bool = RawCsvOption,
+    out: Output = Output(),
 ) -> None:
     """Prometheus metrics: probe counts and latest measurements (textfile collector format).
 
@@ -366,15 +358,13 @@ def metrics(
     """
     from ..metrics_export import METRIC_KEYS, metric_rows, render_metrics, write_textfile
 
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     if textfile is not None and (textfile.is_dir() or not textfile.name):
         fail(f"--textfile: {textfile} is a directory; give a file name such as svcbench.prom")
-    if textfile is not None and fmt != "table":
+    if textfile is not None and out.format != "table":
         fail("--textfile writes the Prometheus format; for JSON, CSV or NL use --output")
     ws = open_workspace(workspace, read_only=True)
-    if fmt != "table":
-        emit(metric_rows(ws.store), fmt=fmt, output=output, columns=list(METRIC_KEYS),
-             raw_csv=raw_csv)
+    if out.format != "table":
+        out.emit(metric_rows(ws.store), columns=list(METRIC_KEYS))
     elif textfile:
         write_textfile(ws.store, textfile)
         console(stderr=True).print(f"wrote {textfile}")

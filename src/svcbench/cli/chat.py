@@ -11,14 +11,13 @@ from ..render.safe import clean, markup
 from ._app import app
 from ._common import (
     JsonOption,
-    RawCsvOption,
     WorkspaceOption,
     console,
     fail,
     open_workspace,
     print_json,
 )
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit_document
+from ._output import Output, output_options
 
 chat_app = typer.Typer(help="Live-chat probes.", no_args_is_help=True)
 app.add_typer(chat_app, name="chat")
@@ -165,16 +164,13 @@ AVAILABILITY_KEYS = (
 
 
 @chat_app.command("availability")
+@output_options
 def availability(
     quarter: str | None = typer.Option(None, "--quarter", "-q", help="Quarter like 2026Q4 "
                                        "(default: the current one)."),
     check: str | None = typer.Option(None, "--check", help="Check this company's chat now "
                                      "(company id); starts no conversation, records nothing."),
-    as_json: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str | None = OutputFileOption,
-    raw_csv: bool = RawCsvOption,
+    out: Output = Output(),
     workspace: Path | None = WorkspaceOption,
 ) -> None:
     """Chat available during what share of posted hours (from availability checks), and
@@ -189,7 +185,6 @@ def availability(
     from ..models import Channel, quarter_of, utcnow
     from ..rank import parse_quarter
 
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     if check is not None:
         from ..models import Probe, new_id
@@ -212,7 +207,7 @@ def availability(
                                   + (f" ({found.detail})" if found.detail else "")
                                   + f" [{found.source}]"))
 
-        emit_document(row, [row], fmt=fmt, output=output, table=line, raw_csv=raw_csv)
+        out.emit_document(row, [row], table=line)
         return
     try:
         wanted = parse_quarter(quarter) if quarter else quarter_of(utcnow())
@@ -225,17 +220,16 @@ def availability(
     def table() -> None:
         from ..render.terminal import print_chat_service
 
-        out = console()
+        con = console()
         if not any(findings.values()):
-            out.print(f"No availability checks or queue promises in {wanted}. Plan checks "
+            con.print(f"No availability checks or queue promises in {wanted}. Plan checks "
                       'with a campaign of kind = "availability" (see docs/chat.md).')
             return
-        out.print(f"[bold]Chat service, {wanted}[/bold]")
-        print_chat_service(findings, out)
+        con.print(f"[bold]Chat service, {wanted}[/bold]")
+        print_chat_service(findings, con)
 
-    emit_document({"quarter": wanted, **findings}, _availability_rows(wanted, findings),
-                  fmt=fmt, output=output, table=table, columns=list(AVAILABILITY_KEYS),
-                  raw_csv=raw_csv)
+    out.emit_document({"quarter": wanted, **findings}, _availability_rows(wanted, findings),
+                      table=table, columns=list(AVAILABILITY_KEYS))
 
 
 def _availability_rows(quarter: str, findings: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,21 +12,13 @@ from ..render.safe import markup, plain
 from ._app import app
 from ._common import (
     JsonOption,
-    RawCsvOption,
     WorkspaceOption,
     console,
     fail,
     open_workspace,
     print_json,
 )
-from ._output import (
-    CsvOption,
-    NlOption,
-    OutputFileOption,
-    choose_format,
-    emit,
-    emit_document,
-)
+from ._output import Output, output_options
 
 db_app = typer.Typer(help="The results database: merge shoppers' files, recompute, inspect.",
                      no_args_is_help=True)
@@ -164,20 +156,15 @@ BATCH_KEYS = ["id", "file", "merged_at", "probes", "events", "companies", "unkno
 
 
 @db_app.command("batches")
+@output_options
 def batches(
     workspace: Path | None = WorkspaceOption,
-    as_json: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str | None = OutputFileOption,
-    raw_csv: bool = RawCsvOption,
+    out: Output = Output(),
 ) -> None:
     """The merge batches of this database: file, when, what each added, removed or not."""
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     rows = [{key: row[key] for key in BATCH_KEYS} for row in ws.store.merge_batches()]
-    emit(rows, fmt=fmt, output=output, table=_batches_table, columns=BATCH_KEYS,
-         raw_csv=raw_csv)
+    out.emit(rows, table=_batches_table, columns=BATCH_KEYS)
 
 
 def _batches_table(rows: list[dict[str, Any]]) -> None:
@@ -232,25 +219,20 @@ def database_info(store: Any) -> dict[str, Any]:
 
 
 @db_app.command("info")
+@output_options
 def info(
     workspace: Path | None = WorkspaceOption,
-    as_json: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str | None = OutputFileOption,
-    raw_csv: bool = RawCsvOption,
+    out: Output = Output(),
 ) -> None:
     """Where the database is, its size, journal mode, migrations and row counts.
 
     --json prints one object (path, size_bytes, wal_bytes, journal_mode, migrations, tables);
     --csv and --nl one row per table (table, rows).
     """
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     data = database_info(ws.store)
     rows = [{"table": name, "rows": number} for name, number in data["tables"].items()]
-    emit_document(data, rows, fmt=fmt, output=output, table=lambda: _print_info(data),
-                  columns=["table", "rows"], raw_csv=raw_csv)
+    out.emit_document(data, rows, table=lambda: _print_info(data), columns=["table", "rows"])
 
 
 def _print_info(data: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ import typer
 from ..render.safe import clean
 from ._app import app
 from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
+from ._output import Output, output_options
 
 if TYPE_CHECKING:
     from ..grading.settings import GradingSettings
@@ -286,12 +286,10 @@ AGREEMENT_KEYS = ("item", "pair", "n", "percent", "kappa", "weighted_kappa")
 
 
 @grade_app.command("stats")
+@output_options
 def stats(
     quarter: str = typer.Option(None, "--quarter", "-q", help="Only this quarter's probes."),
-    as_json: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str = OutputFileOption,
+    out: Output = Output(),
     workspace: Path | None = WorkspaceOption,
 ) -> None:
     """Agreement per rubric item (percent, Cohen's kappa, weighted kappa for scales).
@@ -302,7 +300,6 @@ def stats(
     """
     from ..grading.quality import load_quality_frame
 
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     quarter = _quarter(quarter)
     ws = open_workspace(workspace)
     frame = load_quality_frame(ws.store.conn, ws.config.grading,
@@ -312,12 +309,12 @@ def stats(
     def table(rows: list[dict[str, Any]]) -> None:
         from rich.table import Table
 
-        out = console()
+        con = console()
         by = ", ".join(f"{k} {v}" for k, v in method["graded_by"].items()) or "none"
-        out.print(f"{method['graded_probes']} graded probes (grades used from: {by})"
+        con.print(f"{method['graded_probes']} graded probes (grades used from: {by})"
                   + (f" in {quarter}" if quarter else ""))
         if not rows:
-            out.print("No item was graded twice yet: agreement needs two graders on one "
+            con.print("No item was graded twice yet: agreement needs two graders on one "
                       "answer (svcbench grade --second-opinion).")
             return
         grid = Table(title="agreement per rubric item", title_justify="left")
@@ -326,10 +323,9 @@ def stats(
         for a in rows:
             grid.add_row(a["item"], a["pair"], str(a["n"]), _fmt(a["percent"], pct=True),
                          _fmt(a["kappa"]), _fmt(a["weighted_kappa"]))
-        out.print(grid)
+        con.print(grid)
 
-    emit(method["agreement"], fmt=fmt, output=output, table=table,
-         columns=list(AGREEMENT_KEYS))
+    out.emit(method["agreement"], table=table, columns=list(AGREEMENT_KEYS))
 
 
 def _fmt(value: float | None, *, pct: bool = False) -> str:

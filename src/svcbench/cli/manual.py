@@ -15,14 +15,13 @@ from ..render.safe import markup
 from ._app import app
 from ._common import (
     JsonOption,
-    RawCsvOption,
     WorkspaceOption,
     console,
     fail,
     open_workspace,
     print_json,
 )
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
+from ._output import Output, output_options
 from .results import human_duration, measurement_row
 
 if TYPE_CHECKING:
@@ -560,16 +559,14 @@ def log_delivery(
 
 
 @log_app.command("open")
-def log_open(as_json: bool = JsonOption, as_csv: bool = CsvOption, as_nl: bool = NlOption,
-             output: str | None = OutputFileOption, raw_csv: bool = RawCsvOption,
-             workspace: Path | None = WorkspaceOption) -> None:
+@output_options
+def log_open(out: Output = Output(), workspace: Path | None = WorkspaceOption) -> None:
     """List returns and deliveries still waiting for their refund or delivery date.
 
     started_at is UTC; started_local is the same instant in the company's time zone.
     """
     from ..models import Channel, ProbeStatus
 
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     found = [p for channel in (Channel.RETURNS, Channel.DELIVERY)
              for p in ws.store.probes(status=ProbeStatus.RUNNING, channel=channel)]
@@ -582,7 +579,7 @@ def log_open(as_json: bool = JsonOption, as_csv: bool = CsvOption, as_nl: bool =
                      "started_at": p.started_at.isoformat() if p.started_at else None,
                      "started_local": local.isoformat() if local else None,
                      "timezone": company.timezone if company is not None else None})
-    emit(rows, fmt=fmt, output=output, table=_open_table, raw_csv=raw_csv)
+    out.emit(rows, table=_open_table)
 
 
 def _open_table(rows: list[dict[str, Any]]) -> None:

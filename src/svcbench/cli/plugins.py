@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from ._app import app
-from ._common import JsonOption, RawCsvOption, console, fail
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
+from ._common import console, fail
+from ._output import Output, output_options
 
 
 @app.command()
-def plugins(as_json: bool = JsonOption, as_csv: bool = CsvOption, as_nl: bool = NlOption,
-            output: str | None = OutputFileOption, raw_csv: bool = RawCsvOption) -> None:
+@output_options
+def plugins(out: Output = Output()) -> None:
     """List installed probe types (svcbench.probes) and chat connectors
     (svcbench.chat_connectors), with the package each comes from.
 
@@ -19,12 +19,11 @@ def plugins(as_json: bool = JsonOption, as_csv: bool = CsvOption, as_nl: bool = 
     from ..errors import ConfigError
     from ..plugins import installed
 
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     try:
         rows = installed()
     except ConfigError as exc:
         fail(str(exc))
-    emit(rows, fmt=fmt, output=output, table=_table, raw_csv=raw_csv)
+    out.emit(rows, table=_table)
 
 
 def _table(rows: list[dict[str, str]]) -> None:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from ._app import app
-from ._common import JsonOption, RawCsvOption, WorkspaceOption, console, open_workspace
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
+from ._common import WorkspaceOption, console, open_workspace
+from ._output import Output, output_options
 
 if TYPE_CHECKING:
     from ..probes.email.review import ReviewItem
@@ -50,19 +50,15 @@ def _summary(item: ReviewItem) -> dict:
 
 
 @replies_app.command("list")
+@output_options
 def list_command(
     all_replies: bool = typer.Option(False, "--all", help="Every reply, not only flagged ones."),
-    json_output: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str = OutputFileOption,
-    raw_csv: bool = RawCsvOption,
+    out: Output = Output(),
     workspace: Path = WorkspaceOption,
 ) -> None:
     """Replies waiting for a person's review (or all with --all)."""
     from ..probes.email.review import pending
 
-    fmt = choose_format(as_json=json_output, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     try:
         items = pending(ws.store, everything=all_replies)
@@ -70,16 +66,15 @@ def list_command(
         ws.close()
 
     def lines(rows: list[dict]) -> None:
-        out = console()
+        con = console()
         if not rows:
-            out.print("no replies waiting for review")
+            con.print("no replies waiting for review")
         for row in rows:
-            out.print(f"{row['at'][:16].replace('T', ' ')} {_safe(row['company'])} "
+            con.print(f"{row['at'][:16].replace('T', ' ')} {_safe(row['company'])} "
                       f"{_safe(row['kind'])} ({row['confidence'] or '?'}) "
                       f"{_safe(row['from'])}: {_safe(row['subject'], 80)}")
 
-    emit([_summary(i) for i in items], fmt=fmt, output=output, table=lines,
-         columns=SUMMARY_KEYS, raw_csv=raw_csv)
+    out.emit([_summary(i) for i in items], table=lines, columns=SUMMARY_KEYS)
 
 
 @replies_app.command("review")

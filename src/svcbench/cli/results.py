@@ -11,14 +11,12 @@ import typer
 from ..render.safe import markup, plain
 from ._app import app
 from ._common import (
-    JsonOption,
-    RawCsvOption,
     WorkspaceOption,
     console,
     fail,
     open_workspace,
 )
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit
+from ._output import Output, output_options
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -112,6 +110,7 @@ def key_metrics(channel: str, metrics: dict[str, Any]) -> str:
 
 
 @app.command()
+@output_options
 def results(
     company: str | None = typer.Option(None, "--company", help="Only this company (id)."),
     channel: str | None = typer.Option(
@@ -127,11 +126,7 @@ def results(
     campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign (id)."),
     limit: int | None = typer.Option(None, "--limit", min=1,
                                      help="Show at most this many (the most recent)."),
-    as_json: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str | None = OutputFileOption,
-    raw_csv: bool = RawCsvOption,
+    out: Output = Output(),
     workspace: Path | None = WorkspaceOption,
 ) -> None:
     """List measurements, most recent first.
@@ -143,7 +138,6 @@ def results(
     """
     from ..models import Channel, Outcome
 
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     channel_value = outcome_value = None
     if channel is not None:
         try:
@@ -178,9 +172,8 @@ def results(
     if limit:
         found = found[:limit]
     rows = [measurement_row(m, ws.config) for m in found]
-    emit(rows, fmt=fmt, output=output, table=render_table, columns=list(RESULT_KEYS),
-         raw_csv=raw_csv)
-    if fmt == "table":
+    out.emit(rows, table=render_table, columns=list(RESULT_KEYS))
+    if out.format == "table":
         _awaiting_note(ws, channel_value)
 
 

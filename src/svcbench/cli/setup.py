@@ -8,8 +8,8 @@ import typer
 
 from ..render.safe import markup
 from ._app import app
-from ._common import JsonOption, RawCsvOption, WorkspaceOption, console, open_workspace
-from ._output import CsvOption, NlOption, OutputFileOption, choose_format, emit_document
+from ._common import WorkspaceOption, console, open_workspace
+from ._output import Output, output_options
 
 
 @app.command()
@@ -34,6 +34,7 @@ app.add_typer(config_app, name="config")
 
 
 @config_app.command("check")
+@output_options
 def config_check(
     workspace: Path | None = WorkspaceOption,
     connect: bool = typer.Option(
@@ -41,11 +42,7 @@ def config_check(
         "each company's chat and web-form URL (sends nothing)."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.5,
                                   help="Seconds for each --connect check."),
-    as_json: bool = JsonOption,
-    as_csv: bool = CsvOption,
-    as_nl: bool = NlOption,
-    output: str | None = OutputFileOption,
-    raw_csv: bool = RawCsvOption,
+    out: Output = Output(),
 ) -> None:
     """Load every definition and report what was found (errors name file and key).
 
@@ -62,7 +59,6 @@ def config_check(
 
     from ..config import named_secrets
 
-    fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
     ws = open_workspace(workspace)
     cfg = ws.config
     secrets = [{"file": file, "key": key, "variable": variable,
@@ -93,8 +89,8 @@ def config_check(
     rows = [{"check": "secret", "subject": s["file"], "target": s["key"], "ok": s["set"],
              "detail": f"{s['variable']} is {'set' if s['set'] else 'not set'}"}
             for s in secrets] + connections
-    emit_document(summary, rows, fmt=fmt, output=output, table=lambda: _print_check(summary),
-                  columns=list(CHECK_KEYS), raw_csv=raw_csv)
+    out.emit_document(summary, rows, table=lambda: _print_check(summary),
+                      columns=list(CHECK_KEYS))
     if not all(s["set"] for s in secrets):
         raise typer.Exit(2)
     if not summary["ok"]:
