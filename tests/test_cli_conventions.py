@@ -3,6 +3,7 @@ completion, and the checks `config check` makes before a campaign needs them."""
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -214,6 +215,68 @@ def test_output_mistakes_are_one_line(logged, cli, args, message):
     done = cli("results", *args, cwd=logged)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr
+
+
+#: the commands that print rows (or one document with rows): each takes the whole convention
+DATA_COMMANDS = [("chat", "availability"), ("config", "check"), ("db", "batches"), ("db", "info"),
+                 ("grade", "stats"), ("log", "open"), ("metrics",), ("plugins",), ("probes",),
+                 ("replies", "list"), ("report",), ("results",)]
+CONVENTION = {"--json", "--csv", "--nl", "-o", "--output", "--raw-csv"}
+
+
+def _options(path):
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+
+
+def test_every_data_printing_command_takes_the_whole_output_convention():
+    printing = {path for path in ALL_COMMANDS if _options(path) & {"--csv", "--nl"}}
+    assert printing == set(DATA_COMMANDS)  # a new one is listed here, so it is checked below
+    for path in DATA_COMMANDS:
+        assert _options(path) >= CONVENTION, path
+        # flag mistakes are read before anything else, as for every command
+        done = CliRunner().invoke(app, [*path, "--json", "--nl"])
+        assert done.exit_code == 2, (path, done.output)
+        assert done.stderr == "svcbench: error: --json and --nl cannot be combined\n"
+
+
+@pytest.mark.parametrize("command", DATA_COMMANDS, ids=" ".join)
+def test_every_data_printing_command_writes_the_same_rows_as_nl_and_csv(command, logged,
+                                                                         tmp_path):
+    import csv
+    import io
+
+    quarter = ["-q", "2026Q1"] if command in (("report",), ("chat", "availability")) else []
+    env = {"SVCBENCH_WORKSPACE": str(logged), "SVCBENCH_ANNA_PASSWORD": "x"}
+    target = tmp_path / "out.jsonl"
+    done = CliRunner().invoke(app, [*command, *quarter, "--nl", "-o", str(target)], env=env)
+    assert done.exit_code == 0, done.output
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert all(isinstance(line, dict) for line in lines)
+    done = CliRunner().invoke(app, [*command, *quarter, "--csv", "--raw-csv"], env=env)
+    assert done.exit_code == 0, done.output
+    rows = list(csv.reader(io.StringIO(done.stdout, newline="")))
+    assert len(rows) == 1 + len(lines)  # a header, then the same rows
+    assert not lines or rows[0] == list(lines[0])
+
+
+def test_output_options_stands_in_for_the_one_output_parameter():
+    from svcbench.cli._output import Output, output_options
+
+    def listing(limit: int = 3, out: Output = Output(), workspace: str | None = None):
+        return limit, out, workspace
+
+    wrapped = output_options(listing)
+    assert list(inspect.signature(wrapped).parameters) == [
+        "limit", "as_json", "as_csv", "as_nl", "output", "raw_csv", "workspace"]
+    assert wrapped(limit=1, as_csv=True, output="-", raw_csv=True, workspace=None) == (
+        1, Output("csv", "-", True), None)
+    with pytest.raises(TypeError, match="needs a parameter 'out: Output'"):
+        output_options(lambda limit=3: limit)
+    with pytest.raises(TypeError, match="adds as_json"):
+        output_options(lambda as_json=False, out=Output(): out)
 
 
 def test_log_open_shows_local_times_with_their_zone(logged, cli):
