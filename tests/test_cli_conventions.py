@@ -291,6 +291,10 @@ def test_short_flags_are_the_same_everywhere(logged, cli):
     [phone] = {r["channel"] for r in json.loads(
         cli("results", "-c", "phone", "-q", "2026Q1", "--json", cwd=logged).stdout)}
     assert phone == "phone"
+    # a channel or status is read the same way by every filter: in any case
+    assert [r["channel"] for r in json.loads(
+        cli("probes", "-c", "PHONE", "--status", "Done", "--json", cwd=logged).stdout)] \
+        == ["phone", "phone"]
 
 
 def test_tables_fit_80_columns_and_say_what_they_left_out(logged, cli):

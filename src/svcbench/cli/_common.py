@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..workspace import Workspace
+
+E = TypeVar("E", bound=Enum)
 
 WorkspaceOption = typer.Option(
     None, "--workspace", "-w", envvar="SVCBENCH_WORKSPACE",
@@ -40,6 +43,17 @@ def console(stderr: bool = False) -> Console:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def choice(kind: type[E], text: str | None, option: str) -> E | None:
+    """``text`` as a member of ``kind`` (any case); one line naming the choices if it is none."""
+    if text is None:
+        return None
+    try:
+        return kind(text.lower())
+    except ValueError:
+        fail(f"{option}: unknown {option.lstrip('-')} {text!r} (use "
+             f"{', '.join(str(m.value) for m in kind)})")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -15,6 +15,7 @@ from ._app import app
 from ._common import (
     JsonOption,
     WorkspaceOption,
+    choice,
     console,
     fail,
     open_workspace,
@@ -143,12 +144,8 @@ def probes(
 
     if ctx.invoked_subcommand is not None:
         return
-    if status and status not in set(ProbeStatus):
-        fail(f"--status: unknown status {status!r} (use {', '.join(ProbeStatus)})")
-    if channel and channel not in set(Channel):
-        fail(f"--channel: unknown channel {channel!r} (use {', '.join(Channel)})")
-    status_value = ProbeStatus(status) if status else None
-    channel_value = Channel(channel) if channel else None
+    status_value = choice(ProbeStatus, status or None, "--status")
+    channel_value = choice(Channel, channel or None, "--channel")
     ws = open_workspace(workspace, read_only=True)
     found = ws.store.probes(status=status_value, channel=channel_value, company=company,
                             campaign=campaign, limit=limit)

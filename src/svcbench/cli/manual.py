@@ -52,6 +52,9 @@ _OPTION_NAMES = {
 }
 
 
+ScenarioOption = typer.Option(None, "--scenario", help="Scenario id.")
+ShopperOption = typer.Option(None, "--shopper", help="Shopper id.")
+CampaignOption = typer.Option(None, "--campaign", help="Campaign id.")
 AllowUnlistedOption = typer.Option(
     False, "--allow-unlisted-channel",
     help="Accept a company that does not list this channel (e.g. history from before it "
@@ -414,9 +417,9 @@ def log_call(
                                          help="Whether the question was answered."),
     wait_announced: str | None = typer.Option(
         None, "--wait-announced", help="Waiting time the line announced. " + DURATION_HELP),
-    scenario: str | None = typer.Option(None, "--scenario", help="Scenario id."),
-    shopper: str | None = typer.Option(None, "--shopper", help="Shopper id."),
-    campaign: str | None = typer.Option(None, "--campaign", help="Campaign id."),
+    scenario: str | None = ScenarioOption,
+    shopper: str | None = ShopperOption,
+    campaign: str | None = CampaignOption,
     note: str | None = typer.Option(None, "--note", help="Free text kept with the call."),
     allow_unlisted_channel: bool = AllowUnlistedOption,
     as_json: bool = JsonOption,
@@ -485,9 +488,9 @@ def log_return(
     amount: float | None = typer.Option(None, "--amount", min=0, help="Refunded amount."),
     probe_ref: str | None = typer.Option(
         None, "--probe", help="Add dates to this open return instead of logging a new one."),
-    scenario: str | None = typer.Option(None, "--scenario", help="Scenario id."),
-    shopper: str | None = typer.Option(None, "--shopper", help="Shopper id."),
-    campaign: str | None = typer.Option(None, "--campaign", help="Campaign id."),
+    scenario: str | None = ScenarioOption,
+    shopper: str | None = ShopperOption,
+    campaign: str | None = CampaignOption,
     note: str | None = typer.Option(None, "--note", help="Free text kept with the return."),
     allow_unlisted_channel: bool = AllowUnlistedOption,
     as_json: bool = JsonOption,
@@ -529,9 +532,9 @@ def log_delivery(
         None, "--delivered", help="When it arrived (completes the delivery)."),
     probe_ref: str | None = typer.Option(
         None, "--probe", help="Add dates to this open delivery instead of logging a new one."),
-    scenario: str | None = typer.Option(None, "--scenario", help="Scenario id."),
-    shopper: str | None = typer.Option(None, "--shopper", help="Shopper id."),
-    campaign: str | None = typer.Option(None, "--campaign", help="Campaign id."),
+    scenario: str | None = ScenarioOption,
+    shopper: str | None = ShopperOption,
+    campaign: str | None = CampaignOption,
     note: str | None = typer.Option(None, "--note", help="Free text kept with the order."),
     allow_unlisted_channel: bool = AllowUnlistedOption,
     as_json: bool = JsonOption,

@@ -12,6 +12,7 @@ from ..render.safe import markup, plain
 from ._app import app
 from ._common import (
     WorkspaceOption,
+    choice,
     console,
     fail,
     open_workspace,
@@ -138,19 +139,8 @@ def results(
     """
     from ..models import Channel, Outcome
 
-    channel_value = outcome_value = None
-    if channel is not None:
-        try:
-            channel_value = Channel(channel.lower())
-        except ValueError:
-            fail(f"--channel: unknown channel {channel!r} (use "
-                 f"{', '.join(c.value for c in Channel)})")
-    if outcome is not None:
-        try:
-            outcome_value = Outcome(outcome.lower())
-        except ValueError:
-            fail(f"--outcome: unknown outcome {outcome!r} (use "
-                 f"{', '.join(o.value for o in Outcome)})")
+    channel_value = choice(Channel, channel, "--channel")
+    outcome_value = choice(Outcome, outcome, "--outcome")
     if quarter is not None:
         match = _QUARTER.match(quarter.strip())
         if not match:
