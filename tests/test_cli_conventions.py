@@ -262,6 +262,12 @@ def test_every_data_printing_command_writes_the_same_rows_as_nl_and_csv(command,
     assert not lines or rows[0] == list(lines[0])
 
 
+def test_a_group_reads_its_output_flags_only_when_it_lists(logged, cli):
+    done = cli("probes", "--json", "--csv", "run", "nope", cwd=logged)
+    assert done.returncode == 2
+    assert done.stderr.startswith("svcbench: error: --probe: no probe 'nope'")
+
+
 def test_output_options_stands_in_for_the_one_output_parameter():
     from svcbench.cli._output import Output, output_options
 

@@ -25,6 +25,11 @@ import typer
 
 from ._common import JsonOption, RawCsvOption, fail
 
+try:  # the context typer passes is click's own class (vendored in recent typer), not typer's
+    from typer._click import Context as _Context
+except ImportError:  # pragma: no cover - older typer with click as a dependency
+    from click import Context as _Context
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 CsvOption = typer.Option(False, "--csv", help="Print CSV (the --json keys as columns).")
@@ -189,7 +194,7 @@ def output_options(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, as_json: bool = False, as_csv: bool = False, as_nl: bool = False,
                 output: str | None = None, raw_csv: bool = False, **kwargs: Any) -> Any:
-        ctx = next((v for v in kwargs.values() if isinstance(v, typer.Context)), None)
+        ctx = next((v for v in kwargs.values() if isinstance(v, _Context)), None)
         if ctx is not None and ctx.invoked_subcommand is not None:
             fmt = "table"  # a group's own listing does not run: its flags are not read
         else:
