@@ -174,8 +174,9 @@ def output_options(command: F) -> F:
     place of its one ``Output`` parameter (called ``out``), which it receives decided.
 
     typer reads a command's options from ``inspect.signature`` (which honours
-    ``__signature__``) and its annotations, so the wrapper shows typer the five options and
-    hands the command one :class:`Output`. Flag mistakes fail before the command runs.
+    ``__signature__``) and ``get_type_hints`` (typer/utils.py, get_params_from_function) and
+    calls it with keywords, so the wrapper shows typer the five options and hands the command
+    one :class:`Output`. Flag mistakes fail before the command runs.
     """
     signature = inspect.signature(command)
     names = list(signature.parameters)
@@ -187,19 +188,20 @@ def output_options(command: F) -> F:
     at = names.index("out")
     added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                annotation=kind) for name, kind, default in _OPTIONS]
-    params = list(signature.parameters.values())
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    # all keyword-only, as typer passes them, so the five can stand between any two
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+              for p in signature.parameters.values()]
     params[at:at + 1] = added
 
     @functools.wraps(command)
-    def wrapper(*args: Any, as_json: bool = False, as_csv: bool = False, as_nl: bool = False,
+    def wrapper(*, as_json: bool = False, as_csv: bool = False, as_nl: bool = False,
                 output: str | None = None, raw_csv: bool = False, **kwargs: Any) -> Any:
         ctx = next((v for v in kwargs.values() if isinstance(v, _Context)), None)
         if ctx is not None and ctx.invoked_subcommand is not None:
             fmt = "table"  # a group's own listing does not run: its flags are not read
         else:
             fmt = choose_format(as_json=as_json, as_csv=as_csv, as_nl=as_nl, output=output)
-        return command(*args, out=Output(fmt, output, raw_csv), **kwargs)
+        return command(out=Output(fmt, output, raw_csv), **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     # a new dict: functools.wraps shares the command's own
