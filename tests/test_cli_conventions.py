@@ -262,8 +262,9 @@ def test_every_data_printing_command_writes_the_same_rows_as_nl_and_csv(command,
     assert not lines or rows[0] == list(lines[0])
 
 
-def test_a_group_reads_its_output_flags_only_when_it_lists(logged, cli):
-    done = cli("probes", "--json", "--csv", "run", "nope", cwd=logged)
+def test_a_group_reads_its_output_flags_only_when_it_lists(workspace_dir, cli):
+    # a workspace of its own: 'probes run' plans the campaigns first
+    done = cli("probes", "--json", "--csv", "run", "nope", cwd=workspace_dir)
     assert done.returncode == 2
     assert done.stderr.startswith("svcbench: error: --probe: no probe 'nope'")
 
@@ -283,6 +284,18 @@ def test_output_options_stands_in_for_the_one_output_parameter():
         output_options(lambda limit=3: limit)
     with pytest.raises(TypeError, match="adds as_json"):
         output_options(lambda as_json=False, out=Output(): out)
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "-q", "2026Q5"], ["grade", "stats", "-q", "2026Q5"],
+    ["grade", "-r", "anna", "-q", "2026Q5"], ["chat", "availability", "-q", "2026Q5"],
+    ["simulate", "--end-quarter", "2026Q5"],
+], ids=" ".join)
+def test_a_bad_quarter_is_the_same_one_line_everywhere(args, workspace_dir):
+    done = CliRunner().invoke(app, args, env={"SVCBENCH_WORKSPACE": str(workspace_dir)})
+    assert done.exit_code == 2, done.output
+    option = "--end-quarter" if args[0] == "simulate" else "--quarter"
+    assert done.stderr == f"svcbench: error: {option}: '2026Q5' is not a quarter like 2026Q4\n"
 
 
 def test_log_open_shows_local_times_with_their_zone(logged, cli):

@@ -56,6 +56,18 @@ def choice(kind: type[E], text: str | None, option: str) -> E | None:
              f"{', '.join(str(m.value) for m in kind)})")
 
 
+def quarter_option(text: str | None, option: str = "--quarter") -> str | None:
+    """``text`` as a quarter (2026Q4, 2026q4, 2026-Q4), None for None; else one line."""
+    if text is None:
+        return None
+    from ..rank import parse_quarter
+
+    try:
+        return parse_quarter(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, no traceback, a non-zero exit."""
     sys.stderr.write(f"svcbench: error: {message}\n")

@@ -16,6 +16,7 @@ from ._common import (
     fail,
     open_workspace,
     print_json,
+    quarter_option,
 )
 from ._output import Output, output_options
 
@@ -183,7 +184,6 @@ def availability(
     import asyncio
 
     from ..models import Channel, quarter_of, utcnow
-    from ..rank import parse_quarter
 
     ws = open_workspace(workspace)
     if check is not None:
@@ -209,10 +209,7 @@ def availability(
 
         out.emit_document(row, [row], table=line)
         return
-    try:
-        wanted = parse_quarter(quarter) if quarter else quarter_of(utcnow())
-    except ValueError as exc:
-        fail(f"--quarter: {exc}")
+    wanted = quarter_option(quarter or None) or quarter_of(utcnow())
     from ..chat_service import chat_service_findings
 
     findings = chat_service_findings(ws.store.conn, wanted, ws.store.company_names())

@@ -13,7 +13,15 @@ import typer
 
 from ..render.safe import clean
 from ._app import app
-from ._common import JsonOption, WorkspaceOption, console, fail, open_workspace, print_json
+from ._common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+    quarter_option,
+)
 from ._output import Output, output_options
 
 if TYPE_CHECKING:
@@ -53,7 +61,7 @@ def grade(
         fail(f"--reviewer: {reviewer!r} is not a reviewer id (letters, digits, . _ @ -)")
     if channel is not None and channel not in ("email", "form", "chat", "phone"):
         fail(f"--channel: {channel!r} is not one of email, form, chat, phone")
-    quarter = _quarter(quarter)
+    quarter = quarter_option(quarter)
     ws = open_workspace(workspace)
     if company is not None and company not in ws.config.companies:
         fail(f"--company: unknown company {company!r}")
@@ -72,17 +80,6 @@ def grade(
         return
     done = _run_view(ws, probes, reviewer)
     console().print(f"Graded {done} of {len(probes)} answers as {reviewer}.")
-
-
-def _quarter(text: str | None) -> str | None:
-    if text is None:
-        return None
-    from ..rank import parse_quarter
-
-    try:
-        return parse_quarter(text)
-    except ValueError as exc:
-        fail(f"--quarter: {exc}")
 
 
 def _graders(store) -> dict[str, set[str]]:
@@ -300,7 +297,7 @@ def stats(
     """
     from ..grading.quality import load_quality_frame
 
-    quarter = _quarter(quarter)
+    quarter = quarter_option(quarter)
     ws = open_workspace(workspace)
     frame = load_quality_frame(ws.store.conn, ws.config.grading,
                                quarters=[quarter] if quarter else None)

@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 
 from ._app import app
-from ._common import RawCsvOption, WorkspaceOption, console, fail, open_workspace
+from ._common import (
+    RawCsvOption,
+    WorkspaceOption,
+    console,
+    fail,
+    open_workspace,
+    quarter_option,
+)
 from ._output import choose_format
 
 FORMATS = ("table", "csv", "json", "html", "pdf")
@@ -79,12 +86,7 @@ def report(
     if quarter is not None and period is not None:
         fail("--period: give --period or --quarter, not both")
     if quarter is not None:
-        from ..rank import parse_quarter
-
-        try:
-            wanted_quarter = parse_quarter(quarter)
-        except ValueError as exc:
-            fail(f"--quarter: {exc}")
+        wanted_quarter = quarter_option(quarter)
     if period is not None:
         from ..periods import parse_period
 
@@ -354,12 +356,7 @@ def simulate(
 ) -> None:
     """Fill the database with realistic synthetic probes (marked 'simulated') for demos."""
     from ..models import quarter_of, utcnow
-    from ..rank import parse_quarter
-
-    try:
-        last = parse_quarter(end_quarter) if end_quarter else quarter_of(utcnow())
-    except ValueError as exc:
-        fail(f"--end-quarter: {exc}")
+    last = quarter_option(end_quarter or None, "--end-quarter") or quarter_of(utcnow())
     from ..simulate import simulate as run
 
     if database is not None:
