@@ -1,7 +1,8 @@
 """Phone probe timing against the simulated IVR's ground truth, and concurrency.
 
     .venv/bin/python bench/phone_timing.py [--calls 24] [--seeds 1] [--concurrent 20]
-                                           [--scale 0.15] [--split dev|held-out|both]
+                                           [--scale 0.15] [--split dev|held-out|fresh|all]
+                                           [--backend python|debian]
 
 Part 1: ``--calls`` calls per split and seed, cycling through the scenarios of
 ``data/phone/ivr_scenarios.toml`` with that ``split`` (those meant to end with an agent);
@@ -13,8 +14,10 @@ n, median |error|, max |error| and the share within 0.5 s; and false "agent answ
 recordings (an agent event a second or more before the truth's agent) and false transfers.
 Hold start is defined in docs/phone.md (end of the IVR's last prompt before the queue) and
 the simulator's truth uses the same definition. Part 2: ``--concurrent`` simultaneous calls
-through one SIP stack, with CPU time and peak memory of the probe process (the simulated
-company and the recogniser run in their own processes and are measured separately).
+through one SIP stack of ``--backend`` (python: baresip-python; debian: Debian's baresip),
+with CPU time and peak memory of the probe process and of every child process, sampled from
+/proc (the simulated company, the recogniser workers, one baresip per call on the Debian
+backend). ``--calls 0`` runs part 2 only.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from svcbench.probes.phone import SipEndpoint, plan_for  # noqa: E402
 from svcbench.probes.phone.engine import CallEngine  # noqa: E402
 from svcbench.probes.phone.recognise import shared  # noqa: E402
-from svcbench.probes.phone.sip import Account, SipStack  # noqa: E402
+from svcbench.probes.phone.sip import Account, available, open_stack  # noqa: E402
 from svcbench.sandbox.phone import PhoneSandbox, load_scenarios  # noqa: E402
 
 #: probe event -> truth kind, per measure
@@ -46,10 +49,79 @@ MEASURES = {"hold started": ("call.hold_started", "hold_started"),
             "transferred": ("call.transferred", "transferred")}
 
 
-def proc_cpu(pid: int) -> float:
-    """utime + stime of a live process, in seconds (from /proc)."""
+def proc_stat(pid: int) -> tuple[int, float, float]:
+    """(parent pid, utime + stime in seconds, RSS in MB) of a live process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+            int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+
+
+def proc_kind(pid: int) -> str:
+    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    name = Path(cmd[0].decode(errors="replace")).name
+    if name == "baresip":
+        return "baresip"
+    if b"svcbench.probes.phone.recognise" in cmd:
+        return "recogniser"
+    if b"svcbench.sandbox.phone" in cmd:
+        return "company"
+    return name or "other"
+
+
+class Processes:
+    """Samples our child processes every 0.25 s (a thread): last CPU and peak RSS per pid,
+    so processes that ended during the run (one baresip per call) are counted too."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.seen: dict[int, list] = {}  # pid -> [kind, cpu at first sight, cpu, peak MB]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.sample()
+        for row in self.seen.values():  # only what they use from now on
+            row[1] = row[2]
+
+    def sample(self) -> None:
+        me = os.getpid()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:
+                ppid, cpu, rss = proc_stat(pid)
+                if ppid != me:
+                    continue
+                row = self.seen.get(pid)
+                if row is None:
+                    row = self.seen[pid] = [proc_kind(pid), 0.0, cpu, rss]
+                row[2], row[3] = cpu, max(row[3], rss)
+            except (OSError, IndexError, ValueError):
+                continue
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            self.sample()
+
+    def __enter__(self) -> Processes:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def summary(self) -> str:
+        parts = []
+        for kind in sorted({row[0] for row in self.seen.values()}):
+            rows = [r for r in self.seen.values() if r[0] == kind]
+            cpu = sum(r[2] - r[1] for r in rows)
+            peak = max(r[3] for r in rows)
+            parts.append(f"{kind} x{len(rows)}: CPU {cpu:.1f} s, peak RSS {peak:.0f} MB each"
+                         + (f" (sum of peaks {sum(r[3] for r in rows):.0f} MB)"
+                            if len(rows) > 1 else ""))
+        return "; ".join(parts)
 
 
 def first(result, kind):
@@ -62,13 +134,17 @@ def scenarios(split: str) -> list[str]:
             and not getattr(s, "fault", "") and getattr(s, "hears_caller", True)]
 
 
-async def run_calls(box, jobs, parallel):
+#: each call's cutoff, as a campaign's default phone deadline (place_call's budget)
+ABANDON_S = 600.0
+
+
+async def run_calls(box, jobs, parallel, backend="python"):
     sem = asyncio.Semaphore(parallel)
-    async with SipStack(Account()) as stack:
+    async with open_stack(Account(), backend=backend, max_call_s=ABANDON_S + 120) as stack:
         async def one(tag, scenario):
             async with sem:
                 endpoint = SipEndpoint(uri=box.uri(scenario, tag))
-                return tag, await CallEngine(stack, plan_for(endpoint, 300)).run()
+                return tag, await CallEngine(stack, plan_for(endpoint, ABANDON_S)).run()
         return dict(await asyncio.gather(*(one(t, s) for t, s in jobs)))
 
 
@@ -129,10 +205,16 @@ def main() -> int:
     parser.add_argument("--concurrent", type=int, default=20, help="0 skips part 2")
     parser.add_argument("--scale", type=float, default=0.15)
     parser.add_argument("--split", choices=("dev", "held-out", "fresh", "all"), default="all")
+    parser.add_argument("--backend", choices=("python", "debian"), default="python",
+                        help="the probe's SIP backend (the simulated company runs on its own)")
     parser.add_argument("--dump", type=Path, help="write each call's events and truth (JSON)")
     args = parser.parse_args()
+    if available(args.backend):
+        print(f"{args.backend} backend: {available(args.backend)}")
+        return 1
     dump: dict = {}
     splits = ("dev", "held-out", "fresh") if args.split == "all" else (args.split,)
+    splits = splits if args.calls else ()  # --calls 0: concurrency only
     with tempfile.TemporaryDirectory() as tmp, \
             PhoneSandbox(Path(tmp), time_scale=args.scale, jitter=True) as box:
         print(f"timing vs ground truth: simulated IVR at time scale {args.scale}, 4 calls in "
@@ -141,7 +223,7 @@ def main() -> int:
             names = scenarios(split)
             jobs = [(f"{split}-s{seed}-{i}", names[i % len(names)])
                     for seed in range(args.seeds) for i in range(args.calls)]
-            results = asyncio.run(run_calls(box, jobs, 4))
+            results = asyncio.run(run_calls(box, jobs, 4, args.backend))
             score(box, jobs, results, split)
             for tag, scenario in jobs:  # seconds after dialing, to read against the truth
                 t0 = results[tag].events[0][1]
@@ -156,26 +238,27 @@ def main() -> int:
         if not args.concurrent:
             return 0
         recogniser = shared()
-
-        def workers_cpu() -> float:  # workers start as calls overlap
-            return sum(proc_cpu(w._proc.pid) for w in recogniser._all if w._proc is not None)
-
         cpu0 = time.process_time()
-        others0 = proc_cpu(box.proc.pid) + workers_cpu()
         wall0 = time.time()
         jobs = [(f"c{i}", "quick") for i in range(args.concurrent)]
-        results = asyncio.run(run_calls(box, jobs, args.concurrent))
+        with Processes() as children:
+            results = asyncio.run(run_calls(box, jobs, args.concurrent, args.backend))
         wall = time.time() - wall0
         cpu = time.process_time() - cpu0
-        others = proc_cpu(box.proc.pid) + workers_cpu() - others0
         answered = sum(1 for r in results.values() if first(r, "call.agent_answered"))
+        errors = sorted(abs(first(r, "call.agent_answered") - box.truth(t)["agent_answered"][0]
+                            ["at"]) for t, r in results.items()
+                        if first(r, "call.agent_answered") and box.truth(t).get("agent_answered"))
+        failed = [r.failed for r in results.values() if r.failed]
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"concurrency: {args.concurrent} simultaneous calls in {wall:.1f} s wall; "
-              f"{answered} reached the agent; probe process CPU {cpu:.1f} s "
+        print(f"concurrency ({args.backend} backend): {args.concurrent} simultaneous calls in "
+              f"{wall:.1f} s wall; {answered} reached the agent; {len(failed)} failed "
+              f"{sorted(set(failed))[:2]}; agent |error| median "
+              f"{statistics.median(errors) if errors else float('nan'):.2f} s, max "
+              f"{max(errors, default=float('nan')):.2f} s; probe process CPU {cpu:.1f} s "
               f"({100 * cpu / wall:.0f} % of one core), peak RSS {peak_mb:.0f} MB; "
-              f"recogniser ({len(recogniser._all)} workers) + simulated company processes CPU "
-              f"{others:.1f} s; "
-              f"load average {os.getloadavg()[0]:.1f}")
+              f"{len(recogniser._all)} recogniser workers; child processes: "
+              f"{children.summary()}; load average {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -5,6 +5,7 @@ baresip-python, its faulty lines on SIPp."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -310,3 +311,41 @@ def test_hold_start_when_zero_is_refused_or_hold_is_silent_and_transfers(sandbox
 
     m = SipPhoneProbe().measure(probe, to_events("p", tr), BusinessCalendar())
     assert m.metrics["transfers"] == 1
+
+
+@pytest.mark.skipif(available("debian") is not None, reason=available("debian") or "")
+def test_debian_audio_files_stay_small_whatever_the_calls_budget(sandbox, monkeypatch):
+    """Baresip 1.0 holds its whole audio file in memory and hangs up when it ends: the files
+    it is given are IDLE_S of silence after what is said, refreshed before they run out,
+    not padded to the call's budget (an hour's budget was 67 MB per baresip process)."""
+    from svcbench.probes.phone import plan_for, sip_debian
+    from svcbench.probes.phone.engine import CallEngine
+    from svcbench.probes.phone.sip import Account, open_stack
+
+    monkeypatch.setattr(sip_debian, "IDLE_S", 3.0, raising=False)  # the call outlasts many files
+    monkeypatch.setattr(sip_debian, "REFRESH_S", 1.5, raising=False)
+    biggest = [0]
+
+    async def go():
+        async with open_stack(Account(), backend="debian", max_call_s=3600) as stack:
+            async def watch():
+                while True:
+                    for wav in stack._dir.rglob("*.wav"):
+                        if "snd" not in wav.parts:  # not the dump of what we hear
+                            with contextlib.suppress(OSError):
+                                biggest[0] = max(biggest[0], wav.stat().st_size)
+                    await asyncio.sleep(0.2)
+
+            watcher = asyncio.ensure_future(watch())
+            try:
+                endpoint = _endpoint(sandbox.uri("quick", "debian-budget"))
+                return await CallEngine(stack, plan_for(endpoint, 3600)).run()
+            finally:
+                watcher.cancel()
+
+    result = asyncio.run(go())
+    assert result.failed is None, result.failed
+    agent = _first(result, "call.agent_answered")
+    assert agent is not None and agent[0] - result.events[0][1] > 4 * 3.0
+    # the longest phrase said ("Thank you, that is all I needed. Goodbye.") is under 4 s
+    assert 0 < biggest[0] < (3.0 + 4.0) * 16000 + 44, biggest[0]

@@ -10,8 +10,12 @@ events out). Baresip 1.0 has no long command for DTMF, so digits are typed on it
   file lives in a private temporary folder, removed when the call ends).
 - **said**: what :meth:`DebianCall.write` is given in one go becomes a WAV file that the
   ``aufile`` source plays (``/ausrc aufile,<path>``). Baresip 1.0's menu hangs a call up when
-  its source file ends, so every file is padded with silence until the end of the call's
-  time budget (``max_call_s``).
+  its source file ends, and ``aufile`` holds the whole file in memory, so every file is
+  padded with ``IDLE_S`` of silence and a fresh silent file is handed over before the
+  current one runs out (``REFRESH_S``): memory per process stays the same whatever the
+  call's length (padding to the end of the call cost 16 KB per second of budget, 67 MB
+  for an hour). The refreshing stops at the call's time budget (``max_call_s``), so a
+  baresip whose probe died hangs up by itself.
 
 Verified against baresip 1.0.0 (Debian 12): modules/ctrl_tcp/ctrl_tcp.c (message format),
 modules/menu/menu.c (``AUDIO_ERROR`` hangs up), ``aufile`` loads the whole file at once.
@@ -44,6 +48,10 @@ _EVENTS = {"CALL_RINGING": "ringing", "CALL_PROGRESS": "progress",
            "CALL_ESTABLISHED": "established", "CALL_CLOSED": "closed", "CALL_RTPESTAB": "rtp"}
 _DIGITS = re.compile(r"^[0-9*#]+$")
 _STATUS = re.compile(r"^\s*(\d{3})\b")
+#: seconds of silence after what each audio file says (a second costs 16 KB in baresip)
+IDLE_S = 60.0
+#: hand baresip a fresh silent file when the current one has less than this left
+REFRESH_S = 30.0
 
 
 def module_dir() -> Path | None:
@@ -320,7 +328,10 @@ class DebianCall(CallSignals):
 
     agent: _Agent
     stack: DebianStack
+    #: the call's time budget: no source is refreshed after it
     ends_at: float
+    #: no later than this the file baresip plays now runs out
+    source_ends: float = 0.0
     signals: list[Signal] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     close_reason: str | None = None
@@ -337,6 +348,8 @@ class DebianCall(CallSignals):
     _play_start: float = 0.0
     _files: itertools.count = field(default_factory=lambda: itertools.count(1))
     _task: asyncio.Future | None = None
+    _switching: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _keeper: asyncio.Future | None = None
 
     def _on_event(self, message: dict[str, Any]) -> None:
         kind = message.get("type", "")
@@ -412,20 +425,36 @@ class DebianCall(CallSignals):
         await self._play(samples, now)
 
     async def _play(self, samples: bytes, now: float) -> None:
-        # the file must outlast the call: baresip 1.0 hangs up at the end of its source
-        pad = max(10.0, self.ends_at - now - len(samples) / BYTES_PER_SECOND)
         path = self.agent.dir / f"say-{next(self._files)}.wav"
         await asyncio.get_running_loop().run_in_executor(
-            None, _write_wav, path, samples, int(pad * SAMPLE_RATE) * 2)
+            None, _write_wav, path, samples, int(IDLE_S * SAMPLE_RATE) * 2)
+        async with self._switching:
+            await self._source(path, samples)
+        old = self.agent.dir / f"say-{int(path.stem.split('-')[1]) - 1}.wav"
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+    async def _source(self, path: Path, samples: bytes) -> None:
         self._playing, self._play_start = samples, time.time()
         try:
             await self.agent.command("ausrc", f"aufile,{path}")
         except SipError:
             self._playing = b""
-        finally:
-            old = self.agent.dir / f"say-{int(path.stem.split('-')[1]) - 1}.wav"
-            with contextlib.suppress(OSError):
-                old.unlink()
+            return
+        self.source_ends = self._play_start + len(samples) / BYTES_PER_SECOND + IDLE_S
+
+    async def keep_source(self, idle: Path) -> None:
+        """Baresip 1.0 hangs up when its audio file ends: hand it the silent file again
+        before that, while nothing we say is still playing, until the call's budget."""
+        tick = min(1.0, REFRESH_S / 3)
+        while not self.is_closed:
+            await asyncio.sleep(tick)
+            now = time.time()
+            if now >= self.ends_at or self.source_ends - now > REFRESH_S:
+                continue
+            async with self._switching:
+                if not self._unplayed(now) and not self._pending and not self.is_closed:
+                    await self._source(idle, b"")
 
     def tx_buffered(self) -> int:
         """Bytes still to be sent of what plays now (not counting unflushed writes)."""
@@ -500,7 +529,7 @@ class DebianStack:
         if reason:
             raise SipError(reason)
         self._dir = Path(tempfile.mkdtemp(prefix="svcbench-baresip-"))
-        _write_wav(self._dir / "idle.wav", b"", int((self.max_call_s + 120) * SAMPLE_RATE) * 2)
+        _write_wav(self._dir / "idle.wav", b"", int(IDLE_S * SAMPLE_RATE) * 2)
         if self.account.register:  # fail here, like the Python stack, before any dial
             agent = self._agent("register")
             try:
@@ -537,6 +566,8 @@ class DebianStack:
             self._dir = None
 
     async def _release(self, call: DebianCall) -> None:
+        if call._keeper is not None:
+            call._keeper.cancel()
         await call.agent.stop()
         if call._rx is not None:
             call._rx.close()
@@ -553,7 +584,9 @@ class DebianStack:
             raise SipError("the SIP stack is not started")
         dialed = time.time()
         agent = self._agent(f"call-{next(self._serial)}")
-        call = DebianCall(agent, self, ends_at=dialed + timeout + self.max_call_s)
+        # the config's source (the silent file) starts once the call has media, not before
+        call = DebianCall(agent, self, ends_at=dialed + timeout + self.max_call_s,
+                          source_ends=dialed + IDLE_S)
         call.signals.append(Signal("dialed", dialed))
         self._calls[id(call)] = call
         agent.events.append(call._on_event)
@@ -583,6 +616,7 @@ class DebianStack:
             await call.hangup()
             raise
         asyncio.ensure_future(self._watch(call))
+        call._keeper = asyncio.ensure_future(call.keep_source(agent.idle))
         return call
 
     async def _established(self, call: DebianCall) -> None:
