@@ -198,6 +198,16 @@ def score(box, jobs, results, split):
           f"false transfers: {false_transfer}; failed calls: {failed}")
 
 
+def keep(dump, box, jobs, results):
+    """Each call's events and truth, in seconds after dialing (for --dump)."""
+    for tag, scenario in jobs:
+        t0 = results[tag].events[0][1]
+        dump[tag] = {"scenario": scenario, "failed": results[tag].failed,
+                     "events": [(round(at - t0, 2), k, d) for k, at, d in results[tag].events],
+                     "truth": sorted((round(r["at"] - t0, 2), r["kind"])
+                                     for rows in box.truth(tag).values() for r in rows)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=24, help="calls per split and seed")
@@ -225,14 +235,7 @@ def main() -> int:
                     for seed in range(args.seeds) for i in range(args.calls)]
             results = asyncio.run(run_calls(box, jobs, 4, args.backend))
             score(box, jobs, results, split)
-            for tag, scenario in jobs:  # seconds after dialing, to read against the truth
-                t0 = results[tag].events[0][1]
-                dump[tag] = {"scenario": scenario, "failed": results[tag].failed,
-                             "events": [(round(at - t0, 2), k, d)
-                                        for k, at, d in results[tag].events],
-                             "truth": sorted((round(r["at"] - t0, 2), r["kind"])
-                                             for rows in box.truth(tag).values()
-                                             for r in rows)}
+            keep(dump, box, jobs, results)
         if args.dump:
             args.dump.write_text(json.dumps(dump, indent=1, default=str))
         if not args.concurrent:
@@ -245,6 +248,9 @@ def main() -> int:
             results = asyncio.run(run_calls(box, jobs, args.concurrent, args.backend))
         wall = time.time() - wall0
         cpu = time.process_time() - cpu0
+        if args.dump:
+            keep(dump, box, jobs, results)
+            args.dump.write_text(json.dumps(dump, indent=1, default=str))
         answered = sum(1 for r in results.values() if first(r, "call.agent_answered"))
         errors = sorted(abs(first(r, "call.agent_answered") - box.truth(t)["agent_answered"][0]
                             ["at"]) for t, r in results.items()

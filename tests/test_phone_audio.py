@@ -194,3 +194,28 @@ def test_numbers_count_only_where_their_phrases_were_spotted():
                                    topics={"person", "greeting", "wait"}))
     assert not _announcement(Heard(phrases=["press"], topics={"menu"}))
     assert _announcement(Heard(phrases=["press one"], topics={"menu"}))
+
+
+def test_recognition_backlog_does_not_hold_up_saying_hello():
+    """Segments waiting for a recogniser worker (20 calls, 2 workers) wait in their own
+    threads: the default executor stays free for synthesising "Hello?" and writing audio
+    files (before, its 6 threads all waited for recognisers and every hello came late)."""
+    import asyncio
+    import threading
+    import time
+
+    from svcbench.probes.phone import engine
+
+    async def go() -> float:
+        loop = asyncio.get_running_loop()
+        gate = threading.Event()
+        backlog = [loop.run_in_executor(engine._recognition(), gate.wait, 30)
+                   for _ in range(20)]
+        started = time.monotonic()
+        await asyncio.wait_for(loop.run_in_executor(None, voice.silence, 0.1), 10)
+        waited = time.monotonic() - started
+        gate.set()
+        await asyncio.gather(*backlog)
+        return waited
+
+    assert asyncio.run(go()) < 5.0

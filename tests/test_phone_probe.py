@@ -114,7 +114,11 @@ def test_company_hang_up_and_abandonment_and_our_failures(sandbox, backend):
     # "d": the agent answers but never hears us, asks "are you there?" and hangs up
     jobs = {"h": ("hangs-up", 120, {}), "n": ("nobody", 12, {}),
             "u": ("one-menu", 120, {"ivr": [{"expect": ["menu"], "dtmf": "7"}]}),
-            "d": ("deaf-line", 120, {})}
+            "d": ("deaf-line", 120, {}),
+            # answered, then only line noise on the RTP stream (no greeting, prompt or music)
+            "m": ("mute-line", 10, {}), "mh": ("mute-hangs-up", 120, {}),
+            # a menu, then a silent queue nobody answers: the company's, as before
+            "sn": ("silent-nobody", 20, {})}
     if sandbox.faults is not None:
         jobs |= {"c": ("codec-mismatch", 30, {}), "o": ("one-way", 30, {})}
     tags = {tag: f"{backend}-{tag}" for tag in jobs}
@@ -133,6 +137,21 @@ def test_company_hang_up_and_abandonment_and_our_failures(sandbox, backend):
     assert outcome(results["n"]) == ("abandoned", "abandoned after 12 s without a live agent")
     status, reason = outcome(results["h"])
     assert status == "unanswered" and "the company hung up" in reason, reason
+
+    # a line that never played a sound cannot be told from our audio path failing: ours
+    # (before: "abandoned" and "unanswered", the company's); RTP did arrive (not one-way)
+    for tag, then in (("m", "until we hung up"), ("mh", "then the company hung up")):
+        status, reason = outcome(results[tag])
+        assert status == "failed" and reason.startswith("heard nothing on the line after "
+                                                        "the answer") and then in reason, \
+            (tag, status, reason)
+        assert _first(results[tag], "call.connected")
+        assert _first(results[tag], "call.detector", detector="segment", label="silence")
+    assert sandbox.truth(tags["mh"])["hung_up"][0]["by"] == "company"
+    assert _first(results["m"], "call.hung_up")[1]["abandoned"] is True
+    # silence after a prompt (a silent queue) is the company's: abandoned, as before
+    status, reason = outcome(results["sn"])
+    assert status == "abandoned" and _first(results["sn"], "call.ivr_prompt"), (status, reason)
 
     # the unknown digit reached the company, which logged and refused it, then queued us;
     # the probe followed into the queue: the company's handling, never our failure

@@ -124,6 +124,9 @@ class CallEngine:
         #: speech that goes on with the candidate after a misheard stretch of "music"
         self.continuation: Segment | None = None
         self.done = False
+        #: when the first sound (speech or music) was heard after the answer; a line that
+        #: stays silent to the end cannot be told from our own audio path failing
+        self.first_sound_at: float | None = None
         #: a voice we said hello to did not answer, and no hold music came back since: if the
         #: company then hangs up, it may not have heard us (one-way audio): not scorable
         self.unanswered_voice_at: float | None = None
@@ -216,12 +219,15 @@ class CallEngine:
                     self._fail("a voice came on after the hold but never answered our hello, "
                                "then the company hung up: it may not have heard us (one-way "
                                "audio), so the call cannot be scored")
+                else:
+                    self._nothing_heard(connected, "then the company hung up")
                 break
             now = time.time()
             if now >= deadline:
                 self.emit("call.hung_up", now, by="us", abandoned=True,
                           reason=f"abandoned after {self.plan.abandon_after_s:g} s "
                                  "without a live agent")
+                self._nothing_heard(connected, "until we hung up")
                 break
             batch, chunks[:] = list(chunks), []
             for pcm, at in batch:
@@ -238,11 +244,24 @@ class CallEngine:
             await self._timers(call, listener)
             await asyncio.sleep(0.02)
 
+    def _nothing_heard(self, connected: float, then: str) -> None:
+        """A line answered that never played a sound (no greeting, prompt or music, only
+        silence on the RTP stream): every IVR plays something after answering, so this is
+        indistinguishable from our audio path failing, and the call is ours, not scored."""
+        if self.first_sound_at is None:
+            silent = (self.listener.now if self.listener is not None else time.time()) - \
+                connected
+            self._fail(f"heard nothing on the line after the answer (only silence for "
+                       f"{silent:.0f} s, {then}): a line that plays no sound at all cannot "
+                       "be told from our audio path failing, so the call is not scored")
+
     # -- decisions ----------------------------------------------------------------------
 
     async def _on_change(self, call: SipCall, change: Change) -> None:
         seg, ended = change.started, change.ended
         self.detector(seg.start, "segment", seg.confidence, label=seg.label)
+        if seg.label != "silence" and self.first_sound_at is None:
+            self.first_sound_at = seg.start
         if seg.label == "speech":
             if self.quiet_from is not None:
                 self.quiet_before = (seg, self.quiet_from, self.quiet_music)
@@ -319,7 +338,7 @@ class CallEngine:
             if self.phase == "hold" and self.reply is not seg:
                 return
         heard = await asyncio.get_running_loop().run_in_executor(
-            None, self.recogniser.recognise, audio)
+            _recognition(), self.recogniser.recognise, audio)
         if heard.error:
             self.detector(seg.start, "recogniser_error", 1.0, error=heard.error)
         self.detector(seg.start, "speech", seg.confidence, **heard.to_json(),
@@ -540,6 +559,21 @@ class CallEngine:
                 any(k == "call.ivr_prompt" for k, _, _ in self.result.events):
             await self._reply(call, self.plan.default_digit, None,
                               why="silence after the prompts: trying 0")
+
+
+_RECOGNITION: Any = None
+
+
+def _recognition() -> Any:
+    """Threads that wait for a recogniser worker, apart from the default executor: with 20
+    calls its 6 threads all waited for the 2 workers, and every "Hello?" (speech synthesis,
+    the Debian backend's audio file) queued behind other calls' segments, seconds late."""
+    global _RECOGNITION
+    if _RECOGNITION is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _RECOGNITION = ThreadPoolExecutor(max_workers=64, thread_name_prefix="recognise")
+    return _RECOGNITION
 
 
 #: a call is followed through at most this many transfers (then we hang up as usual)
