@@ -5,9 +5,9 @@
 For each backend installed here (baresip-python; Debian's baresip, one process per call):
 --calls calls to the "quick" scenario, --parallel at a time; prints how many reached the
 agent, the error (probe minus truth, s) of hold start and agent answered, the time from
-dialing to 200 OK, and CPU and peak memory of the probe process and of its finished child
-processes (Debian's baresip, one per call; flite, for both backends, saying "Hello?"). The
-simulated company runs on baresip-python in its own process.
+dialing to 200 OK, and CPU and peak memory of the probe process and of each kind of child
+process (Debian's baresip, one per call; the recogniser workers; the simulated company,
+which runs on baresip-python in its own process), sampled as in bench/phone_timing.py.
 """
 
 from __future__ import annotations
@@ -30,44 +30,22 @@ from svcbench.probes.phone.engine import CallEngine  # noqa: E402
 from svcbench.probes.phone.sip import Account, available, open_stack  # noqa: E402
 from svcbench.sandbox.phone import PhoneSandbox  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from phone_timing import ABANDON_S, Processes  # noqa: E402
+
 
 def first(result, kind):
     return next(((at, d) for k, at, d in result.events if k == kind), (None, {}))
 
 
-def baresip_rss_mb() -> float:
-    """Largest VmRSS among our baresip child processes now (Debian's backend), in MB."""
-    best = 0.0
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        if fields.get("Name", "").strip() == "baresip" and \
-                int(fields.get("PPid", "0")) == os.getpid():
-            best = max(best, int(fields.get("VmRSS", "0 kB").split()[0]) / 1024)
-    return best
-
-
-async def run(box, backend, calls, parallel, peaks):
+async def run(box, backend, calls, parallel):
     sem = asyncio.Semaphore(parallel)
-
-    async def sample():
-        while True:
-            peaks.append(baresip_rss_mb())
-            await asyncio.sleep(1.0)
-
-    sampler = asyncio.create_task(sample())
-    async with open_stack(Account(), backend=backend, max_call_s=400) as stack:
+    async with open_stack(Account(), backend=backend, max_call_s=ABANDON_S + 120) as stack:
         async def one(tag):
             async with sem:
                 endpoint = SipEndpoint(uri=box.uri("quick", tag))
-                return tag, await CallEngine(stack, plan_for(endpoint, 300)).run()
-        try:
-            return dict(await asyncio.gather(*(one(f"{backend}-{i}") for i in range(calls))))
-        finally:
-            sampler.cancel()
+                return tag, await CallEngine(stack, plan_for(endpoint, ABANDON_S)).run()
+        return dict(await asyncio.gather(*(one(f"{backend}-{i}") for i in range(calls))))
 
 
 def median_abs(values):
@@ -86,15 +64,11 @@ def main() -> int:
             if available(backend):
                 print(f"{backend}: skipped ({available(backend)})")
                 continue
-            cpu0, children0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
-            wall0 = time.time()
-            peaks: list[float] = [0.0]
-            results = asyncio.run(run(box, backend, args.calls, args.parallel, peaks))
+            cpu0, wall0 = time.process_time(), time.time()
+            with Processes() as children:
+                results = asyncio.run(run(box, backend, args.calls, args.parallel))
             wall = time.time() - wall0
             cpu = time.process_time() - cpu0
-            children = resource.getrusage(resource.RUSAGE_CHILDREN)
-            child_cpu = (children.ru_utime + children.ru_stime
-                         - children0.ru_utime - children0.ru_stime)
             agent, hold, answer, reached, failed = [], [], [], 0, []
             for tag, result in results.items():
                 truth = box.truth(tag)
@@ -116,10 +90,9 @@ def main() -> int:
                   f"failed {len(failed)} {failed[:1]}; median |error| agent {median_abs(agent)}, "
                   f"hold {median_abs(hold)}; dial to 200 OK median "
                   f"{statistics.median(answer) if answer else float('nan'):.2f} s "
-                  f"(the IVR rings {6.0 * args.scale:.1f} s); probe CPU {cpu:.1f} s, "
-                  f"child processes CPU {child_cpu:.1f} s, peak RSS probe "
-                  f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
-                  f"largest baresip process {max(peaks):.0f} MB; "
+                  f"(the IVR rings {6.0 * args.scale:.1f} s); probe CPU {cpu:.1f} s, peak RSS "
+                  f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+                  f"child processes: {children.summary()}; "
                   f"load average {os.getloadavg()[0]:.1f}")
     return 0
 

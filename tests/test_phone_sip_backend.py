@@ -117,3 +117,29 @@ def test_debian_reads_the_decoder_dump_as_it_grows(tmp_path):
     assert sip_debian._data_chunk(header) == (44, 8000, 1)
     wide = struct.pack("<4h", 100, 100, 200, 200)
     assert len(sip_debian._to_line_rate(wide, 16000, 1)) == 4  # 4 samples at 16 kHz -> 2
+
+
+def test_debian_frees_the_part_of_the_dump_already_read(tmp_path):
+    """The decoder's dump grows 16 KB a second for the whole call: what was read is given
+    back to the filesystem (hole punched), while baresip goes on appending to it."""
+    import os
+
+    snd = tmp_path / "snd"
+    snd.mkdir()
+    agent = sip_debian._Agent(sip.Account(), tmp_path, interface=None, listen="",
+                              rtp_timeout_s=0, idle=None)
+    call = sip_debian.DebianCall(agent, stack=None, ends_at=0)
+    dump = snd / "dump-dec.wav"
+    audio = bytes(range(256)) * (3 * 2**20 // 256)  # 3 MB (about 3 minutes of a call)
+    with dump.open("wb") as writer:  # the writer keeps its own handle, as baresip does
+        writer.write(sip_debian._wav_header(0) + audio[: 2**20])
+        writer.flush()
+        got = b"".join(call.read(2**20)[0] for _ in range(3))
+        writer.write(audio[2**20:])
+        writer.flush()
+        got += b"".join(call.read(2**20)[0] for _ in range(4))
+    assert got == audio  # every byte read once, in order, punched holes or not
+    size, on_disk = dump.stat().st_size, dump.stat().st_blocks * 512
+    assert size == 44 + len(audio)
+    assert on_disk < 2**20 + 8192, (size, on_disk)  # only the unread tail and the header
+    assert os.path.getsize(dump) == size

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -105,6 +106,38 @@ def _data_chunk(head: bytes) -> tuple[int, int, int] | None:
             return pos + 8, rate, channels
         pos += 8 + size + (size & 1)
     return None
+
+
+#: free the dump's disk blocks of what was read every this many bytes (64 s at 8 kHz)
+FREE_EVERY = 1 << 20
+_PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (linux/falloc.h)
+
+
+def _free_read_part(fh: Any, freed: int, read_to: int) -> int:
+    """Give back the disk blocks of the part of the dump already read (baresip keeps
+    appending at its own offset; the file keeps its size): 20 hour-long calls would
+    otherwise hold 1.2 GB in the temporary folder, in memory where /tmp is a tmpfs.
+    Returns the new freed offset; where the filesystem cannot punch holes, nothing is
+    freed until the call's folder is removed."""
+    start, end = max(freed, 4096), read_to & ~4095  # whole blocks, never the WAV header
+    fallocate = _fallocate()
+    if end <= start:
+        return freed
+    ok = fallocate is not None and fallocate(fh.fileno(), _PUNCH_HOLE, start, end - start) == 0
+    return end if ok else read_to  # not supported: do not try again for every read
+
+
+@functools.cache
+def _fallocate() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        fallocate = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").fallocate
+    except (OSError, AttributeError):
+        return None
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+    return fallocate
 
 
 def _to_line_rate(pcm: bytes, rate: int, channels: int) -> bytes:
@@ -342,6 +375,8 @@ class DebianCall(CallSignals):
     _rx: Any = None
     _rx_at: int | None = None
     _rx_format: tuple[int, int] = (SAMPLE_RATE, 1)
+    #: the dump is freed on disk up to here (what was read is not kept)
+    _rx_freed: int = 0
     _pending: bytearray = field(default_factory=bytearray)
     _flushing: bool = False
     _playing: bytes = b""
@@ -382,7 +417,7 @@ class DebianCall(CallSignals):
             found = sorted((self.agent.dir / "snd").glob("*-dec.wav"))
             if not found:
                 return b"", at
-            self._rx = found[-1].open("rb")
+            self._rx = found[-1].open("r+b")  # writable: to free what was read
         if self._rx_at is None:
             self._rx.seek(0)
             head = _data_chunk(self._rx.read(4096))
@@ -397,6 +432,8 @@ class DebianCall(CallSignals):
         data = self._rx.read(want - want % frame)
         data = data[: len(data) - len(data) % frame]
         self._rx_at += len(data)
+        if self._rx_at - self._rx_freed >= FREE_EVERY:
+            self._rx_freed = _free_read_part(self._rx, self._rx_freed, self._rx_at)
         return _to_line_rate(data, rate, channels), at
 
     def write(self, pcm: bytes) -> int:
