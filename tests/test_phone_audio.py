@@ -219,3 +219,34 @@ def test_recognition_backlog_does_not_hold_up_saying_hello():
         return waited
 
     assert asyncio.run(go()) < 5.0
+
+
+def test_waiting_segments_are_recognised_shortest_first():
+    """With every worker busy, a person's short turn waiting behind long menus and queue
+    announcements goes first (20 calls' 10 s announcements kept greetings waiting 10 s)."""
+    import threading
+    import time
+
+    from svcbench.probes.phone.recognise import Heard, Recogniser, RecogniserPool
+
+    gate, order = threading.Event(), []
+
+    class Worker(Recogniser):
+        def recognise(self, samples):
+            if len(samples) == 1:
+                gate.wait(10)  # the segment keeping the only worker busy
+            order.append(len(samples))
+            return Heard()
+
+    pool = RecogniserPool(1, make=Worker)
+    busy = threading.Thread(target=pool.recognise, args=(np.zeros(1),))
+    busy.start()
+    threads = []
+    for n in (80000, 40000, 8000):  # a 10 s announcement, a 5 s menu, then a 1 s reply
+        threads.append(threading.Thread(target=pool.recognise, args=(np.zeros(n),)))
+        threads[-1].start()
+        time.sleep(0.2)  # they arrive in this order
+    gate.set()
+    for t in (busy, *threads):
+        t.join(10)
+    assert order == [1, 8000, 40000, 80000]
