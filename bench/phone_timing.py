@@ -198,6 +198,53 @@ def score(box, jobs, results, split):
           f"false transfers: {false_transfer}; failed calls: {failed}")
 
 
+class RecognitionTimes:
+    """Per segment: seconds waited for a recogniser worker, and seconds recognising
+    (wraps the pool and its workers while the concurrency run lasts)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from svcbench.probes.phone import recognise
+
+        self.rows: list[tuple[float, float]] = []
+        self._mod, self._local = recognise, threading.local()
+        self._pool, self._worker = recognise.RecogniserPool.recognise, \
+            recognise.Recogniser.recognise
+
+    def __enter__(self) -> RecognitionTimes:
+        pool, worker, local, rows = self._pool, self._worker, self._local, self.rows
+
+        def timed_worker(w, samples):
+            t0 = time.monotonic()
+            try:
+                return worker(w, samples)
+            finally:
+                local.took = time.monotonic() - t0
+
+        def timed_pool(p, samples):
+            t0 = time.monotonic()
+            heard = pool(p, samples)
+            rows.append((time.monotonic() - t0 - local.took, local.took))
+            return heard
+
+        self._mod.Recogniser.recognise = timed_worker
+        self._mod.RecogniserPool.recognise = timed_pool
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._mod.Recogniser.recognise = self._worker
+        self._mod.RecogniserPool.recognise = self._pool
+
+    def summary(self) -> str:
+        if not self.rows:
+            return "no segments recognised"
+        waits, took = [r[0] for r in self.rows], [r[1] for r in self.rows]
+        return (f"{len(self.rows)} segments recognised in {statistics.median(took):.2f} s "
+                f"(median, max {max(took):.2f} s), waited for a worker "
+                f"{statistics.median(waits):.2f} s (median, max {max(waits):.2f} s)")
+
+
 def keep(dump, box, jobs, results):
     """Each call's events and truth, in seconds after dialing (for --dump)."""
     for tag, scenario in jobs:
@@ -244,7 +291,7 @@ def main() -> int:
         cpu0 = time.process_time()
         wall0 = time.time()
         jobs = [(f"c{i}", "quick") for i in range(args.concurrent)]
-        with Processes() as children:
+        with Processes() as children, RecognitionTimes() as recognition:
             results = asyncio.run(run_calls(box, jobs, args.concurrent, args.backend))
         wall = time.time() - wall0
         cpu = time.process_time() - cpu0
@@ -264,7 +311,8 @@ def main() -> int:
               f"{max(errors, default=float('nan')):.2f} s; probe process CPU {cpu:.1f} s "
               f"({100 * cpu / wall:.0f} % of one core), peak RSS {peak_mb:.0f} MB; "
               f"{len(recogniser._all)} recogniser workers; child processes: "
-              f"{children.summary()}; load average {os.getloadavg()[0]:.1f}")
+              f"{children.summary()}; {recognition.summary()}; "
+              f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
 
