@@ -1,15 +1,16 @@
 """Phone probe timing against the simulated IVR's ground truth, and concurrency.
 
     .venv/bin/python bench/phone_timing.py [--calls 24] [--seeds 1] [--concurrent 20]
-                                           [--scale 0.15] [--split dev|held-out|fresh|all]
-                                           [--backend python|debian]
+                                           [--scale 0.15] [--split dev|held-out|fresh|blind|all]
+                                           [--parallel 4] [--backend python|debian]
 
 Part 1: ``--calls`` calls per split and seed, cycling through the scenarios of
 ``data/phone/ivr_scenarios.toml`` with that ``split`` (those meant to end with an agent);
-each call's tag seeds the simulator's jitter of ring, hold and announcement times. Run 4 at a
-time. Prints, per split (dev: rules may be tuned on it; held-out: never tuned on; fresh:
-held out and never inspected call by call, espeak-ng voices), the error (probe
-minus truth, seconds) of hold start, agent answered, wait announced and transferred:
+each call's tag seeds the simulator's jitter of ring, hold and announcement times. Run
+``--parallel`` (4) at a time. Prints, per split (dev: rules may be tuned on it; held-out:
+never tuned on; fresh: espeak-ng voices, inspected call by call once and tuned on since;
+blind: other espeak-ng voices and wording, never inspected), the error (probe minus truth,
+seconds) of hold start, agent answered, wait announced and transferred:
 n, median |error|, max |error| and the share within 0.5 s; and false "agent answered" on
 recordings (an agent event a second or more before the truth's agent) and false transfers.
 Hold start is defined in docs/phone.md (end of the IVR's last prompt before the queue) and
@@ -261,7 +262,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--concurrent", type=int, default=20, help="0 skips part 2")
     parser.add_argument("--scale", type=float, default=0.15)
-    parser.add_argument("--split", choices=("dev", "held-out", "fresh", "all"), default="all")
+    parser.add_argument("--parallel", type=int, default=4, help="calls at a time in part 1")
+    parser.add_argument("--split", choices=("dev", "held-out", "fresh", "blind", "all"),
+                        default="all")
     parser.add_argument("--backend", choices=("python", "debian"), default="python",
                         help="the probe's SIP backend (the simulated company runs on its own)")
     parser.add_argument("--dump", type=Path, help="write each call's events and truth (JSON)")
@@ -270,18 +273,20 @@ def main() -> int:
         print(f"{args.backend} backend: {available(args.backend)}")
         return 1
     dump: dict = {}
-    splits = ("dev", "held-out", "fresh") if args.split == "all" else (args.split,)
+    splits = ("dev", "held-out", "fresh", "blind") if args.split == "all" else (args.split,)
     splits = splits if args.calls else ()  # --calls 0: concurrency only
     with tempfile.TemporaryDirectory() as tmp, \
             PhoneSandbox(Path(tmp), time_scale=args.scale, jitter=True) as box:
-        print(f"timing vs ground truth: simulated IVR at time scale {args.scale}, 4 calls in "
+        print(f"timing vs ground truth: simulated IVR at time scale {args.scale}, "
+              f"{args.parallel} calls in "
               f"parallel, {args.seeds} seed(s), load average {os.getloadavg()[0]:.1f}")
         for split in splits:
             names = scenarios(split)
             jobs = [(f"{split}-s{seed}-{i}", names[i % len(names)])
                     for seed in range(args.seeds) for i in range(args.calls)]
-            results = asyncio.run(run_calls(box, jobs, 4, args.backend))
+            results = asyncio.run(run_calls(box, jobs, args.parallel, args.backend))
             score(box, jobs, results, split)
+            print(f"    (load average after the split: {os.getloadavg()[0]:.1f})")
             keep(dump, box, jobs, results)
         if args.dump:
             args.dump.write_text(json.dumps(dump, indent=1, default=str))

@@ -36,6 +36,10 @@ from ..probes.phone import voice
 from ..probes.phone.sip import BYTES_PER_SECOND, Account, SipCall, SipStack
 
 FRAME = 320  # bytes: 20 ms at 8 kHz, 16 bit
+#: frames kept queued ahead of the wire: with 3 (60 ms) a company process starved of CPU
+#: for longer (the bench on a loaded 2-core machine) left holes in its own prompts, and
+#: the truth (stamped as each clip starts) ran ahead of the audio actually sent
+LEAD_FRAMES = 10
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,13 @@ class IvrScenario:
     transfer_hold_s: float = 20.0
     second_agent_voice: str = "awb"
     second_agent_text: str = "Billing department, Sam speaking. How can I help?"
+    #: the menu's wording ("{company}" is replaced); "" is the default menu
+    menu_text: str = ""
+    #: queue announcements spoken by this voice with the wordings below; "" plays Debian's
+    #: recorded prompts (Allison: "the estimated hold time is ...", "there are ... calls")
+    announce_voice: str = ""
+    wait_text: str = "The estimated hold time is currently about {minutes} minutes."
+    position_text: str = "You are currently caller number {position}."
 
     def scaled(self, scale: float) -> IvrScenario:
         keys = ("ring_s", "hold_s", "announce_every_s", "fake_human_at_s",
@@ -137,21 +148,32 @@ class Clips:
 
     def menu(self, s: IvrScenario) -> np.ndarray:
         def build():
+            if s.menu_text:
+                return voice.speak(s.menu_text.replace("{company}", s.company),
+                                   voice=s.menu_voice)
             text = f"Thank you for calling {s.company}. For orders, press 1. For billing, press 2."
             if s.announce_zero:
                 text += " To speak to a representative, press 0."
             return voice.speak(text, voice=s.menu_voice)
-        return self.get(("menu", s.company, s.announce_zero, s.menu_voice), build)
+        return self.get(("menu", s.company, s.announce_zero, s.menu_voice, s.menu_text), build)
 
     def say(self, text: str, who: str = "awb") -> np.ndarray:
         return self.get(("say", text, who), lambda: voice.speak(text, voice=who))
 
-    def wait(self, minutes: int) -> np.ndarray:
+    def wait(self, minutes: int, s: IvrScenario | None = None) -> np.ndarray:
+        if s is not None and s.announce_voice:
+            text = s.wait_text.replace("{minutes}", _spoken(minutes))
+            if minutes == 1:
+                text = text.replace("minutes", "minute")
+            return self.say(text, s.announce_voice)
         return self.get(("wait", minutes), lambda: voice.concat(
             voice.prompt("queue-holdtime"), _number(minutes),
             voice.prompt("queue-minute" if minutes == 1 else "queue-minutes")))
 
-    def position(self, n: int) -> np.ndarray:
+    def position(self, n: int, s: IvrScenario | None = None) -> np.ndarray:
+        if s is not None and s.announce_voice:
+            return self.say(s.position_text.replace("{position}", _spoken(n)),
+                            s.announce_voice)
         return self.get(("pos", n), lambda: voice.concat(
             voice.prompt("queue-thereare"), _number(n), voice.prompt("queue-callswaiting")))
 
@@ -176,6 +198,17 @@ def _audible_s(samples: np.ndarray) -> float:
     """Seconds from the first to the end of the last 20 ms frame louder than -45 dBFS."""
     loud = _loud_frames(samples)
     return float(loud[-1] + 1 - loud[0]) * 160 / voice.RATE if len(loud) else 0.0
+
+
+def _spoken(n: int) -> str:
+    """A number in words, as a synthesised announcement says it (the recogniser's words)."""
+    from ..probes.phone.recognise import _NUMBERS
+
+    words = {v: k for k, v in _NUMBERS.items()}
+    if n in words:
+        return words[n]
+    tens, ones = n // 10 * 10, n % 10
+    return f"{words[tens]}-{words[ones]}" if tens in words else str(n)
 
 
 def _number(n: int) -> np.ndarray:
@@ -237,7 +270,7 @@ class Line:
             if until is not None and time.time() >= until:
                 break
             buffered = self.call.tx_buffered()
-            if buffered < 3 * FRAME:
+            if buffered < LEAD_FRAMES * FRAME:
                 if first_at is None:
                     first_at = time.time() + buffered / BYTES_PER_SECOND + lead
                 written = self.call.write(pcm[pos:pos + FRAME])
@@ -398,11 +431,11 @@ class PhoneCompany:
         if s.position:
             left = (agent_at - time.time()) / max(s.hold_s, 1e-9) if s.agent else 1.0
             n = max(1, math.ceil(s.position * max(0.0, min(1.0, left))))
-            at = await line.play(self.clips.position(n))
+            at = await line.play(self.clips.position(n, s))
             write("position_announced", at, position=n)
         if s.announced_wait_s:
             minutes = max(1, round(s.announced_wait_s / 60))
-            at = await line.play(self.clips.wait(minutes))
+            at = await line.play(self.clips.wait(minutes, s))
             write("wait_announced", at, seconds=minutes * 60)
         if not s.position and not s.announced_wait_s:
             at = await line.play(self.clips.recorded("queue-periodic-announce"))

@@ -43,6 +43,10 @@ MUSIC_RESUMED_S = 3.0  # from the music's onset, which is refined back by up to 
 MUSIC_BACK_S = 3.0
 #: silence counts as (silent) hold after a "please hold" prompt, or once it lasted this long
 SILENT_HOLD_S = 8.0  # North American ring cadence: 2 s on, 4 s off
+#: silence after an IVR prompt no phrase of which was recognised: the IVR is waiting for a
+#: key (menus wait about 3-10 s for one), so the default digit is tried; shorter than that
+#: wait, so the key lands before the menu repeats or the call is routed on
+IVR_INPUT_WAIT_S = 2.5
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,16 @@ class CallEngine:
         #: when the first sound (speech or music) was heard after the answer; a line that
         #: stays silent to the end cannot be told from our own audio path failing
         self.first_sound_at: float | None = None
+        #: music or a pause right after a confirmed person's reply: (where it began, the
+        #: reply); hold music that lasts, or another voice, means the person handed us on
+        #: (a transfer), even with no phrase heard
+        self.after_person: tuple[float, Segment] | None = None
+        #: the confirmed person's reply went on after a pause: (the rest, the reply)
+        self.person_speech: tuple[Segment, Segment] | None = None
+        #: where a pause in the confirmed person's turn began, if speech followed it
+        self.person_pause_at: float | None = None
+        #: when we last pressed a key (a key tried into silence keeps the hold's start)
+        self.pressed_at = 0.0
         #: a voice we said hello to did not answer, and no hold music came back since: if the
         #: company then hangs up, it may not have heard us (one-way audio): not scorable
         self.unanswered_voice_at: float | None = None
@@ -232,6 +246,9 @@ class CallEngine:
             batch, chunks[:] = list(chunks), []
             for pcm, at in batch:
                 heard_any = True
+                # on hold, a pause inside speech may be where a queue message ends and a
+                # person begins
+                listener.split_pauses = self.phase == "hold" and self.hello_end is None
                 for change in listener.feed(pcm, at):
                     await self._on_change(call, change)
                 if listener.now - self._timers_at >= 0.1:  # on the clock of what was heard
@@ -297,7 +314,11 @@ class CallEngine:
         if self.phase == "ivr" and self.quiet_from is not None:
             requested = bool(self.pressed) or self.asked_by_voice
             held = now - seg.start
-            if music and held >= HOLD_MIN_S and (requested or self.menus_heard == 0):
+            # before any request, "music" right after a prompt may be the classifier
+            # mishearing a voice it never heard (as inside speech): it must last longer
+            prompted = any(k == "call.ivr_prompt" for k, _, _ in self.result.events)
+            need = HOLD_MIN_S if requested or not prompted else MUSIC_BACK_S
+            if music and held >= need and (requested or self.menus_heard == 0):
                 self._enter_hold(self.quiet_from, True, music_at=seg.start)
             elif seg.label == "silence" and (
                     (requested and now - self.quiet_from >= SILENT_HOLD_S)
@@ -325,12 +346,13 @@ class CallEngine:
             self.music_after = next_seg
         elif next_seg.label == "silence":
             await self._say_hello(call)
+        else:  # speech split at a pause (Listener.split_pauses): the same voice goes on
+            self.continuation = next_seg
 
     async def _speech_ended(self, call: SipCall, seg: Segment, next_seg: Segment) -> None:
         audio = seg.audio()
-        fp = classify.fingerprint(audio)
-        repeat = max((classify.similarity(fp, old) for old in self.fingerprints), default=0.0)
-        self.fingerprints.append(fp)
+        repeat = classify.repeat_score(audio, self.fingerprints)
+        self.fingerprints.append(classify.fingerprint(audio))
         if repeat >= 0.8:
             self.detector(seg.start, "repeat_recording", repeat)
             if self.continuation is seg:
@@ -355,14 +377,51 @@ class CallEngine:
                               reason="the rest of the speech was a recording or IVR prompt")
                 self.candidate = None
             elif self.candidate is not None:
-                self.candidate_topics |= heard.topics
-                self.candidate_phrases += heard.phrases
+                change = classify.voice_distance(classify.voice_profile(
+                    self.candidate.audio()), classify.voice_profile(audio))
+                if change is not None and change > classify.VOICE_CHANGE:
+                    # another voice right after the candidate's (an agent who picks up as
+                    # a queue message ends): the candidate starts here
+                    self.detector(seg.start, "voice_changed", 0.6, distance=round(change, 2))
+                    self.candidate = seg
+                    self.candidate_topics = set(heard.topics)
+                    self.candidate_phrases = list(heard.phrases)
+                else:
+                    self.candidate_topics |= heard.topics
+                    self.candidate_phrases += heard.phrases
                 await self._candidate_ended(call, next_seg)
             return
         if self.reply is seg:
-            await self._judge_reply(call, seg, heard, repeat)
+            await self._judge_reply(call, seg, heard, repeat, next_seg)
             return
-        if self.phase == "ivr" and self._queue_speech(seg, heard):
+        if self.person_speech is not None and self.person_speech[0] is seg:
+            reply = self.person_speech[1]
+            self.person_speech = None
+            pause_at, self.person_pause_at = self.person_pause_at, None
+            change = classify.voice_distance(classify.voice_profile(reply.audio()),
+                                             classify.voice_profile(audio))
+            if pause_at is not None and change is not None and \
+                    change > classify.VOICE_CHANGE and self.transfers < MAX_TRANSFERS:
+                # after a pause another voice speaks: the person handed us on to a second
+                # one with no hold music between; that voice is heard as a candidate
+                self._transferred(reply, source="another voice after a pause",
+                                  confidence=0.5, phrases=[], distance=round(change, 2))
+                self._enter_hold(pause_at, False, why="handed on to another voice")
+                self.candidate = seg
+                self.candidate_topics = set(heard.topics)
+                self.candidate_phrases = list(heard.phrases)
+                self.detector(seg.start, "human_candidate", 0.5,
+                              reason="another voice after the person's pause")
+                await self._candidate_ended(call, next_seg)
+            elif "transfer" in heard.topics and self.transfers < MAX_TRANSFERS:
+                self._transferred(reply, source="speech", confidence=0.8,
+                                  phrases=[p for p in heard.phrases if p in TRANSFER_PHRASES])
+            else:
+                await self._after_person(call, next_seg, reply)
+            return
+        # a prompt heard before is the IVR speaking again (its menu), not the queue
+        entered = self.phase == "ivr" and repeat < 0.8 and self._queue_speech(seg, heard)
+        if entered:
             before = self.quiet_before
             assert before is not None
             self._enter_hold(before[1], before[2],
@@ -372,10 +431,16 @@ class CallEngine:
         person = self.phase == "ivr" and "person" in heard.topics and not _prompt(heard)
         listening = self.phase == "hold" or person
         if self.phase == "ivr" and not person:
-            await self._ivr(call, seg, heard)
+            await self._ivr(call, seg, heard, repeat=repeat)
         elif listening and repeat < 0.8 and _announcement(heard):
             self.detector(seg.start, "announcement", 0.7, reason="queue announcement words: "
                           + ", ".join(sorted(heard.topics)))
+            # heard whole before the hold began (speech is cut at pauses only on hold): a
+            # person who spoke right after the message is in its tail, in another voice
+            tail = _voice_change(seg) if entered else None
+            if tail is not None:
+                self.detector(tail.start, "voice_changed", 0.6, reason="after the message")
+                await self._speech_ended(call, tail, next_seg)
         elif listening and repeat < 0.8:
             self.candidate = seg
             self.candidate_topics = set(heard.topics)
@@ -388,7 +453,9 @@ class CallEngine:
         (queue wording, a recording, or a person): the quiet run was the queue."""
         before = self.quiet_before
         requested = bool(self.pressed) or self.asked_by_voice
-        if before is None or before[0] is not seg or seg.start - before[1] < HOLD_MIN_S:
+        # speech soon after a key we tried into the silence is the IVR answering it
+        if before is None or before[0] is not seg or \
+                seg.start - max(before[1], self.pressed_at) < HOLD_MIN_S:
             return False
         if "person" in heard.topics:
             return requested
@@ -400,7 +467,7 @@ class CallEngine:
         if requested:  # "please hold while I connect you" may be the last prompt itself
             return "busy" not in heard.topics
         # no request and no menu: a line that puts every caller straight into the queue
-        return self.menus_heard == 0 and bool({"wait", "position", "busy"} & heard.topics)
+        return self.menus_heard == 0 and _queue_words(heard)
 
     def _announcements(self, seg: Segment, heard: Heard) -> None:
         audio = seg.audio()
@@ -409,15 +476,19 @@ class CallEngine:
         if heard.position is not None and "position" in heard.topics:
             at = seg.start + sentence_start(audio, heard.first_start(POSITION_CUES))
             self.emit("call.queue_position", at, position=heard.position, text=heard.text)
-        if "wait" in heard.topics and (heard.first_start(WAIT_CUES) is not None
-                                       or not _prompt(heard)):
+        # a bare "minute(s)" is a one-word spot that voices the recogniser hears poorly
+        # produce out of nothing: it is a wait only in the queue, with a number read
+        strong = heard.first_start(WAIT_CUES) is not None
+        if "wait" in heard.topics and (strong or (
+                self.phase == "hold" and heard.wait_s is not None and not _prompt(heard))):
             data: dict[str, Any] = {"text": heard.text or " ".join(heard.phrases)}
             if heard.wait_s is not None:
                 data["seconds"] = int(heard.wait_s)
             at = seg.start + sentence_start(audio, heard.first_start(WAIT_CUES))
             self.emit("call.wait_announced", at, **data)
 
-    async def _ivr(self, call: SipCall, seg: Segment, heard: Heard) -> None:
+    async def _ivr(self, call: SipCall, seg: Segment, heard: Heard, *,
+                   repeat: float = 0.0) -> None:
         if not any(kind == "call.ivr_prompt" for kind, _, _ in self.result.events):
             self.emit("call.ivr_prompt", seg.start, text=" ".join(heard.phrases))
         if "menu" in heard.topics:
@@ -439,18 +510,27 @@ class CallEngine:
             why = "the menu offers an agent" if heard.offers_agent else \
                 "a menu without an agent option: trying 0"
             await self._reply(call, self.plan.default_digit, None, why=why)
+        elif repeat >= 0.8 and not self.pressed and not self.asked_by_voice:
+            # a prompt that comes back unanswered is a menu waiting for a key, whether or
+            # not its words were recognised
+            await self._reply(call, self.plan.default_digit, None,
+                              why="the prompt repeated unanswered: trying 0")
         elif "menu" in heard.topics and self.pressed and seg.start > self.last_action_at \
                 and not self.asked_by_voice:
             await self._reply(call, None, self.plan.ask_agent_phrase,
                               why="the menu came back; asking for an agent by voice")
 
-    async def _reply(self, call: SipCall, dtmf: str | None, say: str | None, *, why: str) -> None:
+    async def _reply(self, call: SipCall, dtmf: str | None, say: str | None, *, why: str,
+                     keep_quiet: bool = False) -> None:
+        """Press or say; ``keep_quiet``: a key tried into silence that nothing answers is
+        no request the IVR took, so a hold in that silence still starts where it began."""
         now = time.time()
         current = self.listener.current if self.listener is not None else None
         if dtmf:
             self.last_action_at = now
             await call.send_dtmf(dtmf)
             self.pressed.append(dtmf)
+            self.pressed_at = now
             self.emit("call.option_pressed", now, option=dtmf, why=why)
             if dtmf == self.plan.default_digit or "agent" in why:
                 self.emit("call.asked_agent", now, how="dtmf")
@@ -459,6 +539,9 @@ class CallEngine:
             self.asked_by_voice = True
             self.emit("call.asked_agent", now, how="speech", phrase=say, why=why)
         self.heard_since_request = set()
+        if keep_quiet and self.quiet_from is not None:
+            self.last_action_at = self.quiet_from
+            return
         # a hold that starts now starts after our request, not in the pause before it
         quiet = current is not None and current.label != "speech"
         self.quiet_from = self.last_action_at if quiet else None
@@ -493,7 +576,7 @@ class CallEngine:
         self.reply_delay = delay
 
     async def _judge_reply(self, call: SipCall, seg: Segment, heard: Heard,
-                           repeat: float) -> None:
+                           repeat: float, next_seg: Segment | None = None) -> None:
         candidate, delay = self.candidate, self.reply_delay
         self.reply = None
         self.candidate = None
@@ -520,11 +603,30 @@ class CallEngine:
             # queue and another person, heard the same way
             said = seg if "transfer" in heard.topics else candidate
             phrases = heard.phrases if said is seg else self.candidate_phrases
-            self.transfers += 1
-            self.emit("call.transferred", said.start, source="speech", confidence=0.8,
-                      phrases=[p for p in phrases if p in TRANSFER_PHRASES])
-            self.phase = "ivr"
+            self._transferred(said, source="speech", confidence=0.8,
+                              phrases=[p for p in phrases if p in TRANSFER_PHRASES])
             return
+        await self._after_person(call, next_seg, seg)
+
+    async def _after_person(self, call: SipCall, next_seg: Segment | None,
+                            reply: Segment) -> None:
+        """What follows the confirmed person's reply: more of it, hold music (a transfer,
+        decided in _timers) or a pause (we thank them and hang up)."""
+        if next_seg is not None and next_seg.label == "speech":
+            self.person_speech = (next_seg, reply)
+        elif next_seg is not None and self.transfers < MAX_TRANSFERS:
+            # music, or a pause (music may start after a breath): decided in _timers
+            self.after_person = (next_seg.start, reply)
+        else:
+            await self._close(call)
+
+    def _transferred(self, said: Segment, **data: Any) -> None:
+        self.transfers += 1
+        self.emit("call.transferred", said.start, **data)
+        self.phase = "ivr"
+
+    async def _close(self, call: SipCall) -> None:
+        """Thank the person and hang up (their time is the company's cost)."""
         await asyncio.sleep(1.0)
         await self._play(call, self.plan.closing_phrase)
         await asyncio.sleep(max(0.0, self.speaking_until - time.time()) + 0.3)
@@ -546,6 +648,23 @@ class CallEngine:
                 self.detector(current.start, "human_rejected", 0.9,
                               reason="hold music resumed right after the speech")
                 self.candidate = None
+        if self.after_person is not None and current is not None:
+            began, said = self.after_person
+            if current.label == "speech":  # they (or another voice) speak again
+                self.after_person = None
+                self.person_speech = (current, said)
+                self.person_pause_at = began
+            elif current.label == "music" and now - current.start >= MUSIC_BACK_S:
+                self.after_person = None
+                # the reply to our hello handed us on to hold music: a transfer
+                self._transferred(said, source="music after the person", confidence=0.6,
+                                  phrases=[])
+                if self.quiet_from is None:
+                    self.quiet_from = began
+                self.quiet_music = True
+            elif current.label == "silence" and now - current.start >= PERSON_PAUSE_S:
+                self.after_person = None  # their turn is over: thank them, hang up
+                await self._close(call)
         if self.hello_end is not None and self.reply is None and \
                 now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
@@ -555,9 +674,9 @@ class CallEngine:
             self.candidate = None
         if self.phase == "ivr" and not self.pressed and self.menus_heard == 0 and \
                 current is not None and current.label == "silence" and \
-                now - current.start > 8.0 and \
+                now - current.start > IVR_INPUT_WAIT_S and \
                 any(k == "call.ivr_prompt" for k, _, _ in self.result.events):
-            await self._reply(call, self.plan.default_digit, None,
+            await self._reply(call, self.plan.default_digit, None, keep_quiet=True,
                               why="silence after the prompts: trying 0")
 
 
@@ -576,6 +695,10 @@ def _recognition() -> Any:
     return _RECOGNITION
 
 
+#: after the confirmed person's reply, a pause this long ends their turn (we thank them);
+#: hold music starting before then may be a transfer (Debian's tracks open with 1-2 s of
+#: near silence; 3 s was too short for fr-transfer, whose second person speaks 2.8 s after)
+PERSON_PAUSE_S = 4.0
 #: a call is followed through at most this many transfers (then we hang up as usual)
 MAX_TRANSFERS = 3
 
@@ -589,6 +712,24 @@ def _transfer_phrases() -> frozenset[str]:
 TRANSFER_PHRASES = _transfer_phrases()
 WAIT_CUES = ("estimated", "hold time", "wait time")
 POSITION_CUES = ("currently caller", "caller number")
+
+
+def _voice_change(seg: Segment) -> Segment | None:
+    """The part of a speech segment after the pause where the voice changes most, when the
+    voices differ (classify.VOICE_CHANGE); None for one voice."""
+    from .listen import voice_onsets
+
+    audio = seg.audio()
+    best, at = classify.VOICE_CHANGE, None
+    for onset, _ in voice_onsets(audio):
+        change = classify.voice_distance(classify.voice_profile(audio[:onset]),
+                                         classify.voice_profile(audio[onset:]))
+        if change is not None and change > best:
+            best, at = change, onset
+    if at is None:
+        return None
+    return Segment("speech", seg.start + at / classify.RATE, seg.confidence, end=seg.end,
+                   samples=[audio[at:]])
 
 
 def sentence_start(audio: np.ndarray, cue_s: float | None) -> float:
@@ -616,7 +757,15 @@ def _announcement(heard: Heard) -> bool:
     """Queue wording (wait, position, 'all our agents are busy') that no agent greets with."""
     if "person" in heard.topics:
         return False
-    return bool({"wait", "position", "busy"} & heard.topics) or _prompt(heard)
+    return _queue_words(heard) or _prompt(heard)
+
+
+def _queue_words(heard: Heard) -> bool:
+    """A position, 'busy' wording or a wait phrase ("estimated", "hold time", "wait time");
+    a bare "minute(s)" is no queue wording: people say it ("just a minute") and it is the
+    spot most often heard in speech the recogniser cannot follow."""
+    return bool({"position", "busy"} & heard.topics) or (
+        "wait" in heard.topics and heard.first_start(WAIT_CUES) is not None)
 
 
 def _prompt(heard: Heard) -> bool:

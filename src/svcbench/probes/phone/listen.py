@@ -20,6 +20,11 @@ HOP = 2000  # samples: 0.25 s
 WINDOW = 8000  # 1 s
 QUIET_DB = -45.0
 MAX_KEEP_S = 20.0  # audio kept per segment (for recognition and fingerprints)
+#: with ``split_pauses``, a pause this long inside speech, then this much voice, starts a new
+#: speech segment: the classifier's 1 s window hears a 0.4 s gap between a queue message and
+#: the agent who picks up after it as one stretch of speech
+PAUSE_FRAMES = 13  # 260 ms
+VOICE_FRAMES = 5  # 100 ms
 
 
 @dataclass
@@ -58,6 +63,13 @@ class Listener:
         self.total_samples = 0
         self.recording: list[np.ndarray] | None = None
         self._quiet_start: float | None = None
+        #: split speech at pauses (the engine turns it on while on hold: each utterance
+        #: there may be a new voice); off in the IVR, where a prompt stays one segment
+        self.split_pauses = False
+        self._checked_to = 0.0  # wall time up to which speech was searched for pauses
+        #: after a split, the 1 s window still holds the pause before it: "silence" until
+        #: then is that pause, not a new segment (which would repeat the split one's audio)
+        self._split_until = 0.0
 
     def time_of(self, index: int) -> float:
         return self.buffer_start + index / RATE
@@ -81,20 +93,29 @@ class Listener:
             self.buffer_start += at - expected_end
         self.buffer = np.concatenate([self.buffer, chunk])
         self.total_samples += len(chunk)
-        if self.current is not None and self.current.duration < MAX_KEEP_S:
-            self.current.samples.append(chunk)
+        # a segment gets the audio up to each hop as it is classified, so one that begins
+        # inside a long chunk (a reader that fell behind) holds its own audio, not the rest
+        # of the chunk its predecessor got
+        kept = len(self.buffer) - len(chunk)
         self.pending += len(chunk)
         while self.pending >= HOP:
             self.pending -= HOP
             end = len(self.buffer) - self.pending
+            self._keep(kept, end)
+            kept = end
             change = self._hop(end)
             if change is not None:
                 yield change
+        self._keep(kept, len(self.buffer))
         keep = int(3 * RATE)
         if len(self.buffer) > keep:
             drop = len(self.buffer) - keep
             self.buffer = self.buffer[drop:]
             self.buffer_start += drop / RATE
+
+    def _keep(self, first: int, end: int) -> None:
+        if self.current is not None and end > first and self.current.duration < MAX_KEEP_S:
+            self.current.samples.append(self.buffer[first:end].copy())
 
     def _hop(self, end: int) -> Change | None:
         window = self.buffer[max(0, end - WINDOW):end]
@@ -105,15 +126,40 @@ class Listener:
             return self._start(label, confidence, end, first=True)
         if self.current.end is None:
             self.current.end = self.time_of(end)
+        if label == "silence" and self.current.label == "speech" and \
+                self.time_of(end) < self._split_until:
+            label = "speech"
         if label == self.current.label:
             self._candidate = None
             self.current.end = self.time_of(end)
+            if label == "speech" and self.split_pauses:
+                return self._split(end, confidence)
             return None
         if self._candidate is None or self._candidate[0] != label:
             self._candidate = (label, 1)
             return None
         self._candidate = None
         return self._start(label, confidence, end)
+
+    def _split(self, end: int, confidence: float) -> Change | None:
+        """A new speech segment at a voice onset after a pause inside the current one."""
+        current = self.current
+        assert current is not None
+        lo = max(current.start + 0.3, self._checked_to - 1.0, self.buffer_start)
+        first = int((lo - self.buffer_start) * RATE)
+        self._checked_to = self.time_of(end)
+        onsets = voice_onsets(self.buffer[first:end])
+        if not onsets:
+            return None
+        i, pause = onsets[0]
+        onset = self.time_of(first + i)
+        current.end = onset
+        segment = Segment("speech", onset, confidence, end=self.time_of(end),
+                          samples=[self.buffer[first + i:end].copy()],
+                          after_quiet=self.time_of(first + pause))
+        self.current = segment
+        self._split_until = onset + WINDOW / RATE
+        return Change(current, segment)
 
     def _start(self, label: str, confidence: float, end: int, first: bool = False) -> Change:
         self._quiet_start = None
@@ -172,6 +218,25 @@ class Listener:
                 return self.time_of(base + run[1] * classify.FRAME)
         # no pause: the label changed inside sound; the first window that said so
         return self.time_of(end - WINDOW // 2 - HOP)
+
+
+def voice_onsets(samples: np.ndarray) -> list[tuple[int, int]]:
+    """(onset, pause start) sample indices of each voice onset after a pause inside
+    ``samples``: PAUSE_FRAMES quiet frames, then VOICE_FRAMES loud ones."""
+    fr = classify.frames(samples)
+    if len(fr) < PAUSE_FRAMES + VOICE_FRAMES:
+        return []
+    quiet = classify.frame_db(fr) < QUIET_DB
+    out, run = [], 0
+    for i, q in enumerate(quiet):
+        if q:
+            run += 1
+            continue
+        if run >= PAUSE_FRAMES and i + VOICE_FRAMES <= len(quiet) and \
+                not quiet[i:i + VOICE_FRAMES].any():
+            out.append((i * classify.FRAME, (i - run) * classify.FRAME))
+        run = 0
+    return out
 
 
 def _pause_before(quiet: np.ndarray, i: int, frames: int, *,
