@@ -356,6 +356,9 @@ class CallEngine:
         if repeat >= 0.8:
             self.detector(seg.start, "repeat_recording", repeat)
             if self.continuation is seg:
+                if self.candidate is not None:
+                    self.detector(self.candidate.start, "human_rejected", 0.8,
+                                  reason="the speech after it repeats a recording")
                 self.continuation = self.candidate = None
             if self.phase == "hold" and self.reply is not seg:
                 return
@@ -383,6 +386,8 @@ class CallEngine:
                     # another voice right after the candidate's (an agent who picks up as
                     # a queue message ends): the candidate starts here
                     self.detector(seg.start, "voice_changed", 0.6, distance=round(change, 2))
+                    self.detector(self.candidate.start, "human_rejected", 0.6,
+                                  reason="another voice followed it at once")
                     self.candidate = seg
                     self.candidate_topics = set(heard.topics)
                     self.candidate_phrases = list(heard.phrases)
