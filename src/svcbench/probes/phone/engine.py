@@ -127,6 +127,11 @@ class CallEngine:
         self.music_after: Segment | None = None
         #: speech that goes on with the candidate after a misheard stretch of "music"
         self.continuation: Segment | None = None
+        #: the last speech on hold whose announcement had no number yet (its segment, with
+        #: the audio of the pieces before it): a prompt played from several files ("there
+        #: are" | "three" | "calls waiting") is cut at its pauses into segments of its own
+        self.unread: Segment | None = None
+        self.unread_emitted: set[str] = set()
         self.done = False
         #: when the first sound (speech or music) was heard after the answer; a line that
         #: stays silent to the end cannot be told from our own audio path failing
@@ -369,7 +374,8 @@ class CallEngine:
         self.detector(seg.start, "speech", seg.confidence, **heard.to_json(),
                       duration_s=round(seg.duration, 2))
         if "person" not in heard.topics:  # a greeting's misheard "minute" is no promise
-            self._announcements(seg, heard)
+            emitted = self._announcements(seg, heard)
+            await self._read_across_pauses(seg, audio, heard, emitted)
         self.last_topics = set(heard.topics)
         if seg.start >= self.last_action_at:
             self.heard_since_request |= heard.topics
@@ -474,23 +480,57 @@ class CallEngine:
         # no request and no menu: a line that puts every caller straight into the queue
         return self.menus_heard == 0 and _queue_words(heard)
 
-    def _announcements(self, seg: Segment, heard: Heard) -> None:
+    async def _read_across_pauses(self, seg: Segment, audio: np.ndarray, heard: Heard,
+                                  emitted: set[str]) -> None:
+        """An announcement whose number and wording fell into pieces split at pauses on hold
+        is read again from the pieces joined (up to JOIN_MAX_S of audio); what a piece
+        already announced is not announced twice."""
+        unread, self.unread = self.unread, None
+        self.unread_emitted = (self.unread_emitted if unread is not None else set()) | emitted
+        if self.phase != "hold" or heard.position is not None or heard.wait_s is not None:
+            return
+        if unread is not None and unread.end is not None and \
+                seg.start - unread.end <= JOIN_GAP_S and \
+                unread.duration + seg.duration <= JOIN_MAX_S:
+            joined = Segment("speech", unread.start, seg.confidence, end=seg.end,
+                             samples=[unread.audio(), audio])
+            again = await asyncio.get_running_loop().run_in_executor(
+                _recognition(), self.recogniser.recognise, joined.audio())
+            if again.position is not None or again.wait_s is not None:
+                self.detector(joined.start, "speech_joined", seg.confidence, **again.to_json(),
+                              duration_s=round(joined.duration, 2))
+                self._announcements(joined, again, frozenset(self.unread_emitted))
+                return
+            self.unread = joined
+            return
+        self.unread = Segment("speech", seg.start, seg.confidence, end=seg.end,
+                              samples=[audio])
+
+    def _announcements(self, seg: Segment, heard: Heard, skip: frozenset[str] = frozenset(),
+                       ) -> set[str]:
+        """Emit the queue position and wait ``heard`` announces (not the kinds in ``skip``);
+        returns the kinds emitted."""
         audio = seg.audio()
+        emitted = set()
         # the number grammar always finds some sentence: a number counts only where its
         # phrases were spotted, and a bare "minutes" inside a menu is no wait announcement
-        if heard.position is not None and "position" in heard.topics:
+        if heard.position is not None and "position" in heard.topics and \
+                "call.queue_position" not in skip:
             at = seg.start + sentence_start(audio, heard.first_start(POSITION_CUES))
             self.emit("call.queue_position", at, position=heard.position, text=heard.text)
+            emitted.add("call.queue_position")
         # a bare "minute(s)" is a one-word spot that voices the recogniser hears poorly
         # produce out of nothing: it is a wait only in the queue, with a number read
         strong = heard.first_start(WAIT_CUES) is not None
-        if "wait" in heard.topics and (strong or (
+        if "wait" in heard.topics and "call.wait_announced" not in skip and (strong or (
                 self.phase == "hold" and heard.wait_s is not None and not _prompt(heard))):
             data: dict[str, Any] = {"text": heard.text or " ".join(heard.phrases)}
             if heard.wait_s is not None:
                 data["seconds"] = int(heard.wait_s)
             at = seg.start + sentence_start(audio, heard.first_start(WAIT_CUES))
             self.emit("call.wait_announced", at, **data)
+            emitted.add("call.wait_announced")
+        return emitted
 
     async def _ivr(self, call: SipCall, seg: Segment, heard: Heard, *,
                    repeat: float = 0.0) -> None:
@@ -704,6 +744,8 @@ def _recognition() -> Any:
 #: hold music starting before then may be a transfer (Debian's tracks open with 1-2 s of
 #: near silence; 3 s was too short for fr-transfer, whose second person speaks 2.8 s after)
 PERSON_PAUSE_S = 4.0
+#: pieces of one announcement: at most this far apart, and this long together
+JOIN_GAP_S, JOIN_MAX_S = 1.0, 12.0
 #: a call is followed through at most this many transfers (then we hang up as usual)
 MAX_TRANSFERS = 3
 
