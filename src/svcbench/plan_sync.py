@@ -171,11 +171,12 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
                 store.transaction() if not dry_run else _no_transaction():
             # the ids of a part planned before fingerprints were stored, kept as they are
             existing = _stored_ids(store, campaign.id, quarter) if first else set()
-            big = len(first) * len(campaign.channels) * campaign.probes_per_quarter
-            with (store.indexes_rebuilt("probes") if not dry_run and big >= BIG_PLAN
-                  and big > store.rows_at_most("probes") else contextlib.nullcontext()):
+            first_size = len(first) * len(campaign.channels) * campaign.probes_per_quarter
+            big = first_size >= BIG_PLAN
+            with (store.indexes_rebuilt("probes") if not dry_run and big
+                  and first_size > store.rows_at_most("probes") else contextlib.nullcontext()):
                 drawn = _drawn_parts(campaign, [company for company, _ in first], quarter,
-                                     window, result)
+                                     window, result, big=big)
                 for (company, print_), rows in zip(first, drawn, strict=True):
                     size += _first_plan(store, campaign, company, quarter, now, print_, window,
                                         rows, existing, result, dry_run)
@@ -265,17 +266,16 @@ BIG_PLAN = 10_000
 
 
 def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, window: datetime,
-                 result: PlanSync) -> Iterator[list[tuple[str, ...]]]:
+                 result: PlanSync, *, big: bool) -> Iterator[list[tuple[str, ...]]]:
     """Each company's ``drawn_rows``, in order; in worker processes (``SVCBENCH_PLAN_WORKERS``,
-    one per core by default) when the plan is big, so a first plan of 60,000 probes draws
+    one per core by default) when the plan is ``big``, so a first plan of 60,000 probes draws
     them on every core while this process stores the parts already drawn."""
-    size = len(companies) * len(campaign.channels) * campaign.probes_per_quarter
     workers = worker_count("SVCBENCH_PLAN_WORKERS")
     done = 0
     # fork copies the loaded config instead of importing it again: only on Linux (macOS's
     # system libraries are not fork-safe) and never with other threads running, whose locks
     # a forked child would inherit held
-    if (workers > 1 and size >= BIG_PLAN and threading.active_count() == 1
+    if (workers > 1 and big and threading.active_count() == 1
             and sys.platform == "linux"):
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
