@@ -192,10 +192,11 @@ from svcbench.workspace import Workspace
 if sys.argv[2] == "a-worker-dies":
     drawn_chunk = plan_sync._drawn_chunk
 
-    def dying(args):
-        if any(company.id == "co050" for company in args[1]):
+    def dying(chunk):
+        _, companies, _, _ = plan_sync._FORKED  # what the workers inherit
+        if any(company.id == "co050" for company in companies[chunk[0]:chunk[1]]):
             os._exit(9)  # as a worker killed by the OOM killer
-        return drawn_chunk(args)
+        return drawn_chunk(chunk)
 
     plan_sync._drawn_chunk = dying
 if sys.argv[2] == "storing-fails":

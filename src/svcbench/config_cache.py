@@ -63,7 +63,8 @@ def _entry_path(directory: Path, root: Path) -> Path:
     return directory / f"config-{name}.pickle"
 
 
-def _trusted(path: Path) -> bool:
+def trusted(path: Path) -> bool:
+    """Owned by this user and writable by no one else."""
     info = path.stat()
     return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
@@ -79,7 +80,7 @@ def load_cached(root: Path, load: Callable[[Path], Config], *,
     entry = _entry_path(directory, root)
     with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError,
                              ImportError, TypeError, ValueError):
-        if _trusted(entry):
+        if trusted(entry):
             blob = entry.read_bytes()
             if blob.startswith(_FORMAT + key):
                 config = pickle.loads(blob[len(_FORMAT) + len(key):])
@@ -91,11 +92,16 @@ def load_cached(root: Path, load: Callable[[Path], Config], *,
 
 
 def _store(directory: Path, entry: Path, key: bytes, config: Any) -> None:
-    """Write the entry atomically; a cache that cannot be written is simply not used."""
-    with contextlib.suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
+    with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
+        write_entry(directory, entry, _FORMAT + key + pickle.dumps(
+            config, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def write_entry(directory: Path, entry: Path, blob: bytes) -> None:
+    """Write a cache entry atomically; a cache that cannot be written is simply not used."""
+    with contextlib.suppress(OSError):
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        blob = _FORMAT + key + pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".config-")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{entry.stem}-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(blob)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Campaign, Company, Config
 from .errors import StoreError
 from .fastpath import record_plan
+from .holiday_cache import holidays_release, know_holidays
 from .models import (
     Outcome,
     Probe,
@@ -101,20 +102,9 @@ class PlanSync:
                 "unchanged": self.unchanged}
 
 
-@functools.cache
-def _holidays_version() -> str:
-    """Public holidays come from the package: a new release may move them."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("holidays")
-    except PackageNotFoundError:  # pragma: no cover - a dependency
-        return "?"
-
-
 def campaign_digest(campaign: Campaign, quarter: str) -> str:
     payload = {"campaign": campaign.model_dump(mode="json"), "quarter": quarter,
-               "planner": PLANNER_VERSION, "holidays": _holidays_version()}
+               "planner": PLANNER_VERSION, "holidays": holidays_release()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -272,6 +262,10 @@ def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, win
     them on every core while this process stores the parts already drawn."""
     workers = worker_count("SVCBENCH_PLAN_WORKERS")
     done = 0
+    # looked up once here, not in each worker, and remembered for the next plan
+    end = quarter_bounds(quarter)[1]
+    know_holidays(region for company in companies
+                  for region in company.calendar().holiday_years(window, end))
     # fork copies the loaded config instead of importing it again: only on Linux (macOS's
     # system libraries are not fork-safe) and never with other threads running, whose locks
     # a forked child would inherit held
@@ -280,22 +274,17 @@ def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, win
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        # what each worker would otherwise load again: numpy (the first company's draw
-        # imports it) and the public holidays of every company's country
-        first = drawn_rows(campaign, companies[0], quarter, window)
-        end = quarter_bounds(quarter)[1]
-        for company in companies:
-            company.calendar().load_holidays(window, end)
-        rest = companies[1:]
-        step = max(1, -(-len(rest) // (4 * workers)))  # a few chunks per worker
-        chunks = [rest[i:i + step] for i in range(0, len(rest), step)]
+        # small chunks, so that storing starts soon after the workers do; a chunk is named
+        # by its place in what the workers inherit, not sent (pickling 500 companies cost
+        # more than drawing them)
+        step = max(1, -(-len(companies) // (8 * workers)))
+        chunks = [(i, i + step) for i in range(0, len(companies), step)]
+        global _FORKED
+        _FORKED = (campaign, companies, quarter, window)
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         result.workers = max(result.workers, workers)
         try:
-            parts = pool.map(_drawn_chunk, [(campaign, c, quarter, window) for c in chunks])
-            done = 1
-            yield first
-            for part in parts:
+            for part in pool.map(_drawn_chunk, chunks):
                 for rows in part:
                     done += 1
                     yield rows
@@ -303,13 +292,20 @@ def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, win
             result.workers = 1
         finally:
             pool.shutdown(cancel_futures=True)
+            _FORKED = None
     for company in companies[done:]:
         yield drawn_rows(campaign, company, quarter, window)
 
 
-def _drawn_chunk(args: tuple[Campaign, list[Company], str, datetime]) -> list[list[tuple]]:
-    campaign, companies, quarter, window = args
-    return [drawn_rows(campaign, company, quarter, window) for company in companies]
+#: what worker processes draw from: set before they are forked
+_FORKED: tuple[Campaign, list[Company], str, datetime] | None = None
+
+
+def _drawn_chunk(chunk: tuple[int, int]) -> list[list[tuple[str, ...]]]:
+    assert _FORKED is not None, "drawn in a forked worker only"
+    campaign, companies, quarter, window = _FORKED
+    return [drawn_rows(campaign, company, quarter, window)
+            for company in companies[chunk[0]:chunk[1]]]
 
 
 def drawn_rows(campaign: Campaign, company: Company, quarter: str,
