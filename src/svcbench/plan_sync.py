@@ -312,11 +312,16 @@ def drawn_rows(campaign: Campaign, company: Company, quarter: str,
                window: datetime) -> list[tuple[str, ...]]:
     """A company's part of a plan as ``Store.add_planned`` stores it, without the token."""
     plugins = _plugins(campaign, company)
-    deadlines = {ch: campaign.deadline_for(ch) // _MICROSECOND for ch in campaign.channels}
-    return [(d.id, campaign.id, company.id, str(d.channel), plugins[d.channel], d.scenario,
-             campaign.shopper, format_micros(d.due_us),
-             format_micros(d.due_us + deadlines[d.channel]), _state_json(d.out_of_hours, d.index))
-            for d in draw_slots(campaign, company, quarter, not_before=window)]
+    per_channel = {ch: (str(ch), plugin, campaign.deadline_for(ch) // _MICROSECOND)
+                   for ch, plugin in plugins.items()}
+    campaign_id, company_id, shopper = campaign.id, company.id, campaign.shopper
+    rows = []
+    for d in draw_slots(campaign, company, quarter, not_before=window):
+        channel, plugin, deadline = per_channel[d.channel]
+        rows.append((d.id, campaign_id, company_id, channel, plugin, d.scenario, shopper,
+                     format_micros(d.due_us), format_micros(d.due_us + deadline),
+                     _state_json(d.out_of_hours, d.index)))
+    return rows
 
 
 def _plugins(campaign: Campaign, company: Company) -> dict[str, str]:
