@@ -9,8 +9,9 @@ hours, holidays, half-days and closures; 60 probes per quarter per company and c
 and runs the real ``svcbench`` entry point in a subprocess for each figure (median wall and
 CPU (user + sys) time of ``--runs``, highest peak RSS, from getrusage): the first plan (fresh
 database; also in one process, and with no caches as right after a config edit), a re-plan
-with nothing changed, an idle tick (nothing due), each also without the fast path (``SVCBENCH_NO_FAST_PATH=1``: what a tick costs while probes are running, and after
-a config edit), and a tick with 50 email probes due against the mail sandbox (SMTP + IMAP on
+with nothing changed, an idle tick (nothing due), each also without the fast path
+(``SVCBENCH_NO_FAST_PATH=1``: what a tick costs while probes are running, and after a config
+edit), and a tick with 50 email probes due against the mail sandbox (SMTP + IMAP on
 127.0.0.1), whose time is split by step in-process as well: planning vs sending vs
 collecting. Campaigns are fixed to next quarter so that nothing is due by
 accident; the 50 busy-tick probes are made due by moving their due time to now (SQL).
