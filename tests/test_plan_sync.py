@@ -193,7 +193,7 @@ if sys.argv[2] == "a-worker-dies":
     drawn_chunk = plan_sync._drawn_chunk
 
     def dying(chunk):
-        _, companies, _, _ = plan_sync._FORKED  # what the workers inherit
+        _, companies, *_ = plan_sync._FORKED  # what the workers inherit
         if any(company.id == "co050" for company in companies[chunk[0]:chunk[1]]):
             os._exit(9)  # as a worker killed by the OOM killer
         return drawn_chunk(chunk)

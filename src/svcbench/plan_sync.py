@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .config import Campaign, Company, Config
 from .errors import StoreError
@@ -166,10 +166,11 @@ def _sync_campaign(store: Store, config: Config, campaign: Campaign, quarter: st
             with (store.indexes_rebuilt("probes") if not dry_run and big
                   and first_size > store.rows_at_most("probes") else contextlib.nullcontext()):
                 drawn = _drawn_parts(campaign, [company for company, _ in first], quarter,
-                                     window, result, big=big)
-                for (company, print_), rows in zip(first, drawn, strict=True):
+                                     window, _Wanted(format_instant(now), existing), result,
+                                     big=big)
+                for (company, print_), part in zip(first, drawn, strict=True):
                     size += _first_plan(store, campaign, company, quarter, now, print_, window,
-                                        rows, existing, result, dry_run)
+                                        part, result, dry_run)
             for company, print_, old in changed:
                 if old is not None:
                     size += _replan(store, config, campaign, company, quarter, now, print_,
@@ -255,11 +256,36 @@ def _movable(row: dict, now: datetime) -> bool:
 BIG_PLAN = 10_000
 
 
+class _Wanted(NamedTuple):
+    """Which drawn slots a first plan stores: not yet due, and not stored before."""
+
+    #: ``format_instant(now)``: instants stored as text sort as the instants do
+    now: str
+    #: the ids of a part planned before fingerprints were stored, kept as they are
+    existing: set[str]
+
+
+class _Part(NamedTuple):
+    """A company's first plan: how many slots it has, and the rows to store (with tokens)."""
+
+    size: int
+    rows: list[tuple[str, ...]]
+
+
+def _new_part(campaign: Campaign, company: Company, quarter: str, window: datetime,
+              wanted: _Wanted) -> _Part:
+    rows = drawn_rows(campaign, company, quarter, window)
+    new = [row for row in rows if row[7] >= wanted.now and row[0] not in wanted.existing]
+    return _Part(len(rows), [(*row, token)
+                             for row, token in zip(new, new_tokens(len(new)), strict=True)])
+
+
 def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, window: datetime,
-                 result: PlanSync, *, big: bool) -> Iterator[list[tuple[str, ...]]]:
-    """Each company's ``drawn_rows``, in order; in worker processes (``SVCBENCH_PLAN_WORKERS``,
+                 wanted: _Wanted, result: PlanSync, *, big: bool) -> Iterator[_Part]:
+    """Each company's ``_new_part``, in order; in worker processes (``SVCBENCH_PLAN_WORKERS``,
     one per core by default) when the plan is ``big``, so a first plan of 60,000 probes draws
-    them on every core while this process stores the parts already drawn."""
+    them, and makes their tokens, on every core while this process stores the parts already
+    drawn."""
     workers = worker_count("SVCBENCH_PLAN_WORKERS")
     done = 0
     # looked up once here, not in each worker, and remembered for the next plan
@@ -280,37 +306,39 @@ def _drawn_parts(campaign: Campaign, companies: list[Company], quarter: str, win
         step = max(1, -(-len(companies) // (8 * workers)))
         chunks = [(i, i + step) for i in range(0, len(companies), step)]
         global _FORKED
-        _FORKED = (campaign, companies, quarter, window)
+        _FORKED = (campaign, companies, quarter, window, wanted)
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         result.workers = max(result.workers, workers)
         try:
-            for part in pool.map(_drawn_chunk, chunks):
-                for rows in part:
+            for parts in pool.map(_drawn_chunk, chunks):
+                for part in parts:
                     done += 1
-                    yield rows
+                    yield part
         except BrokenProcessPool:  # a worker died (killed, out of memory): draw the rest here
             result.workers = 1
         finally:
             pool.shutdown(cancel_futures=True)
             _FORKED = None
     for company in companies[done:]:
-        yield drawn_rows(campaign, company, quarter, window)
+        yield _new_part(campaign, company, quarter, window, wanted)
 
 
 #: what worker processes draw from: set before they are forked
-_FORKED: tuple[Campaign, list[Company], str, datetime] | None = None
+_FORKED: tuple[Campaign, list[Company], str, datetime, _Wanted] | None = None
 
 
-def _drawn_chunk(chunk: tuple[int, int]) -> list[list[tuple[str, ...]]]:
-    assert _FORKED is not None, "drawn in a forked worker only"
-    campaign, companies, quarter, window = _FORKED
-    return [drawn_rows(campaign, company, quarter, window)
+def _drawn_chunk(chunk: tuple[int, int]) -> list[_Part]:
+    if _FORKED is None:
+        raise RuntimeError("drawn in a forked worker only")
+    campaign, companies, quarter, window, wanted = _FORKED
+    # tokens made here are as random as any: secrets reads the kernel's generator
+    return [_new_part(campaign, company, quarter, window, wanted)
             for company in companies[chunk[0]:chunk[1]]]
 
 
 def drawn_rows(campaign: Campaign, company: Company, quarter: str,
                window: datetime) -> list[tuple[str, ...]]:
-    """A company's part of a plan as ``Store.add_planned`` stores it, without the token."""
+    """A company's slots as ``Store.add_planned`` stores them, without their tokens."""
     plugins = _plugins(campaign, company)
     per_channel = {ch: (str(ch), plugin, campaign.deadline_for(ch) // _MICROSECOND)
                    for ch, plugin in plugins.items()}
@@ -337,29 +365,25 @@ def _row(p: PlannedProbe, campaign: Campaign, plugins: dict[str, str]) -> tuple[
 
 
 def _first_plan(store: Store, campaign: Campaign, company: Company, quarter: str,
-                now: datetime, print_: str, window: datetime, rows: list[tuple[str, ...]],
-                existing: set[str], result: PlanSync, dry_run: bool) -> int:
+                now: datetime, print_: str, window: datetime, part: _Part, result: PlanSync,
+                dry_run: bool) -> int:
     """Store a company's first plan for a quarter: only what is missing and not yet due
     (a part planned before fingerprints were stored keeps its probes, as planning always
     did)."""
     result.replanned += 1
-    now_text = format_instant(now)  # instants stored as text sort as the instants do
-    new = [row for row in rows if row[7] >= now_text and row[0] not in existing]
-    tokens, created = new_tokens(len(new)), utcnow()
+    created = utcnow()
     if not dry_run:
-        store.add_planned([(*row, token) for row, token in zip(new, tokens, strict=True)],
-                          created)
-    result.n_added += len(new)
-    for row, token in zip(new[:result.room()], tokens, strict=False):
-        result.added.append(_added_probe(row, token, created, None if dry_run else store.region))
+        store.add_planned(part.rows, created)
+    result.n_added += len(part.rows)
+    for row in part.rows[:result.room()]:
+        result.added.append(_added_probe(row, created, None if dry_run else store.region))
     if not dry_run:
-        _remember_part(store, campaign, quarter, company, print_, window, len(rows), now)
-    return len(rows)
+        _remember_part(store, campaign, quarter, company, print_, window, part.size, now)
+    return part.size
 
 
-def _added_probe(row: tuple[str, ...], token: str, created: datetime,
-                 region: str | None) -> Probe:
-    pid, campaign, company, channel, plugin, scenario, shopper, due, deadline, state = row
+def _added_probe(row: tuple[str, ...], created: datetime, region: str | None) -> Probe:
+    pid, campaign, company, channel, plugin, scenario, shopper, due, deadline, state, token = row
     return Probe(id=pid, company=company, channel=channel, plugin=plugin, campaign=campaign,
                  scenario=scenario, shopper=shopper, status=ProbeStatus.PLANNED,
                  due_at=parse_instant(due), deadline_at=parse_instant(deadline), token=token,
@@ -407,8 +431,7 @@ def _replan(store: Store, config: Config, campaign: Campaign, company: Company, 
         store.add_planned(rows, created)
     result.n_added += len(new)
     for row in rows[:result.room()]:
-        result.added.append(_added_probe(row[:-1], row[-1], created,
-                                         None if dry_run else store.region))
+        result.added.append(_added_probe(row, created, None if dry_run else store.region))
     for probe_id, row in existing.items():
         if probe_id not in wanted and _movable(row, now):
             _cancel(store, config, probe_id, f"no longer in campaign {campaign.id}'s plan",

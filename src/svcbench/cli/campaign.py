@@ -118,7 +118,8 @@ def plan(
     out.print(table)
 
 
-PLAN_ROWS_SHOWN = 100
+#: changes a table shows (a screenful; --json lists them all)
+PLAN_ROWS_SHOWN = 30
 
 
 probes_app = typer.Typer(help="List probes, or run one planned probe now.",
