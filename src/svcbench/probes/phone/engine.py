@@ -103,7 +103,12 @@ class CallEngine:
         self.hold_music: bool | None = None
         self.candidate: Segment | None = None
         self.hello_end: float | None = None
-        self.speaking_until = 0.0
+        #: when our last "Hello?" began to play (wall clock, as the audio's arrival times)
+        self.hello_from = 0.0
+        #: the candidate's voice spoke again before our late hello ended: (the candidate,
+        #: that speech); the candidate's start stays when the person answered
+        self.late_hello: tuple[Segment, Segment] | None = None
+        self.speaking_from = self.speaking_until = 0.0
         self.last_action_at = 0.0
         self.listener: Listener | None = None
         #: start of the run of music / silence after the IVR's last prompt and our last
@@ -350,6 +355,8 @@ class CallEngine:
         if next_seg.label == "music":
             self.music_after = next_seg
         elif next_seg.label == "silence":
+            if self.hello_end is not None and self.hello_end > next_seg.start:
+                return  # our hello went out late, after this speech: its reply is awaited
             await self._say_hello(call)
         else:  # speech split at a pause (Listener.split_pauses): the same voice goes on
             self.continuation = next_seg
@@ -453,11 +460,40 @@ class CallEngine:
                 self.detector(tail.start, "voice_changed", 0.6, reason="after the message")
                 await self._speech_ended(call, tail, next_seg)
         elif listening and repeat < 0.8:
+            if self._crossed_hello(seg, audio, heard):
+                await self._candidate_ended(call, next_seg)
+                return
             self.candidate = seg
             self.candidate_topics = set(heard.topics)
             self.candidate_phrases = list(heard.phrases)
             self.detector(seg.start, "human_candidate", 0.5, reason="new speech during hold")
             await self._candidate_ended(call, next_seg)
+
+    def _crossed_hello(self, seg: Segment, audio: np.ndarray, heard: Heard) -> bool:
+        """New speech that began before our pending "Hello?" ended is no reply to it: the
+        hello went out late (the line is heard late under load) and the candidate spoke
+        again ("are you there?"). In the candidate's voice (and no greeting the candidate
+        lacked) it is the same speaker: the candidate stays, so its start stays the agent's
+        instant if a reply confirms it; returns whether it stayed. Otherwise (another or an
+        unknown voice: never an earlier instant on a guess) the speech is the candidate."""
+        candidate, hello_end = self.candidate, self.hello_end
+        if candidate is None or hello_end is None or seg.start >= hello_end - 0.1:
+            return False
+        change = classify.voice_distance(classify.voice_profile(candidate.audio()),
+                                         classify.voice_profile(audio))
+        greets = "person" in heard.topics and "person" not in self.candidate_topics
+        if change is None or change > classify.VOICE_CHANGE or greets:
+            self.detector(candidate.start, "human_rejected", 0.6,
+                          reason="other speech began before our hello ended, not in its voice",
+                          **({"distance": round(change, 2)} if change is not None else {}))
+            return False
+        self.candidate_topics |= heard.topics
+        self.candidate_phrases += heard.phrases
+        self.late_hello = (candidate, seg)
+        self.detector(seg.start, "speech_before_hello", 0.6, distance=round(change, 2),
+                      hello_late_s=round(self.hello_from - (candidate.end or candidate.start), 2),
+                      reason="the candidate's voice spoke again before our late hello ended")
+        return True
 
     def _queue_speech(self, seg: Segment, heard: Heard) -> bool:
         """Speech after our request and a quiet run of HOLD_MIN_S that is no IVR prompt
@@ -602,11 +638,12 @@ class CallEngine:
                 await asyncio.sleep(0.01)
             call.write(pcm[i:i + 320])
         end = started + len(pcm) / BYTES_PER_SECOND + 0.06
-        self.speaking_until = end
+        self.speaking_from, self.speaking_until = started, end
         return end
 
     async def _say_hello(self, call: SipCall) -> None:
         self.hello_end = await self._play(call, self.plan.hello_phrase)
+        self.hello_from = self.speaking_from
         self.detector(self.hello_end, "hello_sent", 1.0, phrase=self.plan.hello_phrase)
 
     async def _reply_after_hello(self, call: SipCall, seg: Segment) -> None:
@@ -634,12 +671,20 @@ class CallEngine:
             return
         self.phase = "agent"
         confidence = 0.9 if delay < 2.5 else 0.7
-        self.detector(seg.start, "human_confirmed", confidence,
-                      reply_after_s=round(delay, 2), reason="new speech answered our hello")
         # an agent who picked up just after our hello greets us; the candidate before was
         # then a recording, and the agent's own greeting is when they answered
         answered = seg if "person" in heard.topics and \
             "person" not in self.candidate_topics else candidate
+        late = self.late_hello if self.late_hello and self.late_hello[0] is candidate else None
+        self.late_hello = None
+        self.detector(seg.start, "human_confirmed", confidence,
+                      reply_after_s=round(delay, 2), reason="new speech answered our hello",
+                      **({"late_hello": True, "spoke_again_at": late[1].start,
+                          "answered_at": "candidate" if answered is candidate else "reply",
+                          "why": "our hello went out late, after the candidate's voice had "
+                                 "spoken again (the same speaker going on, no reply to us): "
+                                 "the candidate's start is when the person answered"}
+                         if late else {}))
         self.emit("call.agent_answered", answered.start, confidence=confidence,
                   confirmed_at=seg.start, **({"after_transfer": self.transfers}
                                              if self.transfers else {}))
