@@ -349,14 +349,18 @@ class CallEngine:
                   **({"why": why} if why else {}))
         self.emit("call.hold_music", music_at or at, playing=music)
 
-    async def _candidate_ended(self, call: SipCall, next_seg: Segment) -> None:
+    async def _candidate_ended(self, call: SipCall, next_seg: Segment,
+                               ended: Segment | None = None) -> None:
         """Music right after a candidate rejects it once it lasted MUSIC_RESUMED_S (see
-        _timers); a pause gets our hello."""
+        _timers); a pause gets our hello, unless ours, pending, was heard apart from the
+        speech that ``ended`` (its reply is awaited)."""
         if next_seg.label == "music":
             self.music_after = next_seg
         elif next_seg.label == "silence":
-            if self.hello_end is not None and self.hello_end > next_seg.start:
-                return  # our hello went out late, after this speech: its reply is awaited
+            if ended is not None and self._hello_heard(ended) and self.hello_end is not None:
+                # no second hello: the reply to ours comes once they stopped speaking
+                self.hello_end = max(self.hello_end, next_seg.start)
+                return
             await self._say_hello(call)
         else:  # speech split at a pause (Listener.split_pauses): the same voice goes on
             self.continuation = next_seg
@@ -461,30 +465,42 @@ class CallEngine:
                 await self._speech_ended(call, tail, next_seg)
         elif listening and repeat < 0.8:
             if self._crossed_hello(seg, audio, heard):
-                await self._candidate_ended(call, next_seg)
+                await self._candidate_ended(call, next_seg, seg)
                 return
             self.candidate = seg
             self.candidate_topics = set(heard.topics)
             self.candidate_phrases = list(heard.phrases)
             self.detector(seg.start, "human_candidate", 0.5, reason="new speech during hold")
-            await self._candidate_ended(call, next_seg)
+            await self._candidate_ended(call, next_seg, seg)
+
+    def _hello_heard(self, speech: Segment) -> bool:
+        """Our pending hello went out late, and ``speech`` began before it ended: whether it
+        was not said wholly over that speech, so the far end could hear it (a second hello
+        would cross their reply to the first)."""
+        if self.hello_end is None or speech.start >= self.hello_end - 0.1:
+            return False
+        return not (self.hello_from >= speech.start and
+                    self.hello_end <= (speech.end or speech.start) + 0.1)
 
     def _crossed_hello(self, seg: Segment, audio: np.ndarray, heard: Heard) -> bool:
         """New speech that began before our pending "Hello?" ended is no reply to it: the
-        hello went out late (the line is heard late under load) and the candidate spoke
-        again ("are you there?"). In the candidate's voice (and no greeting the candidate
-        lacked) it is the same speaker: the candidate stays, so its start stays the agent's
-        instant if a reply confirms it; returns whether it stayed. Otherwise (another or an
-        unknown voice: never an earlier instant on a guess) the speech is the candidate."""
+        hello went out late (the line is heard late under load) and the far end spoke
+        again ("are you there?"). When the candidate was a person's greeting (its words)
+        and this speech is in its voice, it is the same person going on: the candidate
+        stays, so its start stays the agent's instant if a reply confirms it; returns
+        whether it stayed. Otherwise (no greeting heard, another or an unknown voice: never
+        an earlier instant on a guess, a recording's tail may precede the agent) this
+        speech is the candidate."""
         candidate, hello_end = self.candidate, self.hello_end
         if candidate is None or hello_end is None or seg.start >= hello_end - 0.1:
             return False
         change = classify.voice_distance(classify.voice_profile(candidate.audio()),
                                          classify.voice_profile(audio))
-        greets = "person" in heard.topics and "person" not in self.candidate_topics
-        if change is None or change > classify.VOICE_CHANGE or greets:
+        if change is None or change > classify.VOICE_CHANGE or \
+                "person" not in self.candidate_topics:
             self.detector(candidate.start, "human_rejected", 0.6,
-                          reason="other speech began before our hello ended, not in its voice",
+                          reason="other speech began before our hello ended, and the "
+                                 "candidate was no greeting in its voice",
                           **({"distance": round(change, 2)} if change is not None else {}))
             return False
         self.candidate_topics |= heard.topics
@@ -492,7 +508,7 @@ class CallEngine:
         self.late_hello = (candidate, seg)
         self.detector(seg.start, "speech_before_hello", 0.6, distance=round(change, 2),
                       hello_late_s=round(self.hello_from - (candidate.end or candidate.start), 2),
-                      reason="the candidate's voice spoke again before our late hello ended")
+                      reason="the greeting's voice spoke again before our late hello ended")
         return True
 
     def _queue_speech(self, seg: Segment, heard: Heard) -> bool:
@@ -755,7 +771,9 @@ class CallEngine:
             elif current.label == "silence" and now - current.start >= PERSON_PAUSE_S:
                 self.after_person = None  # their turn is over: thank them, hang up
                 await self._close(call)
-        if self.hello_end is not None and self.reply is None and \
+        crossing = current is not None and current.label == "speech" and \
+            self.hello_end is not None and current.start < self.hello_end - 0.1
+        if self.hello_end is not None and self.reply is None and not crossing and \
                 now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
                           reason="no reply to our hello: a recording")
