@@ -133,10 +133,10 @@ class CallEngine:
         #: speech that goes on with the candidate after a misheard stretch of "music"
         self.continuation: Segment | None = None
         #: the last speech on hold whose announcement had no number yet (its segment, with
-        #: the audio of the pieces before it): a prompt played from several files ("there
-        #: are" | "three" | "calls waiting") is cut at its pauses into segments of its own
-        self.unread: Segment | None = None
-        self.unread_emitted: set[str] = set()
+        #: the audio of the pieces before it, and the kinds those pieces announced): a
+        #: prompt played from several files ("there are" | "three" | "calls waiting") is cut
+        #: at its pauses into segments of its own
+        self.unread: tuple[Segment, frozenset[str]] | None = None
         self.done = False
         #: when the first sound (speech or music) was heard after the answer; a line that
         #: stays silent to the end cannot be told from our own audio path failing
@@ -538,25 +538,25 @@ class CallEngine:
         is read again from the pieces joined (up to JOIN_MAX_S of audio); what a piece
         already announced is not announced twice."""
         unread, self.unread = self.unread, None
-        self.unread_emitted = (self.unread_emitted if unread is not None else set()) | emitted
         if self.phase != "hold" or heard.position is not None or heard.wait_s is not None:
             return
-        if unread is not None and unread.end is not None and \
-                seg.start - unread.end <= JOIN_GAP_S and \
-                unread.duration + seg.duration <= JOIN_MAX_S:
-            joined = Segment("speech", unread.start, seg.confidence, end=seg.end,
-                             samples=[unread.audio(), audio])
+        if unread is not None and unread[0].end is not None and \
+                seg.start - unread[0].end <= JOIN_GAP_S and \
+                unread[0].duration + seg.duration <= JOIN_MAX_S:
+            piece, skip = unread[0], unread[1] | emitted
+            joined = Segment("speech", piece.start, seg.confidence, end=seg.end,
+                             samples=[piece.audio(), audio])
             again = await asyncio.get_running_loop().run_in_executor(
                 _recognition(), self.recogniser.recognise, joined.audio())
             if again.position is not None or again.wait_s is not None:
                 self.detector(joined.start, "speech_joined", seg.confidence, **again.to_json(),
                               duration_s=round(joined.duration, 2))
-                self._announcements(joined, again, frozenset(self.unread_emitted))
+                self._announcements(joined, again, skip)
                 return
-            self.unread = joined
+            self.unread = (joined, skip)
             return
-        self.unread = Segment("speech", seg.start, seg.confidence, end=seg.end,
-                              samples=[audio])
+        self.unread = (Segment("speech", seg.start, seg.confidence, end=seg.end,
+                               samples=[audio]), frozenset(emitted))
 
     def _announcements(self, seg: Segment, heard: Heard, skip: frozenset[str] = frozenset(),
                        ) -> set[str]:
