@@ -103,6 +103,9 @@ class CallEngine:
         self.hold_music: bool | None = None
         self.candidate: Segment | None = None
         self.hello_end: float | None = None
+        #: the end of the first of our hellos still awaiting a reply (speech that begins
+        #: after it answers it, even if we said another since)
+        self.hello_first_end: float | None = None
         #: when our last "Hello?" began to play (wall clock, as the audio's arrival times)
         self.hello_from = 0.0
         #: the candidate's voice spoke again before our late hello ended: (the candidate,
@@ -310,8 +313,7 @@ class CallEngine:
                 await self._say_hello(call)
         if ended is not None and ended.label == "speech":
             await self._speech_ended(call, ended, next_seg=seg)
-        if seg.label == "speech" and self.hello_end is not None and \
-                seg.start >= self.hello_end - 0.1:
+        if seg.label == "speech" and self._answers(seg.start) is not None:
             await self._reply_after_hello(call, seg)
 
     def _maybe_hold(self, seg: Segment, now: float) -> None:
@@ -357,10 +359,8 @@ class CallEngine:
         if next_seg.label == "music":
             self.music_after = next_seg
         elif next_seg.label == "silence":
-            if ended is not None and self._hello_heard(ended) and self.hello_end is not None:
-                # no second hello: the reply to ours comes once they stopped speaking
-                self.hello_end = max(self.hello_end, next_seg.start)
-                return
+            if ended is not None and self._hello_heard(ended):
+                return  # no second hello: it would cross their reply to ours
             await self._say_hello(call)
         else:  # speech split at a pause (Listener.split_pauses): the same voice goes on
             self.continuation = next_seg
@@ -474,13 +474,26 @@ class CallEngine:
             await self._candidate_ended(call, next_seg, seg)
 
     def _hello_heard(self, speech: Segment) -> bool:
-        """Our pending hello went out late, and ``speech`` began before it ended: whether it
-        was not said wholly over that speech, so the far end could hear it (a second hello
-        would cross their reply to the first)."""
-        if self.hello_end is None or speech.start >= self.hello_end - 0.1:
-            return False
-        return not (self.hello_from >= speech.start and
-                    self.hello_end <= (speech.end or speech.start) + 0.1)
+        """Whether ``speech`` crossed our pending hello and ours ended after it: said (in
+        part) into their silence, it was heard; one said over them may not have been (a
+        greeting goes on over a hello said at its start)."""
+        return self._crossing(speech) and self.hello_end is not None and \
+            self.hello_end > (speech.end or speech.start) + 0.1
+
+    def _crossing(self, speech: Segment) -> bool:
+        """Speech that began before our pending hello ended and answers no earlier one."""
+        return self.hello_end is not None and speech.start < self.hello_end - 0.1 and \
+            self._answers(speech.start) is None
+
+    def _answers(self, start: float) -> float | None:
+        """The end of the pending hello that speech beginning at ``start`` may answer: our
+        last one, or the first, said before it, within the reply window."""
+        if self.hello_end is not None and start >= self.hello_end - 0.1:
+            return self.hello_end
+        first = self.hello_first_end
+        if first is not None and first - 0.1 <= start <= first + self.plan.reply_window_s:
+            return first
+        return None
 
     def _crossed_hello(self, seg: Segment, audio: np.ndarray, heard: Heard) -> bool:
         """New speech that began before our pending "Hello?" ended is no reply to it: the
@@ -491,8 +504,8 @@ class CallEngine:
         whether it stayed. Otherwise (no greeting heard, another or an unknown voice: never
         an earlier instant on a guess, a recording's tail may precede the agent) this
         speech is the candidate."""
-        candidate, hello_end = self.candidate, self.hello_end
-        if candidate is None or hello_end is None or seg.start >= hello_end - 0.1:
+        candidate = self.candidate
+        if candidate is None or not self._crossing(seg):
             return False
         change = classify.voice_distance(classify.voice_profile(candidate.audio()),
                                          classify.voice_profile(audio))
@@ -658,16 +671,18 @@ class CallEngine:
         return end
 
     async def _say_hello(self, call: SipCall) -> None:
+        first = self.hello_first_end if self.hello_end is not None else None
         self.hello_end = await self._play(call, self.plan.hello_phrase)
+        self.hello_first_end = first if first is not None else self.hello_end
         self.hello_from = self.speaking_from
         self.detector(self.hello_end, "hello_sent", 1.0, phrase=self.plan.hello_phrase)
 
     async def _reply_after_hello(self, call: SipCall, seg: Segment) -> None:
-        candidate, hello_end = self.candidate, self.hello_end
-        self.hello_end = None
-        if candidate is None or hello_end is None:
+        candidate, answered = self.candidate, self._answers(seg.start)
+        self.hello_end = self.hello_first_end = None
+        if candidate is None or answered is None:
             return
-        delay = seg.start - hello_end
+        delay = seg.start - answered
         if delay > self.plan.reply_window_s:
             return
         self.reply = seg  # judged when it ends: new, and not IVR wording
@@ -772,13 +787,13 @@ class CallEngine:
                 self.after_person = None  # their turn is over: thank them, hang up
                 await self._close(call)
         crossing = current is not None and current.label == "speech" and \
-            self.hello_end is not None and current.start < self.hello_end - 0.1
+            self._crossing(current)
         if self.hello_end is not None and self.reply is None and not crossing and \
                 now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
                           reason="no reply to our hello: a recording")
             self.unanswered_voice_at = now
-            self.hello_end = None
+            self.hello_end = self.hello_first_end = None
             self.candidate = None
         if self.phase == "ivr" and not self.pressed and self.menus_heard == 0 and \
                 current is not None and current.label == "silence" and \
