@@ -401,3 +401,63 @@ def test_voices_the_recogniser_cannot_follow(sandbox):
     assert len(agents) == 2 and agents[1][1]["after_transfer"] == 1
     assert abs(agents[1][0] - truth["agent_answered"][1]["at"]) <= 1.0
     assert _first(results["fm"], "call.transferred") is None
+
+
+def test_a_late_hello_keeps_the_agents_instant_and_never_makes_a_recording_an_agent(sandbox):
+    """Under load (20 calls on 2 cores) our "Hello?" went out seconds late: the agent had
+    spoken again ("are you there?") by then, that speech became the candidate and the
+    reply to our hello confirmed it: the agent answered 11 s late, or the hellos and replies
+    crossed and the call failed. Reproduced by holding the probe's own hello back 8 s (the
+    loop blocked, as while a segment's recognition is awaited under load): for the agent's
+    greeting ("q", the agent speaks again in the same voice before our hello), and for a
+    recorded "Hi, thanks for waiting" ("s": the agent greets, in another voice, around our
+    hello to the recording)."""
+    from svcbench.probes.phone import plan_for
+    from svcbench.probes.phone.engine import CallEngine
+    from svcbench.probes.phone.sip import Account, open_stack
+
+    class LateHello(CallEngine):
+        held_back = False
+
+        def __init__(self, *args, tag: str, greeting_only: bool):
+            super().__init__(*args)
+            self.tag, self.greeting_only = tag, greeting_only
+
+        async def _say_hello(self, call):
+            agent = sandbox.truth(self.tag).get("agent_answered")
+            greeting = agent and self.candidate is not None and \
+                self.candidate.start >= agent[0]["at"] - 0.3
+            if not self.held_back and (greeting or not self.greeting_only):
+                self.held_back = True
+                await asyncio.sleep(8.0)
+            await super()._say_hello(call)
+
+    jobs = {"late-q": ("quick", True), "late-s": ("silent-fake-human", False)}
+
+    async def go():
+        async with open_stack(Account(), backend="python", max_call_s=300) as stack:
+            engines = {tag: LateHello(stack, plan_for(_endpoint(sandbox.uri(sc, tag)), 120),
+                                      tag=tag, greeting_only=only)
+                       for tag, (sc, only) in jobs.items()}
+            results = await asyncio.gather(*(e.run() for e in engines.values()))
+            return dict(zip(engines, results, strict=True))
+
+    results = asyncio.run(go())
+    for tag, result in results.items():
+        truth = sandbox.truth(tag)
+        trail = [(round(at - result.events[0][1], 1), k, d.get("detector"), d.get("reason"))
+                 for k, at, d in result.events if d.get("detector") != "segment"]
+        assert result.failed is None, (tag, result.failed, trail)
+        agent = _first(result, "call.agent_answered")
+        assert agent is not None, (tag, trail, truth)
+        assert abs(agent[0] - truth["agent_answered"][0]["at"]) <= 1.0, (tag, trail, truth)
+    q, s = results["late-q"], results["late-s"]
+    # the agent's "are you there?" crossed our hello: their voice going on, not a reply
+    assert _first(q, "call.detector", detector="speech_before_hello")
+    confirmed = _first(q, "call.detector", detector="human_confirmed")[1]
+    assert confirmed["late_hello"] is True and confirmed["answered_at"] == "candidate"
+    assert sandbox.truth("late-q").get("agent_prompted"), "the agent never spoke again"
+    # the recording is no agent (the agent's greeting, in another voice, came before or
+    # after our late hello to it)
+    assert _first(s, "call.agent_answered")[0] > sandbox.truth("late-s")["fake_human"][0]["at"] \
+        + 1.0

@@ -103,7 +103,15 @@ class CallEngine:
         self.hold_music: bool | None = None
         self.candidate: Segment | None = None
         self.hello_end: float | None = None
-        self.speaking_until = 0.0
+        #: the end of the first of our hellos still awaiting a reply (speech that begins
+        #: after it answers it, even if we said another since)
+        self.hello_first_end: float | None = None
+        #: when our last "Hello?" began to play (wall clock, as the audio's arrival times)
+        self.hello_from = 0.0
+        #: the candidate's voice spoke again before our late hello ended: (the candidate,
+        #: that speech); the candidate's start stays when the person answered
+        self.late_hello: tuple[Segment, Segment] | None = None
+        self.speaking_from = self.speaking_until = 0.0
         self.last_action_at = 0.0
         self.listener: Listener | None = None
         #: start of the run of music / silence after the IVR's last prompt and our last
@@ -128,10 +136,10 @@ class CallEngine:
         #: speech that goes on with the candidate after a misheard stretch of "music"
         self.continuation: Segment | None = None
         #: the last speech on hold whose announcement had no number yet (its segment, with
-        #: the audio of the pieces before it): a prompt played from several files ("there
-        #: are" | "three" | "calls waiting") is cut at its pauses into segments of its own
-        self.unread: Segment | None = None
-        self.unread_emitted: set[str] = set()
+        #: the audio of the pieces before it, and the kinds those pieces announced): a
+        #: prompt played from several files ("there are" | "three" | "calls waiting") is cut
+        #: at its pauses into segments of its own
+        self.unread: tuple[Segment, frozenset[str]] | None = None
         self.done = False
         #: when the first sound (speech or music) was heard after the answer; a line that
         #: stays silent to the end cannot be told from our own audio path failing
@@ -305,8 +313,7 @@ class CallEngine:
                 await self._say_hello(call)
         if ended is not None and ended.label == "speech":
             await self._speech_ended(call, ended, next_seg=seg)
-        if seg.label == "speech" and self.hello_end is not None and \
-                seg.start >= self.hello_end - 0.1:
+        if seg.label == "speech" and self._answers(seg.start) is not None:
             await self._reply_after_hello(call, seg)
 
     def _maybe_hold(self, seg: Segment, now: float) -> None:
@@ -344,12 +351,16 @@ class CallEngine:
                   **({"why": why} if why else {}))
         self.emit("call.hold_music", music_at or at, playing=music)
 
-    async def _candidate_ended(self, call: SipCall, next_seg: Segment) -> None:
+    async def _candidate_ended(self, call: SipCall, next_seg: Segment,
+                               ended: Segment | None = None) -> None:
         """Music right after a candidate rejects it once it lasted MUSIC_RESUMED_S (see
-        _timers); a pause gets our hello."""
+        _timers); a pause gets our hello, unless ours, pending, was heard apart from the
+        speech that ``ended`` (its reply is awaited)."""
         if next_seg.label == "music":
             self.music_after = next_seg
         elif next_seg.label == "silence":
+            if ended is not None and self._hello_heard(ended):
+                return  # no second hello: it would cross their reply to ours
             await self._say_hello(call)
         else:  # speech split at a pause (Listener.split_pauses): the same voice goes on
             self.continuation = next_seg
@@ -453,11 +464,65 @@ class CallEngine:
                 self.detector(tail.start, "voice_changed", 0.6, reason="after the message")
                 await self._speech_ended(call, tail, next_seg)
         elif listening and repeat < 0.8:
+            if self._crossed_hello(seg, audio, heard):
+                await self._candidate_ended(call, next_seg, seg)
+                return
             self.candidate = seg
             self.candidate_topics = set(heard.topics)
             self.candidate_phrases = list(heard.phrases)
             self.detector(seg.start, "human_candidate", 0.5, reason="new speech during hold")
-            await self._candidate_ended(call, next_seg)
+            await self._candidate_ended(call, next_seg, seg)
+
+    def _hello_heard(self, speech: Segment) -> bool:
+        """Whether ``speech`` crossed our pending hello and ours ended after it: said (in
+        part) into their silence, it was heard; one said over them may not have been (a
+        greeting goes on over a hello said at its start)."""
+        return self._crossing(speech) and self.hello_end is not None and \
+            self.hello_end > (speech.end or speech.start) + 0.1
+
+    def _crossing(self, speech: Segment) -> bool:
+        """Speech that began before our pending hello ended and answers no earlier one."""
+        return self.hello_end is not None and speech.start < self.hello_end - 0.1 and \
+            self._answers(speech.start) is None
+
+    def _answers(self, start: float) -> float | None:
+        """The end of the pending hello that speech beginning at ``start`` may answer: our
+        last one, or the first, said before it, within the reply window."""
+        if self.hello_end is not None and start >= self.hello_end - 0.1:
+            return self.hello_end
+        first = self.hello_first_end
+        if first is not None and first - 0.1 <= start <= first + self.plan.reply_window_s:
+            return first
+        return None
+
+    def _crossed_hello(self, seg: Segment, audio: np.ndarray, heard: Heard) -> bool:
+        """New speech that began before our pending "Hello?" ended is no reply to it: the
+        hello went out late (the line is heard late under load) and the far end spoke
+        again ("are you there?"). When the candidate was a person's greeting (its words)
+        and this speech is in its voice, it is the same person going on: the candidate
+        stays, so its start stays the agent's instant if a reply confirms it; returns
+        whether it stayed. Otherwise (no greeting heard, another or an unknown voice: never
+        an earlier instant on a guess, a recording's tail may precede the agent) this
+        speech is the candidate."""
+        candidate = self.candidate
+        if candidate is None or not self._crossing(seg):
+            return False
+        change = classify.voice_distance(classify.voice_profile(candidate.audio()),
+                                         classify.voice_profile(audio))
+        if change is None or change > classify.VOICE_CHANGE or \
+                "person" not in self.candidate_topics:
+            self.detector(candidate.start, "human_rejected", 0.6,
+                          reason="other speech began before our hello ended, and the "
+                                 "candidate was no greeting in its voice",
+                          **({"distance": round(change, 2)} if change is not None else {}))
+            return False
+        self.candidate_topics |= heard.topics
+        self.candidate_phrases += heard.phrases
+        self.late_hello = (candidate, seg)
+        self.detector(seg.start, "speech_before_hello", 0.6, distance=round(change, 2),
+                      hello_late_s=round(self.hello_from - (candidate.end or candidate.start), 2),
+                      reason="the greeting's voice spoke again before our late hello ended")
+        return True
 
     def _queue_speech(self, seg: Segment, heard: Heard) -> bool:
         """Speech after our request and a quiet run of HOLD_MIN_S that is no IVR prompt
@@ -486,25 +551,25 @@ class CallEngine:
         is read again from the pieces joined (up to JOIN_MAX_S of audio); what a piece
         already announced is not announced twice."""
         unread, self.unread = self.unread, None
-        self.unread_emitted = (self.unread_emitted if unread is not None else set()) | emitted
         if self.phase != "hold" or heard.position is not None or heard.wait_s is not None:
             return
-        if unread is not None and unread.end is not None and \
-                seg.start - unread.end <= JOIN_GAP_S and \
-                unread.duration + seg.duration <= JOIN_MAX_S:
-            joined = Segment("speech", unread.start, seg.confidence, end=seg.end,
-                             samples=[unread.audio(), audio])
+        if unread is not None and unread[0].end is not None and \
+                seg.start - unread[0].end <= JOIN_GAP_S and \
+                unread[0].duration + seg.duration <= JOIN_MAX_S:
+            piece, skip = unread[0], unread[1] | emitted
+            joined = Segment("speech", piece.start, seg.confidence, end=seg.end,
+                             samples=[piece.audio(), audio])
             again = await asyncio.get_running_loop().run_in_executor(
                 _recognition(), self.recogniser.recognise, joined.audio())
             if again.position is not None or again.wait_s is not None:
                 self.detector(joined.start, "speech_joined", seg.confidence, **again.to_json(),
                               duration_s=round(joined.duration, 2))
-                self._announcements(joined, again, frozenset(self.unread_emitted))
+                self._announcements(joined, again, skip)
                 return
-            self.unread = joined
+            self.unread = (joined, skip)
             return
-        self.unread = Segment("speech", seg.start, seg.confidence, end=seg.end,
-                              samples=[audio])
+        self.unread = (Segment("speech", seg.start, seg.confidence, end=seg.end,
+                               samples=[audio]), frozenset(emitted))
 
     def _announcements(self, seg: Segment, heard: Heard, skip: frozenset[str] = frozenset(),
                        ) -> set[str]:
@@ -602,19 +667,22 @@ class CallEngine:
                 await asyncio.sleep(0.01)
             call.write(pcm[i:i + 320])
         end = started + len(pcm) / BYTES_PER_SECOND + 0.06
-        self.speaking_until = end
+        self.speaking_from, self.speaking_until = started, end
         return end
 
     async def _say_hello(self, call: SipCall) -> None:
+        first = self.hello_first_end if self.hello_end is not None else None
         self.hello_end = await self._play(call, self.plan.hello_phrase)
+        self.hello_first_end = first if first is not None else self.hello_end
+        self.hello_from = self.speaking_from
         self.detector(self.hello_end, "hello_sent", 1.0, phrase=self.plan.hello_phrase)
 
     async def _reply_after_hello(self, call: SipCall, seg: Segment) -> None:
-        candidate, hello_end = self.candidate, self.hello_end
-        self.hello_end = None
-        if candidate is None or hello_end is None:
+        candidate, answered = self.candidate, self._answers(seg.start)
+        self.hello_end = self.hello_first_end = None
+        if candidate is None or answered is None:
             return
-        delay = seg.start - hello_end
+        delay = seg.start - answered
         if delay > self.plan.reply_window_s:
             return
         self.reply = seg  # judged when it ends: new, and not IVR wording
@@ -634,12 +702,20 @@ class CallEngine:
             return
         self.phase = "agent"
         confidence = 0.9 if delay < 2.5 else 0.7
-        self.detector(seg.start, "human_confirmed", confidence,
-                      reply_after_s=round(delay, 2), reason="new speech answered our hello")
         # an agent who picked up just after our hello greets us; the candidate before was
         # then a recording, and the agent's own greeting is when they answered
         answered = seg if "person" in heard.topics and \
             "person" not in self.candidate_topics else candidate
+        late = self.late_hello if self.late_hello and self.late_hello[0] is candidate else None
+        self.late_hello = None
+        self.detector(seg.start, "human_confirmed", confidence,
+                      reply_after_s=round(delay, 2), reason="new speech answered our hello",
+                      **({"late_hello": True, "spoke_again_at": late[1].start,
+                          "answered_at": "candidate" if answered is candidate else "reply",
+                          "why": "our hello went out late, after the candidate's voice had "
+                                 "spoken again (the same speaker going on, no reply to us): "
+                                 "the candidate's start is when the person answered"}
+                         if late else {}))
         self.emit("call.agent_answered", answered.start, confidence=confidence,
                   confirmed_at=seg.start, **({"after_transfer": self.transfers}
                                              if self.transfers else {}))
@@ -710,12 +786,14 @@ class CallEngine:
             elif current.label == "silence" and now - current.start >= PERSON_PAUSE_S:
                 self.after_person = None  # their turn is over: thank them, hang up
                 await self._close(call)
-        if self.hello_end is not None and self.reply is None and \
+        crossing = current is not None and current.label == "speech" and \
+            self._crossing(current)
+        if self.hello_end is not None and self.reply is None and not crossing and \
                 now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
                           reason="no reply to our hello: a recording")
             self.unanswered_voice_at = now
-            self.hello_end = None
+            self.hello_end = self.hello_first_end = None
             self.candidate = None
         if self.phase == "ivr" and not self.pressed and self.menus_heard == 0 and \
                 current is not None and current.label == "silence" and \
