@@ -104,11 +104,11 @@ def writable(path: Path) -> bool:
     return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
-
 def _database(conn: sqlite3.Connection) -> sqlite_utils.Database:
     # sqlite-utils' own plugins are for its CLI: they do not run code on the store (finding
     # them scanned every installed package's metadata on each open, ~30 ms a tick)
     return sqlite_utils.Database(conn, execute_plugins=False)
+
 
 class Store:
     """A svcbench database. Opening it applies pending migrations.
