@@ -17,22 +17,23 @@ DE_2026 = ("DE", None, 2026)
 UNITY_DAY = date(2026, 10, 3)  # German Unity Day
 
 
+def forget() -> None:
+    """This process's public holidays forgotten, so the next lookup asks the cache."""
+    hours.KNOWN_HOLIDAYS.clear()
+    hours._public_holidays.cache_clear()
+
+
 @pytest.fixture
 def cache(monkeypatch, tmp_path):
     """An empty cache directory, and this process's holidays forgotten before and after."""
     monkeypatch.setenv("SVCBENCH_CACHE_DIR", str(tmp_path / "cache"))
-
-    def forget():
-        hours.KNOWN_HOLIDAYS.clear()
-        hours._public_holidays.cache_clear()
     forget()
     yield tmp_path / "cache" / "holidays.json"
     forget()
 
 
 def known(region):
-    hours.KNOWN_HOLIDAYS.clear()
-    hours._public_holidays.cache_clear()
+    forget()
     holiday_cache.know_holidays([region])
     return hours.KNOWN_HOLIDAYS[region]
 
@@ -79,8 +80,7 @@ def test_a_cache_that_cannot_be_written_is_not_used(monkeypatch, tmp_path):
     try:
         assert UNITY_DAY in known(DE_2026)
     finally:
-        hours.KNOWN_HOLIDAYS.clear()
-        hours._public_holidays.cache_clear()
+        forget()
 
 
 PLAN = """
