@@ -1,15 +1,18 @@
 """Phone probe timing against the simulated IVR's ground truth, and concurrency.
 
     .venv/bin/python bench/phone_timing.py [--calls 24] [--seeds 1] [--concurrent 20]
-                                           [--scale 0.15] [--split dev|held-out|fresh|blind|all]
-                                           [--parallel 4] [--backend python|debian]
+                                           [--scale 0.15] [--parallel 4]
+                                           [--split dev|held-out|fresh|blind|blind2|all]
+                                           [--backend python|debian]
 
 Part 1: ``--calls`` calls per split and seed, cycling through the scenarios of
 ``data/phone/ivr_scenarios.toml`` with that ``split`` (those meant to end with an agent);
 each call's tag seeds the simulator's jitter of ring, hold and announcement times. Run
 ``--parallel`` (4) at a time. Prints, per split (dev: rules may be tuned on it; held-out:
 never tuned on; fresh: espeak-ng voices, inspected call by call once and tuned on since;
-blind: other espeak-ng voices and wording, never inspected), the error (probe minus truth,
+blind: other espeak-ng voices and wording, inspected once and tuned on since; blind2:
+Festival's voices, other espeak-ng variants, GSM-coded and recombined recorded prompts,
+never inspected), the error (probe minus truth,
 seconds) of hold start, agent answered, wait announced and transferred:
 n, median |error|, max |error| and the share within 0.5 s; and false "agent answered" on
 recordings (an agent event a second or more before the truth's agent) and false transfers.
@@ -263,7 +266,7 @@ def main() -> int:
     parser.add_argument("--concurrent", type=int, default=20, help="0 skips part 2")
     parser.add_argument("--scale", type=float, default=0.15)
     parser.add_argument("--parallel", type=int, default=4, help="calls at a time in part 1")
-    parser.add_argument("--split", choices=("dev", "held-out", "fresh", "blind", "all"),
+    parser.add_argument("--split", choices=("dev", "held-out", "fresh", "blind", "blind2", "all"),
                         default="all")
     parser.add_argument("--backend", choices=("python", "debian"), default="python",
                         help="the probe's SIP backend (the simulated company runs on its own)")
@@ -273,7 +276,8 @@ def main() -> int:
         print(f"{args.backend} backend: {available(args.backend)}")
         return 1
     dump: dict = {}
-    splits = ("dev", "held-out", "fresh", "blind") if args.split == "all" else (args.split,)
+    splits = ("dev", "held-out", "fresh", "blind", "blind2") if args.split == "all" else \
+        (args.split,)
     splits = splits if args.calls else ()  # --calls 0: concurrency only
     with tempfile.TemporaryDirectory() as tmp, \
             PhoneSandbox(Path(tmp), time_scale=args.scale, jitter=True) as box:

@@ -264,3 +264,25 @@ def test_waiting_segments_are_recognised_shortest_first():
     for t in (busy, *threads):
         t.join(10)
     assert order == [1, 8000, 40000, 80000]
+
+
+@pytest.mark.skipif(not shutil.which("text2wave") or not shutil.which("sox"),
+                    reason="festival or sox missing (scripts/install-system-deps)")
+def test_festival_voices_and_gsm_prompts_for_the_simulator(tmp_path, monkeypatch):
+    """The simulator's other synthesis backend (Festival) and Debian's GSM-coded prompts give
+    8 kHz audio; a malformed voice is a clear error; the wait said follows the wording."""
+    from svcbench.sandbox.phone import IvrScenario, said_wait
+
+    monkeypatch.setenv("SVCBENCH_AUDIO_CACHE", str(tmp_path))
+    slow = voice.speak("Please hold.", voice="festival:ked_diphone/1.5")
+    fast = voice.speak("Please hold.", voice="festival:ked_diphone")
+    assert len(slow) > 1.3 * len(fast) > 0.3 * voice.RATE
+    with pytest.raises(voice.AudioError, match="NAME/STRETCH"):
+        voice.speak("x", voice="festival:ked(diphone)")
+    if (voice.PROMPTS_DIR / "queue-holdtime.gsm").exists():
+        gsm, wav = voice.prompt("queue-holdtime", "gsm"), voice.prompt("queue-holdtime")
+        assert abs(len(gsm) - len(wav)) < 0.05 * voice.RATE and not np.array_equal(gsm, wav)
+    assert said_wait(IvrScenario(announced_wait_s=150)) == 120
+    assert said_wait(IvrScenario(announced_wait_s=150, recorded_wait="minutes-seconds")) == 150
+    assert said_wait(IvrScenario(announced_wait_s=45, announce_voice="awb",
+                                 wait_text="{seconds} seconds")) == 45

@@ -90,8 +90,18 @@ class IvrScenario:
     #: queue announcements spoken by this voice with the wordings below; "" plays Debian's
     #: recorded prompts (Allison: "the estimated hold time is ...", "there are ... calls")
     announce_voice: str = ""
+    #: "{minutes}" alone rounds the wait to minutes; with "{seconds}" too the rest is said
+    #: in seconds ("1 minute and 30 seconds"), and "{seconds}" alone says it all in seconds
     wait_text: str = "The estimated hold time is currently about {minutes} minutes."
     position_text: str = "You are currently caller number {position}."
+    #: how Debian's recorded prompts announce the wait (no announce_voice): "minutes"
+    #: ("the estimated hold time is" N "minutes"), "minutes-seconds" (... N "minutes" M
+    #: "seconds") or "less-than" (... "less than" N "minutes")
+    recorded_wait: str = "minutes"
+    #: "wav" or "gsm": Debian's recorded prompts as WAV, or their GSM-coded copies
+    prompt_format: str = "wav"
+    #: hold music played this many dB louder (negative: quieter)
+    music_gain_db: float = 0.0
 
     def scaled(self, scale: float) -> IvrScenario:
         keys = ("ring_s", "hold_s", "announce_every_s", "fake_human_at_s",
@@ -136,10 +146,14 @@ class Clips:
         self.music = voice.hold_music(2)
         self._music = {2: self.music}
 
-    def music_track(self, track: int) -> np.ndarray:
+    def music_track(self, track: int, gain_db: float = 0.0) -> np.ndarray:
         if track not in self._music:
             self._music[track] = voice.hold_music(track)
-        return self._music[track]
+        if not gain_db:
+            return self._music[track]
+        return self.get(("music", track, gain_db), lambda: np.clip(
+            self._music[track].astype(np.float64) * 10 ** (gain_db / 20), -32768, 32767
+        ).astype(np.int16))
 
     def get(self, key: Any, build) -> np.ndarray:
         if key not in self._cache:
@@ -160,25 +174,55 @@ class Clips:
     def say(self, text: str, who: str = "awb") -> np.ndarray:
         return self.get(("say", text, who), lambda: voice.speak(text, voice=who))
 
-    def wait(self, minutes: int, s: IvrScenario | None = None) -> np.ndarray:
+    def wait(self, seconds: int, s: IvrScenario | None = None) -> np.ndarray:
+        """The announcement of a wait of ``seconds`` (as :func:`said_wait` rounds it)."""
+        minutes, rest = divmod(seconds, 60)
         if s is not None and s.announce_voice:
-            text = s.wait_text.replace("{minutes}", _spoken(minutes))
-            if minutes == 1:
-                text = text.replace("minutes", "minute")
+            text = s.wait_text
+            if "{minutes}" not in text:
+                text = text.replace("{seconds}", _spoken(seconds))
+            else:
+                text = text.replace("{minutes}", _spoken(minutes)).replace(
+                    "{seconds}", _spoken(rest))
+                if minutes == 1:
+                    text = text.replace("minutes", "minute")
             return self.say(text, s.announce_voice)
-        return self.get(("wait", minutes), lambda: voice.concat(
-            voice.prompt("queue-holdtime"), _number(minutes),
-            voice.prompt("queue-minute" if minutes == 1 else "queue-minutes")))
+        style, fmt = (s.recorded_wait, s.prompt_format) if s is not None else ("minutes", "wav")
+        p = lambda name: voice.prompt(name, fmt)  # noqa: E731
+        unit = lambda n: p("queue-minute" if n == 1 else "queue-minutes")  # noqa: E731
+
+        def build() -> np.ndarray:
+            if style == "less-than":
+                return voice.concat(p("queue-holdtime"), p("queue-less-than"),
+                                    _number(minutes, fmt), unit(minutes))
+            parts = [p("queue-holdtime"), _number(minutes, fmt), unit(minutes)]
+            if style == "minutes-seconds" and rest:
+                parts += [_number(rest, fmt), p("queue-seconds")]
+            return voice.concat(*parts)
+        return self.get(("wait", seconds, style, fmt), build)
 
     def position(self, n: int, s: IvrScenario | None = None) -> np.ndarray:
         if s is not None and s.announce_voice:
             return self.say(s.position_text.replace("{position}", _spoken(n)),
                             s.announce_voice)
-        return self.get(("pos", n), lambda: voice.concat(
-            voice.prompt("queue-thereare"), _number(n), voice.prompt("queue-callswaiting")))
+        fmt = s.prompt_format if s is not None else "wav"
+        return self.get(("pos", n, fmt), lambda: voice.concat(
+            voice.prompt("queue-thereare", fmt), _number(n, fmt),
+            voice.prompt("queue-callswaiting", fmt)))
 
-    def recorded(self, name: str) -> np.ndarray:
-        return self.get(("rec", name), lambda: voice.prompt(name))
+    def recorded(self, name: str, fmt: str = "wav") -> np.ndarray:
+        return self.get(("rec", name, fmt), lambda: voice.prompt(name, fmt))
+
+
+def said_wait(s: IvrScenario) -> int:
+    """The wait (seconds) an announcement of ``s`` says: its wording decides the rounding
+    (whole minutes, or minutes and seconds, or seconds)."""
+    wait = int(s.announced_wait_s)
+    in_seconds = "{seconds}" in s.wait_text if s.announce_voice else \
+        s.recorded_wait == "minutes-seconds"
+    if in_seconds:
+        return max(1, wait)
+    return max(1, round(wait / 60)) * 60
 
 
 def _loud_frames(samples: np.ndarray) -> np.ndarray:
@@ -211,11 +255,11 @@ def _spoken(n: int) -> str:
     return f"{words[tens]}-{words[ones]}" if tens in words else str(n)
 
 
-def _number(n: int) -> np.ndarray:
+def _number(n: int, fmt: str = "wav") -> np.ndarray:
     if n <= 20 or n % 10 == 0:
-        return voice.prompt(f"digits/{min(n, 90)}")
-    return voice.concat(voice.prompt(f"digits/{n // 10 * 10}"),
-                        voice.prompt(f"digits/{n % 10}"), gap_s=0.02)
+        return voice.prompt(f"digits/{min(n, 90)}", fmt)
+    return voice.concat(voice.prompt(f"digits/{n // 10 * 10}", fmt),
+                        voice.prompt(f"digits/{n % 10}", fmt), gap_s=0.02)
 
 
 class Truth:
@@ -374,10 +418,11 @@ class PhoneCompany:
             line.digit_at = pressed_at
             write("digit", pressed_at, digit=digit)
             if digit in "12" or (digit == "0" and s.zero == "works"):
-                at = await line.prompt(self.clips.recorded("pls-hold-while-try"))
+                at = await line.prompt(self.clips.recorded("pls-hold-while-try",
+                                                           s.prompt_format))
                 write("connecting", at)
                 return True
-            at = await line.prompt(self.clips.recorded("pm-invalid-option"))
+            at = await line.prompt(self.clips.recorded("pm-invalid-option", s.prompt_format))
             write("invalid_option", at, digit=digit)
         return not line.call.is_closed
 
@@ -419,7 +464,7 @@ class PhoneCompany:
                 continue
             until = min(agent_at, hangup_at, next_announce, next_fake)
             if s.hold == "music":
-                music = self.clips.music_track(s.music_track)
+                music = self.clips.music_track(s.music_track, s.music_gain_db)
                 chunk = music[music_pos:music_pos + 8000]
                 music_pos = (music_pos + 8000) % (len(music) - 8000)
             else:
@@ -434,11 +479,12 @@ class PhoneCompany:
             at = await line.play(self.clips.position(n, s))
             write("position_announced", at, position=n)
         if s.announced_wait_s:
-            minutes = max(1, round(s.announced_wait_s / 60))
-            at = await line.play(self.clips.wait(minutes, s))
-            write("wait_announced", at, seconds=minutes * 60)
+            seconds = said_wait(s)
+            at = await line.play(self.clips.wait(seconds, s))
+            write("wait_announced", at, seconds=seconds)
         if not s.position and not s.announced_wait_s:
-            at = await line.play(self.clips.recorded("queue-periodic-announce"))
+            at = await line.play(self.clips.recorded("queue-periodic-announce",
+                                                     s.prompt_format))
             write("announcement", at)
 
     async def _agent(self, line: Line, s: IvrScenario, write) -> None:
@@ -488,7 +534,7 @@ class PhoneCompany:
         start = time.time() + line.call.tx_buffered() / BYTES_PER_SECOND
         write("hold_started", line.prompt_end or start, music=True, queue_at=start,
               after_transfer=True)
-        music, pos = self.clips.music_track(s.music_track), 0
+        music, pos = self.clips.music_track(s.music_track, s.music_gain_db), 0
         while not line.call.is_closed and time.time() < start + s.transfer_hold_s:
             await line.play(music[pos:pos + 8000], until=start + s.transfer_hold_s)
             pos = (pos + 8000) % (len(music) - 8000)

@@ -73,13 +73,27 @@ def save_wav(path: str | Path, samples: np.ndarray, rate: int = RATE) -> None:
         wav.writeframes(samples.astype("<i2").tobytes())
 
 
-def prompt(name: str) -> np.ndarray:
-    """One of Debian's recorded prompts by name ('queue-holdtime', 'digits/5')."""
-    path = PROMPTS_DIR / f"{name}.wav"
+def prompt(name: str, fmt: str = "wav") -> np.ndarray:
+    """One of Debian's recorded prompts by name ('queue-holdtime', 'digits/5'); ``fmt="gsm"``
+    takes the GSM-coded copy (asterisk-core-sounds-en-gsm: the same recordings through the
+    GSM 06.10 codec, decoded with sox)."""
+    path = PROMPTS_DIR / f"{name}.{fmt}"
     if not path.exists():
         raise AudioError(f"recorded prompt {name!r} not found in {PROMPTS_DIR} "
-                         "(install asterisk-core-sounds-en-wav)")
-    return load_wav(path)
+                         f"(install asterisk-core-sounds-en-{fmt})")
+    if fmt == "wav":
+        return load_wav(path)
+    sox = shutil.which("sox")
+    if sox is None:
+        raise AudioError(f"{path}: sox is needed to decode it (scripts/install-system-deps)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.wav"
+        result = subprocess.run([sox, str(path), "-b", "16", "-e", "signed-integer", str(out)],
+                                capture_output=True, timeout=60)
+        if result.returncode != 0:
+            raise AudioError(f"{path}: sox could not decode it: "
+                             f"{result.stderr.decode(errors='replace')[:200]}")
+        return load_wav(out)
 
 
 def hold_music(track: int = 0) -> np.ndarray:
@@ -94,8 +108,11 @@ def speak(text: str, *, voice: str = "awb") -> np.ndarray:
 
     flite's voices are recorded-speech models and are recognised far better than espeak-ng's
     formant voice; both are Debian packages. ``voice="espeak-ng:en-us+f3"`` asks espeak-ng
-    for that voice and variant (the simulator's voices no rule was tuned on). Cached on disk;
-    8 kHz int16.
+    for that voice and variant (the simulator's voices no rule was tuned on);
+    ``voice="festival:ked_diphone"`` asks Festival's ``text2wave`` for an installed voice
+    (festvox-* packages: ``kal_diphone``, ``ked_diphone``, ``cmu_us_slt_arctic_hts``), and
+    ``festival:NAME/1.2`` speaks it 1.2 times slower (Festival's Duration_Stretch). Cached on
+    disk; 8 kHz int16.
     """
     key = hashlib.sha256(f"{voice}|{text}".encode()).hexdigest()[:20]
     cached = cache_dir() / f"tts-{key}.wav"
@@ -104,7 +121,9 @@ def speak(text: str, *, voice: str = "awb") -> np.ndarray:
     flite, espeak = shutil.which("flite"), shutil.which("espeak-ng")
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "out.wav"
-        if voice.startswith("espeak-ng:") and espeak:
+        if voice.startswith("festival:"):
+            cmd = _festival(voice.split(":", 1)[1], text, Path(tmp))
+        elif voice.startswith("espeak-ng:") and espeak:
             cmd = [espeak, "-v", voice.split(":", 1)[1], "-s", "160", "-w", str(raw), "--", text]
         elif flite:
             cmd = [flite, "-voice", voice, "-o", str(raw), "-t", text]
@@ -124,6 +143,28 @@ def speak(text: str, *, voice: str = "awb") -> np.ndarray:
     save_wav(tmp_path, samples)
     tmp_path.replace(cached)
     return samples
+
+
+def _festival(spec: str, text: str, tmp: Path) -> list[str]:
+    """The text2wave command line for ``NAME[/STRETCH]`` (Debian's festival package)."""
+    text2wave = shutil.which("text2wave")
+    if text2wave is None:
+        raise AudioError("festival is not installed (scripts/install-system-deps)")
+    name, _, stretch = spec.partition("/")
+    if not name.replace("_", "").isalnum() or (stretch and not _number_text(stretch)):
+        raise AudioError(f"festival voice {spec!r}: expected NAME or NAME/STRETCH")
+    (tmp / "in.txt").write_text(text)
+    # text2wave evaluates only the first expression of -eval
+    setup = f"(begin (voice_{name})" + (f" (Parameter.set 'Duration_Stretch {stretch})"
+                                        if stretch else "") + ")"
+    return [text2wave, "-eval", setup, "-o", str(tmp / "out.wav"), str(tmp / "in.txt")]
+
+
+def _number_text(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
 
 
 def silence(seconds: float) -> np.ndarray:
