@@ -129,7 +129,8 @@ class Processes:
 
 
 def first(result, kind):
-    return next((at for k, at, _ in result.events if k == kind), None)
+    """The earliest instant of a kind (a transcript read after the fact is emitted late)."""
+    return min((at for k, at, _ in result.events if k == kind), default=None)
 
 
 def scenarios(split: str) -> list[str]:
@@ -219,16 +220,16 @@ class RecognitionTimes:
     def __enter__(self) -> RecognitionTimes:
         pool, worker, local, rows = self._pool, self._worker, self._local, self.rows
 
-        def timed_worker(w, samples):
+        def timed_worker(w, samples, **kw):
             t0 = time.monotonic()
             try:
-                return worker(w, samples)
+                return worker(w, samples, **kw)
             finally:
                 local.took = time.monotonic() - t0
 
-        def timed_pool(p, samples):
+        def timed_pool(p, samples, **kw):
             t0 = time.monotonic()
-            heard = pool(p, samples)
+            heard = pool(p, samples, **kw)
             rows.append((time.monotonic() - t0 - local.took, local.took))
             return heard
 

@@ -101,7 +101,7 @@ def test_overlapping_calls_are_recognised_by_separate_workers():
     both_in, started = threading.Barrier(2, timeout=10), []
 
     class Worker(Recogniser):
-        def recognise(self, samples):
+        def recognise(self, samples, deep=False):
             started.append(self)
             both_in.wait()  # returns only once two segments are being recognised at once
             return Heard(text="ok")
@@ -246,7 +246,7 @@ def test_waiting_segments_are_recognised_shortest_first():
     gate, order = threading.Event(), []
 
     class Worker(Recogniser):
-        def recognise(self, samples):
+        def recognise(self, samples, deep=False):
             if len(samples) == 1:
                 gate.wait(10)  # the segment keeping the only worker busy
             order.append(len(samples))

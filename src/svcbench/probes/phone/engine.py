@@ -157,6 +157,16 @@ class CallEngine:
         #: a voice we said hello to did not answer, and no hold music came back since: if the
         #: company then hangs up, it may not have heard us (one-way audio): not scorable
         self.unanswered_voice_at: float | None = None
+        #: a phrase was heard (spotted or transcribed) on this line; the one transcript a
+        #: call waits for was asked for
+        self.words_heard = False
+        self.first_transcript = False
+        #: the current music began straight out of speech (no pause between)
+        self.music_in_speech = False
+        #: the last queue announcement heard on hold (its tail may come as another piece)
+        self.last_announcement: Segment | None = None
+        #: transcripts of hold segments still being read (awaited before the call returns)
+        self._later: list[asyncio.Task] = []
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
         self.result.events.append((kind, at, data))
@@ -187,6 +197,8 @@ class CallEngine:
             self._fail(exc.reason)
         finally:
             await call.hangup()
+        if self._later:  # announcements still being read from transcripts
+            await asyncio.wait(self._later, timeout=60.0)
         return self.result
 
     def _fail(self, reason: str) -> CallResult:
@@ -303,6 +315,11 @@ class CallEngine:
                                   self.last_action_at)
         if seg.label == "music" and self.quiet_from is not None:
             self.quiet_music = True
+        if seg.label == "music":
+            # "music" straight out of speech, with no pause between, may be a voice the
+            # classifier never heard (as inside speech): it must last longer to be the queue
+            self.music_in_speech = ended is not None and ended.label == "speech" and \
+                seg.after_quiet is None
         if self.music_after is not None and ended is self.music_after:
             # the "music" after a candidate stopped within MUSIC_RESUMED_S: a misheard
             # stretch of the same speech (or a pause), not hold music coming back
@@ -329,7 +346,8 @@ class CallEngine:
             # before any request, "music" right after a prompt may be the classifier
             # mishearing a voice it never heard (as inside speech): it must last longer
             prompted = any(k == "call.ivr_prompt" for k, _, _ in self.result.events)
-            need = HOLD_MIN_S if requested or not prompted else MUSIC_BACK_S
+            need = HOLD_MIN_S if (requested or not prompted) and not self.music_in_speech \
+                else MUSIC_BACK_S
             if music and held >= need and (requested or self.menus_heard == 0):
                 self._enter_hold(self.quiet_from, True, music_at=seg.start)
             elif seg.label == "silence" and (
@@ -380,6 +398,14 @@ class CallEngine:
                 return
         heard = await asyncio.get_running_loop().run_in_executor(
             _recognition(), self.recogniser.recognise, audio)
+        if self.phase == "ivr" and not heard.phrases and not self.words_heard and \
+                not self.pressed and not self.asked_by_voice and not self.first_transcript:
+            # the line's first words, in a voice the spotter cannot follow: whether they are
+            # a menu, a queue message or a person decides everything after, so this one
+            # transcript is waited for (once a call: they cost a second or more each)
+            self.first_transcript = True
+            heard = await self._transcript(audio, heard)
+        self.words_heard = self.words_heard or bool(heard.phrases)
         if heard.error:
             self.detector(seg.start, "recogniser_error", 1.0, error=heard.error)
         self.detector(seg.start, "speech", seg.confidence, **heard.to_json(),
@@ -387,6 +413,12 @@ class CallEngine:
         if "person" not in heard.topics:  # a greeting's misheard "minute" is no promise
             emitted = self._announcements(seg, heard)
             await self._read_across_pauses(seg, audio, heard, emitted)
+            # a voice the keyword spotter cannot follow: its words are read from a transcript
+            # after the fact; no decision waits for one (it takes a second or more of CPU,
+            # and with 4 calls at once a menu waited 47 s for its transcript)
+            if self.phase == "hold" and self.reply is not seg and _unread(heard):
+                self._later.append(asyncio.get_running_loop().create_task(
+                    self._transcribe_later(seg, audio, frozenset(emitted))))
         self.last_topics = set(heard.topics)
         if seg.start >= self.last_action_at:
             self.heard_since_request |= heard.topics
@@ -399,7 +431,8 @@ class CallEngine:
             elif self.candidate is not None:
                 change = classify.voice_distance(classify.voice_profile(
                     self.candidate.audio()), classify.voice_profile(audio))
-                if change is not None and change > classify.VOICE_CHANGE:
+                if change is not None and change > classify.voice_change_threshold(
+                        seg.duration):
                     # another voice right after the candidate's (an agent who picks up as
                     # a queue message ends): the candidate starts here
                     self.detector(seg.start, "voice_changed", 0.6, distance=round(change, 2))
@@ -457,12 +490,19 @@ class CallEngine:
         elif listening and repeat < 0.8 and _announcement(heard):
             self.detector(seg.start, "announcement", 0.7, reason="queue announcement words: "
                           + ", ".join(sorted(heard.topics)))
+            self.last_announcement = seg
             # heard whole before the hold began (speech is cut at pauses only on hold): a
             # person who spoke right after the message is in its tail, in another voice
             tail = _voice_change(seg) if entered else None
             if tail is not None:
                 self.detector(tail.start, "voice_changed", 0.6, reason="after the message")
                 await self._speech_ended(call, tail, next_seg)
+        elif listening and repeat < 0.8 and self._announcement_goes_on(seg, audio):
+            # the same voice straight after a queue message ("... two" | "minutes", played
+            # from two files) is the message's tail, not a person
+            self.detector(seg.start, "announcement", 0.6,
+                          reason="the same voice went on right after a queue announcement")
+            self.last_announcement = seg
         elif listening and repeat < 0.8:
             if self._crossed_hello(seg, audio, heard):
                 await self._candidate_ended(call, next_seg, seg)
@@ -523,6 +563,41 @@ class CallEngine:
                       hello_late_s=round(self.hello_from - (candidate.end or candidate.start), 2),
                       reason="the greeting's voice spoke again before our late hello ended")
         return True
+
+    def _announcement_goes_on(self, seg: Segment, audio: np.ndarray) -> bool:
+        """Speech at most JOIN_GAP_S after a queue announcement, in its voice (or too short
+        to tell the voice, under ANNOUNCEMENT_TAIL_S)."""
+        last = self.last_announcement
+        if last is None or last.end is None or not 0 <= seg.start - last.end <= JOIN_GAP_S:
+            return False
+        change = classify.voice_distance(classify.voice_profile(last.audio()),
+                                         classify.voice_profile(audio))
+        if change is None:
+            return seg.duration < ANNOUNCEMENT_TAIL_S
+        return change <= classify.voice_change_threshold(seg.duration)
+
+    async def _transcript(self, audio: np.ndarray, spotted: Heard) -> Heard:
+        """A transcript's phrases, where the transcriber is installed and found any; else
+        what was ``spotted``."""
+        from .recognise import transcription_available, transcripts
+
+        if not transcription_available():
+            return spotted
+        heard = await asyncio.get_running_loop().run_in_executor(
+            _recognition(), lambda: transcripts().recognise(audio, transcript=True))
+        return heard if heard.transcribed and heard.phrases and not heard.error else spotted
+
+    async def _transcribe_later(self, seg: Segment, audio: np.ndarray,
+                                emitted: frozenset[str]) -> None:
+        """A hold segment whose words were not spotted, transcribed after the fact: a queue
+        position or wait it announced is emitted at its own instant."""
+        heard = await self._transcript(audio, Heard())
+        if not heard.transcribed or "person" in heard.topics or \
+                not {"wait", "position"} & heard.topics:
+            return
+        self.detector(seg.start, "transcript", 0.6, **heard.to_json(),
+                      duration_s=round(seg.duration, 2))
+        self._announcements(seg, heard, emitted)
 
     def _queue_speech(self, seg: Segment, heard: Heard) -> bool:
         """Speech after our request and a quiet run of HOLD_MIN_S that is no IVR prompt
@@ -824,6 +899,8 @@ def _recognition() -> Any:
 PERSON_PAUSE_S = 4.0
 #: pieces of one announcement: at most this far apart, and this long together
 JOIN_GAP_S, JOIN_MAX_S = 1.0, 12.0
+#: speech too short for a voice profile right after a queue announcement is its tail
+ANNOUNCEMENT_TAIL_S = 1.5
 #: a call is followed through at most this many transfers (then we hang up as usual)
 MAX_TRANSFERS = 3
 
@@ -876,6 +953,12 @@ def sentence_start(audio: np.ndarray, cue_s: float | None) -> float:
         else:
             run = 0
     return 0.0
+
+
+def _unread(heard: Heard) -> bool:
+    """Nothing spotted, or a wait / position whose number was not read."""
+    return not heard.phrases or (bool({"wait", "position"} & heard.topics)
+                                 and heard.wait_s is None and heard.position is None)
 
 
 def _announcement(heard: Heard) -> bool:
