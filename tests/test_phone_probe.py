@@ -385,9 +385,13 @@ def test_voices_the_recogniser_cannot_follow(sandbox):
             "ft": ("fr-transfer", 150, {}), "ff": ("fr-fake", 150, {})}
     results = _calls(sandbox, jobs)
     _hold_and_agent_on_time(sandbox, results)
-    # the menu's words were not recognised: the key went in the silence after it
-    assert _first(results["fs"], "call.option_pressed")[1]["why"] == \
-        "silence after the prompts: trying 0"
+    # the menu's words were not spotted: the key went in the silence after it, or (with
+    # the transcriber installed) the menu was read from the line's first transcript
+    from svcbench.probes.phone.recognise import transcription_available
+
+    assert _first(results["fs"], "call.option_pressed")[1]["why"] == (
+        "the menu offers an agent" if transcription_available() else
+        "silence after the prompts: trying 0")
     assert _first(results["fs"], "call.detector", detector="human_confirmed")
     # the recorded "Hi! Thanks for waiting" is no agent
     ff, truth = results["ff"], sandbox.truth("ff")
@@ -483,7 +487,7 @@ def test_blind_voices_tuned_on_since(jittered):
     from svcbench.probes.phone.recognise import transcription_available
 
     jobs = {"blind-s0-17": ("bl-fake", 150, {}), "blind-s0-16": ("bl-silent", 150, {}),
-            "blind-s0-15": ("bl-refused-music", 55, {})}
+            "blind-s0-15": ("bl-refused-music", 66, {})}
     if transcription_available():
         jobs["blind-s0-3"] = ("bl-direct-silent", 150, {})
     results = _calls(jittered, jobs)

@@ -416,7 +416,8 @@ class CallEngine:
             # a voice the keyword spotter cannot follow: its words are read from a transcript
             # after the fact; no decision waits for one (it takes a second or more of CPU,
             # and with 4 calls at once a menu waited 47 s for its transcript)
-            if self.phase == "hold" and self.reply is not seg and _unread(heard):
+            if self.phase == "hold" and self.reply is not seg and _unread(heard) and \
+                    seg.duration >= TRANSCRIBE_MIN_S:
                 self._later.append(asyncio.get_running_loop().create_task(
                     self._transcribe_later(seg, audio, frozenset(emitted))))
         self.last_topics = set(heard.topics)
@@ -899,6 +900,9 @@ def _recognition() -> Any:
 PERSON_PAUSE_S = 4.0
 #: pieces of one announcement: at most this far apart, and this long together
 JOIN_GAP_S, JOIN_MAX_S = 1.0, 12.0
+#: a hold segment shorter than this holds no wait or position sentence (cue and number) to
+#: transcribe: the pieces of a prompt played from several files are read joined instead
+TRANSCRIBE_MIN_S = 1.5
 #: speech too short for a voice profile right after a queue announcement is its tail
 ANNOUNCEMENT_TAIL_S = 1.5
 #: a call is followed through at most this many transfers (then we hang up as usual)
