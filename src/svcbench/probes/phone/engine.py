@@ -163,8 +163,6 @@ class CallEngine:
         self.first_transcript = False
         #: the current music began straight out of speech (no pause between)
         self.music_in_speech = False
-        #: the last queue announcement heard on hold (its tail may come as another piece)
-        self.last_announcement: Segment | None = None
         #: transcripts of hold segments still being read (awaited before the call returns)
         self._later: list[asyncio.Task] = []
 
@@ -491,19 +489,12 @@ class CallEngine:
         elif listening and repeat < 0.8 and _announcement(heard):
             self.detector(seg.start, "announcement", 0.7, reason="queue announcement words: "
                           + ", ".join(sorted(heard.topics)))
-            self.last_announcement = seg
             # heard whole before the hold began (speech is cut at pauses only on hold): a
             # person who spoke right after the message is in its tail, in another voice
             tail = _voice_change(seg) if entered else None
             if tail is not None:
                 self.detector(tail.start, "voice_changed", 0.6, reason="after the message")
                 await self._speech_ended(call, tail, next_seg)
-        elif listening and repeat < 0.8 and self._announcement_goes_on(seg, audio):
-            # the same voice straight after a queue message ("... two" | "minutes", played
-            # from two files) is the message's tail, not a person
-            self.detector(seg.start, "announcement", 0.6,
-                          reason="the same voice went on right after a queue announcement")
-            self.last_announcement = seg
         elif listening and repeat < 0.8:
             if self._crossed_hello(seg, audio, heard):
                 await self._candidate_ended(call, next_seg, seg)
@@ -564,18 +555,6 @@ class CallEngine:
                       hello_late_s=round(self.hello_from - (candidate.end or candidate.start), 2),
                       reason="the greeting's voice spoke again before our late hello ended")
         return True
-
-    def _announcement_goes_on(self, seg: Segment, audio: np.ndarray) -> bool:
-        """Speech at most JOIN_GAP_S after a queue announcement, in its voice (or too short
-        to tell the voice, under ANNOUNCEMENT_TAIL_S)."""
-        last = self.last_announcement
-        if last is None or last.end is None or not 0 <= seg.start - last.end <= JOIN_GAP_S:
-            return False
-        change = classify.voice_distance(classify.voice_profile(last.audio()),
-                                         classify.voice_profile(audio))
-        if change is None:
-            return seg.duration < ANNOUNCEMENT_TAIL_S
-        return change <= classify.voice_change_threshold(seg.duration)
 
     async def _transcript(self, audio: np.ndarray, spotted: Heard) -> Heard:
         """A transcript's phrases, where the transcriber is installed and found any; else
@@ -903,8 +882,6 @@ JOIN_GAP_S, JOIN_MAX_S = 1.0, 12.0
 #: a hold segment shorter than this holds no wait or position sentence (cue and number) to
 #: transcribe: the pieces of a prompt played from several files are read joined instead
 TRANSCRIBE_MIN_S = 1.5
-#: speech too short for a voice profile right after a queue announcement is its tail
-ANNOUNCEMENT_TAIL_S = 1.5
 #: a call is followed through at most this many transfers (then we hang up as usual)
 MAX_TRANSFERS = 3
 
