@@ -174,16 +174,6 @@ def similarity(a: np.ndarray, b: np.ndarray, *, max_shift: int = 4) -> float:
 #: profiles further apart than this are two voices: fitted on the dev and fr-* voices
 #: (same voice, other sentence 0.3-0.96; two voices 1.0-2.7, one pair 0.49)
 VOICE_CHANGE = 1.0
-#: a profile of a short piece is noisy: pieces of one voice split at pauses (dev, fr-* and
-#: bl-* voices) were 1.1-1.42 apart from the speech before them when under 1.5 s long, at
-#: most 1.33 at 1.5-2 s and 1.11 beyond; a piece this short needs VOICE_CHANGE_SHORT
-SHORT_PIECE_S = 1.5
-VOICE_CHANGE_SHORT = 1.5
-
-
-def voice_change_threshold(seconds: float) -> float:
-    """The distance above which a piece of ``seconds`` is another voice."""
-    return VOICE_CHANGE_SHORT if seconds < SHORT_PIECE_S else VOICE_CHANGE
 _VOICE_EDGES = np.geomspace(100, 3800, 15)
 
 

@@ -430,8 +430,7 @@ class CallEngine:
             elif self.candidate is not None:
                 change = classify.voice_distance(classify.voice_profile(
                     self.candidate.audio()), classify.voice_profile(audio))
-                if change is not None and change > classify.voice_change_threshold(
-                        seg.duration):
+                if change is not None and change > classify.VOICE_CHANGE:
                     # another voice right after the candidate's (an agent who picks up as
                     # a queue message ends): the candidate starts here
                     self.detector(seg.start, "voice_changed", 0.6, distance=round(change, 2))
