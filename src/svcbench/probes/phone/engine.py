@@ -163,6 +163,8 @@ class CallEngine:
         self.first_transcript = False
         #: the current music began straight out of speech (no pause between)
         self.music_in_speech = False
+        #: where the last queue message or repeated recording heard on hold ended
+        self.recorded_until: float | None = None
         #: transcripts of hold segments still being read (awaited before the call returns)
         self._later: list[asyncio.Task] = []
 
@@ -393,6 +395,7 @@ class CallEngine:
                                   reason="the speech after it repeats a recording")
                 self.continuation = self.candidate = None
             if self.phase == "hold" and self.reply is not seg:
+                self.recorded_until = seg.end or seg.start
                 return
         heard = await asyncio.get_running_loop().run_in_executor(
             _recognition(), self.recogniser.recognise, audio)
@@ -488,12 +491,20 @@ class CallEngine:
         elif listening and repeat < 0.8 and _announcement(heard):
             self.detector(seg.start, "announcement", 0.7, reason="queue announcement words: "
                           + ", ".join(sorted(heard.topics)))
+            self.recorded_until = seg.end or seg.start
             # heard whole before the hold began (speech is cut at pauses only on hold): a
             # person who spoke right after the message is in its tail, in another voice
             tail = _voice_change(seg) if entered else None
             if tail is not None:
                 self.detector(tail.start, "voice_changed", 0.6, reason="after the message")
                 await self._speech_ended(call, tail, next_seg)
+        elif listening and repeat < 0.8 and self._announcement_tail(seg, heard):
+            # a piece with only queue words ("minutes") just after a queue message or a
+            # repeated recording: the message's last file (Asterisk plays "the estimated
+            # hold time is" | "three" | "minutes"), not a person
+            self.detector(seg.start, "announcement", 0.6,
+                          reason="queue words right after a queue message: its tail")
+            self.recorded_until = seg.end or seg.start
         elif listening and repeat < 0.8:
             if self._crossed_hello(seg, audio, heard):
                 await self._candidate_ended(call, next_seg, seg)
@@ -554,6 +565,13 @@ class CallEngine:
                       hello_late_s=round(self.hello_from - (candidate.end or candidate.start), 2),
                       reason="the greeting's voice spoke again before our late hello ended")
         return True
+
+    def _announcement_tail(self, seg: Segment, heard: Heard) -> bool:
+        """Only wait / position words, at most JOIN_GAP_S after a queue message or a
+        recording that repeated (a person's greeting has other words, or none spotted)."""
+        return self.recorded_until is not None and \
+            0 <= seg.start - self.recorded_until <= JOIN_GAP_S and \
+            bool(heard.topics) and heard.topics <= {"wait", "position"}
 
     async def _transcript(self, audio: np.ndarray, spotted: Heard) -> Heard:
         """A transcript's phrases, where the transcriber is installed and found any; else
