@@ -101,7 +101,7 @@ def test_overlapping_calls_are_recognised_by_separate_workers():
     both_in, started = threading.Barrier(2, timeout=10), []
 
     class Worker(Recogniser):
-        def recognise(self, samples, deep=False):
+        def recognise(self, samples):
             started.append(self)
             both_in.wait()  # returns only once two segments are being recognised at once
             return Heard(text="ok")
@@ -246,7 +246,7 @@ def test_waiting_segments_are_recognised_shortest_first():
     gate, order = threading.Event(), []
 
     class Worker(Recogniser):
-        def recognise(self, samples, deep=False):
+        def recognise(self, samples):
             if len(samples) == 1:
                 gate.wait(10)  # the segment keeping the only worker busy
             order.append(len(samples))
@@ -286,69 +286,3 @@ def test_festival_voices_and_gsm_prompts_for_the_simulator(tmp_path, monkeypatch
     assert said_wait(IvrScenario(announced_wait_s=150, recorded_wait="minutes-seconds")) == 150
     assert said_wait(IvrScenario(announced_wait_s=45, announce_voice="awb",
                                  wait_text="{seconds} seconds")) == 45
-
-
-def test_waits_in_minutes_and_seconds_and_transcripts_read_like_grammar_text():
-    from svcbench.probes.phone.recognise import normalise, read_number, spot_in_text
-
-    assert read_number("your wait is two minutes and thirty seconds") == (150.0, None)
-    assert read_number("about one minute thirty seconds") == (90.0, None)
-    assert read_number("expected wait forty five seconds") == (45.0, None)
-    # a seconds figure far from the minutes is another announcement, not their sum
-    assert read_number("two minutes please hold you are next in thirty seconds") == (30.0, None)
-    assert normalise("Press 1, or say 'agent'. Caller number 25!") == \
-        "press one or say 'agent' caller number twenty five"
-    found, starts, text = spot_in_text([(0.0, "Welcome."), (1.5, "To speak to an agent, press 0.")],
-                                       {"press zero": 1.0, "agent": 1.0, "speak to": 1.0,
-                                        "press": 1.0})
-    assert set(found) == {"press zero", "agent", "speak to", "press"} and starts["agent"] == 1.5
-    assert text == "welcome to speak to an agent press zero"
-
-
-def test_a_piece_cut_at_a_pause_keeps_only_its_own_audio():
-    """A speech segment split at a pause on hold held the next piece's first hop too: the
-    short first piece's fingerprint then held the next one's start, and the next piece
-    "repeated a recording"."""
-    from svcbench.probes.phone.listen import Listener
-
-    rng = np.random.default_rng(3)
-    t = np.arange(int(0.9 * 8000)) / 8000
-    word = lambda f: (8000 * np.sin(2 * np.pi * f * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))  # noqa: E731
-                      ).astype(np.int16)
-    pause = rng.normal(0, 20, int(0.4 * 8000)).astype(np.int16)
-    quiet = rng.normal(0, 20, 2 * 8000).astype(np.int16)
-    audio = np.concatenate([quiet, word(300), pause, word(500), pause, word(700), quiet])
-    listener, at, pieces = Listener(0.0), 0.0, []
-    listener.split_pauses = True
-    for i in range(0, len(audio), 160):
-        at += 0.02
-        for change in listener.feed(audio[i:i + 160].astype("<i2").tobytes(), at):
-            if change.ended is not None and change.ended.label == "speech" and \
-                    change.started.label == "speech":
-                pieces.append(change.ended)
-    assert pieces, "no split at the pauses"
-    for piece in pieces:
-        assert len(piece.audio()) <= round(piece.duration * 8000) + 1, \
-            (piece.start, piece.end, len(piece.audio()) / 8000)
-
-
-@pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng missing")
-def test_a_transcript_reads_a_wait_the_keyword_spotter_cannot_hear(tmp_path, monkeypatch):
-    """bl-refused-music's wait, spoken by espeak-ng's klatt2 received-pronunciation voice:
-    pocketsphinx spots no phrase in it; Whisper tiny.en's transcript gives the wait's cue
-    and its number."""
-    from svcbench.probes.phone.recognise import Recogniser, transcription_available
-
-    if not transcription_available():
-        pytest.skip("svcbench[phone-transcribe] is not installed")
-    monkeypatch.setenv("SVCBENCH_AUDIO_CACHE", str(tmp_path))
-    said = voice.speak("Your estimated wait time is approximately three minutes.",
-                       voice="espeak-ng:en-gb-x-rp+klatt2")
-    rec = Recogniser()
-    try:
-        assert "wait" not in rec.recognise(said).topics
-        heard = rec.recognise(said, transcript=True)
-    finally:
-        rec.close()
-    assert heard.transcribed and "estimated" in heard.phrases and heard.wait_s == 180.0, \
-        heard

@@ -157,16 +157,6 @@ class CallEngine:
         #: a voice we said hello to did not answer, and no hold music came back since: if the
         #: company then hangs up, it may not have heard us (one-way audio): not scorable
         self.unanswered_voice_at: float | None = None
-        #: a phrase was heard (spotted or transcribed) on this line; the one transcript a
-        #: call waits for was asked for
-        self.words_heard = False
-        self.first_transcript = False
-        #: the current music began straight out of speech (no pause between)
-        self.music_in_speech = False
-        #: where the last queue message or repeated recording heard on hold ended
-        self.recorded_until: float | None = None
-        #: transcripts of hold segments still being read (awaited before the call returns)
-        self._later: list[asyncio.Task] = []
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
         self.result.events.append((kind, at, data))
@@ -197,8 +187,6 @@ class CallEngine:
             self._fail(exc.reason)
         finally:
             await call.hangup()
-        if self._later:  # announcements still being read from transcripts
-            await asyncio.wait(self._later, timeout=60.0)
         return self.result
 
     def _fail(self, reason: str) -> CallResult:
@@ -315,11 +303,6 @@ class CallEngine:
                                   self.last_action_at)
         if seg.label == "music" and self.quiet_from is not None:
             self.quiet_music = True
-        if seg.label == "music":
-            # "music" straight out of speech, with no pause between, may be a voice the
-            # classifier never heard (as inside speech): it must last longer to be the queue
-            self.music_in_speech = ended is not None and ended.label == "speech" and \
-                seg.after_quiet is None
         if self.music_after is not None and ended is self.music_after:
             # the "music" after a candidate stopped within MUSIC_RESUMED_S: a misheard
             # stretch of the same speech (or a pause), not hold music coming back
@@ -346,8 +329,7 @@ class CallEngine:
             # before any request, "music" right after a prompt may be the classifier
             # mishearing a voice it never heard (as inside speech): it must last longer
             prompted = any(k == "call.ivr_prompt" for k, _, _ in self.result.events)
-            need = HOLD_MIN_S if (requested or not prompted) and not self.music_in_speech \
-                else MUSIC_BACK_S
+            need = HOLD_MIN_S if requested or not prompted else MUSIC_BACK_S
             if music and held >= need and (requested or self.menus_heard == 0):
                 self._enter_hold(self.quiet_from, True, music_at=seg.start)
             elif seg.label == "silence" and (
@@ -395,18 +377,9 @@ class CallEngine:
                                   reason="the speech after it repeats a recording")
                 self.continuation = self.candidate = None
             if self.phase == "hold" and self.reply is not seg:
-                self.recorded_until = seg.end or seg.start
                 return
         heard = await asyncio.get_running_loop().run_in_executor(
             _recognition(), self.recogniser.recognise, audio)
-        if self.phase == "ivr" and not heard.phrases and not self.words_heard and \
-                not self.pressed and not self.asked_by_voice and not self.first_transcript:
-            # the line's first words, in a voice the spotter cannot follow: whether they are
-            # a menu, a queue message or a person decides everything after, so this one
-            # transcript is waited for (once a call: they cost a second or more each)
-            self.first_transcript = True
-            heard = await self._transcript(audio, heard)
-        self.words_heard = self.words_heard or bool(heard.phrases)
         if heard.error:
             self.detector(seg.start, "recogniser_error", 1.0, error=heard.error)
         self.detector(seg.start, "speech", seg.confidence, **heard.to_json(),
@@ -414,13 +387,6 @@ class CallEngine:
         if "person" not in heard.topics:  # a greeting's misheard "minute" is no promise
             emitted = self._announcements(seg, heard)
             await self._read_across_pauses(seg, audio, heard, emitted)
-            # a voice the keyword spotter cannot follow: its words are read from a transcript
-            # after the fact; no decision waits for one (it takes a second or more of CPU,
-            # and with 4 calls at once a menu waited 47 s for its transcript)
-            if self.phase == "hold" and self.reply is not seg and _unread(heard) and \
-                    seg.duration >= TRANSCRIBE_MIN_S:
-                self._later.append(asyncio.get_running_loop().create_task(
-                    self._transcribe_later(seg, audio, frozenset(emitted))))
         self.last_topics = set(heard.topics)
         if seg.start >= self.last_action_at:
             self.heard_since_request |= heard.topics
@@ -491,20 +457,12 @@ class CallEngine:
         elif listening and repeat < 0.8 and _announcement(heard):
             self.detector(seg.start, "announcement", 0.7, reason="queue announcement words: "
                           + ", ".join(sorted(heard.topics)))
-            self.recorded_until = seg.end or seg.start
             # heard whole before the hold began (speech is cut at pauses only on hold): a
             # person who spoke right after the message is in its tail, in another voice
             tail = _voice_change(seg) if entered else None
             if tail is not None:
                 self.detector(tail.start, "voice_changed", 0.6, reason="after the message")
                 await self._speech_ended(call, tail, next_seg)
-        elif listening and repeat < 0.8 and self._announcement_tail(seg, heard):
-            # a piece with only queue words ("minutes") just after a queue message or a
-            # repeated recording: the message's last file (Asterisk plays "the estimated
-            # hold time is" | "three" | "minutes"), not a person
-            self.detector(seg.start, "announcement", 0.6,
-                          reason="queue words right after a queue message: its tail")
-            self.recorded_until = seg.end or seg.start
         elif listening and repeat < 0.8:
             if self._crossed_hello(seg, audio, heard):
                 await self._candidate_ended(call, next_seg, seg)
@@ -565,36 +523,6 @@ class CallEngine:
                       hello_late_s=round(self.hello_from - (candidate.end or candidate.start), 2),
                       reason="the greeting's voice spoke again before our late hello ended")
         return True
-
-    def _announcement_tail(self, seg: Segment, heard: Heard) -> bool:
-        """Only wait / position words, at most JOIN_GAP_S after a queue message or a
-        recording that repeated (a person's greeting has other words, or none spotted)."""
-        return self.recorded_until is not None and \
-            0 <= seg.start - self.recorded_until <= JOIN_GAP_S and \
-            bool(heard.topics) and heard.topics <= {"wait", "position"}
-
-    async def _transcript(self, audio: np.ndarray, spotted: Heard) -> Heard:
-        """A transcript's phrases, where the transcriber is installed and found any; else
-        what was ``spotted``."""
-        from .recognise import transcription_available, transcripts
-
-        if not transcription_available():
-            return spotted
-        heard = await asyncio.get_running_loop().run_in_executor(
-            _recognition(), lambda: transcripts().recognise(audio, transcript=True))
-        return heard if heard.transcribed and heard.phrases and not heard.error else spotted
-
-    async def _transcribe_later(self, seg: Segment, audio: np.ndarray,
-                                emitted: frozenset[str]) -> None:
-        """A hold segment whose words were not spotted, transcribed after the fact: a queue
-        position or wait it announced is emitted at its own instant."""
-        heard = await self._transcript(audio, Heard())
-        if not heard.transcribed or "person" in heard.topics or \
-                not {"wait", "position"} & heard.topics:
-            return
-        self.detector(seg.start, "transcript", 0.6, **heard.to_json(),
-                      duration_s=round(seg.duration, 2))
-        self._announcements(seg, heard, emitted)
 
     def _queue_speech(self, seg: Segment, heard: Heard) -> bool:
         """Speech after our request and a quiet run of HOLD_MIN_S that is no IVR prompt
@@ -896,9 +824,6 @@ def _recognition() -> Any:
 PERSON_PAUSE_S = 4.0
 #: pieces of one announcement: at most this far apart, and this long together
 JOIN_GAP_S, JOIN_MAX_S = 1.0, 12.0
-#: a hold segment shorter than this holds no wait or position sentence (cue and number) to
-#: transcribe: the pieces of a prompt played from several files are read joined instead
-TRANSCRIBE_MIN_S = 1.5
 #: a call is followed through at most this many transfers (then we hang up as usual)
 MAX_TRANSFERS = 3
 
@@ -951,12 +876,6 @@ def sentence_start(audio: np.ndarray, cue_s: float | None) -> float:
         else:
             run = 0
     return 0.0
-
-
-def _unread(heard: Heard) -> bool:
-    """Nothing spotted, or a wait / position whose number was not read."""
-    return not heard.phrases or (bool({"wait", "position"} & heard.topics)
-                                 and heard.wait_s is None and heard.position is None)
 
 
 def _announcement(heard: Heard) -> bool:

@@ -154,13 +154,6 @@ class Listener:
         i, pause = onsets[0]
         onset = self.time_of(first + i)
         current.end = onset
-        # the hops kept for it reach past the onset: that audio is the next utterance's, and
-        # left in, a short piece's fingerprint holds the next one's start (which then
-        # "repeats a recording": a person's greeting rejected as one)
-        own = int(round((onset - current.start) * RATE))
-        kept = current.audio()
-        if len(kept) > own:
-            current.samples = [kept[:max(0, own)]]
         segment = Segment("speech", onset, confidence, end=self.time_of(end),
                           samples=[self.buffer[first + i:end].copy()],
                           after_quiet=self.time_of(first + pause))

