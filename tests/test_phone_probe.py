@@ -403,6 +403,25 @@ def test_voices_the_recogniser_cannot_follow(sandbox):
     assert _first(results["fm"], "call.transferred") is None
 
 
+def test_a_greeting_cut_at_a_pause_is_one_person_and_a_recording_before_the_agent_is_not(
+        sandbox):
+    """Speech on hold is cut at its pauses, and the voice distance of two short pieces of one
+    greeting ("Appointments desk, good morning." | "How can I help?", espeak-ng f1) said
+    "another voice": the agent was dated to the second piece, 2.6 s late. Judged again on
+    the reply to our hello, the first piece is the same voice. A recording the agent speaks
+    0.4 s after ("r") stays apart: the agent is never dated to it."""
+    results = _calls(sandbox, {"sg": ("split-greeting", 120, {}),
+                               "r": ("recording-then-agent", 120, {})})
+    _hold_and_agent_on_time(sandbox, results)
+    sg = results["sg"]
+    assert _first(sg, "call.detector", detector="voice_changed")
+    assert _first(sg, "call.detector", detector="same_voice_before")
+    r, truth = results["r"], sandbox.truth("r")
+    assert truth["agent_answered"][0]["at"] - truth["fake_human"][0]["at"] < 8.0
+    assert _first(r, "call.agent_answered")[0] > truth["fake_human"][0]["at"] + 1.0
+    assert _first(r, "call.detector", detector="same_voice_before") is None
+
+
 def test_a_late_hello_keeps_the_agents_instant_and_never_makes_a_recording_an_agent(sandbox):
     """Under load (20 calls on 2 cores) our "Hello?" went out seconds late: the agent had
     spoken again ("are you there?") by then, that speech became the candidate and the

@@ -120,6 +120,10 @@ class IvrScenario:
             rng.uniform(1 - self.jitter, 1 + self.jitter)) for k in keys})
 
 
+#: what the agent says when the caller speaks ("Hello?")
+AGENT_REPLY = "Yes, I am here. Sorry, go ahead, what can I do for you?"
+
+
 def load_scenarios(path: str | Path | None = None) -> dict[str, IvrScenario]:
     if path is None:
         text = resources.files("svcbench").joinpath("data/phone/ivr_scenarios.toml").read_text()
@@ -508,8 +512,7 @@ class PhoneCompany:
                 spoke_at = time.time()
             if line.caller_spoke.is_set() and time.time() - line.caller_voice_at > 0.5:
                 line.caller_spoke.clear()
-                at = await line.play(self.clips.say(
-                    "Yes, I am here. Sorry, go ahead, what can I do for you?", s.agent_voice))
+                at = await line.play(self.clips.say(AGENT_REPLY, s.agent_voice))
                 write("agent_replied", at)
                 line.caller_spoke.clear()
                 spoke_at = time.time()
