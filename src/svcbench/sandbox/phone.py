@@ -34,6 +34,7 @@ import numpy as np
 
 from ..probes.phone import voice
 from ..probes.phone.sip import BYTES_PER_SECOND, Account, SipCall, SipStack
+from .phone_line import LineChannel, LineSpec, parse_line
 
 FRAME = 320  # bytes: 20 ms at 8 kHz, 16 bit
 #: frames kept queued ahead of the wire: with 3 (60 ms) a company process starved of CPU
@@ -102,6 +103,9 @@ class IvrScenario:
     prompt_format: str = "wav"
     #: hold music played this many dB louder (negative: quieter)
     music_gain_db: float = 0.0
+    #: the line's conditions (band, noise floor, level, echo, lost packets), applied to all
+    #: the company sends (:mod:`.phone_line`); the default is a clean digital line
+    line: LineSpec = LineSpec()
 
     def scaled(self, scale: float) -> IvrScenario:
         keys = ("ring_s", "hold_s", "announce_every_s", "fake_human_at_s",
@@ -138,6 +142,8 @@ def load_scenarios(path: str | Path | None = None) -> dict[str, IvrScenario]:
         unknown = set(merged) - known
         if unknown:
             raise ValueError(f"ivr scenario {name}: unknown keys {sorted(unknown)}")
+        if "line" in merged:
+            merged["line"] = parse_line(name, merged["line"])
         out[name] = IvrScenario(name=name, **merged)
     return out
 
@@ -281,8 +287,12 @@ class Truth:
 class Line:
     """One answered call: paced playback, DTMF, and the caller's voice activity."""
 
-    def __init__(self, call: SipCall, *, hears_caller: bool = True):
+    def __init__(self, call: SipCall, *, hears_caller: bool = True,
+                 line: LineSpec | None = None, tag: str = ""):
         self.call = call
+        #: the line's conditions between the company and the wire (None: a clean line)
+        self.channel = LineChannel(line, tag) if line is not None and line.active else None
+        self.last_audible_s = 0.0
         self.hears_caller = hears_caller
         self.digits: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
         call.on_dtmf(lambda digit, at: self.digits.put_nowait((digit, at)))
@@ -299,7 +309,7 @@ class Line:
         """Play an IVR prompt (one that talks to the caller); returns its first audible
         instant and remembers its last."""
         at = await self.play(samples)
-        self.prompt_end = at + _audible_s(samples)
+        self.prompt_end = at + self.last_audible_s
         return at
 
     def hold_from(self) -> float:
@@ -310,8 +320,13 @@ class Line:
     async def play(self, samples: np.ndarray, *, until: float | None = None) -> float:
         """Play ``samples`` (or up to the instant ``until``); returns when its first sample
         goes on the wire."""
+        # truth is the first audible sample of this clip (line noise is not a sound)
+        heard = samples if self.channel is None else self.channel.alone(samples)
+        lead = _leading_quiet(heard) / voice.RATE
+        self.last_audible_s = _audible_s(heard)
+        if self.channel is not None:
+            samples = self.channel.send(samples)
         pcm = samples.astype("<i2").tobytes()
-        lead = _leading_quiet(samples) / voice.RATE  # truth is the first audible sample
         first_at: float | None = None
         pos = 0
         while pos < len(pcm) and not self.call.is_closed:
@@ -400,7 +415,7 @@ class PhoneCompany:
         if call.is_closed:
             return
         write("answered", time.time())
-        line = Line(call, hears_caller=s.hears_caller)
+        line = Line(call, hears_caller=s.hears_caller, line=s.line, tag=_request_user(call))
         listener = asyncio.get_running_loop().create_task(line.listen())
         try:
             await line.quiet(0.3)

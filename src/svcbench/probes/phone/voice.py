@@ -8,6 +8,7 @@ G.711 codecs carry). Synthesised phrases are cached on disk by text and voice.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -111,13 +112,18 @@ def speak(text: str, *, voice: str = "awb") -> np.ndarray:
     for that voice and variant (the simulator's voices no rule was tuned on);
     ``voice="festival:ked_diphone"`` asks Festival's ``text2wave`` for an installed voice
     (festvox-* packages: ``kal_diphone``, ``ked_diphone``, ``cmu_us_slt_arctic_hts``), and
-    ``festival:NAME/1.2`` speaks it 1.2 times slower (Festival's Duration_Stretch). Cached on
-    disk; 8 kHz int16.
+    ``festival:NAME/1.2`` speaks it 1.2 times slower (Festival's Duration_Stretch).
+    ``flite:awb`` is flite's awb. Transforms after ``|`` change any voice with sox:
+    ``"flite:awb|pitch=-300|tempo=1.1"`` is awb 300 cents lower and 1.1 times faster (sox
+    ``pitch`` and ``tempo -s``, in that order). Cached on disk; 8 kHz int16.
     """
     key = hashlib.sha256(f"{voice}|{text}".encode()).hexdigest()[:20]
     cached = cache_dir() / f"tts-{key}.wav"
     if cached.exists():
         return load_wav(cached)
+    voice, *transforms = voice.split("|")
+    effects = _sox_effects(voice, transforms)
+    voice = voice.removeprefix("flite:")
     flite, espeak = shutil.which("flite"), shutil.which("espeak-ng")
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "out.wav"
@@ -136,6 +142,8 @@ def speak(text: str, *, voice: str = "awb") -> np.ndarray:
         if result.returncode != 0 or not raw.exists():
             raise AudioError(f"{Path(cmd[0]).name} failed: "
                              f"{result.stderr.decode(errors='replace')[:200]}")
+        if effects:
+            raw = _sox(raw, effects, Path(tmp))
         samples = load_wav(raw)
     peak = max(1, int(np.abs(samples).max()))
     samples = (samples.astype(np.float64) * (12000 / peak)).astype(np.int16)
@@ -158,6 +166,40 @@ def _festival(spec: str, text: str, tmp: Path) -> list[str]:
     setup = f"(begin (voice_{name})" + (f" (Parameter.set 'Duration_Stretch {stretch})"
                                         if stretch else "") + ")"
     return [text2wave, "-eval", setup, "-o", str(tmp / "out.wav"), str(tmp / "in.txt")]
+
+
+#: voice transforms: sox effect, allowed range
+_TRANSFORMS = {"pitch": (["pitch"], -1200.0, 1200.0), "tempo": (["tempo", "-s"], 0.5, 2.0)}
+
+
+def _sox_effects(voice: str, transforms: list[str]) -> list[str]:
+    """The sox effect arguments for ``pitch=CENTS`` / ``tempo=FACTOR`` transforms."""
+    out: list[str] = []
+    for item in transforms:
+        name, _, value = item.partition("=")
+        spec = _TRANSFORMS.get(name.strip())
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if spec is None or not spec[1] <= number <= spec[2]:
+            raise AudioError(f"voice {voice!r}: transform {item!r}: expected "
+                             "pitch=CENTS (-1200 to 1200) or tempo=FACTOR (0.5 to 2)")
+        out += [*spec[0], f"{number:g}"]
+    if out and shutil.which("sox") is None:
+        raise AudioError(f"voice {voice!r}: sox is needed for its transforms "
+                         "(scripts/install-system-deps)")
+    return out
+
+
+def _sox(path: Path, effects: list[str], tmp: Path) -> Path:
+    out = tmp / "transformed.wav"
+    result = subprocess.run(["sox", str(path), "-b", "16", str(out), *effects],
+                            capture_output=True, timeout=60)
+    if result.returncode != 0 or not out.exists():
+        raise AudioError(f"sox {' '.join(effects)} failed: "
+                         f"{result.stderr.decode(errors='replace')[:200]}")
+    return out
 
 
 def _number_text(text: str) -> bool:
