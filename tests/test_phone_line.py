@@ -1,0 +1,149 @@
+"""The simulated company's line conditions and voice transforms (no call is placed)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from svcbench.probes.phone import voice
+from svcbench.sandbox.phone import _leading_quiet, load_scenarios
+from svcbench.sandbox.phone_line import (
+    LineChannel,
+    LineSpec,
+    lose_frames,
+    parse_line,
+)
+
+RATE = 8000
+
+
+def _tone(hz: float, seconds: float = 1.0, level: float = 8000.0) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (level * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+def _db(x: np.ndarray) -> float:
+    x = x.astype(np.float64) / 32768
+    return float(10 * np.log10(np.mean(x * x) + 1e-12))
+
+
+def test_band_pass_removes_energy_outside_the_band():
+    ch = LineChannel(LineSpec(band_hz=(300.0, 3400.0)), "t")
+    inside, low, high = (ch.send(_tone(hz, 1.0))[1000:] for hz in (1000, 100, 3800))
+    assert abs(_db(inside) - _db(_tone(1000)[1000:])) < 1.0
+    assert _db(low) < _db(inside) - 40 and _db(high) < _db(inside) - 40
+    narrow = LineChannel(LineSpec(band_hz=(400.0, 3000.0)), "t")
+    assert _db(narrow.send(_tone(3400))[1000:]) < _db(inside) - 30
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "brown", "hum"])
+def test_noise_floor_is_at_the_level_asked_and_fills_silence(kind):
+    spec = LineSpec(band_hz=(300.0, 3400.0), noise=kind, noise_dbfs=-52.0)
+    ch = LineChannel(spec, "call-1")
+    quiet = ch.send(voice.silence(2.0))
+    frames = quiet[: len(quiet) // 160 * 160].reshape(-1, 160)
+    assert abs(_db(quiet) - -52.0) <= 2.0
+    assert (np.abs(frames).max(axis=1) > 0).all()  # never a digitally silent frame
+    # the probe's quiet threshold (-45 dBFS) still calls it quiet, and the truth too
+    assert _leading_quiet(np.concatenate([quiet, _tone(1000, 0.2)])) >= len(quiet) - 160
+
+
+def test_gain_changes_the_level_and_echo_adds_a_delayed_copy():
+    base = _tone(1000, 0.5)
+    quiet = LineChannel(LineSpec(gain_db=-12.0), "t").send(base)
+    assert abs(_db(quiet) - (_db(base) - 12.0)) < 0.2
+    click = np.zeros(4000, np.int16)
+    click[100] = 10000
+    echoed = LineChannel(LineSpec(echo_ms=100.0, echo_db=-20.0), "t").send(click)
+    assert echoed[100 + 800] == pytest.approx(1000, abs=2)
+
+
+def test_lost_packets_share_and_reproducibility():
+    x = np.full(160 * 2000, 5000.0)
+    a = lose_frames(x, 0.03, "zero", np.random.default_rng(7))
+    b = lose_frames(x, 0.03, "zero", np.random.default_rng(7))
+    c = lose_frames(x, 0.03, "zero", np.random.default_rng(8))
+    lost = (a.reshape(-1, 160) == 0).all(axis=1).mean()
+    assert 0.02 <= lost <= 0.04
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    ramp = np.arange(160 * 50, dtype=np.float64)
+    rep = lose_frames(ramp, 0.2, "repeat", np.random.default_rng(1))
+    changed = [i for i in range(1, 50) if not np.array_equal(rep[i * 160:(i + 1) * 160],
+                                                             ramp[i * 160:(i + 1) * 160])]
+    assert changed and all(np.array_equal(rep[i * 160:(i + 1) * 160],
+                                          rep[(i - 1) * 160:i * 160]) for i in changed)
+    # the same call's tag loses the same packets
+    spec = LineSpec(loss=0.05)
+    one, two = (LineChannel(spec, "b3-x+tag1").send(x.astype(np.int16)) for _ in range(2))
+    assert np.array_equal(one, two)
+    assert not np.array_equal(one, LineChannel(spec, "b3-x+tag2").send(x.astype(np.int16)))
+
+
+def test_truth_sees_the_clip_not_the_noise():
+    """The first audible instant of a clip on a noisy, band-limited line is the clip's
+    own (plus the filter's delay), not the noise's."""
+    spec = LineSpec(band_hz=(300.0, 3400.0), noise="pink", noise_dbfs=-50.0, loss=0.02)
+    ch = LineChannel(spec, "t")
+    clip = np.concatenate([voice.silence(0.5), _tone(800, 0.5)])
+    heard = ch.alone(clip)
+    assert abs(_leading_quiet(heard) - 0.5 * RATE) <= 160
+    assert _leading_quiet(ch.send(clip)) <= 0.5 * RATE + 160
+
+
+def test_bad_line_in_the_scenarios_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "s.toml"
+    for bad, words in [('"noisy"', "expected a table"),
+                       ('{ noise = "purple" }', "line.noise: expected one of"),
+                       ('{ band_hz = [3400, 300] }', "line.band_hz"),
+                       ('{ loss = 0.9 }', "line.loss: expected a number"),
+                       ('{ snr = 30 }', "unknown keys ['snr']")]:
+        path.write_text(f"[scenario.b3-x]\nline = {bad}\n")
+        with pytest.raises(ValueError, match="ivr scenario b3-x: ") as err:
+            load_scenarios(path)
+        assert words in str(err.value) and "\n" not in str(err.value)
+    assert parse_line("x", {"band_hz": [300, 3400], "noise": "pink"}).active
+    assert not LineSpec().active
+
+
+@pytest.mark.skipif(not shutil.which("sox"), reason="sox missing (scripts/install-system-deps)")
+def test_voice_transforms(tmp_path, monkeypatch):
+    monkeypatch.setenv("SVCBENCH_AUDIO_CACHE", str(tmp_path))
+    plain = voice.speak("Thanks for holding, this is Sam.", voice="flite:awb")
+    fast = voice.speak("Thanks for holding, this is Sam.", voice="flite:awb|tempo=1.5")
+    low = voice.speak("Thanks for holding, this is Sam.", voice="awb|pitch=-400")
+    assert len(fast) < 0.8 * len(plain) and abs(len(low) - len(plain)) < 0.05 * len(plain)
+    assert not np.array_equal(low[: len(plain)], plain[: len(low)])
+    with pytest.raises(voice.AudioError, match="transform 'speed=2'"):
+        voice.speak("x", voice="awb|speed=2")
+    with pytest.raises(voice.AudioError, match="pitch=CENTS"):
+        voice.speak("x", voice="awb|pitch=5000")
+
+
+def test_every_blind3_scenario_parses_and_its_clips_are_8khz(tmp_path, monkeypatch):
+    """b3-* (run once, by the lead, for the figures) parse, carry a line, and their
+    voices synthesise; no call is placed."""
+    from svcbench.sandbox.phone import Clips
+
+    if not voice.PROMPTS_DIR.exists() or not voice.MOH_DIR.exists():
+        pytest.skip("Debian's prompts / music on hold missing (scripts/install-system-deps)")
+    b3 = {n: s for n, s in load_scenarios().items() if s.split == "blind3"}
+    assert len(b3) >= 20 and all(n.startswith("b3-") for n in b3)
+    assert all(s.line.active and s.line.band_hz for s in b3.values())
+    assert all(s.agent and not s.hangup_after_s for s in b3.values())
+    voices = {v for s in b3.values() for v in (s.menu_voice, s.agent_voice,
+                                               s.recording_voice, s.second_agent_voice,
+                                               s.announce_voice) if v}
+    clips = Clips()
+    for v in sorted(voices):
+        x = clips.say("Thanks for holding.", v)
+        assert x.dtype == np.int16 and 0.3 * RATE < len(x) < 5 * RATE, v
+    for s in b3.values():
+        menu = clips.menu(s)
+        agent = clips.say(s.agent_text, s.agent_voice)
+        ch = LineChannel(s.line, f"{s.name}+t")
+        for clip in (menu, agent, clips.music_track(s.music_track, s.music_gain_db)[:8000]):
+            out = ch.send(clip)
+            assert out.dtype == np.int16 and len(out) == len(clip)
