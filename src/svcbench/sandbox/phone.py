@@ -20,6 +20,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -103,6 +104,8 @@ class IvrScenario:
     prompt_format: str = "wav"
     #: hold music played this many dB louder (negative: quieter)
     music_gain_db: float = 0.0
+    #: the track through sox, as voice transforms: "pitch=-200|tempo=0.92" (other music)
+    music_transform: str = ""
     #: the line's conditions (band, noise floor, level, echo, lost packets), applied to all
     #: the company sends (:mod:`.phone_line`); the default is a clean digital line
     line: LineSpec = LineSpec()
@@ -156,13 +159,15 @@ class Clips:
         self.music = voice.hold_music(2)
         self._music = {2: self.music}
 
-    def music_track(self, track: int, gain_db: float = 0.0) -> np.ndarray:
-        if track not in self._music:
-            self._music[track] = voice.hold_music(track)
+    def music_track(self, track: int, gain_db: float = 0.0, transform: str = ""
+                    ) -> np.ndarray:
+        key = (track, transform) if transform else track
+        if key not in self._music:
+            self._music[key] = voice.hold_music(track, transform)
         if not gain_db:
-            return self._music[track]
-        return self.get(("music", track, gain_db), lambda: np.clip(
-            self._music[track].astype(np.float64) * 10 ** (gain_db / 20), -32768, 32767
+            return self._music[key]
+        return self.get(("music", key, gain_db), lambda: np.clip(
+            self._music[key].astype(np.float64) * 10 ** (gain_db / 20), -32768, 32767
         ).astype(np.int16))
 
     def get(self, key: Any, build) -> np.ndarray:
@@ -182,7 +187,20 @@ class Clips:
         return self.get(("menu", s.company, s.announce_zero, s.menu_voice, s.menu_text), build)
 
     def say(self, text: str, who: str = "awb") -> np.ndarray:
-        return self.get(("say", text, who), lambda: voice.speak(text, voice=who))
+        """``text`` in voice ``who``; "{pause 0.8}" in it is 0.8 s of silence (a person who
+        stops mid-sentence: "Hello...{pause 0.9} this is Sam")."""
+        def build() -> np.ndarray:
+            pieces = _PAUSE.split(text)
+            if len(pieces) == 1:
+                return voice.speak(text, voice=who)
+            out = []
+            for i, piece in enumerate(pieces):
+                if i % 2:
+                    out.append(voice.silence(float(piece)))
+                elif piece.strip():
+                    out.append(voice.speak(piece.strip(), voice=who))
+            return np.concatenate(out)
+        return self.get(("say", text, who), build)
 
     def wait(self, seconds: int, s: IvrScenario | None = None) -> np.ndarray:
         """The announcement of a wait of ``seconds`` (as :func:`said_wait` rounds it)."""
@@ -222,6 +240,9 @@ class Clips:
 
     def recorded(self, name: str, fmt: str = "wav") -> np.ndarray:
         return self.get(("rec", name, fmt), lambda: voice.prompt(name, fmt))
+
+
+_PAUSE = re.compile(r"\{pause ([0-9]*\.?[0-9]+)\}")
 
 
 def said_wait(s: IvrScenario) -> int:
@@ -483,7 +504,8 @@ class PhoneCompany:
                 continue
             until = min(agent_at, hangup_at, next_announce, next_fake)
             if s.hold == "music":
-                music = self.clips.music_track(s.music_track, s.music_gain_db)
+                music = self.clips.music_track(s.music_track, s.music_gain_db,
+                                                 s.music_transform)
                 chunk = music[music_pos:music_pos + 8000]
                 music_pos = (music_pos + 8000) % (len(music) - 8000)
             else:
@@ -552,7 +574,8 @@ class PhoneCompany:
         start = time.time() + line.call.tx_buffered() / BYTES_PER_SECOND
         write("hold_started", line.prompt_end or start, music=True, queue_at=start,
               after_transfer=True)
-        music, pos = self.clips.music_track(s.music_track, s.music_gain_db), 0
+        music = self.clips.music_track(s.music_track, s.music_gain_db, s.music_transform)
+        pos = 0
         while not line.call.is_closed and time.time() < start + s.transfer_hold_s:
             await line.play(music[pos:pos + 8000], until=start + s.transfer_hold_s)
             pos = (pos + 8000) % (len(music) - 8000)
@@ -575,6 +598,8 @@ async def serve(port: int, *, time_scale: float, truth: Path | None,
                            jitter=jitter)
     for s in company.scenarios.values():  # synthesise prompts before the first call
         company.clips.menu(s)
+        if s.music_transform:  # sox on a whole track would stall every call's audio
+            company.clips.music_track(s.music_track, 0.0, s.music_transform)
     stack = SipStack(Account(user="ivr", domain=f"127.0.0.1:{port}"),
                      listen=f"127.0.0.1:{port}", max_calls=None, catch_all=True)
     async with stack:

@@ -97,11 +97,25 @@ def prompt(name: str, fmt: str = "wav") -> np.ndarray:
         return load_wav(out)
 
 
-def hold_music(track: int = 0) -> np.ndarray:
+def hold_music(track: int = 0, transform: str = "") -> np.ndarray:
+    """One of Debian's hold-music tracks; ``transform`` ("pitch=-200|tempo=0.92", as for
+    voices) makes other music of it with sox (cached on disk)."""
     tracks = sorted(MOH_DIR.glob("*.wav")) if MOH_DIR.exists() else []
     if not tracks:
         raise AudioError(f"no hold music in {MOH_DIR} (install asterisk-moh-opsound-wav)")
-    return load_wav(tracks[track % len(tracks)])
+    path = tracks[track % len(tracks)]
+    if not transform:
+        return load_wav(path)
+    effects = _sox_effects(f"music {path.name}", transform.split("|"))
+    key = hashlib.sha256(f"{path.name}|{transform}".encode()).hexdigest()[:20]
+    cached = cache_dir() / f"moh-{key}.wav"
+    if not cached.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            out = _sox(path, effects, Path(tmp))
+            tmp_path = cached.with_name(cached.name + f".{os.getpid()}.tmp")
+            save_wav(tmp_path, load_wav(out))
+            tmp_path.replace(cached)
+    return load_wav(cached)
 
 
 def speak(text: str, *, voice: str = "awb") -> np.ndarray:
