@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from svcbench.probes.phone import voice
-from svcbench.sandbox.phone import _leading_quiet, load_scenarios
+from svcbench.sandbox.phone import _leading_quiet, load_scenarios, said_wait
 from svcbench.sandbox.phone_line import (
     LineChannel,
     LineSpec,
@@ -140,10 +140,34 @@ def test_every_blind3_scenario_parses_and_its_clips_are_8khz(tmp_path, monkeypat
     for v in sorted(voices):
         x = clips.say("Thanks for holding.", v)
         assert x.dtype == np.int16 and 0.3 * RATE < len(x) < 5 * RATE, v
+    espeak_data = _espeak_variants()
+    for v in voices:  # espeak-ng silently ignores a variant it does not have
+        if v.startswith("espeak-ng:") and espeak_data is not None:
+            assert v.split("|")[0].rsplit("+", 1)[-1] in espeak_data, v
     for s in b3.values():
-        menu = clips.menu(s)
-        agent = clips.say(s.agent_text, s.agent_voice)
+        said = [clips.menu(s), clips.say(s.agent_text, s.agent_voice),
+                clips.music_track(s.music_track, s.music_gain_db, s.music_transform)[:8000]]
+        if s.announced_wait_s:
+            said.append(clips.wait(said_wait(s), s))
+        if s.position:
+            said.append(clips.position(s.position, s))
+        if s.fake_human_at_s:
+            said.append(clips.say(s.fake_human_text, s.recording_voice))
+        if s.transfer_text:
+            said += [clips.say(s.transfer_text, s.agent_voice),
+                     clips.say(s.second_agent_text, s.second_agent_voice)]
         ch = LineChannel(s.line, f"{s.name}+t")
-        for clip in (menu, agent, clips.music_track(s.music_track, s.music_gain_db)[:8000]):
+        for clip in said:
             out = ch.send(clip)
-            assert out.dtype == np.int16 and len(out) == len(clip)
+            assert clip.dtype == out.dtype == np.int16 and len(out) == len(clip) > 0
+            assert _leading_quiet(ch.alone(clip)) < len(clip), s.name  # audible on the line
+
+
+def _espeak_variants() -> set[str] | None:
+    import subprocess
+
+    if not shutil.which("espeak-ng"):
+        return None
+    out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
+    data = Path(out.split("Data at:", 1)[-1].strip()) / "voices" / "!v"
+    return {p.name for p in data.iterdir()} if data.is_dir() else None
