@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/phone_timing.py [--calls 24] [--seeds 1] [--concurrent 20]
                                            [--scale 0.15] [--parallel 4]
-                                           [--split dev|held-out|fresh|blind|blind2|all]
+                                           [--split dev|held-out|fresh|blind|blind2|blind3|all]
                                            [--backend python|debian]
 
 Part 1: ``--calls`` calls per split and seed, cycling through the scenarios of
@@ -12,7 +12,8 @@ each call's tag seeds the simulator's jitter of ring, hold and announcement time
 never tuned on; fresh: espeak-ng voices, inspected call by call once and tuned on since;
 blind: other espeak-ng voices and wording, inspected once and tuned on since; blind2:
 Festival's voices, other espeak-ng variants, GSM-coded and recombined recorded prompts,
-never inspected), the error (probe minus truth,
+run once; blind3: real line conditions (telephone band, noise floor, level, lost packets,
+echo) with voices and music transformed by sox, never inspected), the error (probe minus truth,
 seconds) of hold start, agent answered, wait announced and transferred:
 n, median |error|, max |error| and the share within 0.5 s; and false "agent answered" on
 recordings (an agent event a second or more before the truth's agent) and false transfers.
@@ -267,8 +268,8 @@ def main() -> int:
     parser.add_argument("--concurrent", type=int, default=20, help="0 skips part 2")
     parser.add_argument("--scale", type=float, default=0.15)
     parser.add_argument("--parallel", type=int, default=4, help="calls at a time in part 1")
-    parser.add_argument("--split", choices=("dev", "held-out", "fresh", "blind", "blind2", "all"),
-                        default="all")
+    parser.add_argument("--split", default="all", choices=(
+        "dev", "held-out", "fresh", "blind", "blind2", "blind3", "all"))
     parser.add_argument("--backend", choices=("python", "debian"), default="python",
                         help="the probe's SIP backend (the simulated company runs on its own)")
     parser.add_argument("--dump", type=Path, help="write each call's events and truth (JSON)")
@@ -277,7 +278,7 @@ def main() -> int:
         print(f"{args.backend} backend: {available(args.backend)}")
         return 1
     dump: dict = {}
-    splits = ("dev", "held-out", "fresh", "blind", "blind2") if args.split == "all" else \
+    splits = ("dev", "held-out", "fresh", "blind", "blind2", "blind3") if args.split == "all" else \
         (args.split,)
     splits = splits if args.calls else ()  # --calls 0: concurrency only
     with tempfile.TemporaryDirectory() as tmp, \

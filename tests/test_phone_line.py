@@ -171,3 +171,50 @@ def _espeak_variants() -> set[str] | None:
     out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
     data = Path(out.split("Data at:", 1)[-1].strip()) / "voices" / "!v"
     return {p.name for p in data.iterdir()} if data.is_dir() else None
+
+
+class _Wire:
+    """The two things :class:`Line` asks of a call to play audio: the send buffer and a
+    write; everything written is kept (what would go on the wire)."""
+
+    is_closed = False
+
+    def __init__(self):
+        self.sent = bytearray()
+
+    def on_dtmf(self, handler):
+        pass
+
+    def tx_buffered(self) -> int:
+        return 0
+
+    def write(self, pcm: bytes) -> int:
+        self.sent += pcm
+        return len(pcm)
+
+
+def test_the_company_plays_through_its_line_and_silence_carries_the_noise():
+    import asyncio
+    import time
+
+    from svcbench.sandbox.phone import Line
+
+    spec = LineSpec(band_hz=(300.0, 3400.0), noise="pink", noise_dbfs=-55.0)
+    clip = np.concatenate([voice.silence(0.3), _tone(1000, 0.3, 3000)])
+
+    async def go(line_spec):
+        wire = _Wire()
+        line = Line(wire, line=line_spec, tag="linetest+1")
+        t0 = time.time()
+        at = await line.play(clip)
+        await line.quiet(0.2)
+        return np.frombuffer(bytes(wire.sent), "<i2"), at - t0, line.last_audible_s
+
+    sent, lead, audible = asyncio.run(go(spec))
+    clean, clean_lead, clean_audible = asyncio.run(go(None))
+    assert len(sent) == len(clean) == len(clip) + 1600
+    gaps = sent[:2400], sent[-1200:]  # the clip's leading silence, the quiet after its tail
+    assert all(abs(_db(g) - -55.0) <= 2.0 for g in gaps)
+    assert not clean[:2400].any() and not clean[-1600:].any()
+    # the truth (first audible instant, audible length) is the clip's, not the noise's
+    assert abs(lead - clean_lead) < 0.03 and abs(audible - clean_audible) < 0.05
