@@ -199,7 +199,9 @@ def test_the_company_plays_through_its_line_and_silence_carries_the_noise():
 
     from svcbench.sandbox.phone import Line
 
-    spec = LineSpec(band_hz=(300.0, 3400.0), noise="pink", noise_dbfs=-55.0)
+    # a loud floor (above the -45 dBFS the truth calls audible) and a strong echo
+    spec = LineSpec(band_hz=(300.0, 3400.0), noise="pink", noise_dbfs=-40.0, echo_ms=200.0,
+                    echo_db=-6.0)
     clip = np.concatenate([voice.silence(0.3), _tone(1000, 0.3, 3000)])
 
     async def go(line_spec):
@@ -207,14 +209,17 @@ def test_the_company_plays_through_its_line_and_silence_carries_the_noise():
         line = Line(wire, line=line_spec, tag="linetest+1")
         t0 = time.time()
         at = await line.play(clip)
+        audible = line.last_audible_s
         await line.quiet(0.2)
-        return np.frombuffer(bytes(wire.sent), "<i2"), at - t0, line.last_audible_s
+        return np.frombuffer(bytes(wire.sent), "<i2"), at - t0, audible
 
     sent, lead, audible = asyncio.run(go(spec))
     clean, clean_lead, clean_audible = asyncio.run(go(None))
     assert len(sent) == len(clean) == len(clip) + 1600
-    gaps = sent[:2400], sent[-1200:]  # the clip's leading silence, the quiet after its tail
-    assert all(abs(_db(g) - -55.0) <= 2.0 for g in gaps)
+    assert abs(_db(sent[:2400]) - -40.0) <= 2.0  # the clip's leading silence carries it
+    assert 1000 <= np.abs(sent[-800:]).max() < 4000  # the quiet after: echo tail, then noise
     assert not clean[:2400].any() and not clean[-1600:].any()
-    # the truth (first audible instant, audible length) is the clip's, not the noise's
-    assert abs(lead - clean_lead) < 0.03 and abs(audible - clean_audible) < 0.05
+    # the truth is the clip's first audible instant on the line (not the noise's), and its
+    # audible length includes the echo's tail
+    assert abs(lead - clean_lead) < 0.03 and clean_lead > 0.25
+    assert abs(audible - (clean_audible + 0.2)) < 0.05
