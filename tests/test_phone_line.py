@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from svcbench.probes.phone import voice
-from svcbench.sandbox.phone import _leading_quiet, load_scenarios, said_wait
+from svcbench.sandbox.phone import (
+    AGENT_CHECK,
+    AGENT_REPLY,
+    _leading_quiet,
+    load_scenarios,
+    said_wait,
+)
 from svcbench.sandbox.phone_line import (
     LineChannel,
     LineSpec,
@@ -123,8 +129,9 @@ def test_voice_transforms(tmp_path, monkeypatch):
 
 
 def test_every_blind3_scenario_parses_and_its_clips_are_8khz(tmp_path, monkeypatch):
-    """b3-* (run once, by the lead, for the figures) parse, carry a line, and their
-    voices synthesise; no call is placed."""
+    """b3-* (run once, by the lead, for the figures) parse, carry a line, and every clip
+    they play synthesises (which also fills the disk cache the simulator reads, so no
+    synthesis stalls its calls); no call is placed."""
     from svcbench.sandbox.phone import Clips
 
     if not voice.PROMPTS_DIR.exists() or not voice.MOH_DIR.exists():
@@ -149,8 +156,10 @@ def test_every_blind3_scenario_parses_and_its_clips_are_8khz(tmp_path, monkeypat
                 clips.music_track(s.music_track, s.music_gain_db, s.music_transform)[:8000]]
         if s.announced_wait_s:
             said.append(clips.wait(said_wait(s), s))
-        if s.position:
-            said.append(clips.position(s.position, s))
+        said += [clips.position(n, s) for n in range(1, s.position + 1)]
+        said += [clips.say(text, who) for text in (AGENT_CHECK, AGENT_REPLY)
+                 for who in {s.agent_voice, s.second_agent_voice if s.transfer_text else
+                             s.agent_voice}]
         if s.fake_human_at_s:
             said.append(clips.say(s.fake_human_text, s.recording_voice))
         if s.transfer_text:

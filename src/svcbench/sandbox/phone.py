@@ -42,6 +42,9 @@ FRAME = 320  # bytes: 20 ms at 8 kHz, 16 bit
 #: for longer (the bench on a loaded 2-core machine) left holes in its own prompts, and
 #: the truth (stamped as each clip starts) ran ahead of the audio actually sent
 LEAD_FRAMES = 10
+#: what an agent says to a silent line, and in reply to the caller
+AGENT_CHECK = "Hello? Are you there?"
+AGENT_REPLY = "Yes, I am here. Sorry, go ahead, what can I do for you?"
 
 
 @dataclass(frozen=True)
@@ -544,7 +547,7 @@ class PhoneCompany:
             if not line.caller_spoke.is_set() and time.time() - max(
                     spoke_at, line.caller_voice_at) > 6.0:
                 # a silent line: the agent checks whether anyone is there
-                at = await line.play(self.clips.say("Hello? Are you there?", s.agent_voice))
+                at = await line.play(self.clips.say(AGENT_CHECK, s.agent_voice))
                 write("agent_prompted", at)
                 spoke_at = time.time()
             if line.caller_spoke.is_set() and time.time() - line.caller_voice_at > 0.5:
