@@ -133,6 +133,10 @@ class IvrScenario:
 #: what the agent says when the caller speaks ("Hello?")
 AGENT_REPLY = "Yes, I am here. Sorry, go ahead, what can I do for you?"
 
+#: fields that take sox transforms ("flite:awb|pitch=-300", "pitch=-200|tempo=0.9")
+_TRANSFORMED = ("menu_voice", "agent_voice", "recording_voice", "announce_voice",
+                "second_agent_voice", "music_transform")
+
 
 def load_scenarios(path: str | Path | None = None) -> dict[str, IvrScenario]:
     if path is None:
@@ -150,6 +154,14 @@ def load_scenarios(path: str | Path | None = None) -> dict[str, IvrScenario]:
             raise ValueError(f"ivr scenario {name}: unknown keys {sorted(unknown)}")
         if "line" in merged:
             merged["line"] = parse_line(name, merged["line"])
+        for key in _TRANSFORMED:  # a bad transform fails here, not in the middle of a call
+            value = merged.get(key)
+            parts = value.split("|") if isinstance(value, str) and value else []
+            try:
+                voice.sox_effects(parts[0] if parts else "", parts if key ==
+                                  "music_transform" else parts[1:], check_sox=False)
+            except voice.AudioError as exc:
+                raise ValueError(f"ivr scenario {name}: {key}: {exc}") from None
         out[name] = IvrScenario(name=name, **merged)
     return out
 

@@ -106,7 +106,7 @@ def hold_music(track: int = 0, transform: str = "") -> np.ndarray:
     path = tracks[track % len(tracks)]
     if not transform:
         return load_wav(path)
-    effects = _sox_effects(f"music {path.name}", transform.split("|"))
+    effects = sox_effects(f"music {path.name}", transform.split("|"))
     key = hashlib.sha256(f"{path.name}|{transform}".encode()).hexdigest()[:20]
     cached = cache_dir() / f"moh-{key}.wav"
     if not cached.exists():
@@ -136,7 +136,7 @@ def speak(text: str, *, voice: str = "awb") -> np.ndarray:
     if cached.exists():
         return load_wav(cached)
     voice, *transforms = voice.split("|")
-    effects = _sox_effects(voice, transforms)
+    effects = sox_effects(voice, transforms)
     voice = voice.removeprefix("flite:")
     flite, espeak = shutil.which("flite"), shutil.which("espeak-ng")
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,7 +186,7 @@ def _festival(spec: str, text: str, tmp: Path) -> list[str]:
 _TRANSFORMS = {"pitch": (["pitch"], -1200.0, 1200.0), "tempo": (["tempo", "-s"], 0.5, 2.0)}
 
 
-def _sox_effects(voice: str, transforms: list[str]) -> list[str]:
+def sox_effects(voice: str, transforms: list[str], *, check_sox: bool = True) -> list[str]:
     """The sox effect arguments for ``pitch=CENTS`` / ``tempo=FACTOR`` transforms."""
     out: list[str] = []
     for item in transforms:
@@ -200,7 +200,7 @@ def _sox_effects(voice: str, transforms: list[str]) -> list[str]:
             raise AudioError(f"voice {voice!r}: transform {item!r}: expected "
                              "pitch=CENTS (-1200 to 1200) or tempo=FACTOR (0.5 to 2)")
         out += [*spec[0], f"{number:g}"]
-    if out and shutil.which("sox") is None:
+    if out and check_sox and shutil.which("sox") is None:
         raise AudioError(f"voice {voice!r}: sox is needed for its transforms "
                          "(scripts/install-system-deps)")
     return out
