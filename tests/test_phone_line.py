@@ -111,7 +111,7 @@ def test_bad_line_in_the_scenarios_is_a_clear_error(tmp_path: Path):
             load_scenarios(path)
         assert words in str(err.value) and "\n" not in str(err.value)
     for bad, words in [('agent_voice = "awb|pitch=9000"', "agent_voice: voice 'awb': "),
-                       ('music_transform = "speed=2"', "music_transform: "),
+                       ('music_transform = "speed=2"', "music_transform: voice 'music'"),
                        ('menu_voice = "flite:slt|tempo"', "menu_voice: ")]:
         path.write_text(f"[scenario.b3-x]\n{bad}\n")
         with pytest.raises(ValueError, match="ivr scenario b3-x: ") as err:

@@ -158,8 +158,10 @@ def load_scenarios(path: str | Path | None = None) -> dict[str, IvrScenario]:
             value = merged.get(key)
             parts = value.split("|") if isinstance(value, str) and value else []
             try:
-                voice.sox_effects(parts[0] if parts else "", parts if key ==
-                                  "music_transform" else parts[1:], check_sox=False)
+                if key == "music_transform":
+                    voice.sox_effects("music", parts, check_sox=False)
+                else:
+                    voice.sox_effects(parts[0] if parts else "", parts[1:], check_sox=False)
             except voice.AudioError as exc:
                 raise ValueError(f"ivr scenario {name}: {key}: {exc}") from None
         out[name] = IvrScenario(name=name, **merged)
