@@ -10,7 +10,8 @@ hold music or silence and periodic position / wait announcements from Debian's r
 prompts, an optional recorded "Hi, thanks for waiting" that sounds like a person, and an
 agent who answers and replies whenever the caller speaks. Every instant the caller could
 measure is written as ground truth (one JSON object per line: tag, kind, wall-clock ``at``
-of the first sample on the wire).
+of the first sample on the wire). A scenario's ``line`` (:mod:`.phone_line`: band, noise
+floor, level, echo, lost packets) shapes everything the company sends.
 """
 
 from __future__ import annotations
