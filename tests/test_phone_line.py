@@ -141,8 +141,9 @@ def test_every_blind3_scenario_parses_and_its_clips_are_8khz(tmp_path, monkeypat
     synthesis stalls its calls); no call is placed."""
     from svcbench.sandbox.phone import Clips
 
-    if not voice.PROMPTS_DIR.exists() or not voice.MOH_DIR.exists():
-        pytest.skip("Debian's prompts / music on hold missing (scripts/install-system-deps)")
+    missing = [t for t in ("flite", "espeak-ng", "text2wave", "sox") if not shutil.which(t)]
+    if missing or not voice.PROMPTS_DIR.exists() or not voice.MOH_DIR.exists():
+        pytest.skip(f"voices, prompts or music missing {missing} (scripts/install-system-deps)")
     b3 = {n: s for n, s in load_scenarios().items() if s.split == "blind3"}
     assert len(b3) >= 20 and all(n.startswith("b3-") for n in b3)
     assert all(s.line.active and s.line.band_hz for s in b3.values())
