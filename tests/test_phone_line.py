@@ -101,16 +101,12 @@ def test_truth_sees_the_clip_not_the_noise():
 
 def test_bad_line_in_the_scenarios_is_a_clear_error(tmp_path: Path):
     path = tmp_path / "s.toml"
-    for bad, words in [('"noisy"', "expected a table"),
-                       ('{ noise = "purple" }', "line.noise: expected one of"),
-                       ('{ band_hz = [3400, 300] }', "line.band_hz"),
-                       ('{ loss = 0.9 }', "line.loss: expected a number"),
-                       ('{ snr = 30 }', "unknown keys ['snr']")]:
-        path.write_text(f"[scenario.b3-x]\nline = {bad}\n")
-        with pytest.raises(ValueError, match="ivr scenario b3-x: ") as err:
-            load_scenarios(path)
-        assert words in str(err.value) and "\n" not in str(err.value)
-    for bad, words in [('agent_voice = "awb|pitch=9000"', "agent_voice: voice 'awb': "),
+    for bad, words in [('line = "noisy"', "expected a table"),
+                       ('line = { noise = "purple" }', "line.noise: expected one of"),
+                       ('line = { band_hz = [3400, 300] }', "line.band_hz"),
+                       ('line = { loss = 0.9 }', "line.loss: expected a number"),
+                       ('line = { snr = 30 }', "unknown keys ['snr']"),
+                       ('agent_voice = "awb|pitch=9000"', "agent_voice: voice 'awb': "),
                        ('music_transform = "speed=2"', "music_transform: voice 'music'"),
                        ('menu_voice = "flite:slt|tempo"', "menu_voice: ")]:
         path.write_text(f"[scenario.b3-x]\n{bad}\n")
