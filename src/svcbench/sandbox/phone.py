@@ -131,9 +131,6 @@ class IvrScenario:
             rng.uniform(1 - self.jitter, 1 + self.jitter)) for k in keys})
 
 
-#: what the agent says when the caller speaks ("Hello?")
-AGENT_REPLY = "Yes, I am here. Sorry, go ahead, what can I do for you?"
-
 #: fields that take sox transforms ("flite:awb|pitch=-300", "pitch=-200|tempo=0.9")
 _TRANSFORMED = ("menu_voice", "agent_voice", "recording_voice", "announce_voice",
                 "second_agent_voice", "music_transform")
