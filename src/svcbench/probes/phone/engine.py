@@ -852,8 +852,7 @@ PERSON_PAUSE_S = 4.0
 #: a voice change (bench/phone_voices.py on dev, fr-*, bl-* and the spent b2-*): one
 #: greeting's pieces 0.30-0.98 apart in 34 of 39 cuts (then 1.01-1.46); a recording and the
 #: agent after it 1.01-2.64 in 48 of 49 scenarios (many dev ones the same slt / rms pair; one
-#: 0.74, so close that the live rule does not tell them apart either). 0.9 was tried first:
-#: on the line the f1 agent of `split-greeting` came out at 0.73-0.95, late in 2 of 5 calls
+#: 0.74, so close that the live rule does not tell them apart either)
 SAME_VOICE_AFTER = 1.0
 #: pieces of one announcement: at most this far apart, and this long together
 JOIN_GAP_S, JOIN_MAX_S = 1.0, 12.0
