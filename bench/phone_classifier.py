@@ -86,15 +86,13 @@ def line_name(channel) -> str:
     return f"{band}/{spec.noise}{spec.noise_dbfs:.0f}"
 
 
-def windows(samples: np.ndarray, hop_s: float = 0.5, *, keep_quiet: bool = False,
-            heard: np.ndarray | None = None):
-    """1 s windows of ``samples`` that are not quiet; of ``heard`` (the same audio through a
-    line) at the same places, when given (quietness is judged on the clean audio)."""
+def window_starts(samples: np.ndarray, hop_s: float = 0.5, *,
+                  keep_quiet: bool = False) -> list[int]:
+    """Where the 1 s windows of ``samples`` that are not quiet begin."""
     step, size = int(hop_s * 8000), 8000
-    for start in range(0, len(samples) - size + 1, step):
-        w = samples[start:start + size]
-        if keep_quiet or classify.features(w, np.zeros(0))[0] > -50:
-            yield w if heard is None else heard[start:start + size]
+    return [start for start in range(0, len(samples) - size + 1, step)
+            if keep_quiet or classify.features(samples[start:start + size],
+                                               np.zeros(0))[0] > -50]
 
 
 def through(channel, samples: np.ndarray) -> np.ndarray:
@@ -113,13 +111,16 @@ def dataset():
     fit_lines, held_lines = lines(FIT_LINES), lines(HELD_LINES)
 
     def add(samples: np.ndarray, label: int, source: str, target: list, **kw) -> None:
-        """The clip clean, and through each line of its part (fitted or held-out)."""
-        for w in windows(samples, **kw):
-            target.append((w, label, source))
+        """The clip clean, and through each line of its part (fitted or held-out), at the
+        same places (quietness is judged on the clean audio)."""
+        starts = window_starts(samples, **kw)
+        for start in starts:
+            target.append((samples[start:start + 8000], label, source))
         for channel in fit_lines if target is fitted else held_lines:
             heard = through(channel, samples)
-            for w in windows(samples, heard=heard, **kw):
-                target.append((w, label, f"{source}@{line_name(channel)}"))
+            for start in starts:
+                target.append((heard[start:start + 8000], label,
+                               f"{source}@{line_name(channel)}"))
 
     for path in sorted(voice.PROMPTS_DIR.glob("*.wav")):
         add(voice.load_wav(path), 1, "allison", held if held_out(path.name) else fitted)

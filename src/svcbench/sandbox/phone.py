@@ -328,7 +328,8 @@ class Line:
         self.call = call
         #: the line's conditions between the company and the wire (None: a clean line)
         self.channel = LineChannel(line, tag) if line is not None and line.active else None
-        self.last_audible_s = 0.0
+        #: the last clip played, as heard on a clean line (its audible end, for prompts)
+        self._last_heard = np.zeros(0, dtype=np.int16)
         self.hears_caller = hears_caller
         self.digits: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
         call.on_dtmf(lambda digit, at: self.digits.put_nowait((digit, at)))
@@ -348,6 +349,12 @@ class Line:
         self.prompt_end = at + self.last_audible_s
         return at
 
+    @property
+    def last_audible_s(self) -> float:
+        """Where the last clip played stops being audible (seconds into it, on a clean line;
+        only prompts need it, so it is not measured for every chunk of music)."""
+        return _audible_s(self._last_heard)
+
     def hold_from(self) -> float:
         """The hold start as docs/phone.md defines it: the end of the IVR's last prompt
         before the queue, or the caller's last key if later (the answer, with no prompt)."""
@@ -359,7 +366,7 @@ class Line:
         # truth is the first audible sample of this clip (line noise is not a sound)
         heard = samples if self.channel is None else self.channel.alone(samples)
         lead = _leading_quiet(heard) / voice.RATE
-        self.last_audible_s = _audible_s(heard)
+        self._last_heard = heard
         if self.channel is not None:
             samples = self.channel.send(samples)
         pcm = samples.astype("<i2").tobytes()

@@ -88,13 +88,7 @@ def prompt(name: str, fmt: str = "wav") -> np.ndarray:
     if sox is None:
         raise AudioError(f"{path}: sox is needed to decode it (scripts/install-system-deps)")
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.wav"
-        result = subprocess.run([sox, str(path), "-b", "16", "-e", "signed-integer", str(out)],
-                                capture_output=True, timeout=60)
-        if result.returncode != 0:
-            raise AudioError(f"{path}: sox could not decode it: "
-                             f"{result.stderr.decode(errors='replace')[:200]}")
-        return load_wav(out)
+        return load_wav(_sox(path, [], Path(tmp)))
 
 
 def hold_music(track: int = 0, transform: str = "") -> np.ndarray:
@@ -208,10 +202,11 @@ def sox_effects(voice: str, transforms: list[str], *, check_sox: bool = True) ->
 
 def _sox(path: Path, effects: list[str], tmp: Path) -> Path:
     out = tmp / "transformed.wav"
-    result = subprocess.run(["sox", str(path), "-b", "16", str(out), *effects],
+    result = subprocess.run(["sox", str(path), "-b", "16", "-e", "signed-integer", str(out),
+                             *effects],
                             capture_output=True, timeout=60)
     if result.returncode != 0 or not out.exists():
-        raise AudioError(f"sox {' '.join(effects)} failed: "
+        raise AudioError(f"{path}: sox {' '.join(effects)} failed: "
                          f"{result.stderr.decode(errors='replace')[:200]}")
     return out
 
