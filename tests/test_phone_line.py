@@ -12,6 +12,7 @@ from svcbench.probes.phone import voice
 from svcbench.sandbox.phone import (
     AGENT_CHECK,
     AGENT_REPLY,
+    _audible_s,
     _leading_quiet,
     load_scenarios,
     said_wait,
@@ -20,6 +21,7 @@ from svcbench.sandbox.phone_line import (
     LineChannel,
     LineSpec,
     lose_frames,
+    noise_loop,
     parse_line,
 )
 
@@ -55,6 +57,26 @@ def test_noise_floor_is_at_the_level_asked_and_fills_silence(kind):
     assert (np.abs(frames).max(axis=1) > 0).all()  # never a digitally silent frame
     # the probe's quiet threshold (-45 dBFS) still calls it quiet, and the truth too
     assert _leading_quiet(np.concatenate([quiet, _tone(1000, 0.2)])) >= len(quiet) - 160
+
+
+@pytest.mark.parametrize("hz", [50, 60])
+def test_hum_is_at_the_mains_frequency_asked(hz):
+    x = noise_loop(LineSpec(band_hz=(300.0, 3400.0), noise="hum", noise_dbfs=-42.0,
+                            hum_hz=float(hz)))
+    spectrum, f = np.abs(np.fft.rfft(x)), np.fft.rfftfreq(len(x), 1 / RATE)
+    peak = lambda at: spectrum[np.abs(f - at) < 1.0].max()  # noqa: E731
+    other = 110 - hz  # 60 Hz's harmonics where 50 Hz has none, and the other way round
+    for k in (7, 8, 9):
+        assert peak(hz * k) > 10 * peak(other * k)
+    assert abs(_db(x.astype(np.int16)) - -42.0) <= 1.0
+
+
+def test_lines_written_before_hum_hz_keep_their_noise():
+    """b3-* ran once blind; its lines (50 Hz when hum) still get the same noise."""
+    pink = noise_loop(LineSpec(band_hz=(300.0, 3400.0), noise="pink", noise_dbfs=-58.0))
+    hum = noise_loop(LineSpec(band_hz=(400.0, 3000.0), noise="hum", noise_dbfs=-58.0))
+    assert np.allclose(pink[:4], [-38.1454, 17.632, 5.0408, -75.7154], atol=1e-3)
+    assert np.allclose(hum[:4], [97.1403, 87.9851, 63.7434, 27.0281], atol=1e-3)
 
 
 def test_gain_changes_the_level_and_echo_adds_a_delayed_copy():
@@ -106,6 +128,7 @@ def test_bad_line_in_the_scenarios_is_a_clear_error(tmp_path: Path):
                        ('line = { band_hz = [3400, 300] }', "line.band_hz"),
                        ('line = { loss = 0.9 }', "line.loss: expected a number"),
                        ('line = { snr = 30 }', "unknown keys ['snr']"),
+                       ('line = { noise = "hum", hum_hz = 55 }', "line.hum_hz: expected 50"),
                        ('agent_voice = "awb|pitch=9000"', "agent_voice: voice 'awb': "),
                        ('music_transform = "speed=2"', "music_transform: voice 'music'"),
                        ('menu_voice = "flite:slt|tempo"', "menu_voice: ")]:
@@ -131,20 +154,22 @@ def test_voice_transforms(tmp_path, monkeypatch):
         voice.speak("x", voice="awb|pitch=5000")
 
 
-def test_every_blind3_scenario_parses_and_its_clips_are_8khz(tmp_path, monkeypatch):
-    """b3-* (run once, by the lead, for the figures) parse, carry a line, and every clip
-    they play synthesises (which also fills the disk cache the simulator reads, so no
-    synthesis stalls its calls); no call is placed."""
+@pytest.mark.parametrize("split,prefix", [("blind3", "b3-"), ("blind4", "b4-")])
+def test_every_blind_line_scenario_parses_and_its_clips_are_8khz(split, prefix):
+    """b3-* and b4-* (each run once, by the lead, for the figures) parse, carry a line, and
+    every clip they play synthesises and is heard over its line's noise (which also fills
+    the disk cache the simulator reads, so no synthesis stalls its calls); no call is
+    placed."""
     from svcbench.sandbox.phone import Clips
 
     missing = [t for t in ("flite", "espeak-ng", "text2wave", "sox") if not shutil.which(t)]
     if missing or not voice.PROMPTS_DIR.exists() or not voice.MOH_DIR.exists():
         pytest.skip(f"voices, prompts or music missing {missing} (scripts/install-system-deps)")
-    b3 = {n: s for n, s in load_scenarios().items() if s.split == "blind3"}
-    assert len(b3) >= 20 and all(n.startswith("b3-") for n in b3)
-    assert all(s.line.active and s.line.band_hz for s in b3.values())
-    assert all(s.agent and not s.hangup_after_s for s in b3.values())
-    voices = {v for s in b3.values() for v in (s.menu_voice, s.agent_voice,
+    blind = {n: s for n, s in load_scenarios().items() if s.split == split}
+    assert len(blind) >= 20 and all(n.startswith(prefix) for n in blind)
+    assert all(s.line.active and s.line.band_hz for s in blind.values())
+    assert all(s.agent and not s.hangup_after_s for s in blind.values())
+    voices = {v for s in blind.values() for v in (s.menu_voice, s.agent_voice,
                                                s.recording_voice, s.second_agent_voice,
                                                s.announce_voice) if v}
     clips = Clips()
@@ -155,9 +180,11 @@ def test_every_blind3_scenario_parses_and_its_clips_are_8khz(tmp_path, monkeypat
     for v in voices:  # espeak-ng silently ignores a variant it does not have
         if v.startswith("espeak-ng:") and espeak_data is not None:
             assert v.split("|")[0].rsplit("+", 1)[-1] in espeak_data, v
-    for s in b3.values():
-        said = [clips.menu(s), clips.say(s.agent_text, s.agent_voice),
-                clips.music_track(s.music_track, s.music_gain_db, s.music_transform)[:8000]]
+    for s in blind.values():
+        said = [clips.menu(s), clips.say(s.agent_text, s.agent_voice)]
+        if s.hold == "music" or s.transfer_text:  # its first 10 s, as the caller hears them
+            said.append(clips.music_track(s.music_track, s.music_gain_db,
+                                          s.music_transform)[:80000])
         if s.announced_wait_s:
             said.append(clips.wait(said_wait(s), s))
         said += [clips.position(n, s) for n in range(1, s.position + 1)]
@@ -173,7 +200,16 @@ def test_every_blind3_scenario_parses_and_its_clips_are_8khz(tmp_path, monkeypat
         for clip in said:
             out = ch.send(clip)
             assert clip.dtype == out.dtype == np.int16 and len(out) == len(clip) > 0
-            assert _leading_quiet(ch.alone(clip)) < len(clip), s.name  # audible on the line
+            heard = ch.alone(clip)
+            assert _audible_s(heard) > 0.3, s.name  # audible on the line
+            if s.line.noise:  # and over its noise floor (a caller would hear it fine)
+                assert _loud_db(heard) >= s.line.noise_dbfs + 12, s.name
+
+
+def _loud_db(x: np.ndarray) -> float:
+    """The level of a clip's loud frames: the 90th percentile of its 20 ms frames' dBFS."""
+    fr = x[: len(x) // 160 * 160].astype(np.float64).reshape(-1, 160) / 32768
+    return float(np.percentile(10 * np.log10((fr * fr).mean(axis=1) + 1e-10), 90))
 
 
 def _espeak_variants() -> set[str] | None:

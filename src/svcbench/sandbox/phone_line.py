@@ -22,6 +22,7 @@ FRAME_SAMPLES = 160  # 20 ms
 TAPS = 257  # band-pass FIR: ~170 Hz transitions (Blackman window), 16 ms delay
 NOISES = ("white", "pink", "brown", "hum")
 LOSS_MODES = ("zero", "repeat")
+MAINS_HZ = (50.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class LineSpec:
     #: a light echo of the company's own audio: delay and level relative to it
     echo_ms: float = 0.0
     echo_db: float = -20.0
+    #: the mains frequency of a "hum" floor: 50 Hz (Europe) or 60 Hz (North America)
+    hum_hz: float = 50.0
 
     @property
     def shapes(self) -> bool:
@@ -74,6 +77,10 @@ def parse_line(scenario: str, value: Any) -> LineSpec:
                 raise ValueError(f"{where}.band_hz: expected [low, high] Hz with "
                                  f"0 < low < high < 4000, got {v!r}")
             out[key] = (float(v[0]), float(v[1]))
+        elif key == "hum_hz":
+            if isinstance(v, bool) or v not in MAINS_HZ:
+                raise ValueError(f"{where}.hum_hz: expected 50 or 60, got {v!r}")
+            out[key] = float(v)
         elif key in ("noise", "loss_mode"):
             choices = NOISES if key == "noise" else LOSS_MODES
             if v not in choices:
@@ -103,17 +110,20 @@ def band_taps(band: tuple[float, float]) -> np.ndarray:
 def noise_loop(spec: LineSpec, n: int = 1 << 16) -> np.ndarray:
     """8.2 s of the line's noise floor, band-limited like the line, at exactly
     ``noise_dbfs``; built in the frequency domain so it loops without a seam."""
-    rng = np.random.default_rng(int(hashlib.sha256(repr(spec).encode()).hexdigest()[:12], 16))
+    key = repr(spec)
+    if spec.hum_hz == 50.0:  # lines written before hum_hz keep their noise (b3-* reruns alike)
+        key = key.replace(", hum_hz=50.0", "")
+    rng = np.random.default_rng(int(hashlib.sha256(key.encode()).hexdigest()[:12], 16))
     f = np.fft.rfftfreq(n, 1 / RATE)
     spectrum = rng.normal(size=len(f)) + 1j * rng.normal(size=len(f))
     safe = np.maximum(f, 20.0)
     shape = {"white": np.ones_like(f), "pink": safe ** -0.5, "brown": 1 / safe,
              "hum": safe ** -0.5}[spec.noise]
     spectrum *= shape
-    if spec.noise == "hum":  # mains hum (50 Hz and harmonics) over a quieter pink bed
+    if spec.noise == "hum":  # mains hum (50 or 60 Hz and harmonics) over a quieter pink bed
         spectrum *= 0.3
         for k in range(1, 20):
-            i = int(round(50 * k * n / RATE))
+            i = int(round(spec.hum_hz * k * n / RATE))
             spectrum[i] += 40 * np.sqrt(len(f)) / k * np.exp(1j * rng.uniform(0, 2 * np.pi))
     if spec.band_hz:
         lo, hi = spec.band_hz
