@@ -18,8 +18,9 @@ echo) with voices and music transformed by sox, run once and tuned on since; bli
 louder floors (18-22 dB SNR, 50 and 60 Hz hum), band, loss and echo together, a handset's
 strong echo, voices, variants and music transforms no split used, never inspected), the
 error (probe minus truth, seconds) of hold start, agent answered, wait announced and
-transferred: n, median |error|, max |error| and the share within 0.5 s; and false "agent answered" on
-recordings (an agent event a second or more before the truth's agent) and false transfers.
+transferred: n, median |error|, max |error| and the share within 0.5 s; and false "agent
+answered" on recordings (an agent event a second or more before the truth's agent) and
+false transfers.
 Hold start is defined in docs/phone.md (end of the IVR's last prompt before the queue) and
 the simulator's truth uses the same definition. Part 2: ``--concurrent`` simultaneous calls
 through one SIP stack of ``--backend`` (python: baresip-python; debian: Debian's baresip),
