@@ -210,6 +210,38 @@ def test_numbers_count_only_where_their_phrases_were_spotted():
     assert _announcement(Heard(phrases=["press one"], topics={"menu"}))
 
 
+def test_a_piece_of_a_queue_message_is_never_where_the_person_began(monkeypatch):
+    """A wait announcement cut at its pauses ("the wait time is" | "eight minutes"), then
+    the agent in another voice: the pieces' voice changes made the agent the candidate,
+    but judged again on the reply the message's last piece, under 1 s long, was within
+    SAME_VOICE_AFTER of the agent: the agent was dated to it, 1 s early (fr-fake under
+    load). A piece read as part of an announcement stays the message's; a piece that was
+    not (a greeting cut at a pause) still joins the person."""
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+    from svcbench.probes.phone.recognise import Heard
+
+    monkeypatch.setattr(classify, "voice_distance", lambda a, b: 0.5)  # "the same voice"
+    tone = (np.sin(np.arange(8000) * 0.3) * 3000).astype(np.int16)
+
+    def piece(start: float, end: float) -> Segment:
+        return Segment("speech", start, 0.9, end=end, samples=[tone])
+
+    first, last, agent, reply = piece(30.9, 31.88), piece(31.88, 32.86), \
+        piece(32.86, 34.8), piece(40.4, 41.9)
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
+    links = [(last, first), (agent, last)]
+    assert engine._same_voice_before(agent, reply, links) is first  # before: any piece
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
+    engine.phase = "hold"
+    joined = Segment("speech", first.start, 0.9, end=last.end, samples=[tone, tone])
+    engine._announcements(joined, Heard(phrases=["the wait time is"], text="the wait time "
+                                        "is eight minute", wait_s=480.0, topics={"wait"},
+                                        starts={"the wait time is": 0.1}))
+    assert [k for k, _, _ in engine.result.events] == ["call.wait_announced"]
+    assert engine._same_voice_before(agent, reply, links) is agent
+
+
 def test_recognition_backlog_does_not_hold_up_saying_hello():
     """Segments waiting for a recogniser worker (20 calls, 2 workers) wait in their own
     threads: the default executor stays free for synthesising "Hello?" and writing audio

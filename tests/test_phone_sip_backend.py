@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 
 import pytest
 
@@ -143,3 +144,29 @@ def test_debian_frees_the_part_of_the_dump_already_read(tmp_path):
     assert size == 44 + len(audio)
     assert on_disk < 2**20 + 8192, (size, on_disk)  # only the unread tail and the header
     assert os.path.getsize(dump) == size
+
+
+def test_an_ended_calls_late_events_do_not_end_a_new_call_on_its_handle():
+    """A call handle is a native address, and a later call may get it again. An ended
+    call's last event, kept under that handle for a call not yet wrapped, was replayed on
+    the next call dialed there: under CI load a one-way line the far end had answered
+    failed as "call not placed: call failed: Rejected by user"."""
+    from types import SimpleNamespace
+
+    def event(name, text=""):
+        return SimpleNamespace(call=0x5A5A, event=SimpleNamespace(name=name), text=text)
+
+    def raw():
+        return SimpleNamespace(handle=0x5A5A, on_dtmf=lambda callback: None)
+
+    stack = sip.SipStack(sip.Account())
+    old = stack._wrap(raw())
+    stack._route(event("CALL_CLOSED", "Rejected by user"))
+    assert old.is_closed
+    stack._route(event("CALL_CLOSED", "Rejected by user"))  # late, after it was dropped
+    dialed = time.time()
+    stack._route(event("CALL_RINGING"))  # the new call's, before dial() returned it
+    new = stack._wrap(raw(), since=dialed)
+    assert not new.is_closed and [s.kind for s in new.signals] == ["ringing"]
+    stack._route(event("CALL_ESTABLISHED"))
+    assert [s.kind for s in new.signals] == ["ringing", "established"]

@@ -66,6 +66,11 @@ class IvrScenario:
     fake_human_at_s: float = 0.0
     fake_human_every_s: float = 0.0
     agent: bool = True
+    #: the agent picks up right after the first queue announcement has played (a breath
+    #: later), not after hold_s: a queue message and a person with no music between
+    agent_after_message: bool = False
+    #: the silence before the agent speaks (not scaled), after the queue's audio stops
+    agent_breath_s: float = 0.4
     hangup_after_s: float = 0.0
     fake_human_text: str = ("Hi there, thanks so much for waiting. We really appreciate your "
                             "patience today.")
@@ -523,6 +528,10 @@ class PhoneCompany:
             if now >= next_announce:
                 await self._announce(line, s, write, start, agent_at)
                 next_announce = time.time() + s.announce_every_s
+                if s.agent and s.agent_after_message:
+                    while line.call.tx_buffered() and not line.call.is_closed:
+                        await asyncio.sleep(0.01)  # played out (the agent flushes the rest)
+                    agent_at = time.time()
                 continue
             until = min(agent_at, hangup_at, next_announce, next_fake)
             if s.hold == "music":
@@ -552,7 +561,7 @@ class PhoneCompany:
 
     async def _agent(self, line: Line, s: IvrScenario, write) -> None:
         line.call.flush()
-        await line.quiet(0.4)
+        await line.quiet(s.agent_breath_s)
         at = await line.play(self.clips.say(s.agent_text, s.agent_voice))
         write("agent_answered", at)
         if s.transfer_text:

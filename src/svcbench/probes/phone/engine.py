@@ -114,6 +114,9 @@ class CallEngine:
         #: (candidate, the candidate before it) where a voice change right after a
         #: candidate made the next piece the candidate; judged again on the reply's audio
         self.changed_from: list[tuple[Segment, Segment]] = []
+        #: the end of the last speech read as a queue position or wait (alone or joined
+        #: across pauses): a piece before it is the message's, never the person's
+        self.announced_until = 0.0
         self.speaking_from = self.speaking_until = 0.0
         self.last_action_at = 0.0
         self.listener: Listener | None = None
@@ -369,6 +372,19 @@ class CallEngine:
             self.continuation = next_seg
 
     async def _speech_ended(self, call: SipCall, seg: Segment, next_seg: Segment) -> None:
+        if self.phase == "hold" and seg.uncut and seg is not self.reply:
+            # heard whole while our hello was pending: a queue message and the agent who
+            # picks up right after it are one stretch of speech; the agent is its tail
+            tail = _voice_change(seg)
+            if tail is not None:
+                self.detector(tail.start, "voice_changed", 0.6,
+                              reason="inside speech heard whole while our hello was pending")
+                whole = seg.audio()  # the segment keeps its place (continuation, reply)
+                seg.samples, seg.end = [whole[:len(whole) - len(tail.samples[0])]], tail.start
+                seg.uncut = False
+                await self._speech_ended(call, seg, tail)
+                await self._speech_ended(call, tail, next_seg)
+                return
         audio = seg.audio()
         repeat = classify.repeat_score(audio, self.fingerprints)
         self.fingerprints.append(classify.fingerprint(audio))
@@ -599,6 +615,8 @@ class CallEngine:
             at = seg.start + sentence_start(audio, heard.first_start(WAIT_CUES))
             self.emit("call.wait_announced", at, **data)
             emitted.add("call.wait_announced")
+        if emitted:
+            self.announced_until = max(self.announced_until, seg.end or seg.start)
         return emitted
 
     async def _ivr(self, call: SipCall, seg: Segment, heard: Heard, *,
@@ -740,12 +758,15 @@ class CallEngine:
         one greeting cut at a pause (one voice's pieces under 1.5 s were up to 1.42 apart)
         made the later piece the candidate. Judged again on the candidate and the reply
         together, the piece before is the same voice when within SAME_VOICE_AFTER (a
-        recording followed at once by the agent stays apart)."""
+        recording followed at once by the agent stays apart), unless it was read as part of
+        a queue message (a short piece of one is near any voice)."""
         answered, audio = candidate, np.concatenate([candidate.audio(), reply.audio()])
         profile = classify.voice_profile(audio)
         for new, old in reversed(links):
             if new is not answered:
                 continue
+            if old.start < self.announced_until:
+                break
             distance = classify.voice_distance(classify.voice_profile(old.audio()), profile)
             if distance is None or distance > SAME_VOICE_AFTER:
                 break
@@ -818,7 +839,10 @@ class CallEngine:
                 now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
                           reason="no reply to our hello: a recording")
-            self.unanswered_voice_at = now
+            if current is None or current.label != "music":
+                # hold music already back (a hello said late, or after a message's tail):
+                # the voice was a recording, not a person who may not have heard us
+                self.unanswered_voice_at = now
             self.hello_end = self.hello_first_end = None
             self.candidate = None
         if self.phase == "ivr" and not self.pressed and self.menus_heard == 0 and \

@@ -36,6 +36,9 @@ class Segment:
     samples: list[np.ndarray] = field(default_factory=list)
     #: where the quiet run (200 ms or more) just before the onset began, if there was one
     after_quiet: float | None = None
+    #: speech heard (in part) without cutting at pauses (Listener.split_pauses off): a
+    #: voice that began after a pause inside it may be another speaker
+    uncut: bool = False
 
     def audio(self) -> np.ndarray:
         return np.concatenate(self.samples) if self.samples else np.zeros(0, dtype=np.int16)
@@ -134,6 +137,7 @@ class Listener:
             self.current.end = self.time_of(end)
             if label == "speech" and self.split_pauses:
                 return self._split(end, confidence)
+            self.current.uncut |= label == "speech"
             return None
         if self._candidate is None or self._candidate[0] != label:
             self._candidate = (label, 1)
@@ -176,7 +180,8 @@ class Listener:
         start_index = max(0, int((onset - self.buffer_start) * RATE))
         segment = Segment(label, onset, confidence, end=self.time_of(end),
                           samples=[self.buffer[start_index:end].copy()],
-                          after_quiet=quiet_start)
+                          after_quiet=quiet_start,
+                          uncut=label == "speech" and not self.split_pauses)
         self.current = segment
         return Change(ended, segment)
 

@@ -324,11 +324,18 @@ class SipStack:
             if call.is_closed:
                 self._calls.pop(event.call, None)
 
-    def _wrap(self, call: Any) -> SipCall:
+    def _wrap(self, call: Any, since: float | None = None) -> SipCall:
+        """Our call for the binding's ``call``, with the events that came before it; only
+        those since ``since`` (when it was dialed): a handle is a native address, reused by
+        a later call, and an ended call's last events kept under it must not end the new
+        one (a dial failed as "Rejected by user" though the far end had answered)."""
         wrapped = SipCall(call, self)
         self._calls[call.handle] = wrapped
         for event, at in self._early.pop(call.handle, []):
-            wrapped._on_event(event, at)
+            if since is None or at >= since:
+                wrapped._on_event(event, at)
+        stale = time.time() - 60.0
+        self._early = {h: evs for h, evs in self._early.items() if evs[-1][1] > stale}
         call.on_dtmf(wrapped._on_digit)
         return wrapped
 
@@ -341,7 +348,7 @@ class SipStack:
             raw = await self._ua.dial(uri)
         except (baresip.BaresipError, ValueError) as exc:
             raise SipError(f"could not dial {uri}: {exc}") from None
-        call = self._wrap(raw)
+        call = self._wrap(raw, since=dialed)
         call.signals.insert(0, Signal("dialed", dialed))
         # a refusal (488 in a few ms) can close the call before the binding's Call object
         # listens; our router kept those early events, so trust our own closed flag too
