@@ -283,44 +283,6 @@ def test_a_short_piece_of_the_first_person_is_not_the_one_we_were_handed_on_to(m
     assert not engine._handed_on_to(reply, reply, [], hi, person)  # not in the chain
 
 
-def test_speech_that_began_before_our_late_hello_is_the_candidates_turn_going_on(
-        monkeypatch):
-    """fr-transfer under load: the rest of the second agent's greeting, heard before our
-    late hello began (0.44 s after its previous piece), was taken for speech crossing our
-    hello ("are you there?"), and with no greeting words heard it replaced the candidate:
-    the agent came 2.6 s late. Speech that began before our voice did cannot be about our
-    hello: the same voice keeps the candidate; another, or one too short to tell, becomes
-    the candidate linked to it, for the reply to judge (_same_voice_before)."""
-    from svcbench.probes.phone.engine import CallEngine, CallPlan
-    from svcbench.probes.phone.recognise import Heard
-
-    agent, other = 1, 2
-    piece = _voices(monkeypatch, {frozenset((agent, other)): 1.5})
-
-    def engine_with_late_hello(candidate):
-        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
-        engine.phase, engine.candidate = "hold", candidate
-        engine.hello_from, engine.hello_end = 47.9, 48.6
-        engine.hello_first_end = 48.6
-        return engine
-
-    greeting = piece(agent, 43.8, 46.0)
-    for speaker, stays in ((agent, True), (other, False)):
-        engine = engine_with_late_hello(greeting)
-        rest = piece(speaker, 46.4, 47.3)
-        assert engine._crossed_hello(rest, rest.audio(), Heard())
-        assert engine.candidate is (greeting if stays else rest)
-        assert engine.changed_from == ([] if stays else [(rest, greeting)])
-    # a piece of a queue message stays the message's: the speech after it is the candidate
-    engine = engine_with_late_hello(greeting)
-    engine.announced_until = 46.0
-    assert not engine._crossed_hello(rest, rest.audio(), Heard())
-    # speech that began while our voice played is crossing it, as before
-    engine = engine_with_late_hello(greeting)
-    again = piece(agent, 48.0, 49.0)
-    assert not engine._crossed_hello(again, again.audio(), Heard())
-
-
 def test_recognition_backlog_does_not_hold_up_saying_hello():
     """Segments waiting for a recogniser worker (20 calls, 2 workers) wait in their own
     threads: the default executor stays free for synthesising "Hello?" and writing audio

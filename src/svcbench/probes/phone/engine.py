@@ -106,8 +106,7 @@ class CallEngine:
         #: the end of the first of our hellos still awaiting a reply (speech that begins
         #: after it answers it, even if we said another since)
         self.hello_first_end: float | None = None
-        #: when our voice in our last "Hello?" began to play (wall clock, as the audio's
-        #: arrival times): speech that began before it cannot be about it
+        #: when our last "Hello?" began to play (wall clock, as the audio's arrival times)
         self.hello_from = 0.0
         #: the candidate's voice spoke again before our late hello ended: (the candidate,
         #: that speech); the candidate's start stays when the person answered
@@ -426,7 +425,13 @@ class CallEngine:
                 if change is not None and change > classify.VOICE_CHANGE:
                     # another voice right after the candidate's (an agent who picks up as
                     # a queue message ends): the candidate starts here
-                    self._voice_changed(seg, heard, change, "another voice followed it at once")
+                    self.detector(seg.start, "voice_changed", 0.6, distance=round(change, 2))
+                    self.detector(self.candidate.start, "human_rejected", 0.6,
+                                  reason="another voice followed it at once")
+                    self.changed_from.append((seg, self.candidate))
+                    self.candidate = seg
+                    self.candidate_topics = set(heard.topics)
+                    self.candidate_phrases = list(heard.phrases)
                 else:
                     self.candidate_topics |= heard.topics
                     self.candidate_phrases += heard.phrases
@@ -493,19 +498,6 @@ class CallEngine:
             self.detector(seg.start, "human_candidate", 0.5, reason="new speech during hold")
             await self._candidate_ended(call, next_seg, seg)
 
-    def _voice_changed(self, seg: Segment, heard: Heard, change: float | None,
-                       why: str) -> None:
-        """``seg`` becomes the candidate in place of the one before it, which a reply to our
-        hello may judge the same voice again (changed_from, _same_voice_before)."""
-        assert self.candidate is not None
-        self.detector(seg.start, "voice_changed", 0.6,
-                      **({"distance": round(change, 2)} if change is not None else {}))
-        self.detector(self.candidate.start, "human_rejected", 0.6, reason=why)
-        self.changed_from.append((seg, self.candidate))
-        self.candidate = seg
-        self.candidate_topics = set(heard.topics)
-        self.candidate_phrases = list(heard.phrases)
-
     def _hello_heard(self, speech: Segment) -> bool:
         """Whether ``speech`` crossed our pending hello and ours ended after it: said (in
         part) into their silence, it was heard; one said over them may not have been (a
@@ -531,28 +523,19 @@ class CallEngine:
     def _crossed_hello(self, seg: Segment, audio: np.ndarray, heard: Heard) -> bool:
         """New speech that began before our pending "Hello?" ended is no reply to it: the
         hello went out late (the line is heard late under load) and the far end spoke
-        again ("are you there?"), or went on before our voice began. In the candidate's
-        voice it is the same person going on when the candidate was a greeting (its words)
-        or this speech began before our voice did (it cannot be about our hello): the
-        candidate stays, so its start stays the agent's instant if a reply confirms it;
-        returns whether it stayed. Speech before our voice in another voice, or too short
-        to tell, becomes the candidate linked to the one before (a reply judges it again:
-        _same_voice_before). Otherwise (no greeting heard, another or an unknown voice:
-        never an earlier instant on a guess, a recording's tail may precede the agent)
-        this speech is the candidate."""
+        again ("are you there?"). When the candidate was a person's greeting (its words)
+        and this speech is in its voice, it is the same person going on: the candidate
+        stays, so its start stays the agent's instant if a reply confirms it; returns
+        whether it stayed. Otherwise (no greeting heard, another or an unknown voice: never
+        an earlier instant on a guess, a recording's tail may precede the agent) this
+        speech is the candidate."""
         candidate = self.candidate
         if candidate is None or not self._crossing(seg):
             return False
         change = classify.voice_distance(classify.voice_profile(candidate.audio()),
                                          classify.voice_profile(audio))
-        # a piece read as part of a queue message is no person's turn going on
-        before_ours = seg.start < self.hello_from and candidate.start >= self.announced_until
-        same = change is not None and change <= classify.VOICE_CHANGE
-        if before_ours and not same:
-            self._voice_changed(seg, heard, change, "another voice, or too little of one, "
-                                "began before our late hello")
-            return True
-        if not same or not (before_ours or "person" in self.candidate_topics):
+        if change is None or change > classify.VOICE_CHANGE or \
+                "person" not in self.candidate_topics:
             self.detector(candidate.start, "human_rejected", 0.6,
                           reason="other speech began before our hello ended, and the "
                                  "candidate was no greeting in its voice",
@@ -563,8 +546,7 @@ class CallEngine:
         self.late_hello = (candidate, seg)
         self.detector(seg.start, "speech_before_hello", 0.6, distance=round(change, 2),
                       hello_late_s=round(self.hello_from - (candidate.end or candidate.start), 2),
-                      reason="the candidate's voice spoke again before our late hello "
-                             + ("began" if before_ours else "ended"))
+                      reason="the greeting's voice spoke again before our late hello ended")
         return True
 
     def _queue_speech(self, seg: Segment, heard: Heard) -> bool:
@@ -712,11 +694,7 @@ class CallEngine:
                 await asyncio.sleep(0.01)
             call.write(pcm[i:i + 320])
         end = started + len(pcm) / BYTES_PER_SECOND + 0.06
-        loud = np.flatnonzero(classify.frame_db(classify.frames(samples)) > -45.0)
-        # where our voice begins on the line (synthesis pads the phrase with silence)
-        self.speaking_from = started + (loud[0] * classify.FRAME / classify.RATE
-                                        if len(loud) else 0.0)
-        self.speaking_until = end
+        self.speaking_from, self.speaking_until = started, end
         return end
 
     async def _say_hello(self, call: SipCall) -> None:
