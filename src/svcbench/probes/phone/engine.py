@@ -730,13 +730,14 @@ class CallEngine:
             return
         self.phase = "agent"
         confidence = 0.9 if delay < 2.5 else 0.7
-        # an agent who picked up just after our hello greets us; the candidate before was
-        # then a recording, and the agent's own greeting is when they answered
-        answered = seg if "person" in heard.topics and "person" not in \
-            self.candidate_topics else self._same_voice_before(candidate, seg, links)
         handed, self.handed_to = self.handed_to, None
         if handed is not None and self._handed_on_to(candidate, seg, links, *handed):
             answered = seg
+        else:
+            # an agent who picked up just after our hello greets us; the candidate before
+            # was then a recording, and the agent's own greeting is when they answered
+            answered = seg if "person" in heard.topics and "person" not in \
+                self.candidate_topics else self._same_voice_before(candidate, seg, links)
         late = self.late_hello if self.late_hello and self.late_hello[0] is candidate else None
         self.late_hello = None
         self.detector(seg.start, "human_confirmed", confidence,
@@ -770,9 +771,7 @@ class CallEngine:
         a queue message (a short piece of one is near any voice)."""
         answered, audio = candidate, np.concatenate([candidate.audio(), reply.audio()])
         profile = classify.voice_profile(audio)
-        for new, old in reversed(links):
-            if new is not answered:
-                continue
+        for old in _linked_before(candidate, links):
             if old.start < self.announced_until:
                 break
             distance = classify.voice_distance(classify.voice_profile(old.audio()), profile)
@@ -793,11 +792,7 @@ class CallEngine:
         greeting's pieces up to 1.46 apart), so the first person going on was heard as
         another, and the pieces after it are too short to tell (hold music's opening heard
         as speech came within 1.0 of the next agent): the reply is where they began."""
-        chain = [candidate]
-        for new, old in reversed(links):
-            if new is chain[-1]:
-                chain.append(old)
-        if handed not in chain:
+        if not any(piece is handed for piece in [candidate, *_linked_before(candidate, links)]):
             return False
         profile = classify.voice_profile(handed.audio())
         to_person = classify.voice_distance(profile, classify.voice_profile(person.audio()))
@@ -927,6 +922,17 @@ def _transfer_phrases() -> frozenset[str]:
 TRANSFER_PHRASES = _transfer_phrases()
 WAIT_CUES = ("estimated", "hold time", "wait time")
 POSITION_CUES = ("currently caller", "caller number")
+
+
+def _linked_before(candidate: Segment, links: list[tuple[Segment, Segment]]) -> list[Segment]:
+    """The pieces a voice change moved the candidate from, nearest first (``links``:
+    (new candidate, the one before it), in the order they were made)."""
+    before, piece = [], candidate
+    for new, old in reversed(links):
+        if new is piece:
+            before.append(old)
+            piece = old
+    return before
 
 
 def _voice_change(seg: Segment) -> Segment | None:
