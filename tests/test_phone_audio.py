@@ -283,6 +283,116 @@ def test_a_short_piece_of_the_first_person_is_not_the_one_we_were_handed_on_to(m
     assert not engine._handed_on_to(reply, reply, [], hi, person)  # not in the chain
 
 
+def test_a_breath_in_the_persons_turn_is_no_hand_over_to_another_voice(monkeypatch):
+    """fr-transfer under load: the second agent's greeting, cut at a 0.44 s pause after
+    their reply to our hello, was 1.08 from it ("another voice"): a false second transfer
+    and a third agent. A hand-over takes seconds; after a pause that long the other voice
+    is still one."""
+    import asyncio
+
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+    from svcbench.probes.phone.recognise import Heard
+
+    piece = _voices(monkeypatch, {frozenset((1, 2)): 1.08})
+
+    class Deaf:
+        def recognise(self, audio):
+            return Heard()
+
+    class Line:  # takes our "Hello?" to the handed-on voice
+        is_closed = False
+
+        def tx_buffered(self):
+            return 0
+
+        def write(self, pcm):
+            pass
+
+    for pause, handed in ((0.44, False), (2.2, True)):
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Deaf())
+        engine.phase = "agent"
+        reply = piece(1, 10.0, 11.4)
+        more = piece(2, 11.4 + pause, 12.3 + pause)
+        engine.person_speech, engine.person_pause_at = (more, reply), reply.end
+        silence = Segment("silence", more.end, 0.9)
+        asyncio.run(engine._speech_ended(Line(), more, silence))
+        kinds = [kind for kind, _, _ in engine.result.events]
+        assert ("call.transferred" in kinds) is handed, (pause, kinds)
+
+
+def test_the_next_person_after_a_transfer_pause_is_heard_before_we_hang_up():
+    """fr-transfer's second agent speaks 3.06 s after the first one's "Please hold." (hold
+    music too quiet to be heard as music). The listener confirms speech 0.94 s after it
+    begins, 4.0 s into the pause: the pause that ends the person's turn (4 s) was counted
+    as silence first, and we thanked them and hung up on the second agent (2 calls in 3
+    with one CPU burner, once "Please hold." was no longer taken for another voice)."""
+    import asyncio
+
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Listener, Segment
+
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
+    closed = []
+
+    async def close(call):
+        closed.append(listener.now)
+
+    engine._close = close
+    hold = voice.speak("Please hold.", voice="espeak-ng:en-us+f1")
+    rng = np.random.default_rng(1)
+    line = np.concatenate([hold, rng.normal(0, 30, int(3.06 * 8000)).astype(np.int16),
+                           voice.speak("Hello, this is billing, how can I help?",
+                                       voice="espeak-ng:en-us+m4")])
+    listener = Listener(0.0)
+    reply = Segment("speech", -3.0, 0.9, end=0.0)  # the person's reply to our hello
+
+    async def hear():
+        for i in range(0, len(line), 160):
+            list(listener.feed(line[i:i + 160].astype("<i2").tobytes(), (i + 160) / 8000))
+            if engine.after_person is None and engine.person_speech is None and \
+                    listener.current is not None and listener.current.label == "silence":
+                engine.after_person = (listener.current.start, reply)
+            await engine._timers(None, listener)
+
+    asyncio.run(hear())
+    assert closed == [] and engine.person_speech is not None, closed
+    assert engine.person_speech[0].start > len(hold) / 8000 + 3.0
+
+
+def test_a_greeting_piece_said_before_our_late_hello_is_judged_again_on_the_reply(
+        monkeypatch):
+    """split-greeting in CI, all four calls 2.6 s late: recognising "Appointments desk, good
+    morning." held our hello back past the pause, "How can I help?" began before it and
+    (1.11 from the piece before: short pieces are far apart) took the candidate's place for
+    good. It is now linked as a voice change is, and judged again on the reply's audio;
+    unless it is a greeting in words after speech with none: a person's turn beginning
+    (recording-then-agent: the agent after "Hi, thanks for waiting" was 0.97 from it)."""
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+    from svcbench.probes.phone.recognise import Heard
+
+    # a profile is (voice, heard with the reply): the reply's audio makes a voice plain
+    monkeypatch.setattr(classify, "voice_profile",
+                        lambda samples: (int(samples[0]), len(samples) > 8000))
+    distances = {frozenset({(1, False), (2, False)}): 1.11,
+                 frozenset({(1, False), (2, True)}): 0.75}
+    monkeypatch.setattr(classify, "voice_distance", lambda a, b: 0.0 if a == b else
+                        distances[frozenset({a, b})])
+
+    def piece(voice: int, start: float) -> Segment:
+        return Segment("speech", start, 0.9, end=start + 1.0,
+                       samples=[np.full(8000, voice, dtype=np.int16)])
+
+    for words, joined in ((set(), True), ({"greeting", "person"}, False)):
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
+        first, rest, reply = piece(1, 31.4), piece(2, 34.0), piece(2, 36.5)
+        engine.candidate, engine.hello_end = first, 35.9
+        assert not engine._crossed_hello(rest, rest.audio(), Heard(topics=words))
+        assert engine._same_voice_before(rest, reply, engine.changed_from) is \
+            (first if joined else rest)
+
+
 def test_recognition_backlog_does_not_hold_up_saying_hello():
     """Segments waiting for a recogniser worker (20 calls, 2 workers) wait in their own
     threads: the default executor stays free for synthesising "Hello?" and writing audio

@@ -170,3 +170,38 @@ def test_an_ended_calls_late_events_do_not_end_a_new_call_on_its_handle():
     assert not new.is_closed and [s.kind for s in new.signals] == ["ringing"]
     stack._route(event("CALL_ESTABLISHED"))
     assert [s.kind for s in new.signals] == ["ringing", "established"]
+
+
+def test_an_answer_heard_before_the_binding_listens_is_an_answer():
+    """SIPp's one-way line answers at once. Under CI load its CALL_ESTABLISHED came before
+    the binding's Call object was listening (our router kept it): the binding waited out
+    the ring timeout, hung up (our BYE, "Rejected by user") and the dial failed as "call
+    failed: Rejected by user" on a line that had answered."""
+    from types import SimpleNamespace
+
+    baresip = pytest.importorskip("baresip")
+
+    def event(name, text=""):
+        return SimpleNamespace(call=0x77, event=SimpleNamespace(name=name), text=text)
+
+    stack = sip.SipStack(sip.Account())
+
+    class Deaf:  # the binding's Call that missed the answer
+        handle = 0x77
+
+        def on_dtmf(self, callback):
+            pass
+
+        async def wait_established(self, timeout):
+            await asyncio.sleep(timeout)
+            stack._route(event("CALL_CLOSED", "Rejected by user"))  # its hang-up
+            raise baresip.CallTimeout("call not established")
+
+    class Agent:
+        async def dial(self, uri):
+            stack._route(event("CALL_ESTABLISHED"))  # before the Call object exists
+            return Deaf()
+
+    stack._ua = Agent()
+    call = asyncio.run(stack.dial("sip:one-way@127.0.0.1", timeout=1.0))
+    assert not call.is_closed and "established" in [s.kind for s in call.signals]

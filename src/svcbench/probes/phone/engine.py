@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import classify, voice
-from .listen import Change, Listener, Segment
+from .listen import LABEL_LAG_S, Change, Listener, Segment
 from .recognise import Heard, Recogniser
 from .sip import BYTES_PER_SECOND, SipCall, SipError, SipStack
 
@@ -446,8 +446,9 @@ class CallEngine:
             pause_at, self.person_pause_at = self.person_pause_at, None
             change = classify.voice_distance(classify.voice_profile(reply.audio()),
                                              classify.voice_profile(audio))
-            if pause_at is not None and change is not None and \
-                    change > classify.VOICE_CHANGE and self.transfers < MAX_TRANSFERS:
+            if pause_at is not None and seg.start - pause_at >= HANDOVER_MIN_S and \
+                    change is not None and change > classify.VOICE_CHANGE and \
+                    self.transfers < MAX_TRANSFERS:
                 # after a pause another voice speaks: the person handed us on to a second
                 # one with no hold music between; that voice is heard as a candidate
                 self._transferred(reply, source="another voice after a pause",
@@ -540,6 +541,12 @@ class CallEngine:
                           reason="other speech began before our hello ended, and the "
                                  "candidate was no greeting in its voice",
                           **({"distance": round(change, 2)} if change is not None else {}))
+            if "person" not in heard.topics or "person" in self.candidate_topics:
+                # judged again on the reply's audio: a greeting's pieces cut at a pause,
+                # heard while our hello went out late, were 1.11-1.2 apart; a greeting
+                # in words after speech with none begins a person's turn (an agent after
+                # a recording was 0.97 from it on the reply's audio)
+                self.changed_from.append((seg, candidate))
             return False
         self.candidate_topics |= heard.topics
         self.candidate_phrases += heard.phrases
@@ -859,7 +866,8 @@ class CallEngine:
                 if self.quiet_from is None:
                     self.quiet_from = began
                 self.quiet_music = True
-            elif current.label == "silence" and now - current.start >= PERSON_PAUSE_S:
+            elif current.label == "silence" and \
+                    now - current.start >= PERSON_PAUSE_S + LABEL_LAG_S:
                 self.after_person = None  # their turn is over: thank them, hang up
                 await self._close(call)
         crossing = current is not None and current.label == "speech" and \
@@ -899,8 +907,16 @@ def _recognition() -> Any:
 
 #: after the confirmed person's reply, a pause this long ends their turn (we thank them);
 #: hold music starting before then may be a transfer (Debian's tracks open with 1-2 s of
-#: near silence; 3 s was too short for fr-transfer, whose second person speaks 2.8 s after)
+#: near silence; 3 s was too short for fr-transfer, whose second person speaks 2.8-3.1 s
+#: after); counted once the listener's labels have caught up (LABEL_LAG_S): at 4.0 s
+#: from the pause's start, the second person's first second of speech was still "silence"
+#: and we hung up on them
 PERSON_PAUSE_S = 4.0
+#: a shorter pause after the person's reply is a breath in their turn, never a hand-over
+#: to another voice (fr-transfer's second agent's greeting, cut at a 0.44 s pause, was
+#: 1.08 from their reply: a false second transfer); a hand-over, by a PBX or across a
+#: desk, takes seconds (the simulator's second queues without music heard: 2.1 s and up)
+HANDOVER_MIN_S = 1.0
 #: the candidate and the reply to our hello (seconds of one voice) against the piece before
 #: a voice change (bench/phone_voices.py on dev, fr-*, bl-* and the spent b2-*): one
 #: greeting's pieces 0.30-0.98 apart in 34 of 39 cuts (then 1.01-1.46); a recording and the

@@ -19,6 +19,9 @@ RATE = classify.RATE
 HOP = 2000  # samples: 0.25 s
 WINDOW = 8000  # 1 s
 QUIET_DB = -45.0
+#: how long after a sound begins its new label can be confirmed (half the window heard
+#: as it, then a second hop agreeing): a quiet run is known to have lasted X only at X + this
+LABEL_LAG_S = (WINDOW / 2 + 2 * HOP) / RATE
 MAX_KEEP_S = 20.0  # audio kept per segment (for recognition and fingerprints)
 #: with ``split_pauses``, a pause this long inside speech, then this much voice, starts a new
 #: speech segment: the classifier's 1 s window hears a 0.4 s gap between a queue message and

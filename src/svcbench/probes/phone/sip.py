@@ -142,6 +142,7 @@ class SipCall(CallSignals):
     stack: SipStack
     signals: list[Signal] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    established: asyncio.Event = field(default_factory=asyncio.Event)
     close_reason: str | None = None
     #: the address the caller dialed (To), on incoming calls
     dialed: str = ""
@@ -155,6 +156,8 @@ class SipCall(CallSignals):
         if kind is None:
             return
         self.signals.append(Signal(kind, now, event.text))
+        if kind == "established":
+            self.established.set()
         if kind == "closed":
             self.close_reason = event.text or ""
             self.closed.set()
@@ -350,14 +353,18 @@ class SipStack:
             raise SipError(f"could not dial {uri}: {exc}") from None
         call = self._wrap(raw, since=dialed)
         call.signals.insert(0, Signal("dialed", dialed))
-        # a refusal (488 in a few ms) can close the call before the binding's Call object
-        # listens; our router kept those early events, so trust our own closed flag too
+        # an answer or a refusal (488) in a few ms can come before the binding's Call
+        # object listens, which then waits out the timeout and hangs up (as "Rejected by
+        # user"); our router kept those early events, so trust our own flags too
         waiting = asyncio.ensure_future(raw.wait_established(timeout=timeout))
-        closed = asyncio.ensure_future(call.closed.wait())
+        ours = [asyncio.ensure_future(call.established.wait()),
+                asyncio.ensure_future(call.closed.wait())]
         try:
-            await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({waiting, *ours}, return_when=asyncio.FIRST_COMPLETED)
             if not waiting.done():
                 waiting.cancel()
+                if call.established.is_set():
+                    return call  # answered; closed since, it is the far end's hang-up
                 text = call.close_reason or ""
                 raise call_failed(text, baresip.errors.split_status(text)[0])
             await waiting
@@ -366,5 +373,6 @@ class SipStack:
         except baresip.CallFailed as exc:
             raise call_failed(str(exc), getattr(exc, "status", None)) from None
         finally:
-            closed.cancel()
+            for flag in ours:
+                flag.cancel()
         return call
