@@ -77,6 +77,23 @@ def test_a_repeat_is_found_whatever_frame_its_onset_falls_on():
 
 
 @needs_audio
+def test_a_piece_of_hold_music_is_found_anywhere_in_the_queues_audio():
+    """fr-transfer with one CPU burner: after the transfer the queue's music started over,
+    and 1.3 s into it was heard as speech; in the first queue that stretch was "silence",
+    so no segment's fingerprint began there (repeat_score missed it) and it was taken for
+    the next person. Searched for in all the queue played, it is found wherever it began."""
+    music = voice.hold_music(3)
+    queue = music[:30 * classify.RATE]
+    for start in (1.3, 5.17, 27.5):
+        at = int(start * classify.RATE) + 37  # off the fingerprint's 50 ms hops
+        piece = queue[at:at + int(1.36 * classify.RATE)]
+        assert classify.repeat_score(piece, [classify.fingerprint(queue)]) < 0.8, start
+        assert classify.heard_in(piece, queue) >= 0.8, start
+    for other in (voice.prompt("queue-youarenext"), voice.hold_music(1)[3 * 8000:5 * 8000]):
+        assert classify.heard_in(other, queue) < 0.75
+
+
+@needs_audio
 def test_keyphrases_and_wait_number_from_recorded_prompts():
     pytest.importorskip("pocketsphinx")
     from svcbench.probes.phone.recognise import Recogniser
@@ -319,6 +336,55 @@ def test_a_breath_in_the_persons_turn_is_no_hand_over_to_another_voice(monkeypat
         asyncio.run(engine._speech_ended(Line(), more, silence))
         kinds = [kind for kind, _, _ in engine.result.events]
         assert ("call.transferred" in kinds) is handed, (pause, kinds)
+        assert (engine.candidate is more) is handed
+
+    # fr-transfer: hold music's opening heard as speech 1.29 s after "Please hold."
+    # repeats the first queue's (no load: where one of its segments began; one burner: 1.3 s
+    # into music the first queue played as "silence"); taken for the next person, the second
+    # agent linked to it was dated at the reply to our hello, 5 and 2.6 s late. A recording
+    # is no person: a queue
+    rng = np.random.default_rng(3)
+    tune = np.concatenate([[2], rng.normal(0, 3000, 9599)]).astype(np.int16)
+    queue = np.concatenate([rng.normal(0, 3000, 10437).astype(np.int16), tune, tune[:4000]])
+    for fingerprints, queue_audio, heard_before in (
+            ([classify.fingerprint(tune)], [], True),  # a segment of it began there
+            ([], [queue[:7000], queue[7000:]], True),  # it began inside the queue's audio
+            ([], [rng.normal(0, 3000, 30000).astype(np.int16)], False)):  # other music
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Deaf())
+        engine.phase, engine.fingerprints, engine.queue_audio = \
+            "agent", fingerprints, queue_audio
+        reply = piece(1, 10.0, 11.4)
+        music = Segment("speech", 12.7, 0.9, end=13.9, samples=[tune])
+        engine.person_speech, engine.person_pause_at = (music, reply), reply.end
+        asyncio.run(engine._speech_ended(Line(), music, Segment("silence", music.end, 0.9)))
+        sources = [d["source"] for kind, _, d in engine.result.events
+                   if kind == "call.transferred"]
+        if heard_before:
+            assert sources == ["a recording after the person's pause"]
+            assert engine.candidate is None and engine.handed_to is None
+            assert engine.phase == "hold"
+        else:
+            assert sources == ["another voice after a pause"] and engine.candidate is music
+
+
+def test_the_queue_is_kept_from_where_the_hold_began_up_to_its_limit():
+    """Hold is known only after its music lasted a while (HOLD_MIN_S, or a prompt and a
+    pause): its first seconds, where restarted hold music is heard as speech after a
+    transfer, come from what the listener still holds."""
+    from svcbench.probes.phone import engine as engine_module
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Listener
+
+    audio = np.random.default_rng(4).normal(0, 3000, 3 * classify.RATE).astype(np.int16)
+    listener = Listener(100.0)
+    list(listener.feed(audio.tobytes(), 103.0))
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
+    engine.listener = listener
+    engine._enter_hold(101.0, True)
+    assert np.array_equal(np.concatenate(engine.queue_audio), audio[classify.RATE:])
+    engine._keep_queue(np.zeros(40 * classify.RATE, dtype=np.int16))
+    assert engine.queue_kept == sum(map(len, engine.queue_audio)) == \
+        engine_module.QUEUE_MEMORY_S * classify.RATE
 
 
 def test_the_next_person_after_a_transfer_pause_is_heard_before_we_hang_up():

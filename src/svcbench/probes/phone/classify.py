@@ -174,6 +174,21 @@ def repeat_score(samples: np.ndarray, earlier: list[np.ndarray]) -> float:
                for offset in (0, 100, 200, 300) for old in earlier)
 
 
+def heard_in(samples: np.ndarray, stream: np.ndarray) -> float:
+    """Best similarity of a segment's start to any stretch of ``stream`` (audio heard
+    earlier, kept whole): a recording's piece that begins anywhere in it, not only where
+    a segment of it began (hold music restarted after a transfer, heard as speech)."""
+    whole = fingerprint(stream, seconds=len(stream) / RATE)
+    best = 0.0
+    for offset in (0, 100, 200, 300):
+        piece = fingerprint(samples[offset:])
+        if len(piece) < 8 or len(whole) < len(piece):
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(whole, piece.shape)[:, 0]
+        best = max(best, float((windows == piece).mean(axis=(1, 2)).max()))
+    return best
+
+
 def similarity(a: np.ndarray, b: np.ndarray, *, max_shift: int = 4) -> float:
     """Best share of equal bits between two fingerprints over small time shifts."""
     best = 0.0

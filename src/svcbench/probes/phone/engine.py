@@ -167,6 +167,11 @@ class CallEngine:
         #: a voice we said hello to did not answer, and no hold music came back since: if the
         #: company then hangs up, it may not have heard us (one-way audio): not scorable
         self.unanswered_voice_at: float | None = None
+        #: what the line played on hold, all of it (up to QUEUE_MEMORY_S): hold music
+        #: heard as speech after a transfer repeats it from anywhere, not only from where
+        #: one of our segments began
+        self.queue_audio: list[np.ndarray] = []
+        self.queue_kept = 0
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
         self.result.events.append((kind, at, data))
@@ -272,6 +277,8 @@ class CallEngine:
                 # on hold, a pause inside speech may be where a queue message ends and a
                 # person begins
                 listener.split_pauses = self.phase == "hold" and self.hello_end is None
+                if self.phase == "hold":
+                    self._keep_queue(np.frombuffer(pcm, dtype="<i2"))
                 for change in listener.feed(pcm, at):
                     await self._on_change(call, change)
                 if listener.now - self._timers_at >= 0.1:  # on the clock of what was heard
@@ -357,9 +364,19 @@ class CallEngine:
                     why: str | None = None) -> None:
         self.phase = "hold"
         self.hold_music = music
+        listener = self.listener
+        if listener is not None:  # the queue's first seconds, heard before we knew
+            first = max(0, int((at - listener.buffer_start) * classify.RATE))
+            self._keep_queue(listener.buffer[first:])
         self.emit("call.hold_started", at, confidence=0.9 if music else 0.7,
                   **({"why": why} if why else {}))
         self.emit("call.hold_music", music_at or at, playing=music)
+
+    def _keep_queue(self, samples: np.ndarray) -> None:
+        room = int(QUEUE_MEMORY_S * classify.RATE) - self.queue_kept
+        if room > 0 and len(samples):
+            self.queue_audio.append(samples[:room].copy())
+            self.queue_kept += len(self.queue_audio[-1])
 
     async def _candidate_ended(self, call: SipCall, next_seg: Segment,
                                ended: Segment | None = None) -> None:
@@ -446,7 +463,17 @@ class CallEngine:
             pause_at, self.person_pause_at = self.person_pause_at, None
             change = classify.voice_distance(classify.voice_profile(reply.audio()),
                                              classify.voice_profile(audio))
-            if pause_at is not None and seg.start - pause_at >= HANDOVER_MIN_S and \
+            if self.queue_audio and repeat < 0.8:
+                repeat = classify.heard_in(audio, np.concatenate(self.queue_audio))
+            if pause_at is not None and repeat >= 0.8 and self.transfers < MAX_TRANSFERS:
+                # a recording heard before (hold music's opening heard as speech, which
+                # the queue played from the same note) after their pause: back in a
+                # queue, no voice to take for the next person (as one, with the next
+                # person linked to it, the reply was dated 2.6 and 5 s late)
+                self._transferred(reply, source="a recording after the person's pause",
+                                  confidence=0.6, phrases=[], repeat=round(repeat, 2))
+                self._enter_hold(pause_at, False, why="a recording after the person")
+            elif pause_at is not None and seg.start - pause_at >= HANDOVER_MIN_S and \
                     change is not None and change > classify.VOICE_CHANGE and \
                     self.transfers < MAX_TRANSFERS:
                 # after a pause another voice speaks: the person handed us on to a second
@@ -923,6 +950,9 @@ HANDOVER_MIN_S = 1.0
 #: agent after it 1.01-2.64 in 48 of 49 scenarios (many dev ones the same slt / rms pair; one
 #: 0.74, so close that the live rule does not tell them apart either)
 SAME_VOICE_AFTER = 1.0
+#: seconds of the queue's audio kept to find a recording's piece in (480 KB a call): a
+#: queue that plays its music again after a transfer starts it over
+QUEUE_MEMORY_S = 30.0
 #: pieces of one announcement: at most this far apart, and this long together
 JOIN_GAP_S, JOIN_MAX_S = 1.0, 12.0
 #: a call is followed through at most this many transfers (then we hang up as usual)
