@@ -3,7 +3,7 @@
     .venv/bin/python bench/phone_timing.py [--calls 24] [--seeds 1] [--concurrent 20]
                                            [--scale 0.15] [--parallel 4]
                                            [--split dev|held-out|fresh|blind|blind2|blind3|
-                                                    blind4|all]
+                                                    blind4|blind5|all]
                                            [--backend python|debian]
 
 Part 1: ``--calls`` calls per split and seed, cycling through the scenarios of
@@ -16,7 +16,8 @@ Festival's voices, other espeak-ng variants, GSM-coded and recombined recorded p
 run once; blind3: real line conditions (telephone band, noise floor, level, lost packets,
 echo) with voices and music transformed by sox, run once and tuned on since; blind4:
 louder floors (18-22 dB SNR, 50 and 60 Hz hum), band, loss and echo together, a handset's
-strong echo, voices, variants and music transforms no split used, never inspected), the
+strong echo, voices, variants and music transforms no split used, run once and tuned on
+since; blind5: clean and noisy lines, company hang-ups, written blind, never inspected), the
 error (probe minus truth, seconds) of hold start, agent answered, wait announced and
 transferred: n, median |error|, max |error| and the share within 0.5 s; and false "agent
 answered" on recordings (an agent event a second or more before the truth's agent) and
@@ -273,7 +274,7 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=0.15)
     parser.add_argument("--parallel", type=int, default=4, help="calls at a time in part 1")
     parser.add_argument("--split", default="all", choices=(
-        "dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4", "all"))
+        "dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4", "blind5", "all"))
     parser.add_argument("--backend", choices=("python", "debian"), default="python",
                         help="the probe's SIP backend (the simulated company runs on its own)")
     parser.add_argument("--dump", type=Path, help="write each call's events and truth (JSON)")
@@ -282,7 +283,7 @@ def main() -> int:
         print(f"{args.backend} backend: {available(args.backend)}")
         return 1
     dump: dict = {}
-    splits = ("dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4") \
+    splits = ("dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4", "blind5") \
         if args.split == "all" else (args.split,)
     splits = splits if args.calls else ()  # --calls 0: concurrency only
     with tempfile.TemporaryDirectory() as tmp, \

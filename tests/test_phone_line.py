@@ -154,12 +154,13 @@ def test_voice_transforms(tmp_path, monkeypatch):
         voice.speak("x", voice="awb|pitch=5000")
 
 
-@pytest.mark.parametrize("split,prefix", [("blind3", "b3-"), ("blind4", "b4-")])
+@pytest.mark.parametrize("split,prefix", [("blind3", "b3-"), ("blind4", "b4-"),
+                                          ("blind5", "b5-")])
 def test_every_blind_line_scenario_parses_and_its_clips_are_8khz(split, prefix):
-    """b3-* and b4-* (each run once, by the lead, for the figures) parse, carry a line, and
-    every clip they play synthesises and is heard over its line's noise (which also fills
-    the disk cache the simulator reads, so no synthesis stalls its calls); no call is
-    placed."""
+    """b3-*, b4-* and b5-* (each run once, by the lead, for the figures) parse, and every
+    clip they play synthesises and is heard over its line's noise (which also fills the disk
+    cache the simulator reads, so no synthesis stalls its calls); no call is placed. b3 and
+    b4 all carry a line and an agent; b5 mixes in clean lines and company hang-ups."""
     from svcbench.sandbox.phone import Clips
 
     missing = [t for t in ("flite", "espeak-ng", "text2wave", "sox") if not shutil.which(t)]
@@ -167,8 +168,12 @@ def test_every_blind_line_scenario_parses_and_its_clips_are_8khz(split, prefix):
         pytest.skip(f"voices, prompts or music missing {missing} (scripts/install-system-deps)")
     blind = {n: s for n, s in load_scenarios().items() if s.split == split}
     assert len(blind) >= 20 and all(n.startswith(prefix) for n in blind)
-    assert all(s.line.active and s.line.band_hz for s in blind.values())
-    assert all(s.agent and not s.hangup_after_s for s in blind.values())
+    lined = [s for s in blind.values() if s.line.active and s.line.band_hz]
+    answered = [s for s in blind.values() if s.agent and not s.hangup_after_s]
+    if split == "blind5":
+        assert len(blind) - len(lined) >= 3 and len(blind) - len(answered) >= 2
+    else:
+        assert len(lined) == len(answered) == len(blind)
     voices = {v for s in blind.values() for v in (s.menu_voice, s.agent_voice,
                                                s.recording_voice, s.second_agent_voice,
                                                s.announce_voice) if v}
