@@ -266,6 +266,10 @@ def keep(dump, box, jobs, results):
                                      for rows in box.truth(tag).values() for r in rows)}
 
 
+#: the scenario splits, in the order ``--split all`` runs them
+SPLITS = ("dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4", "blind5")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=24, help="calls per split and seed")
@@ -273,8 +277,7 @@ def main() -> int:
     parser.add_argument("--concurrent", type=int, default=20, help="0 skips part 2")
     parser.add_argument("--scale", type=float, default=0.15)
     parser.add_argument("--parallel", type=int, default=4, help="calls at a time in part 1")
-    parser.add_argument("--split", default="all", choices=(
-        "dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4", "blind5", "all"))
+    parser.add_argument("--split", default="all", choices=(*SPLITS, "all"))
     parser.add_argument("--backend", choices=("python", "debian"), default="python",
                         help="the probe's SIP backend (the simulated company runs on its own)")
     parser.add_argument("--dump", type=Path, help="write each call's events and truth (JSON)")
@@ -283,8 +286,7 @@ def main() -> int:
         print(f"{args.backend} backend: {available(args.backend)}")
         return 1
     dump: dict = {}
-    splits = ("dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4", "blind5") \
-        if args.split == "all" else (args.split,)
+    splits = SPLITS if args.split == "all" else (args.split,)
     splits = splits if args.calls else ()  # --calls 0: concurrency only
     with tempfile.TemporaryDirectory() as tmp, \
             PhoneSandbox(Path(tmp), time_scale=args.scale, jitter=True) as box:
