@@ -110,6 +110,23 @@ def test_keyphrases_and_wait_number_from_recorded_prompts():
         rec.close()
 
 
+@needs_audio
+def test_a_recogniser_worker_leaves_no_files_behind(tmp_path, monkeypatch):
+    pytest.importorskip("pocketsphinx")
+    from svcbench.probes.phone.recognise import Recogniser
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the worker's tempfile directory
+    rec = Recogniser()
+    try:
+        wait = voice.concat(voice.prompt("queue-holdtime"), voice.prompt("digits/3"),
+                            voice.prompt("queue-minutes"))
+        assert rec.recognise(wait).wait_s == 180.0  # its grammar and keyphrases still work
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        rec.close()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_overlapping_calls_are_recognised_by_separate_workers():
     import threading
 

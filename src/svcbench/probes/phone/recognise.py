@@ -116,15 +116,17 @@ def serve() -> None:
     from pocketsphinx import Decoder
 
     topics, phrases = keyphrases()
-    tmp = tempfile.mkdtemp(prefix="svcbench-kws-")
-    kws_path = os.path.join(tmp, "keyphrases.list")
-    with open(kws_path, "w") as fh:
-        fh.write("".join(f"{p} /{t:g}/\n" for p, t in phrases.items()))
-    gram_path = os.path.join(tmp, "numbers.jsgf")
-    with open(gram_path, "w") as fh:
-        fh.write(_data("numbers.jsgf"))
-    kws = Decoder(kws=kws_path, samprate=16000, loglevel="FATAL")
-    numbers = Decoder(jsgf=gram_path, samprate=16000, loglevel="FATAL")
+    # the decoders read their files as they start; the worker is killed, never told to
+    # stop, so the files go now (one directory was left in /tmp per worker ever started)
+    with tempfile.TemporaryDirectory(prefix="svcbench-kws-") as tmp:
+        kws_path = os.path.join(tmp, "keyphrases.list")
+        with open(kws_path, "w") as fh:
+            fh.write("".join(f"{p} /{t:g}/\n" for p, t in phrases.items()))
+        gram_path = os.path.join(tmp, "numbers.jsgf")
+        with open(gram_path, "w") as fh:
+            fh.write(_data("numbers.jsgf"))
+        kws = Decoder(kws=kws_path, samprate=16000, loglevel="FATAL")
+        numbers = Decoder(jsgf=gram_path, samprate=16000, loglevel="FATAL")
     stdin, stdout = sys.stdin.buffer, sys.stdout
     stdout.write("ready\n")
     stdout.flush()
