@@ -244,6 +244,37 @@ def test_numbers_count_only_where_their_phrases_were_spotted():
     assert _announcement(Heard(phrases=["press one"], topics={"menu"}))
 
 
+def test_pieces_joined_for_a_number_announce_no_wait_without_one():
+    """busy-message (dev), 2 runs of 2: "Hi, thanks for waiting! All of our agents are
+    still busy" in two pieces, joined and read again, spotted "hold time" and read "caller
+    number eight": a wait announced, with no wait, 11.6 s before the real one."""
+    import asyncio
+
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+    from svcbench.probes.phone.recognise import Heard
+
+    for joined, announced in (
+            (Heard(phrases=["all of our", "hold time"], topics={"busy", "wait"}, position=8,
+                   text="you are currently caller number eight", starts={"hold time": 1.4}),
+             []),
+            (Heard(phrases=["hold time", "minutes"], topics={"wait"}, wait_s=240.0,
+                   text="the estimated hold time is four minutes", starts={"hold time": 0.2}),
+             ["call.wait_announced"])):
+        class Recogniser:
+            def recognise(self, audio):
+                return joined
+
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Recogniser())
+        engine.phase = "hold"
+        first = Segment("speech", 15.3, 0.9, end=16.8, samples=[np.zeros(12000, np.int16)])
+        second = Segment("speech", 16.8, 0.9, end=17.9, samples=[np.zeros(8800, np.int16)])
+        piece = Heard(phrases=["all of our"], topics={"busy"})
+        for seg in (first, second):
+            asyncio.run(engine._read_across_pauses(seg, seg.audio(), piece, set()))
+        assert [k for k, _, _ in engine.result.events if k != "call.detector"] == announced
+
+
 def test_a_piece_of_a_queue_message_is_never_where_the_person_began(monkeypatch):
     """A wait announcement cut at its pauses ("the wait time is" | "eight minutes"), then
     the agent in another voice: the pieces' voice changes made the agent the candidate,
@@ -474,6 +505,40 @@ def test_a_greeting_piece_said_before_our_late_hello_is_judged_again_on_the_repl
         assert not engine._crossed_hello(rest, rest.audio(), Heard(topics=words))
         assert engine._same_voice_before(rest, reply, engine.changed_from) is \
             (first if joined else rest)
+
+
+def test_speech_swallowed_by_the_music_after_it_is_no_prompt():
+    """direct-other-words (dev): a line put straight into a short queue, whose music's
+    opening the classifier first heard as speech. The music's onset, refined back, left
+    that speech no time at all; taken for an IVR prompt, it made the music need
+    MUSIC_BACK_S (the queue played 2.2 s of it), the hold's start moved to the music, and
+    the agent, whose greeting has no "how can I help", was heard as the IVR: 10 s late in
+    4 calls of 4."""
+    import asyncio
+
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Change, Segment
+
+    class Unheard:
+        def recognise(self, audio):
+            raise AssertionError("nothing was said")
+
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Unheard())
+    silence = Segment("silence", 1.4, 0.99, end=3.78)
+    speech = Segment("speech", 3.78, 0.47, end=3.78,
+                     samples=[np.full(4000, 900, dtype=np.int16)])
+    music = Segment("music", 3.78, 0.66, end=5.5, after_quiet=3.78)
+
+    async def hear():
+        await engine._on_change(None, Change(None, silence))
+        await engine._on_change(None, Change(silence, speech))
+        await engine._on_change(None, Change(speech, music))
+        engine._maybe_hold(music, 3.78 + 1.6)
+
+    asyncio.run(hear())
+    kinds = [(kind, at) for kind, at, _ in engine.result.events if kind != "call.detector"]
+    assert kinds[0] == ("call.hold_started", 1.4), kinds
+    assert "call.ivr_prompt" not in dict(kinds)
 
 
 def test_recognition_backlog_does_not_hold_up_saying_hello():

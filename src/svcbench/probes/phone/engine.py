@@ -307,6 +307,17 @@ class CallEngine:
     async def _on_change(self, call: SipCall, change: Change) -> None:
         seg, ended = change.started, change.ended
         self.detector(seg.start, "segment", seg.confidence, label=seg.label)
+        if self.phase == "ivr" and ended is not None and ended.label == "speech" and \
+                ended.duration <= 0 and self.quiet_before and self.quiet_before[0] is ended:
+            # the next sound's onset, refined back, swallowed it: the classifier's first
+            # windows on a sound (music's opening) said speech, and nobody spoke. As a
+            # prompt it made the queue's music need MUSIC_BACK_S, and its start hid where
+            # the quiet run began (a line put straight into a short queue: the agent was
+            # taken for the IVR, 10 s late). On hold, the hold rules judge such a piece
+            _, self.quiet_from, self.quiet_music = self.quiet_before
+            self.quiet_music |= seg.label == "music"
+            self.detector(ended.start, "segment_swallowed", 1.0, next_label=seg.label)
+            return
         if seg.label != "silence" and self.first_sound_at is None:
             self.first_sound_at = seg.start
         if seg.label == "speech":
@@ -623,7 +634,11 @@ class CallEngine:
             if again.position is not None or again.wait_s is not None:
                 self.detector(joined.start, "speech_joined", seg.confidence, **again.to_json(),
                               duration_s=round(joined.duration, 2))
-                self._announcements(joined, again, skip)
+                # pieces are joined for a number: a wait cue spotted only in the join, with
+                # no wait read, was in neither piece ("hold time" in a recording's "all of
+                # our agents are busy" and a position: a wait announced 11.6 s early)
+                self._announcements(joined, again, skip | (
+                    {"call.wait_announced"} if again.wait_s is None else set()))
                 return
             self.unread = (joined, skip)
             return
