@@ -262,10 +262,14 @@ def test_pieces_joined_for_a_number_announce_no_wait_without_one():
                    text="the estimated hold time is four minutes", starts={"hold time": 0.2}),
              ["call.wait_announced"])):
         class Recogniser:
-            def recognise(self, audio):
-                return joined
+            def __init__(self, heard):
+                self.heard = heard
 
-        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Recogniser())
+            def recognise(self, audio):
+                return self.heard
+
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"),
+                            recogniser=Recogniser(joined))
         engine.phase = "hold"
         first = Segment("speech", 15.3, 0.9, end=16.8, samples=[np.zeros(12000, np.int16)])
         second = Segment("speech", 16.8, 0.9, end=17.9, samples=[np.zeros(8800, np.int16)])
