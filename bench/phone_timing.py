@@ -3,7 +3,7 @@
     .venv/bin/python bench/phone_timing.py [--calls 24] [--seeds 1] [--concurrent 20]
                                            [--scale 0.15] [--parallel 4]
                                            [--split dev|held-out|fresh|blind|blind2|blind3|
-                                                    blind4|blind5|all]
+                                                    blind4|blind5|blind6|all]
                                            [--backend python|debian]
                                            [--scenario NAME ...] [--dump FILE.json]
 
@@ -18,7 +18,9 @@ run once; blind3: real line conditions (telephone band, noise floor, level, lost
 echo) with voices and music transformed by sox, run once and tuned on since; blind4:
 louder floors (18-22 dB SNR, 50 and 60 Hz hum), band, loss and echo together, a handset's
 strong echo, voices, variants and music transforms no split used, run once and tuned on
-since; blind5: clean and noisy lines, company hang-ups, written blind, never inspected), the
+since; blind5: clean and noisy lines, company hang-ups, written blind, never inspected;
+blind6: the same kinds of lines, greetings without "how can I help", run once and tuned on
+since), the
 error (probe minus truth, seconds) of hold start, agent answered, wait announced and
 transferred: n, median |error|, max |error| and the share within 0.5 s; and false "agent
 answered" on recordings (an agent event a second or more before the truth's agent) and

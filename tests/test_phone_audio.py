@@ -544,6 +544,17 @@ def test_speech_swallowed_by_the_music_after_it_is_no_prompt():
     assert kinds[0] == ("call.hold_started", 1.4), kinds
     assert "call.ivr_prompt" not in dict(kinds)
 
+    # on hold (b4-transfer-lossy) such a piece was a candidate, and a reply to our hello
+    # dated the agent at it
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Unheard())
+    engine.phase = "hold"
+    speech = Segment("speech", 42.8, 0.55, end=42.8, samples=[np.full(4000, 900, np.int16)])
+    music = Segment("music", 42.8, 0.7, end=43.9)
+    asyncio.run(engine._on_change(None, Change(speech, music)))
+    assert engine.candidate is None
+    assert [d["detector"] for k, _, d in engine.result.events] == ["segment",
+                                                                   "segment_swallowed"]
+
 
 def test_recognition_backlog_does_not_hold_up_saying_hello():
     """Segments waiting for a recogniser worker (20 calls, 2 workers) wait in their own

@@ -307,17 +307,23 @@ class CallEngine:
     async def _on_change(self, call: SipCall, change: Change) -> None:
         seg, ended = change.started, change.ended
         self.detector(seg.start, "segment", seg.confidence, label=seg.label)
-        if self.phase == "ivr" and ended is not None and ended.label == "speech" and \
-                ended.duration <= 0 and self.quiet_before and self.quiet_before[0] is ended:
-            # the next sound's onset, refined back, swallowed it: the classifier's first
-            # windows on a sound (music's opening) said speech, and nobody spoke. As a
-            # prompt it made the queue's music need MUSIC_BACK_S, and its start hid where
-            # the quiet run began (a line put straight into a short queue: the agent was
-            # taken for the IVR, 10 s late). On hold, the hold rules judge such a piece
+        # the next sound's onset, refined back, left a speech segment no time: the
+        # classifier's first windows on a sound (music's opening) said speech, and nobody
+        # spoke. As a prompt it made the queue's music need MUSIC_BACK_S, and its start hid
+        # where the quiet run began (a line put straight into a short queue: the agent
+        # taken for the IVR, 10 s late); on hold it was a candidate whose start a reply
+        # to our hello made the agent's (b4-*: 6 of 13 such pieces, one a false agent)
+        swallowed = ended is not None and ended.label == "speech" and ended.duration <= 0
+        if swallowed and self.phase == "ivr" and self.quiet_before and \
+                self.quiet_before[0] is ended:
             _, self.quiet_from, self.quiet_music = self.quiet_before
             self.quiet_music |= seg.label == "music"
             self.detector(ended.start, "segment_swallowed", 1.0, next_label=seg.label)
             return
+        if swallowed and self.phase == "hold" and ended is not self.reply and \
+                ended is not self.continuation:
+            self.detector(ended.start, "segment_swallowed", 1.0, next_label=seg.label)
+            ended = None
         if seg.label != "silence" and self.first_sound_at is None:
             self.first_sound_at = seg.start
         if seg.label == "speech":
