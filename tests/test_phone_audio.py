@@ -254,6 +254,13 @@ def test_pieces_joined_for_a_number_announce_no_wait_without_one():
     from svcbench.probes.phone.listen import Segment
     from svcbench.probes.phone.recognise import Heard
 
+    class Recogniser:
+        def __init__(self, heard):
+            self.heard = heard
+
+        def recognise(self, audio):
+            return self.heard
+
     for joined, announced in (
             (Heard(phrases=["all of our", "hold time"], topics={"busy", "wait"}, position=8,
                    text="you are currently caller number eight", starts={"hold time": 1.4}),
@@ -261,13 +268,6 @@ def test_pieces_joined_for_a_number_announce_no_wait_without_one():
             (Heard(phrases=["hold time", "minutes"], topics={"wait"}, wait_s=240.0,
                    text="the estimated hold time is four minutes", starts={"hold time": 0.2}),
              ["call.wait_announced"])):
-        class Recogniser:
-            def __init__(self, heard):
-                self.heard = heard
-
-            def recognise(self, audio):
-                return self.heard
-
         engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"),
                             recogniser=Recogniser(joined))
         engine.phase = "hold"
