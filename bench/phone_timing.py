@@ -139,7 +139,9 @@ class Processes:
 
 def first(result, kind):
     """The earliest instant of a kind (a transcript read after the fact is emitted late)."""
-    return min((at for k, at, _ in result.events if k == kind), default=None)
+    undone = result.undone()
+    return min((at for i, (k, at, _) in enumerate(result.events)
+                if k == kind and i not in undone), default=None)
 
 
 def scenarios(split: str) -> list[str]:

@@ -511,6 +511,32 @@ def test_a_greeting_piece_said_before_our_late_hello_is_judged_again_on_the_repl
             (first if joined else rest)
 
 
+def test_a_hello_said_mostly_over_their_speech_is_said_again_when_they_pause():
+    """b6-floor62-silent: our hello went out late, over the greeting's last piece, and ended
+    0.18 s after it. Taken as heard (it ended after them), it was not said again; the agent
+    heard none and was found 10.8 s late at "are you there?". A hello mostly said into their
+    silence is still heard, and not said again over their reply."""
+    import asyncio
+
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+
+    for hello_from, said_again in ((34.8, True), (35.0, False), (35.5, False)):
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
+        hellos: list[float] = []
+
+        async def say_hello(call, hellos=hellos) -> None:
+            hellos.append(1.0)
+
+        engine._say_hello = say_hello
+        engine.hello_from, engine.hello_end = hello_from, hello_from + 0.66
+        speech = Segment("speech", 34.06, 0.9, end=35.28,
+                         samples=[np.zeros(8000, dtype=np.int16)])
+        engine.candidate = speech
+        asyncio.run(engine._candidate_ended(None, Segment("silence", 35.28, 0.9), speech))
+        assert bool(hellos) is said_again, hello_from
+
+
 def test_speech_swallowed_by_the_music_after_it_is_no_prompt():
     """direct-other-words (dev): a line put straight into a short queue, whose music's
     opening the classifier first heard as speech. The music's onset, refined back, left
@@ -632,3 +658,93 @@ def test_festival_voices_and_gsm_prompts_for_the_simulator(tmp_path, monkeypatch
     assert said_wait(IvrScenario(announced_wait_s=150, recorded_wait="minutes-seconds")) == 150
     assert said_wait(IvrScenario(announced_wait_s=45, announce_voice="awb",
                                  wait_text="{seconds} seconds")) == 45
+
+
+def test_the_lines_first_prompt_again_on_hold_takes_the_hold_back():
+    """b6 (noisy lines): a menu under the line's floor heard as music made the call a queue
+    from its greeting on, and the menu's repeats were only "recordings heard before": hold
+    15-37 s early in 5 calls of 24. The line's first prompt played again on hold means the
+    IVR is still repeating it: the hold is taken back (an undo; the events stay stored),
+    and the hold the IVR really put us in is the one measured. A queue message heard again
+    (its first hearing was on hold) is the queue going on."""
+    import asyncio
+
+    from svcbench.probes.manual._base import effective
+    from svcbench.probes.phone import to_events
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+    from svcbench.probes.phone.recognise import Heard
+
+    class Deaf:
+        def recognise(self, audio):
+            return Heard()
+
+    class Keys:
+        pressed: list[str] = []
+
+        async def send_dtmf(self, digits):
+            self.pressed.append(digits)
+
+    rng = np.random.default_rng(5)
+    menu, message = (rng.normal(0, 3000, 16000).astype(np.int16) for _ in range(2))
+
+    def speech(samples, start):
+        return Segment("speech", start, 0.9, end=start + 2.0, samples=[samples])
+
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Deaf())
+    asyncio.run(engine._speech_ended(None, speech(menu, 2.0), Segment("music", 4.0, 0.9)))
+    engine._enter_hold(4.0, True)
+    asyncio.run(engine._speech_ended(None, speech(message, 9.0), Segment("music", 11.0, 0.9)))
+    asyncio.run(engine._speech_ended(None, speech(message, 20.0), Segment("music", 22.0, 0.9)))
+    assert engine.phase == "hold"  # the queue's own message, again
+    line = Keys()
+    asyncio.run(engine._speech_ended(line, speech(menu, 30.0), Segment("silence", 32.0, 0.9)))
+    assert engine.phase == "ivr"
+    assert line.pressed == ["0"]  # a menu that comes back unanswered waits for a key
+    engine._enter_hold(40.0, True)
+    events = effective(to_events("p1", engine.result))
+    holds = [e.at.timestamp() for e in events if e.kind == "call.hold_started"]
+    assert holds == [40.0]
+    assert [e.at.timestamp() for e in events if e.kind == "call.hold_music"] == [40.0]
+
+    # a line that puts every caller straight into the queue: its first prompt is the
+    # queue's message, and the hold began before it
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Deaf())
+    asyncio.run(engine._speech_ended(None, speech(message, 2.0), Segment("music", 4.0, 0.9)))
+    engine._enter_hold(1.5, True)
+    asyncio.run(engine._speech_ended(None, speech(message, 20.0), Segment("music", 22.0, 0.9)))
+    assert engine.phase == "hold"
+    assert not any(kind == "call.undo" for kind, _, _ in engine.result.events)
+
+
+def test_a_voice_change_is_looked_for_inside_the_segments_own_time(monkeypatch):
+    """fr-transfer: a queue message heard whole ended at 29.57 s, but its samples ran on to
+    where the next label was decided, and the agent began at 30.07 in them. The "tail in
+    another voice" began after the segment ended (duration -0.5 s); the agent's own
+    greeting then repeated it ("a recording"), and the agent was found 13 s late."""
+    from svcbench.probes.phone.engine import _voice_change
+    from svcbench.probes.phone.listen import Segment
+
+    rng = np.random.default_rng(7)
+    first, second = 1111, 7777  # two voices, told apart by a mark in their samples
+
+    def voice_of(mark: int, seconds: float) -> np.ndarray:
+        x = rng.normal(0, 3000, int(seconds * 8000)).astype(np.int16)
+        x[::400] = mark
+        return x
+
+    pause = np.zeros(3200, dtype=np.int16)
+    # a profile is the second voice's share of the marks; two voices are 2.0 apart
+    monkeypatch.setattr(classify, "voice_profile", lambda x: float((x == second).sum()) / max(
+        1, int((x == first).sum() + (x == second).sum())))
+    monkeypatch.setattr(classify, "voice_distance", lambda a, b: 2.0 * abs(a - b))
+    message = np.concatenate([voice_of(first, 1.5), pause, voice_of(first, 1.5)])
+    after = np.concatenate([pause, voice_of(second, 0.6)])  # heard before the label changed
+    seg = Segment("speech", 20.0, 0.9, end=20.0 + len(message) / 8000,
+                  samples=[message, after])
+    assert _voice_change(seg) is None
+    # a second voice inside the segment's own time is still its tail
+    both = np.concatenate([message, after])
+    seg = Segment("speech", 20.0, 0.9, end=20.0 + len(both) / 8000, samples=[both])
+    tail = _voice_change(seg)
+    assert tail is not None and 20.0 + len(message) / 8000 < tail.start < seg.end

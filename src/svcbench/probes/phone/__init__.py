@@ -116,6 +116,9 @@ def to_events(probe_id: str, result: Any) -> list[Event]:
                     data={k: v for k, v in data.items() if k != "confirmed_at"},
                     source="sip" if kind in ("call.ringing", "call.connected") else "local")
               for kind, at, data in result.events]
+    for event in events:  # the engine names what it takes back by index; the store, by id
+        if event.kind == "call.undo":
+            event.data["event_id"] = events[event.data.pop("event")].id
     if result.failed and not any(e.kind == "call.failed" for e in events):
         events.append(Event(probe_id=probe_id, kind="call.failed",
                             at=datetime.now(UTC), data={"reason": result.failed}))

@@ -47,6 +47,9 @@ SILENT_HOLD_S = 8.0  # North American ring cadence: 2 s on, 4 s off
 #: key (menus wait about 3-10 s for one), so the default digit is tried; shorter than that
 #: wait, so the key lands before the menu repeats or the call is routed on
 IVR_INPUT_WAIT_S = 2.5
+#: a hello said over the end of their speech was heard if this share of it came after: a
+#: word said mostly over someone talking is lost to them (and to the line's jitter buffer)
+HELLO_HEARD_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class CallResult:
     events: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     failed: str | None = None
     recording: np.ndarray | None = None
+
+    def undone(self) -> set[int]:
+        """Indices in ``events`` that a later ``call.undo`` took back."""
+        return {data["event"] for kind, _, data in self.events if kind == "call.undo"}
 
 
 class CallEngine:
@@ -172,6 +179,12 @@ class CallEngine:
         #: one of our segments began
         self.queue_audio: list[np.ndarray] = []
         self.queue_kept = 0
+        #: the first prompt the line played (its greeting or menu): (start, fingerprint)
+        self.opening: tuple[float, np.ndarray] | None = None
+        #: the last hold's start, and where in ``result.events`` its hold_started and
+        #: hold_music were written
+        self.hold_at = 0.0
+        self.hold_events: tuple[int, ...] = ()
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
         self.result.events.append((kind, at, data))
@@ -388,6 +401,33 @@ class CallEngine:
         self.emit("call.hold_started", at, confidence=0.9 if music else 0.7,
                   **({"why": why} if why else {}))
         self.emit("call.hold_music", music_at or at, playing=music)
+        self.hold_at = at
+        self.hold_events = (len(self.result.events) - 2, len(self.result.events) - 1)
+
+    def _ivr_again(self, audio: np.ndarray) -> bool:
+        """On hold and before any transfer, the line's first prompt, heard before the hold
+        began, played again: the IVR is still repeating its menu (a menu under a noisy
+        line's floor heard as music took the call for a queue from its greeting on: hold
+        15-37 s early, 5 calls of b6's 24). A first prompt the hold began with is the
+        queue's own message (a line that puts every caller straight into the queue)."""
+        if self.phase != "hold" or self.transfers or not self.hold_events or \
+                self.opening is None or self.opening[0] >= self.hold_at:
+            return False
+        return classify.repeat_score(audio, [self.opening[1]]) >= 0.8
+
+    def _withdraw_hold(self, at: float) -> None:
+        """Take back the hold (``call.undo`` of its events, which stay stored): the call is
+        in the IVR again, and its next quiet run after a prompt may be the queue."""
+        for index in self.hold_events:
+            self.emit("call.undo", at, event=index, why="the line's first prompt played "
+                      "again: still in the IVR")
+        self.hold_events = ()
+        self.phase = "ivr"
+        self.hold_music = None
+        self.queue_audio, self.queue_kept = [], 0
+        self.candidate = self.continuation = self.music_after = self.reply = None
+        self.hello_end = self.hello_first_end = None
+        self.unread = None
 
     def _keep_queue(self, samples: np.ndarray) -> None:
         room = int(QUEUE_MEMORY_S * classify.RATE) - self.queue_kept
@@ -417,8 +457,9 @@ class CallEngine:
             if tail is not None:
                 self.detector(tail.start, "voice_changed", 0.6,
                               reason="inside speech heard whole while our hello was pending")
-                whole = seg.audio()  # the segment keeps its place (continuation, reply)
-                seg.samples, seg.end = [whole[:len(whole) - len(tail.samples[0])]], tail.start
+                # the segment keeps its place (continuation, reply)
+                cut = int(round((tail.start - seg.start) * classify.RATE))
+                seg.samples, seg.end = [seg.audio()[:cut]], tail.start
                 seg.uncut = False
                 await self._speech_ended(call, seg, tail)
                 await self._speech_ended(call, tail, next_seg)
@@ -426,6 +467,12 @@ class CallEngine:
         audio = seg.audio()
         repeat = classify.repeat_score(audio, self.fingerprints)
         self.fingerprints.append(classify.fingerprint(audio))
+        if self.opening is None and self.phase == "ivr":
+            self.opening = (seg.start, self.fingerprints[-1])
+        if repeat >= 0.8 and self._ivr_again(audio):
+            self.detector(seg.start, "ivr_again", repeat,
+                          reason="the line's first prompt played again on hold")
+            self._withdraw_hold(seg.start)
         if repeat >= 0.8:
             self.detector(seg.start, "repeat_recording", repeat)
             if self.continuation is seg:
@@ -544,11 +591,14 @@ class CallEngine:
             await self._candidate_ended(call, next_seg, seg)
 
     def _hello_heard(self, speech: Segment) -> bool:
-        """Whether ``speech`` crossed our pending hello and ours ended after it: said (in
-        part) into their silence, it was heard; one said over them may not have been (a
-        greeting goes on over a hello said at its start)."""
-        return self._crossing(speech) and self.hello_end is not None and \
-            self.hello_end > (speech.end or speech.start) + 0.1
+        """Whether ``speech`` crossed our pending hello and ours ended after it, said mostly
+        into their silence: then it was heard. One said mostly over them may not have been
+        (a greeting goes on over a hello said at its start; one 0.18 s past a greeting's
+        end went unanswered, and the agent was found 10 s late at "are you there?")."""
+        if not self._crossing(speech) or self.hello_end is None:
+            return False
+        after = self.hello_end - (speech.end or speech.start)
+        return after > max(0.1, HELLO_HEARD_SHARE * (self.hello_end - self.hello_from))
 
     def _crossing(self, speech: Segment) -> bool:
         """Speech that began before our pending hello ended and answers no earlier one."""
@@ -1004,10 +1054,15 @@ def _linked_before(candidate: Segment, links: list[tuple[Segment, Segment]]) -> 
 
 def _voice_change(seg: Segment) -> Segment | None:
     """The part of a speech segment after the pause where the voice changes most, when the
-    voices differ (classify.VOICE_CHANGE); None for one voice."""
+    voices differ (classify.VOICE_CHANGE); None for one voice. Only the segment's own time
+    counts: its samples run on until the next label was decided, and the next sound there
+    (fr-transfer: the agent 0.5 s after a message heard whole) made a tail that began after
+    the segment ended, then "repeated" the agent's own greeting: 13 s late."""
     from .listen import voice_onsets
 
     audio = seg.audio()
+    if seg.end is not None:
+        audio = audio[:max(0, int(round((seg.end - seg.start) * classify.RATE)))]
     best, at = classify.VOICE_CHANGE, None
     for onset, _ in voice_onsets(audio):
         change = classify.voice_distance(classify.voice_profile(audio[:onset]),
