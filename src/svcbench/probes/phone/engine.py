@@ -3,10 +3,10 @@
 The engine turns what the SIP stack signals and what the audio stream contains into the
 phone stopwatch's events (``call.dialed``, ``call.ivr_prompt``, ``call.option_pressed``,
 ``call.asked_agent``, ``call.hold_started``, ``call.hold_music``, ``call.wait_announced``,
-``call.queue_position``, ``call.agent_answered``, ``call.transferred``, ``call.hung_up``) plus
-``call.ringing``,
-``call.connected`` (signalling) and ``call.detector`` (each decision with kind and
-confidence, for audit). ``call.failed`` means our side could not place or observe the call.
+``call.queue_position``, ``call.agent_answered``, ``call.transferred``, ``call.hung_up``,
+``call.undo`` of a hold taken back) plus ``call.ringing``, ``call.connected`` (signalling)
+and ``call.detector`` (each decision with kind and confidence, for audit). ``call.failed``
+means our side could not place or observe the call.
 
 Live-human rule: speech during hold that is new (its fingerprint matches no earlier segment)
 and not a queue announcement is a *candidate*; when it ends we say "Hello?" and confirm only
