@@ -748,3 +748,29 @@ def test_a_voice_change_is_looked_for_inside_the_segments_own_time(monkeypatch):
     seg = Segment("speech", 20.0, 0.9, end=20.0 + len(both) / 8000, samples=[both])
     tail = _voice_change(seg)
     assert tail is not None and 20.0 + len(message) / 8000 < tail.start < seg.end
+
+
+def test_a_queue_message_a_breath_after_connecting_starts_the_hold():
+    """b5-fake-white-loss: after our 0, "connecting you" was followed 1.1 s later by the
+    queue's first message ("...stay on the line, the wait time is..."). The pause was
+    under HOLD_MIN_S, so the message was taken for the IVR, and the hold was found in the
+    8 s of silence after it, 20.5 s late. After our request, a wait or a position needs
+    only a breath before it; other speech (a prompt, "please hold" alone) still needs the
+    longer quiet run, and before any request nothing changes."""
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+    from svcbench.probes.phone.recognise import Heard
+
+    wait = Heard(phrases=["stay on the line", "wait time"], topics={"busy", "wait"},
+                 starts={"stay on the line": 0.2, "wait time": 1.4})
+    hold = Heard(phrases=["please hold"], topics={"busy"})
+    menu = Heard(phrases=["wait time", "press one"], topics={"wait", "menu"},
+                 starts={"wait time": 0.3, "press one": 2.0})
+    for heard, pressed, pause, queue in ((wait, ["0"], 1.1, True), (wait, ["0"], 0.5, False),
+                                         (hold, ["0"], 1.1, False), (menu, ["0"], 1.1, False),
+                                         (wait, [], 1.1, False), (hold, ["0"], 1.6, False)):
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=object())
+        engine.pressed, engine.pressed_at = pressed, 30.0
+        seg = Segment("speech", 42.5, 0.9, end=46.0)
+        engine.quiet_before = (seg, 42.5 - pause, False)
+        assert engine._queue_speech(seg, heard) is queue, (heard.phrases, pressed, pause)

@@ -35,6 +35,9 @@ from .sip import BYTES_PER_SECOND, SipCall, SipError, SipStack
 Emit = Callable[[str, float, dict[str, Any]], None]
 RING_CYCLE_S = 6.0
 HOLD_MIN_S = 1.5
+#: after our request, a pause this long before a queue position or wait is the queue's
+#: start too: its first message may follow "connecting you" after a breath
+QUEUE_WORDS_PAUSE_S = 0.75
 #: music after a candidate's speech says "recording" once it lasted this long (shorter
 #: "music" inside speech is the classifier mishearing a voice)
 MUSIC_RESUMED_S = 3.0  # from the music's onset, which is refined back by up to 0.75 s
@@ -652,12 +655,19 @@ class CallEngine:
 
     def _queue_speech(self, seg: Segment, heard: Heard) -> bool:
         """Speech after our request and a quiet run of HOLD_MIN_S that is no IVR prompt
-        (queue wording, a recording, or a person): the quiet run was the queue."""
+        (queue wording, a recording, or a person): the quiet run was the queue. After our
+        request a position or a wait needs a pause of QUEUE_WORDS_PAUSE_S only (a queue's
+        first message 1.1 s after "connecting": hold found in the silence after it, 20 s
+        late)."""
         before = self.quiet_before
         requested = bool(self.pressed) or self.asked_by_voice
+        if before is None or before[0] is not seg:
+            return False
+        quiet = seg.start - max(before[1], self.pressed_at)
+        counted = requested and not _prompt(heard) and ("position" in heard.topics or (
+            "wait" in heard.topics and heard.first_start(WAIT_CUES) is not None))
         # speech soon after a key we tried into the silence is the IVR answering it
-        if before is None or before[0] is not seg or \
-                seg.start - max(before[1], self.pressed_at) < HOLD_MIN_S:
+        if quiet < (QUEUE_WORDS_PAUSE_S if counted else HOLD_MIN_S):
             return False
         if "person" in heard.topics:
             return requested
@@ -667,7 +677,7 @@ class CallEngine:
         if _prompt(heard) or expected:
             return False
         if requested:  # "please hold while I connect you" may be the last prompt itself
-            return "busy" not in heard.topics
+            return counted or "busy" not in heard.topics
         # no request and no menu: a line that puts every caller straight into the queue
         return self.menus_heard == 0 and _queue_words(heard)
 
