@@ -184,9 +184,7 @@ class CallEngine:
         self.queue_kept = 0
         #: the first prompt the line played (its greeting or menu): (start, fingerprint)
         self.opening: tuple[float, np.ndarray] | None = None
-        #: the last hold's start, and where in ``result.events`` its hold_started and
-        #: hold_music were written
-        self.hold_at = 0.0
+        #: where in ``result.events`` the last hold's hold_started and hold_music are
         self.hold_events: tuple[int, ...] = ()
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
@@ -404,7 +402,6 @@ class CallEngine:
         self.emit("call.hold_started", at, confidence=0.9 if music else 0.7,
                   **({"why": why} if why else {}))
         self.emit("call.hold_music", music_at or at, playing=music)
-        self.hold_at = at
         self.hold_events = (len(self.result.events) - 2, len(self.result.events) - 1)
 
     def _ivr_again(self, audio: np.ndarray) -> bool:
@@ -414,7 +411,8 @@ class CallEngine:
         15-37 s early, 5 calls of b6's 24). A first prompt the hold began with is the
         queue's own message (a line that puts every caller straight into the queue)."""
         if self.phase != "hold" or self.transfers or not self.hold_events or \
-                self.opening is None or self.opening[0] >= self.hold_at:
+                self.opening is None or \
+                self.opening[0] >= self.result.events[self.hold_events[0]][1]:
             return False
         return classify.repeat_score(audio, [self.opening[1]]) >= 0.8
 
@@ -664,8 +662,7 @@ class CallEngine:
         if before is None or before[0] is not seg:
             return False
         quiet = seg.start - max(before[1], self.pressed_at)
-        counted = requested and not _prompt(heard) and ("position" in heard.topics or (
-            "wait" in heard.topics and heard.first_start(WAIT_CUES) is not None))
+        counted = requested and not _prompt(heard) and _position_or_wait(heard)
         # speech soon after a key we tried into the silence is the IVR answering it
         if quiet < (QUEUE_WORDS_PAUSE_S if counted else HOLD_MIN_S):
             return False
@@ -1117,7 +1114,12 @@ def _queue_words(heard: Heard) -> bool:
     """A position, 'busy' wording or a wait phrase ("estimated", "hold time", "wait time");
     a bare "minute(s)" is no queue wording: people say it ("just a minute") and it is the
     spot most often heard in speech the recogniser cannot follow."""
-    return bool({"position", "busy"} & heard.topics) or (
+    return "busy" in heard.topics or _position_or_wait(heard)
+
+
+def _position_or_wait(heard: Heard) -> bool:
+    """A queue position, or a wait with its cue ("estimated", "hold time", "wait time")."""
+    return "position" in heard.topics or (
         "wait" in heard.topics and heard.first_start(WAIT_CUES) is not None)
 
 
