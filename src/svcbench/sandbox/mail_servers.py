@@ -31,6 +31,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+START_ATTEMPTS = 3
+
+
 def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -186,28 +189,40 @@ class DovecotServer(_ImapServer):
             "".join(f"{user}:{{PLAIN}}{pw}::::::\n" for user, pw in self.users.items()))
         (self.dir / "mail").mkdir()
         shutil.chown(self.dir / "mail", "nobody", "nogroup")
-        self.imap_port, self.imaps_port, self.lmtp_port = free_port(), free_port(), free_port()
-        conf = self.dir / "dovecot.conf"
-        conf.write_text(_DOVECOT_CONF.format(
-            dir=self.dir, instance=self.dir.name, cert=self.cert_file, key=key,
-            imap_port=self.imap_port, imaps_port=self.imaps_port, lmtp_port=self.lmtp_port,
-        ))
-        self._launch()
-        return self
+        for attempt in range(1, START_ATTEMPTS + 1):
+            # free_port() only says a port was free a moment ago: another process may take
+            # it before Dovecot binds, so a failed start is tried again on fresh ports
+            self.imap_port, self.imaps_port, self.lmtp_port = free_port(), free_port(), free_port()
+            conf = self.dir / "dovecot.conf"
+            conf.write_text(_DOVECOT_CONF.format(
+                dir=self.dir, instance=self.dir.name, cert=self.cert_file, key=key,
+                imap_port=self.imap_port, imaps_port=self.imaps_port, lmtp_port=self.lmtp_port,
+            ))
+            try:
+                self._launch()
+                return self
+            except RuntimeError:
+                if attempt == START_ATTEMPTS:
+                    self.stop()
+                    raise
+        raise AssertionError("unreachable")
 
     def _launch(self) -> None:
         assert self.dir is not None
         conf = self.dir / "dovecot.conf"
-        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # doveconf's errors come before Dovecot opens its log: keep them for the message
+        stderr = self.dir / "dovecot.stderr"
+        with stderr.open("wb") as err:
+            self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)],
+                                         stdout=subprocess.DEVNULL, stderr=err)
         try:
             wait_for_port(self.imap_port, proc=self.proc)
             wait_for_port(self.lmtp_port, proc=self.proc)
         except RuntimeError as exc:
-            log = (self.dir / "dovecot.log")
-            tail = log.read_text()[-2000:] if log.exists() else ""
-            self.stop()
-            raise RuntimeError(f"dovecot did not start: {exc}\n{tail}") from None
+            self._terminate()
+            said = "".join(path.read_text(errors="replace")[-1000:]
+                           for path in (stderr, self.dir / "dovecot.log") if path.exists())
+            raise RuntimeError(f"dovecot did not start: {exc}\n{said}") from None
 
     def pause(self) -> None:
         """Stop the server but keep its mail and config (see ``resume``)."""
