@@ -31,7 +31,7 @@ from typing import Any
 
 from ..models import format_instant, utcnow
 from ..tomlwrite import toml_table
-from .mail_servers import DovecotServer, PymapServer, free_port, imap_server, make_certificate
+from .mail_servers import DovecotServer, PymapServer, free_ports, imap_server, make_certificate
 
 PASSWORD_ENV = "SVCBENCH_SANDBOX_PASSWORD"
 
@@ -142,7 +142,7 @@ class MailSandbox:
             server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             server_tls.load_cert_chain(str(self.cert_file), str(key))
             handler = _Handler(self)
-            self.smtp_starttls_port, self.smtp_tls_port = free_port(), free_port()
+            self.smtp_starttls_port, self.smtp_tls_port = free_ports(2)
             common = {"hostname": "127.0.0.1", "auth_required": True,
                       "authenticator": _Authenticator(self.shopper_email, self.password)}
             starttls = Controller(handler, port=self.smtp_starttls_port, tls_context=server_tls,

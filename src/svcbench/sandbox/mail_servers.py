@@ -31,6 +31,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports: one ``free_port()`` after another can return the same
+    port again once its socket is closed."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+
+
 START_ATTEMPTS = 3
 
 
@@ -190,9 +200,9 @@ class DovecotServer(_ImapServer):
         (self.dir / "mail").mkdir()
         shutil.chown(self.dir / "mail", "nobody", "nogroup")
         for attempt in range(1, START_ATTEMPTS + 1):
-            # free_port() only says a port was free a moment ago: another process may take
-            # it before Dovecot binds, so a failed start is tried again on fresh ports
-            self.imap_port, self.imaps_port, self.lmtp_port = free_port(), free_port(), free_port()
+            # a port free a moment ago may be taken before Dovecot binds it: a failed start
+            # is tried again on fresh ports
+            self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
             conf = self.dir / "dovecot.conf"
             conf.write_text(_DOVECOT_CONF.format(
                 dir=self.dir, instance=self.dir.name, cert=self.cert_file, key=key,
