@@ -774,3 +774,55 @@ def test_a_queue_message_a_breath_after_connecting_starts_the_hold():
         seg = Segment("speech", 42.5, 0.9, end=46.0)
         engine.quiet_before = (seg, 42.5 - pause, False)
         assert engine._queue_speech(seg, heard) is queue, (heard.phrases, pressed, pause)
+
+
+def test_a_company_hang_up_after_the_hold_music_stopped_is_not_the_companys():
+    """b6 (2-3 calls a run): the agent answered, was heard as music or queue words, said
+    "Hello? Are you there?" into the silence every 8 s and hung up: "unanswered", our
+    failure as the company's number. On a music hold, the last HANG_UP_LOOK_S mostly
+    silence with a voice coming back into it is no queue: the call is ours (failed). A
+    queue's music with its messages up to the hang-up, a silent hold's announcements, or
+    a hold too short to judge stay the company's."""
+    import asyncio
+
+    from svcbench.probes.phone.engine import HANG_UP_LOOK_S, CallEngine, CallPlan
+
+    def heard(segments, *, music=True, hold_at=10.0):
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"))
+        engine._enter_hold(hold_at, music)
+        for at, label in segments:
+            engine.detector(at, "segment", 0.9, label=label)
+        return engine
+
+    queue = [(10.0, "music")]
+    checks = [(t, label) for start in range(40, 100, 8)
+              for t, label in ((start, "speech"), (start + 1.4, "silence"))]
+    gone = heard([*queue, (38.0, "silence"), *checks])
+    share, sounds = gone._music_gone(100.0)
+    assert share > 0.7 and sounds >= 3
+
+    class HungUp:
+        is_closed, failure, close_reason = True, None, "BYE"
+
+    class Heard100:
+        now = 100.0
+
+    asyncio.run(gone._loop(HungUp(), Heard100(), 1e12, [], 0.0))
+    kinds = [kind for kind, _, _ in gone.result.events]
+    assert kinds[-2:] == ["call.hung_up", "call.failed"]
+    assert gone.result.failed.startswith("the hold music stopped: in the last 30 s")
+    # the same voice heard as short bursts of "music" (a quiet pink line)
+    assert heard([*queue, (38.0, "silence"),
+                  *[(t, "music" if label == "speech" else label) for t, label in checks]]
+                 )._music_gone(100.0)
+    # a queue: music, messages over it, music again, up to the hang-up
+    messages = [(t, label) for start in range(20, 100, 15)
+                for t, label in ((start, "speech"), (start + 4, "music"))]
+    assert heard([*queue, *messages])._music_gone(100.0) is None
+    # a message, then silence until the line drops ("we are closed, goodbye")
+    assert heard([*queue, (80.0, "speech"), (84.0, "silence")])._music_gone(100.0) is None
+    # a silent hold's announcements into its silence: the company's
+    assert heard([(10.0, "silence"), *checks], music=False)._music_gone(100.0) is None
+    # a hold shorter than the stretch judged
+    assert heard([*queue, (38.0, "silence"), *checks],
+                 hold_at=100.0 - HANG_UP_LOOK_S + 1)._music_gone(100.0) is None

@@ -53,6 +53,11 @@ IVR_INPUT_WAIT_S = 2.5
 #: a hello said over the end of their speech was heard if this share of it came after: a
 #: word said mostly over someone talking is lost to them (and to the line's jitter buffer)
 HELLO_HEARD_SHARE = 0.5
+#: a company hang-up on a music hold is judged on what the line played this long before it:
+#: silent this share of the time, with sounds coming back into the silence, the music had
+#: stopped (see CallEngine._music_gone)
+HANG_UP_LOOK_S = 30.0
+MUSIC_GONE_SILENT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -271,10 +276,18 @@ class CallEngine:
                 self.emit("call.hung_up", time.time(), by="company",
                           reason="the company hung up"
                           + (f" ({call.close_reason})" if call.close_reason else ""))
+                gone = self._music_gone(listener.now)
                 if self.unanswered_voice_at is not None and self.phase != "agent":
                     self._fail("a voice came on after the hold but never answered our hello, "
                                "then the company hung up: it may not have heard us (one-way "
                                "audio), so the call cannot be scored")
+                elif gone is not None:
+                    self._fail(f"the hold music stopped: in the last {HANG_UP_LOOK_S:g} s "
+                               f"before the company hung up the line was silent "
+                               f"{gone[0]:.0%} of the time and a voice spoke into the silence "
+                               f"{gone[1]} times, as a person asking whether we are there "
+                               "would; we did not recognise a person, so the call cannot be "
+                               "scored")
                 else:
                     self._nothing_heard(connected, "then the company hung up")
                 break
@@ -304,6 +317,32 @@ class CallEngine:
                 break
             await self._timers(call, listener)
             await asyncio.sleep(0.02)
+
+    def _music_gone(self, at: float) -> tuple[float, int] | None:
+        """On a music hold, whether the music had stopped before the company hung up at
+        ``at``: the last HANG_UP_LOOK_S mostly silence, with sounds coming back into it.
+        A queue plays its music (and messages over it) until it drops the call; an agent
+        who answered and heard nothing says "Hello? Are you there?" into the silence, then
+        hangs up (b6: an agent heard as music or as queue words, the call "unanswered").
+        Returns (silent share, sounds after a silence)."""
+        if self.phase != "hold" or not self.hold_music or not self.hold_events:
+            return None
+        held_from = self.result.events[self.hold_events[0]][1]
+        since = at - HANG_UP_LOOK_S
+        if since < held_from:
+            return None
+        segments = sorted((t, d["label"]) for kind, t, d in self.result.events
+                          if kind == "call.detector" and d.get("detector") == "segment")
+        silent, sounds, before = 0.0, 0, None
+        for (start, label), (end, _) in zip(segments, [*segments[1:], (at, "")], strict=True):
+            if min(end, at) > max(start, since):
+                if label == "silence":
+                    silent += min(end, at) - max(start, since)
+                elif start >= since and before == "silence":
+                    sounds += 1
+            before = label
+        share = silent / HANG_UP_LOOK_S
+        return (share, sounds) if share >= MUSIC_GONE_SILENT_SHARE and sounds >= 2 else None
 
     def _nothing_heard(self, connected: float, then: str) -> None:
         """A line answered that never played a sound (no greeting, prompt or music, only
