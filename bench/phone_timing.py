@@ -3,7 +3,7 @@
     .venv/bin/python bench/phone_timing.py [--calls 24] [--seeds 1] [--concurrent 20]
                                            [--scale 0.15] [--parallel 4]
                                            [--split dev|held-out|fresh|blind|blind2|blind3|
-                                                    blind4|blind5|blind6|all]
+                                                    blind4|blind5|blind6|blind7|all]
                                            [--backend python|debian]
                                            [--scenario NAME ...] [--dump FILE.json]
 
@@ -20,7 +20,8 @@ louder floors (18-22 dB SNR, 50 and 60 Hz hum), band, loss and echo together, a 
 strong echo, voices, variants and music transforms no split used, run once and tuned on
 since; blind5: clean and noisy lines, company hang-ups, written blind, never inspected;
 blind6: the same kinds of lines, greetings without "how can I help", run once and tuned on
-since), the
+since; blind7: other companies, wording, voices and music on the same mix of noisy, clean
+and lightly impaired lines, written blind, run once), the
 error (probe minus truth, seconds) of hold start, agent answered, wait announced and
 transferred: n, median |error|, max |error| and the share within 0.5 s; and false "agent
 answered" on recordings (an agent event a second or more before the truth's agent) and
@@ -30,7 +31,10 @@ the simulator's truth uses the same definition. Part 2: ``--concurrent`` simulta
 through one SIP stack of ``--backend`` (python: baresip-python; debian: Debian's baresip),
 with CPU time and peak memory of the probe process and of every child process, sampled from
 /proc (the simulated company, the recogniser workers, one baresip per call on the Debian
-backend). ``--calls 0`` runs part 2 only.
+backend). ``--calls 0`` runs part 2 only. ``--hang-ups`` also calls each split's company hang-ups
+(nobody answers, the company drops the call) once at time scale 1, so their holds are as
+long as the rules that judge a hang-up need, and prints each outcome: unanswered is the
+company's; failed is one of our rules taking the company's hang-up for our failure.
 """
 
 from __future__ import annotations
@@ -148,6 +152,32 @@ def scenarios(split: str) -> list[str]:
     return [name for name, s in load_scenarios().items()
             if s.split == split and s.agent and not s.hangup_after_s
             and not getattr(s, "fault", "") and getattr(s, "hears_caller", True)]
+
+
+def hang_up_scenarios(split: str) -> list[str]:
+    """The split's lines where nobody answers and the company hangs up, that play some
+    sound (a line that plays nothing is ours by its own rule)."""
+    return [name for name, s in load_scenarios().items()
+            if s.split == split and s.hangup_after_s and not s.agent
+            and not getattr(s, "fault", "") and (s.menu or s.hold == "music"
+                                                 or s.announce_every_s)]
+
+
+def score_hang_ups(jobs, results):
+    """A company hang-up is the company's (unanswered); failed is our rule misfiring."""
+    from svcbench.models import Channel, Probe
+    from svcbench.probes.phone import SipPhoneProbe, to_events
+
+    plugin, ours = SipPhoneProbe(), 0
+    probe = Probe(id="p", company="x", channel=Channel.PHONE, plugin="sip")
+    for tag, scenario in jobs:
+        events = to_events("p", results[tag])
+        outcome = plugin.outcome(probe, events, events[-1].at)
+        ours += outcome == "failed"
+        print(f"    {tag} ({scenario}): {outcome}"
+              + (f": {plugin.outcome_reason(probe, events)}" if outcome == "failed" else ""))
+    print(f"  company hang-ups: {len(jobs)} calls, the company's (unanswered): "
+          f"{len(jobs) - ours}, ours (failed): {ours}")
 
 
 #: each call's cutoff, as a campaign's default phone deadline (place_call's budget)
@@ -273,7 +303,7 @@ def keep(dump, box, jobs, results):
 
 #: the scenario splits, in the order ``--split all`` runs them
 SPLITS = ("dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4", "blind5",
-          "blind6")
+          "blind6", "blind7")
 
 
 def main() -> int:
@@ -286,6 +316,9 @@ def main() -> int:
     parser.add_argument("--split", default="all", choices=(*SPLITS, "all"))
     parser.add_argument("--backend", choices=("python", "debian"), default="python",
                         help="the probe's SIP backend (the simulated company runs on its own)")
+    parser.add_argument("--hang-ups", action="store_true",
+                        help="also call each split's company hang-ups once, at time scale 1 "
+                             "(a hold as long as a real one), and print their outcomes")
     parser.add_argument("--dump", type=Path, help="write each call's events and truth (JSON)")
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME",
                         help="only this scenario of the split (repeatable; never a held-out "
@@ -315,6 +348,14 @@ def main() -> int:
             score(box, jobs, results, split)
             print(f"    (load average after the split: {os.getloadavg()[0]:.1f})")
             keep(dump, box, jobs, results)
+        if args.hang_ups:
+            with PhoneSandbox(Path(tmp) / "hang-ups", time_scale=1.0, jitter=True) as real:
+                jobs = [(f"{split}-hang-up-{i}", name) for split in splits
+                        for i, name in enumerate(hang_up_scenarios(split))]
+                print(f"company hang-ups at time scale 1: {len(jobs)} calls")
+                results = asyncio.run(run_calls(real, jobs, args.parallel, args.backend))
+                score_hang_ups(jobs, results)
+                keep(dump, real, jobs, results)
         if args.dump:
             args.dump.write_text(json.dumps(dump, indent=1, default=str))
         if not args.concurrent:
