@@ -31,10 +31,10 @@ the simulator's truth uses the same definition. Part 2: ``--concurrent`` simulta
 through one SIP stack of ``--backend`` (python: baresip-python; debian: Debian's baresip),
 with CPU time and peak memory of the probe process and of every child process, sampled from
 /proc (the simulated company, the recogniser workers, one baresip per call on the Debian
-backend). ``--calls 0`` runs part 2 only. ``--hang-ups`` also calls each split's company hang-ups
-(nobody answers, the company drops the call) once at time scale 1, so their holds are as
-long as the rules that judge a hang-up need, and prints each outcome: unanswered is the
-company's; failed is one of our rules taking the company's hang-up for our failure.
+backend). ``--calls 0`` runs part 2 only. ``--hang-ups`` also calls each split's company
+hang-ups (nobody answers, the company drops the call) once at time scale 1, so their holds
+are as long as the rules that judge a hang-up need, and prints each outcome: unanswered is
+the company's; failed is one of our rules taking the company's hang-up for our failure.
 """
 
 from __future__ import annotations
@@ -349,6 +349,7 @@ def main() -> int:
             print(f"    (load average after the split: {os.getloadavg()[0]:.1f})")
             keep(dump, box, jobs, results)
         if args.hang_ups:
+            (Path(tmp) / "hang-ups").mkdir()
             with PhoneSandbox(Path(tmp) / "hang-ups", time_scale=1.0, jitter=True) as real:
                 jobs = [(f"{split}-hang-up-{i}", name) for split in splits
                         for i, name in enumerate(hang_up_scenarios(split))]
