@@ -826,3 +826,31 @@ def test_a_company_hang_up_after_the_hold_music_stopped_is_not_the_companys():
     # a hold shorter than the stretch judged
     assert heard([*queue, (38.0, "silence"), *checks],
                  hold_at=100.0 - HANG_UP_LOOK_S + 1)._music_gone(100.0) is None
+
+
+def test_a_queue_that_drops_the_call_right_after_its_message_is_the_companys():
+    """dev hangs-up (CI, Debian's baresip): the queue's last message got our hello, no reply,
+    and the company hung up 1-3 s later, before its music came back: the one-way rule made
+    it ours (failed). A person who cannot hear us tries again for ONE_WAY_PATIENCE_S or
+    more before hanging up; a hang-up sooner after the first unanswered hello is the
+    company's. The first unanswered hello counts, not the last."""
+    import asyncio
+
+    from svcbench.probes.phone.engine import ONE_WAY_PATIENCE_S, CallEngine, CallPlan
+
+    class HungUp:
+        is_closed, failure, close_reason = True, None, "BYE"
+
+    class Heard:
+        now = 100.0
+
+    def hung_up_after(unanswered_at: float) -> str | None:
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"))
+        engine._enter_hold(10.0, True)
+        engine.first_sound_at = 10.0
+        engine.unanswered_voice_at = unanswered_at
+        asyncio.run(engine._loop(HungUp(), Heard(), 1e12, [], 0.0))
+        return engine.result.failed
+
+    assert hung_up_after(100.0 - ONE_WAY_PATIENCE_S + 2) is None
+    assert hung_up_after(100.0 - ONE_WAY_PATIENCE_S - 1).startswith("a voice came on after")

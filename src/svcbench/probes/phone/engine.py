@@ -57,6 +57,10 @@ HELLO_HEARD_SHARE = 0.5
 #: silent this share of the time, with sounds coming back into the silence, the music had
 #: stopped (see CallEngine._music_gone)
 HANG_UP_LOOK_S = 30.0
+#: a voice that did not answer our hello, then the company's hang-up: a person who cannot
+#: hear us tries again for a while before hanging up (possibly one-way audio, ours); a
+#: queue that drops the call right after its message does so sooner (the company's)
+ONE_WAY_PATIENCE_S = 5.0
 MUSIC_GONE_SILENT_SHARE = 0.5
 
 
@@ -277,7 +281,8 @@ class CallEngine:
                           reason="the company hung up"
                           + (f" ({call.close_reason})" if call.close_reason else ""))
                 gone = self._music_gone(listener.now)
-                if self.unanswered_voice_at is not None and self.phase != "agent":
+                if self.unanswered_voice_at is not None and self.phase != "agent" and \
+                        listener.now - self.unanswered_voice_at >= ONE_WAY_PATIENCE_S:
                     self._fail("a voice came on after the hold but never answered our hello, "
                                "then the company hung up: it may not have heard us (one-way "
                                "audio), so the call cannot be scored")
@@ -334,7 +339,8 @@ class CallEngine:
         segments = sorted((t, d["label"]) for kind, t, d in self.result.events
                           if kind == "call.detector" and d.get("detector") == "segment")
         silent, sounds, before = 0.0, 0, None
-        for (start, label), (end, _) in zip(segments, [*segments[1:], (at, "")], strict=True):
+        # each segment ends where the next begins, the last at the hang-up (none: no pairs)
+        for (start, label), (end, _) in zip(segments, [*segments[1:], (at, "")], strict=False):
             if min(end, at) > max(start, since):
                 if label == "silence":
                     silent += min(end, at) - max(start, since)
@@ -1020,7 +1026,8 @@ class CallEngine:
                 now - self.hello_end > self.plan.reply_window_s:
             self.detector(now, "human_rejected", 0.8,
                           reason="no reply to our hello: a recording")
-            if current is None or current.label != "music":
+            if (current is None or current.label != "music") and \
+                    self.unanswered_voice_at is None:
                 # hold music already back (a hello said late, or after a message's tail):
                 # the voice was a recording, not a person who may not have heard us
                 self.unanswered_voice_at = now
