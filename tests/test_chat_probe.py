@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from svcbench.probes.chat.measure import (
     wait_estimate_in,
 )
 from svcbench.sandbox.chat import ChatBehaviour, ChatSandbox
+from svcbench.sandbox.mail_servers import free_port
 from svcbench.workspace import Workspace
 
 SCENARIO = """
@@ -61,12 +61,6 @@ def sandbox():
                                        agent_joined_after=0.7, agent_reply_after=0.2)}
     with ChatSandbox(companies) as box:
         yield box
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -776,6 +776,19 @@ def test_a_queue_message_a_breath_after_connecting_starts_the_hold():
         assert engine._queue_speech(seg, heard) is queue, (heard.phrases, pressed, pause)
 
 
+class _HungUp:
+    """A call the company ended (for ``CallEngine._loop``)."""
+
+    is_closed, failure, close_reason = True, None, "BYE"
+
+
+class _HeardUntil:
+    """A listener that has heard the line up to ``now``."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+
 def test_a_company_hang_up_after_the_hold_music_stopped_is_not_the_companys():
     """b6 (2-3 calls a run): the agent answered, was heard as music or queue words, said
     "Hello? Are you there?" into the silence every 8 s and hung up: "unanswered", our
@@ -801,13 +814,7 @@ def test_a_company_hang_up_after_the_hold_music_stopped_is_not_the_companys():
     share, sounds = gone._music_gone(100.0)
     assert share > 0.7 and sounds >= 3
 
-    class HungUp:
-        is_closed, failure, close_reason = True, None, "BYE"
-
-    class Heard100:
-        now = 100.0
-
-    asyncio.run(gone._loop(HungUp(), Heard100(), 1e12, [], 0.0))
+    asyncio.run(gone._loop(_HungUp(), _HeardUntil(100.0), 1e12, [], 0.0))
     kinds = [kind for kind, _, _ in gone.result.events]
     assert kinds[-2:] == ["call.hung_up", "call.failed"]
     assert gone.result.failed.startswith("the hold music stopped: in the last 30 s")
@@ -838,18 +845,12 @@ def test_a_queue_that_drops_the_call_right_after_its_message_is_the_companys():
 
     from svcbench.probes.phone.engine import ONE_WAY_PATIENCE_S, CallEngine, CallPlan
 
-    class HungUp:
-        is_closed, failure, close_reason = True, None, "BYE"
-
-    class Heard:
-        now = 100.0
-
     def hung_up_after(unanswered_at: float) -> str | None:
         engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"))
         engine._enter_hold(10.0, True)
         engine.first_sound_at = 10.0
         engine.unanswered_voice_at = unanswered_at
-        asyncio.run(engine._loop(HungUp(), Heard(), 1e12, [], 0.0))
+        asyncio.run(engine._loop(_HungUp(), _HeardUntil(100.0), 1e12, [], 0.0))
         return engine.result.failed
 
     assert hung_up_after(100.0 - ONE_WAY_PATIENCE_S + 2) is None

@@ -57,11 +57,11 @@ HELLO_HEARD_SHARE = 0.5
 #: silent this share of the time, with sounds coming back into the silence, the music had
 #: stopped (see CallEngine._music_gone)
 HANG_UP_LOOK_S = 30.0
+MUSIC_GONE_SILENT_SHARE = 0.5
 #: a voice that did not answer our hello, then the company's hang-up: a person who cannot
 #: hear us tries again for a while before hanging up (possibly one-way audio, ours); a
 #: queue that drops the call right after its message does so sooner (the company's)
 ONE_WAY_PATIENCE_S = 5.0
-MUSIC_GONE_SILENT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -280,13 +280,12 @@ class CallEngine:
                 self.emit("call.hung_up", time.time(), by="company",
                           reason="the company hung up"
                           + (f" ({call.close_reason})" if call.close_reason else ""))
-                gone = self._music_gone(listener.now)
                 if self.unanswered_voice_at is not None and self.phase != "agent" and \
                         listener.now - self.unanswered_voice_at >= ONE_WAY_PATIENCE_S:
                     self._fail("a voice came on after the hold but never answered our hello, "
                                "then the company hung up: it may not have heard us (one-way "
                                "audio), so the call cannot be scored")
-                elif gone is not None:
+                elif (gone := self._music_gone(listener.now)) is not None:
                     self._fail(f"the hold music stopped: in the last {HANG_UP_LOOK_S:g} s "
                                f"before the company hung up the line was silent "
                                f"{gone[0]:.0%} of the time and a voice spoke into the silence "
