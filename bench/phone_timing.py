@@ -3,7 +3,7 @@
     .venv/bin/python bench/phone_timing.py [--calls 24] [--seeds 1] [--concurrent 20]
                                            [--scale 0.15] [--parallel 4]
                                            [--split dev|held-out|fresh|blind|blind2|blind3|
-                                                    blind4|blind5|blind6|blind7|all]
+                                                    blind4|blind5|blind6|blind7|blind8|all]
                                            [--backend python|debian]
                                            [--scenario NAME ...] [--dump FILE.json]
 
@@ -21,7 +21,8 @@ strong echo, voices, variants and music transforms no split used, run once and t
 since; blind5: clean and noisy lines, company hang-ups, written blind, never inspected;
 blind6: the same kinds of lines, greetings without "how can I help", run once and tuned on
 since; blind7: other companies, wording, voices and music on the same mix of noisy, clean
-and lightly impaired lines, written blind, run once), the
+and lightly impaired lines, written blind, run once;
+blind8: written 2026-12-04, blind of the probe, the same kind of mix again), the
 error (probe minus truth, seconds) of hold start, agent answered, wait announced and
 transferred: n, median |error|, max |error| and the share within 0.5 s; and false "agent
 answered" on recordings (an agent event a second or more before the truth's agent) and
@@ -303,7 +304,7 @@ def keep(dump, box, jobs, results):
 
 #: the scenario splits, in the order ``--split all`` runs them
 SPLITS = ("dev", "held-out", "fresh", "blind", "blind2", "blind3", "blind4", "blind5",
-          "blind6", "blind7")
+          "blind6", "blind7", "blind8")
 
 
 def main() -> int:
