@@ -203,6 +203,50 @@ def test_segments_follow_each_other_and_the_clock_is_the_audio_heard():
     assert quiet and abs(quiet[0] - 102.0) <= 0.1, starts
 
 
+@needs_audio
+def test_a_short_hello_alone_in_a_silent_hold_is_heard_as_speech():
+    """A person's "Hello? ... Are you there?" into digital silence, each word under 0.3 s
+    loud: the 1 s window averages it into silence, so on hold (``hear_short``) a short voice
+    with quiet both sides is speech; hold music, a long prompt and a steady noise floor
+    are heard as before."""
+    from svcbench.probes.phone.listen import Listener
+
+    def heard(audio: np.ndarray, short: bool) -> list[tuple[str, float]]:
+        listener = Listener(0.0)
+        listener.hear_short = 0.0 if short else None
+        out = []
+        for i in range(0, len(audio), 160):
+            for change in listener.feed(audio[i:i + 160].tobytes(), (i + 160) / 8000):
+                out.append((change.started.label, round(change.started.start, 2)))
+        return out
+
+    hello = voice.speak("Hello?", voice="kal")
+    loud = np.flatnonzero(classify.frame_db(classify.frames(hello)) >= -45.0)
+    hello = hello[loud[0] * 160:(loud[-1] + 1) * 160]  # the word alone, no lead-in
+    assert 0.2 < len(hello) / 8000 < 0.6
+    quiet = np.zeros(3 * 8000, np.int16)
+    audio = np.concatenate([quiet, hello, quiet])
+    assert heard(audio, False) == [("silence", 0.0)]  # the window's average: silence
+    got = heard(audio, True)
+    assert [label for label, _ in got] == ["silence", "speech", "silence"], got
+    assert abs(got[1][1] - 3.0) <= 0.04, got  # where the word began
+    # a steady floor above -45 dBFS hides any pause: nothing changes there
+    rng = np.random.default_rng(5)
+    floor = rng.normal(0, 250, len(audio)).astype(np.int16)
+    noisy = np.clip(audio.astype(np.int32) + floor, -32768, 32767).astype(np.int16)
+    assert heard(noisy, True) == heard(noisy, False)
+    # music, a long prompt, and steady tones as short as a word (a UK ringback burst, a
+    # DTMF digit echoed, a beep): as before
+    t = np.arange(int(0.4 * 8000)) / 8000
+    tones = [3000 * (np.sin(2 * np.pi * a * t) + np.sin(2 * np.pi * b * t))
+             for a, b in ((400, 450), (941, 1336), (1000, 1000))]
+    prompt = voice.speak("Thank you for calling. All of our agents are busy.", voice="kal")
+    for sound in (prompt, voice.hold_music(0)[: 4 * 8000],
+                  *(np.asarray(x, dtype=np.int16) for x in tones)):
+        clip = np.concatenate([quiet, sound, quiet])
+        assert heard(clip, True) == heard(clip, False)
+
+
 def test_wait_promise_needs_a_timed_announcement():
     from datetime import UTC, datetime, timedelta
 

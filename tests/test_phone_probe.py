@@ -518,3 +518,35 @@ def test_a_late_hello_keeps_the_agents_instant_and_never_makes_a_recording_an_ag
     # after our late hello to it)
     assert _first(s, "call.agent_answered")[0] > sandbox.truth("late-s")["fake_human"][0]["at"] \
         + 1.0
+
+
+def test_a_person_who_picked_up_unrecognised_is_dated_at_their_greeting(sandbox):
+    """A person answers at once (or right after a queue message nobody recognised words
+    in) with a greeting the recogniser spots nothing in: the probe took it for the IVR,
+    tried 0 into the silence, and found the person only when they asked "Hello? Are you
+    there?" ("b7-direct-short-clean" 10 s late in every run; on a silent line the short
+    "Hello?" was never heard at all and the agent was missed). Confirmed by our hello, the
+    person is dated at the greeting in their voice, and the hold taken from the silence
+    after it is taken back."""
+    results = _calls(sandbox, {"pp": ("person-picks-up", 120, {}),
+                               "pm": ("person-after-message-silent", 120, {})})
+    for tag, result in results.items():
+        truth = sandbox.truth(tag)
+        trail = [(round(at - result.events[0][1], 1), k, d.get("detector"), d.get("reason"))
+                 for k, at, d in result.events if d.get("detector") != "segment"]
+        assert result.failed is None, (tag, result.failed, trail)
+        agent = _first(result, "call.agent_answered")
+        assert agent is not None, (tag, trail, truth)
+        assert abs(agent[0] - truth["agent_answered"][0]["at"]) <= 1.0, (tag, trail, truth)
+        assert _first(result, "call.detector", detector="greeted_before_hold"), (tag, trail)
+        undone = result.undone()
+        holds = [(i, at) for i, (k, at, _) in enumerate(result.events)
+                 if k == "call.hold_started"]
+        assert holds[0][0] in undone, (tag, trail)
+        live = [at for i, at in holds if i not in undone]
+        assert len(live) == 1 and live[0] <= agent[0], (tag, trail)
+    # picked up at once: the line before the greeting is the hold (from the answer)
+    truth = sandbox.truth("pp")
+    live = [at for i, (k, at, _) in enumerate(results["pp"].events)
+            if k == "call.hold_started" and i not in results["pp"].undone()]
+    assert abs(live[0] - truth["hold_started"][0]["at"]) <= 1.0

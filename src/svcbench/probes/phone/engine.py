@@ -62,6 +62,11 @@ MUSIC_GONE_SILENT_SHARE = 0.5
 #: hear us tries again for a while before hanging up (possibly one-way audio, ours); a
 #: queue that drops the call right after its message does so sooner (the company's)
 ONE_WAY_PATIENCE_S = 5.0
+#: in the IVR after our request, a short word alone in the silence (Listener.hear_short)
+#: counts this far into the silence: hold music's first notes, 1 s after "connecting", were
+#: heard as a word and the hold began after them (fr-transfer, 2 s late); a person who
+#: greeted us and heard nothing asks "Hello?" later than that
+SHORT_AFTER_REQUEST_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,11 @@ class CallEngine:
         self.opening: tuple[float, np.ndarray] | None = None
         #: where in ``result.events`` the last hold's hold_started and hold_music are
         self.hold_events: tuple[int, ...] = ()
+        #: speech heard in the IVR before any transfer: (segment, no IVR or queue wording
+        #: in it, new): a person who greeted us there, unrecognised, is found again in it
+        #: once confirmed (see _greeted_before_hold)
+        self.ivr_speech: list[tuple[Segment, bool]] = []
+        self.connected_at = 0.0
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
         self.result.events.append((kind, at, data))
@@ -246,7 +256,7 @@ class CallEngine:
                   ringing is not None else 0, source="sip")
 
     async def _converse(self, call: SipCall) -> None:
-        connected = time.time()
+        connected = self.connected_at = time.time()
         listener = self.listener = Listener(connected)
         if self.plan.record:
             listener.recording = []
@@ -308,6 +318,12 @@ class CallEngine:
                 # on hold, a pause inside speech may be where a queue message ends and a
                 # person begins
                 listener.split_pauses = self.phase == "hold" and self.hello_end is None
+                # after our request too: a person who greeted us, unrecognised, and heard
+                # only our key asks "Hello?" before the silence counts as a hold (later
+                # into the silence than hold music's first notes after "connecting")
+                listener.hear_short = 0.0 if self.phase == "hold" else \
+                    SHORT_AFTER_REQUEST_S if self.phase == "ivr" and (
+                        self.pressed or self.asked_by_voice) else None
                 if self.phase == "hold":
                     self._keep_queue(np.frombuffer(pcm, dtype="<i2"))
                 for change in listener.feed(pcm, at):
@@ -614,6 +630,9 @@ class CallEngine:
         # a person's greeting before any hold (a line answered by a person) is heard too
         person = self.phase == "ivr" and "person" in heard.topics and not _prompt(heard)
         listening = self.phase == "hold" or person
+        if self.phase == "ivr" and not person and not self.transfers:
+            self.ivr_speech.append((seg, repeat < 0.8 and not _announcement(heard) and
+                                    "menu" not in heard.topics))
         if self.phase == "ivr" and not person:
             await self._ivr(call, seg, heard, repeat=repeat)
         elif listening and repeat < 0.8 and _announcement(heard):
@@ -894,6 +913,8 @@ class CallEngine:
             # was then a recording, and the agent's own greeting is when they answered
             answered = seg if "person" in heard.topics and "person" not in \
                 self.candidate_topics else self._same_voice_before(candidate, seg, links)
+        if before := self._greeted_before_hold(answered, candidate, seg):
+            answered = before
         late = self.late_hello if self.late_hello and self.late_hello[0] is candidate else None
         self.late_hello = None
         self.detector(seg.start, "human_confirmed", confidence,
@@ -938,6 +959,58 @@ class CallEngine:
                                  "just before the change: one greeting cut at a pause")
             answered = old
         return answered
+
+    def _greeted_before_hold(self, first: Segment, candidate: Segment,
+                             reply: Segment) -> Segment | None:
+        """Where a confirmed person began who had greeted us before the hold: speech in the
+        IVR with no prompt or queue wording, in the person's voice (SAME_VOICE_AFTER, on the
+        candidate and reply together), followed by nothing but silence (and our keys, which
+        nothing answered) until the person's ``first`` piece, within REPROMPT_MAX_S: a
+        person whose greeting the recogniser could not read (no "how can I help") was taken
+        for the IVR, and found at "Hello? Are you there?", 10 s late. The hold taken from
+        that silence is taken back (``call.undo``) and starts again where the greeting's
+        line began. None when no such speech was heard."""
+        if self.transfers or not self.hold_events:
+            return None
+        profile = classify.voice_profile(np.concatenate([candidate.audio(), reply.audio()]))
+        answered, after, index = None, first.start, len(self.ivr_speech)
+        for index in range(len(self.ivr_speech) - 1, -1, -1):
+            seg, plain = self.ivr_speech[index]
+            if not plain or seg.end is None or after - seg.end > REPROMPT_MAX_S or \
+                    not self._only_silence(seg.end, after):
+                break
+            distance = classify.voice_distance(classify.voice_profile(seg.audio()), profile)
+            if distance is None or distance > SAME_VOICE_AFTER:
+                break
+            self.detector(seg.start, "greeted_before_hold", 0.6, distance=round(distance, 2),
+                          reason="speech in the IVR in the person's voice, then silence until "
+                                 "they spoke again: they had answered there")
+            answered, after = seg, seg.start
+        else:
+            index = -1
+        if answered is None:
+            return None
+        for i in self.hold_events:
+            self.emit("call.undo", answered.start, event=i, why="the person had answered "
+                      "before this silence: no hold in it")
+        # the line before the greeting: after the IVR's last prompt, or from the answer
+        held_from = self.ivr_speech[index][0].end if index >= 0 else None
+        held_from = held_from or self.connected_at
+        music = any(label == "music" for at, label in self._labels(held_from, answered.start))
+        self.emit("call.hold_started", held_from, confidence=0.5,
+                  why="the line before the person's greeting")
+        self.emit("call.hold_music", held_from, playing=music)
+        self.hold_events = (len(self.result.events) - 2, len(self.result.events) - 1)
+        return answered
+
+    def _labels(self, since: float, until: float) -> list[tuple[float, str]]:
+        """The segments (start, label) that began in [since, until)."""
+        return [(t, d["label"]) for kind, t, d in self.result.events
+                if kind == "call.detector" and d.get("detector") == "segment"
+                and since <= t < until]
+
+    def _only_silence(self, since: float, until: float) -> bool:
+        return all(label == "silence" for _, label in self._labels(since + 0.01, until))
 
     def _handed_on_to(self, candidate: Segment, reply: Segment,
                       links: list[tuple[Segment, Segment]], handed: Segment,
@@ -1073,6 +1146,9 @@ HANDOVER_MIN_S = 1.0
 #: agent after it 1.01-2.64 in 48 of 49 scenarios (many dev ones the same slt / rms pair; one
 #: 0.74, so close that the live rule does not tell them apart either)
 SAME_VOICE_AFTER = 1.0
+#: a person whose greeting met silence speaks again ("Hello? Are you there?") within this
+#: long; a queue's silent hold after an IVR prompt usually lasts longer
+REPROMPT_MAX_S = 10.0
 #: seconds of the queue's audio kept to find a recording's piece in (480 KB a call): a
 #: queue that plays its music again after a transfer starts it over
 QUEUE_MEMORY_S = 30.0

@@ -28,6 +28,16 @@ MAX_KEEP_S = 20.0  # audio kept per segment (for recognition and fingerprints)
 #: the agent who picks up after it as one stretch of speech
 PAUSE_FRAMES = 13  # 260 ms
 VOICE_FRAMES = 5  # 100 ms
+#: with ``hear_short``, a short utterance alone in a silence: at most this long (a voice
+#: stretch) with quiet both sides. The classifier's 1 s window averages a 0.3 s "Hello?"
+#: with the digital silence around it into silence (a person asking "Hello? Are you
+#: there?" on a silent hold, every 8 s for a minute, was never heard: the agent missed)
+SHORT_MAX_S = 1.2
+SHORT_LOUD_FRAMES = 12  # 240 ms of voice
+#: and a spectrum that moves (median change between loud frames, the classifier's flux):
+#: ringback bursts, DTMF and beeps are short and alone too, but steady (0.02-0.09 against
+#: 0.2-0.6 for "Hello?" and "Yes?" in eight voices)
+SHORT_MIN_FLUX = 0.15
 
 
 @dataclass
@@ -72,6 +82,10 @@ class Listener:
         #: split speech at pauses (the engine turns it on while on hold: each utterance
         #: there may be a new voice); off in the IVR, where a prompt stays one segment
         self.split_pauses = False
+        #: hear a short utterance alone in a silence as speech, once the silence lasted
+        #: this long (the engine sets it on hold and after its request; see SHORT_MAX_S);
+        #: None: never
+        self.hear_short: float | None = None
         self._checked_to = 0.0  # wall time up to which speech was searched for pauses
         #: after a split, the 1 s window still holds the pause before it: "silence" until
         #: then is that pause, not a new segment (which would repeat the split one's audio)
@@ -128,6 +142,9 @@ class Listener:
         if len(window) < WINDOW // 2:
             return None
         label, confidence = classify.classify(window)
+        if label == "silence" and self.hear_short is not None and self.current is not None and \
+                self.current.label == "silence" and self._short_utterance(end):
+            label, confidence = "speech", 0.6
         if self.current is None:
             return self._start(label, confidence, end, first=True)
         if self.current.end is None:
@@ -167,6 +184,35 @@ class Listener:
         self.current = segment
         self._split_until = onset + WINDOW / RATE
         return Change(current, segment)
+
+    def _short_utterance(self, end: int) -> bool:
+        """Whether the last 1.75 s hold a short utterance that began ``hear_short`` s or
+        more into the current silence: quiet (200 ms), a voice of SHORT_LOUD_FRAMES or more
+        loud frames within SHORT_MAX_S, webrtcvad calling most of them voiced, then quiet
+        (100 ms) again; no steady tone (SHORT_MIN_FLUX)."""
+        look = self.buffer[max(0, end - WINDOW - 3 * HOP):end]
+        base = end - len(look)
+        fr = classify.frames(look)
+        if len(fr) < 30:
+            return False
+        loud = classify.frame_db(fr) >= QUIET_DB
+        idx = np.flatnonzero(loud)
+        if not len(idx) or len(fr) - 1 - idx[-1] < 5:
+            return False  # no voice, or one still going on
+        first = idx[0]
+        if first < 10 or self.time_of(base + first * classify.FRAME) < \
+                self.current.start + max(0.01, self.hear_short or 0.0):
+            return False
+        span = (idx[-1] + 1 - first) * classify.FRAME / RATE
+        if span > SHORT_MAX_S or len(idx) < SHORT_LOUD_FRAMES:
+            return False
+        voice = fr[idx]
+        spec = np.abs(np.fft.rfft(voice * np.hanning(classify.FRAME), axis=1)) + 1e-9
+        spec /= spec.sum(axis=1, keepdims=True)
+        if np.median(np.abs(np.diff(spec, axis=0)).sum(axis=1)) < SHORT_MIN_FLUX:
+            return False
+        sound = look[first * classify.FRAME:(idx[-1] + 1) * classify.FRAME]
+        return bool(classify.voiced(sound).mean() >= 0.5)
 
     def _start(self, label: str, confidence: float, end: int, first: bool = False) -> Change:
         self._quiet_start = None
