@@ -899,3 +899,51 @@ def test_a_queue_that_drops_the_call_right_after_its_message_is_the_companys():
 
     assert hung_up_after(100.0 - ONE_WAY_PATIENCE_S + 2) is None
     assert hung_up_after(100.0 - ONE_WAY_PATIENCE_S - 1).startswith("a voice came on after")
+
+
+@needs_audio
+def test_a_person_is_found_again_in_a_greeting_before_the_hold_never_in_the_ivrs_answer():
+    """Once a person is confirmed, unrecognised speech in their voice before the hold,
+    followed by silence alone, is where they answered (the hold after it taken back); the
+    IVR's own answer to our key ("please hold while I try that extension") never is, nor
+    is speech with music after it (b8-fake-silent-white: the agent 26 s early, at the
+    menu; b7-transfer-pink-hot: 2.9 s early, at hold music heard as speech)."""
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+
+    said = voice.speak("Bridge Street Garage, this is Dave. What is the registration?",
+                       voice="kal")
+    again = voice.speak("Hello? Are you there?", voice="kal")
+    answer = voice.speak("Yes, I am here. Sorry, go ahead, what can I do for you?",
+                         voice="kal")
+
+    def found(greeting_at: float, *, key_at: float | None = None,
+              music_after: bool = False) -> float | None:
+        engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"))
+        engine.connected_at = 0.0
+        greeting = Segment("speech", greeting_at, 0.9, end=greeting_at + len(said) / 8000,
+                           samples=[said])
+        engine.ivr_speech.append((greeting, True))
+        if key_at is not None:
+            engine.requests_at.append(key_at)
+        for at, label in ((0.0, "silence"), (greeting_at, "speech"),
+                          *([(greeting.end, "silence")] if not music_after else
+                            [(greeting.end, "music"), (greeting.end + 2.0, "silence")])):
+            engine.detector(at, "segment", 0.9, label=label)
+        engine._enter_hold(greeting.end, False)
+        first = Segment("speech", greeting.end + 6.0, 0.9, end=greeting.end + 7.4,
+                        samples=[again])
+        reply = Segment("speech", first.end + 2.0, 0.9, end=first.end + 5.0, samples=[answer])
+        before = engine._greeted_before_hold(first, first, reply)
+        if before is not None:
+            undone = engine.result.undone()
+            holds = [at for i, (k, at, _) in enumerate(engine.result.events)
+                     if k == "call.hold_started" and i not in undone]
+            assert holds == [0.0]  # the hold from the silence after the greeting: back
+        return before.start if before is not None else None
+
+    assert found(1.0) == 1.0
+    assert found(1.0, key_at=0.4) is None  # the IVR's answer to our key
+    assert found(1.0, key_at=5.0) == 1.0  # a key tried into their silence: still theirs
+    # hold music right after it (heard as speech, then as music): no person's greeting
+    assert found(1.0, music_after=True) is None

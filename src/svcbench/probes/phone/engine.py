@@ -204,6 +204,8 @@ class CallEngine:
         #: in it, new): a person who greeted us there, unrecognised, is found again in it
         #: once confirmed (see _greeted_before_hold)
         self.ivr_speech: list[tuple[Segment, bool]] = []
+        #: when each of our keys and requests by voice ended
+        self.requests_at: list[float] = []
         self.connected_at = 0.0
 
     def emit(self, kind: str, at: float, **data: Any) -> None:
@@ -843,11 +845,13 @@ class CallEngine:
             await call.send_dtmf(dtmf)
             self.pressed.append(dtmf)
             self.pressed_at = now
+            self.requests_at.append(now)
             self.emit("call.option_pressed", now, option=dtmf, why=why)
             if dtmf == self.plan.default_digit or "agent" in why:
                 self.emit("call.asked_agent", now, how="dtmf")
         if say:
             self.last_action_at = await self._play(call, say)
+            self.requests_at.append(self.last_action_at)
             self.asked_by_voice = True
             self.emit("call.asked_agent", now, how="speech", phrase=say, why=why)
         self.heard_since_request = set()
@@ -970,14 +974,18 @@ class CallEngine:
         for the IVR, and found at "Hello? Are you there?", 10 s late. The hold taken from
         that silence is taken back (``call.undo``) and starts again where the greeting's
         line began. None when no such speech was heard."""
-        if self.transfers or not self.hold_events:
+        if self.transfers or not self.hold_events or first.duration > REPROMPT_LONGEST_S:
             return None
         profile = classify.voice_profile(np.concatenate([candidate.audio(), reply.audio()]))
         answered, after, index = None, first.start, len(self.ivr_speech)
         for index in range(len(self.ivr_speech) - 1, -1, -1):
             seg, plain = self.ivr_speech[index]
-            if not plain or seg.end is None or after - seg.end > REPROMPT_MAX_S or \
-                    not self._only_silence(seg.end, after):
+            # the IVR answering our key ("please hold while I try that extension") is no
+            # person's greeting, whatever its voice (b8-fake-silent-white: 0.75 from a
+            # recording and the agent after it; the agent 26 s early)
+            answers_us = any(0.0 <= seg.start - at <= ANSWERS_US_S for at in self.requests_at)
+            if not plain or answers_us or seg.end is None or \
+                    after - seg.end > REPROMPT_MAX_S or not self._only_silence(seg.end, after):
                 break
             distance = classify.voice_distance(classify.voice_profile(seg.audio()), profile)
             if distance is None or distance > SAME_VOICE_AFTER:
@@ -990,6 +998,15 @@ class CallEngine:
             index = -1
         if answered is None:
             return None
+        # hold music heard as the greeting's first words: the voice begins after its pause
+        tail = _voice_change(answered)
+        if tail is not None and (d := classify.voice_distance(
+                classify.voice_profile(tail.audio()), profile)) is not None and \
+                d <= SAME_VOICE_AFTER:
+            self.detector(tail.start, "voice_changed", 0.6, distance=round(d, 2),
+                          reason="the person's voice begins after a pause in the speech "
+                                 "before the hold")
+            answered = tail
         for i in self.hold_events:
             self.emit("call.undo", answered.start, event=i, why="the person had answered "
                       "before this silence: no hold in it")
@@ -1010,7 +1027,7 @@ class CallEngine:
                 and since <= t < until]
 
     def _only_silence(self, since: float, until: float) -> bool:
-        return all(label == "silence" for _, label in self._labels(since + 0.01, until))
+        return all(label == "silence" for _, label in self._labels(since, until))
 
     def _handed_on_to(self, candidate: Segment, reply: Segment,
                       links: list[tuple[Segment, Segment]], handed: Segment,
@@ -1149,6 +1166,11 @@ SAME_VOICE_AFTER = 1.0
 #: a person whose greeting met silence speaks again ("Hello? Are you there?") within this
 #: long; a queue's silent hold after an IVR prompt usually lasts longer
 REPROMPT_MAX_S = 10.0
+#: ... and says something short ("Hello? Are you there?"): a longer first piece is their
+#: own greeting, or a recording
+REPROMPT_LONGEST_S = 4.0
+#: speech that began this soon after our key or request is the IVR answering it
+ANSWERS_US_S = 3.0
 #: seconds of the queue's audio kept to find a recording's piece in (480 KB a call): a
 #: queue that plays its music again after a transfer starts it over
 QUEUE_MEMORY_S = 30.0
