@@ -21,8 +21,8 @@ strong echo, voices, variants and music transforms no split used, run once and t
 since; blind5: clean and noisy lines, company hang-ups, written blind, never inspected;
 blind6: the same kinds of lines, greetings without "how can I help", run once and tuned on
 since; blind7: other companies, wording, voices and music on the same mix of noisy, clean
-and lightly impaired lines, written blind, run once;
-blind8: written 2026-12-04, blind of the probe, the same kind of mix again), the
+and lightly impaired lines, written blind, run once and tuned on since; blind8: written
+2026-12-04, blind of the probe, the same kind of mix again, run once and tuned on since), the
 error (probe minus truth, seconds) of hold start, agent answered, wait announced and
 transferred: n, median |error|, max |error| and the share within 0.5 s; and false "agent
 answered" on recordings (an agent event a second or more before the truth's agent) and

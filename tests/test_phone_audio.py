@@ -947,3 +947,32 @@ def test_a_person_is_found_again_in_a_greeting_before_the_hold_never_in_the_ivrs
     assert found(1.0, key_at=5.0) == 1.0  # a key tried into their silence: still theirs
     # hold music right after it (heard as speech, then as music): no person's greeting
     assert found(1.0, music_after=True) is None
+
+
+def test_speech_announced_as_a_wait_is_never_a_person_to_greet():
+    """A silent queue's "your wait time is ten minutes, you are caller number eleven", its
+    cue heard only as "minutes": the wait was announced from it, and it was a candidate too,
+    got our hello, no reply, and the company's later hang-up was taken for one-way audio
+    (``failed``, b8-hangs-up-direct-silent-pink). Announced, it is the queue's."""
+    import asyncio
+
+    from svcbench.probes.phone.engine import CallEngine, CallPlan
+    from svcbench.probes.phone.listen import Segment
+    from svcbench.probes.phone.recognise import Heard
+
+    class Reads:
+        def recognise(self, audio):
+            return Heard(phrases=["minute", "minutes"], wait_s=600.0, position=11,
+                         text="your wait time is ten minute you are currently caller "
+                              "number eleven", topics={"wait"})
+
+    engine = CallEngine(None, CallPlan(uri="sip:x@127.0.0.1"), recogniser=Reads())
+    engine._enter_hold(10.0, False)
+    rng = np.random.default_rng(2)
+    seg = Segment("speech", 15.5, 0.9, end=19.5,
+                  samples=[rng.normal(0, 3000, 4 * 8000).astype(np.int16)])
+    asyncio.run(engine._speech_ended(None, seg, Segment("silence", 19.5, 0.9)))
+    kinds = [(k, d.get("detector")) for k, _, d in engine.result.events]
+    assert ("call.wait_announced", None) in kinds
+    assert ("call.detector", "announcement") in kinds
+    assert ("call.detector", "human_candidate") not in kinds and engine.candidate is None

@@ -551,6 +551,7 @@ class CallEngine:
             self.detector(seg.start, "recogniser_error", 1.0, error=heard.error)
         self.detector(seg.start, "speech", seg.confidence, **heard.to_json(),
                       duration_s=round(seg.duration, 2))
+        emitted: set[str] = set()
         if "person" not in heard.topics:  # a greeting's misheard "minute" is no promise
             emitted = self._announcements(seg, heard)
             await self._read_across_pauses(seg, audio, heard, emitted)
@@ -637,7 +638,11 @@ class CallEngine:
                                     "menu" not in heard.topics))
         if self.phase == "ivr" and not person:
             await self._ivr(call, seg, heard, repeat=repeat)
-        elif listening and repeat < 0.8 and _announcement(heard):
+        elif listening and repeat < 0.8 and (_announcement(heard) or emitted):
+            # speech announced as a wait or position (a number read, its cue a bare
+            # "minutes") is the queue's, never also a person to say hello to: a silent
+            # queue's "your wait time is ten minutes" got our hello, no reply, and the
+            # company's hang-up was then taken for one-way audio (b8, failed)
             self.detector(seg.start, "announcement", 0.7, reason="queue announcement words: "
                           + ", ".join(sorted(heard.topics)))
             # heard whole before the hold began (speech is cut at pauses only on hold): a
