@@ -296,16 +296,23 @@ def test_wrong_credentials_fail_on_our_side(backend):
 def _hold_and_agent_on_time(sandbox, results):
     """Every call held and reached the agent within 1 s of the simulator's truth."""
     for tag, result in results.items():
+        _, trail = _agent_on_time(sandbox, tag, result)
         truth = sandbox.truth(tag)
-        trail = [(round(at - result.events[0][1], 1), k, d.get("detector"), d.get("reason"))
-                 for k, at, d in result.events if d.get("detector") != "segment"]
-        assert result.failed is None, (tag, result.failed)
         hold = _first(result, "call.hold_started")
         assert hold is not None and abs(hold[0] - truth["hold_started"][0]["at"]) <= 1.0, \
             (tag, trail, truth)
-        agent = _first(result, "call.agent_answered")
-        assert agent is not None and abs(agent[0] - truth["agent_answered"][0]["at"]) <= 1.0, \
-            (tag, trail, truth)
+
+
+def _agent_on_time(sandbox, tag, result):
+    """The call reached an agent within 1 s of the simulator's truth: (agent event, trail)."""
+    truth = sandbox.truth(tag)
+    trail = [(round(at - result.events[0][1], 1), k, d.get("detector"), d.get("reason"))
+             for k, at, d in result.events if d.get("detector") != "segment"]
+    assert result.failed is None, (tag, result.failed, trail)
+    agent = _first(result, "call.agent_answered")
+    assert agent is not None, (tag, trail, truth)
+    assert abs(agent[0] - truth["agent_answered"][0]["at"]) <= 1.0, (tag, trail, truth)
+    return agent, trail
 
 
 def test_hold_start_when_zero_is_refused_or_hold_is_silent_and_transfers(sandbox):
@@ -501,13 +508,7 @@ def test_a_late_hello_keeps_the_agents_instant_and_never_makes_a_recording_an_ag
                      engine=lambda stack, plan, tag: LateHello(
                          stack, plan, tag=tag, greeting_only=tag == "late-q"))
     for tag, result in results.items():
-        truth = sandbox.truth(tag)
-        trail = [(round(at - result.events[0][1], 1), k, d.get("detector"), d.get("reason"))
-                 for k, at, d in result.events if d.get("detector") != "segment"]
-        assert result.failed is None, (tag, result.failed, trail)
-        agent = _first(result, "call.agent_answered")
-        assert agent is not None, (tag, trail, truth)
-        assert abs(agent[0] - truth["agent_answered"][0]["at"]) <= 1.0, (tag, trail, truth)
+        _agent_on_time(sandbox, tag, result)
     q, s = results["late-q"], results["late-s"]
     # the agent's "are you there?" crossed our hello: their voice going on, not a reply
     assert _first(q, "call.detector", detector="speech_before_hello")
@@ -531,13 +532,7 @@ def test_a_person_who_picked_up_unrecognised_is_dated_at_their_greeting(sandbox)
     results = _calls(sandbox, {"pp": ("person-picks-up", 120, {}),
                                "pm": ("person-after-message-silent", 120, {})})
     for tag, result in results.items():
-        truth = sandbox.truth(tag)
-        trail = [(round(at - result.events[0][1], 1), k, d.get("detector"), d.get("reason"))
-                 for k, at, d in result.events if d.get("detector") != "segment"]
-        assert result.failed is None, (tag, result.failed, trail)
-        agent = _first(result, "call.agent_answered")
-        assert agent is not None, (tag, trail, truth)
-        assert abs(agent[0] - truth["agent_answered"][0]["at"]) <= 1.0, (tag, trail, truth)
+        agent, trail = _agent_on_time(sandbox, tag, result)
         assert _first(result, "call.detector", detector="greeted_before_hold"), (tag, trail)
         undone = result.undone()
         holds = [(i, at) for i, (k, at, _) in enumerate(result.events)

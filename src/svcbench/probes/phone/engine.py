@@ -955,8 +955,7 @@ class CallEngine:
         together, the piece before is the same voice when within SAME_VOICE_AFTER (a
         recording followed at once by the agent stays apart), unless it was read as part of
         a queue message (a short piece of one is near any voice)."""
-        answered, audio = candidate, np.concatenate([candidate.audio(), reply.audio()])
-        profile = classify.voice_profile(audio)
+        answered, profile = candidate, _voice_of(candidate, reply)
         for old in _linked_before(candidate, links):
             if old.start < self.announced_until:
                 break
@@ -981,7 +980,7 @@ class CallEngine:
         line began. None when no such speech was heard."""
         if self.transfers or not self.hold_events or first.duration > REPROMPT_LONGEST_S:
             return None
-        profile = classify.voice_profile(np.concatenate([candidate.audio(), reply.audio()]))
+        profile = _voice_of(candidate, reply)
         answered, after, index = None, first.start, len(self.ivr_speech)
         for index in range(len(self.ivr_speech) - 1, -1, -1):
             seg, plain = self.ivr_speech[index]
@@ -1205,6 +1204,11 @@ def _linked_before(candidate: Segment, links: list[tuple[Segment, Segment]]) -> 
             before.append(old)
             piece = old
     return before
+
+
+def _voice_of(*pieces: Segment) -> np.ndarray | None:
+    """The voice profile of pieces of speech heard together (a candidate and its reply)."""
+    return classify.voice_profile(np.concatenate([p.audio() for p in pieces]))
 
 
 def _voice_change(seg: Segment) -> Segment | None:
