@@ -353,8 +353,7 @@ class CallEngine:
         since = at - HANG_UP_LOOK_S
         if since < held_from:
             return None
-        segments = sorted((t, d["label"]) for kind, t, d in self.result.events
-                          if kind == "call.detector" and d.get("detector") == "segment")
+        segments = sorted(self._labels(-np.inf, np.inf))
         silent, sounds, before = 0.0, 0, None
         # each segment ends where the next begins, the last at the hang-up (none: no pairs)
         for (start, label), (end, _) in zip(segments, [*segments[1:], (at, "")], strict=False):
@@ -461,10 +460,21 @@ class CallEngine:
         if listener is not None:  # the queue's first seconds, heard before we knew
             first = max(0, int((at - listener.buffer_start) * classify.RATE))
             self._keep_queue(listener.buffer[first:])
-        self.emit("call.hold_started", at, confidence=0.9 if music else 0.7,
+        self._hold_events(at, music, 0.9 if music else 0.7, why, music_at=music_at)
+
+    def _hold_events(self, at: float, music: bool, confidence: float, why: str | None, *,
+                     music_at: float | None = None) -> None:
+        """Emit a hold's hold_started and hold_music, kept in ``hold_events``."""
+        self.emit("call.hold_started", at, confidence=confidence,
                   **({"why": why} if why else {}))
         self.emit("call.hold_music", music_at or at, playing=music)
         self.hold_events = (len(self.result.events) - 2, len(self.result.events) - 1)
+
+    def _undo_hold(self, at: float, why: str) -> None:
+        """Take back the last hold's events (``call.undo``; they stay stored)."""
+        for index in self.hold_events:
+            self.emit("call.undo", at, event=index, why=why)
+        self.hold_events = ()
 
     def _ivr_again(self, audio: np.ndarray) -> bool:
         """On hold and before any transfer, the line's first prompt, heard before the hold
@@ -481,10 +491,7 @@ class CallEngine:
     def _withdraw_hold(self, at: float) -> None:
         """Take back the hold (``call.undo`` of its events, which stay stored): the call is
         in the IVR again, and its next quiet run after a prompt may be the queue."""
-        for index in self.hold_events:
-            self.emit("call.undo", at, event=index, why="the line's first prompt played "
-                      "again: still in the IVR")
-        self.hold_events = ()
+        self._undo_hold(at, "the line's first prompt played again: still in the IVR")
         self.phase = "ivr"
         self.hold_music = None
         self.queue_audio, self.queue_kept = [], 0
@@ -981,7 +988,7 @@ class CallEngine:
         if self.transfers or not self.hold_events or first.duration > REPROMPT_LONGEST_S:
             return None
         profile = _voice_of(candidate, reply)
-        answered, after, index = None, first.start, len(self.ivr_speech)
+        answered, after = None, first.start
         for index in range(len(self.ivr_speech) - 1, -1, -1):
             seg, plain = self.ivr_speech[index]
             # the IVR answering our key ("please hold while I try that extension") is no
@@ -1011,17 +1018,13 @@ class CallEngine:
                           reason="the person's voice begins after a pause in the speech "
                                  "before the hold")
             answered = tail
-        for i in self.hold_events:
-            self.emit("call.undo", answered.start, event=i, why="the person had answered "
-                      "before this silence: no hold in it")
+        self._undo_hold(answered.start, "the person had answered before this silence: no "
+                        "hold in it")
         # the line before the greeting: after the IVR's last prompt, or from the answer
         held_from = self.ivr_speech[index][0].end if index >= 0 else None
         held_from = held_from or self.connected_at
-        music = any(label == "music" for at, label in self._labels(held_from, answered.start))
-        self.emit("call.hold_started", held_from, confidence=0.5,
-                  why="the line before the person's greeting")
-        self.emit("call.hold_music", held_from, playing=music)
-        self.hold_events = (len(self.result.events) - 2, len(self.result.events) - 1)
+        music = any(label == "music" for _, label in self._labels(held_from, answered.start))
+        self._hold_events(held_from, music, 0.5, "the line before the person's greeting")
         return answered
 
     def _labels(self, since: float, until: float) -> list[tuple[float, str]]:
